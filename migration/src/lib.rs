@@ -1,0 +1,18 @@
+//! Database migrations for fathom.
+//!
+//! The schema is portable across SQLite and PostgreSQL: every statement is
+//! built with the sea-query schema builder, except one partial unique index
+//! whose raw SQL is valid on both databases.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_data_model;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_create_data_model::Migration)]
+    }
+}

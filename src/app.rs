@@ -1,0 +1,282 @@
+//! The HTTP surface: `/api/graphql` (POST, and GET for queries), `/graphiql`, `/healthz`,
+//! `/readyz`, `/metrics`; the request limits; and the shared state.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::dynamic::Schema;
+use async_graphql::http::GraphiQLSource;
+use async_graphql::{ErrorExtensionValues, Response as GqlResponse, ServerError};
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use sea_orm::DatabaseConnection;
+use serde::Deserialize;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::config::Config;
+use crate::error::{request_id, AppError, AppResult};
+use crate::graphql::loader::RelLoader;
+use crate::service::users;
+
+#[derive(Default)]
+pub struct Metrics {
+    pub requests: AtomicU64,
+    pub operations: AtomicU64,
+    pub errors: AtomicU64,
+    pub unauthenticated: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub schema: Schema,
+    pub max_batch: usize,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Builds the router over a migrated, seeded database.
+pub fn router(db: DatabaseConnection, config: &Config) -> AppResult<Router> {
+    let schema = crate::graphql::build_schema(db.clone(), &config.limits)
+        .map_err(|e| AppError::internal(format!("schema: {e}")))?;
+    let state = AppState { db, schema, max_batch: config.limits.max_batch, metrics: Arc::new(Metrics::default()) };
+    let mut router = Router::new()
+        .route("/api/graphql", get(graphql_get).post(graphql_post))
+        .route("/graphiql", get(graphiql))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(config.limits.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(config.limits.request_timeout_secs),
+        ));
+    let origins = config.cors_origin_list();
+    if !origins.is_empty() {
+        let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+        router = router.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+        );
+    }
+    Ok(router)
+}
+
+async fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/api/graphql").title("fathom GraphiQL").finish())
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> String {
+    let m = &state.metrics;
+    format!(
+        "# TYPE fathom_http_requests_total counter\nfathom_http_requests_total {}\n\
+         # TYPE fathom_graphql_operations_total counter\nfathom_graphql_operations_total {}\n\
+         # TYPE fathom_graphql_errors_total counter\nfathom_graphql_errors_total {}\n\
+         # TYPE fathom_unauthenticated_total counter\nfathom_unauthenticated_total {}\n",
+        m.requests.load(Ordering::Relaxed),
+        m.operations.load(Ordering::Relaxed),
+        m.errors.load(Ordering::Relaxed),
+        m.unauthenticated.load(Ordering::Relaxed),
+    )
+}
+
+fn error_body(status: StatusCode, message: &str, code: &str) -> Response {
+    let body = serde_json::json!({
+        "data": null,
+        "errors": [{ "message": message, "extensions": { "code": code } }]
+    });
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+fn app_error_response(status: StatusCode, err: AppError) -> Response {
+    let code = err.code();
+    let message = err.into_graphql().message;
+    error_body(status, &message, code)
+}
+
+#[derive(Deserialize)]
+struct GetParams {
+    query: Option<String>,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    variables: Option<String>,
+}
+
+async fn graphql_get(State(state): State<AppState>, headers: HeaderMap, Query(params): Query<GetParams>) -> Response {
+    let mut request = serde_json::json!({ "query": params.query.unwrap_or_default() });
+    if let Some(name) = params.operation_name {
+        request["operationName"] = serde_json::Value::String(name);
+    }
+    if let Some(vars) = params.variables {
+        request["variables"] = serde_json::Value::String(vars);
+    }
+    execute(state, headers, request, true).await
+}
+
+async fn graphql_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(json) => execute(state, headers, json, false).await,
+        Err(_) => {
+            // Authentication still comes first: an anonymous caller learns nothing more.
+            if let Err(resp) = authenticate(&state, &headers).await {
+                return resp;
+            }
+            error_body(StatusCode::BAD_REQUEST, "the request body is not valid JSON", "VALIDATION_FAILED")
+        }
+    }
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<crate::auth::CurrentUser, Response> {
+    let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match users::authenticate(&state.db, crate::auth::bearer(header)).await {
+        Ok(user) => Ok(user),
+        Err(err @ AppError::Unauthenticated(_)) => {
+            state.metrics.unauthenticated.fetch_add(1, Ordering::Relaxed);
+            Err(app_error_response(StatusCode::UNAUTHORIZED, err))
+        }
+        Err(err) => Err(app_error_response(StatusCode::SERVICE_UNAVAILABLE, err)),
+    }
+}
+
+/// Sonar clients sometimes send `variables` as a JSON-encoded string: accept both.
+fn normalize_request(mut request: serde_json::Value) -> Result<serde_json::Value, AppError> {
+    if let Some(vars) = request.get_mut("variables") {
+        if let serde_json::Value::String(text) = vars {
+            *vars = if text.trim().is_empty() {
+                serde_json::Value::Null
+            } else {
+                serde_json::from_str(text)
+                    .map_err(|_| AppError::validation("variables", "variables is a string that is not JSON"))?
+            };
+        }
+        if vars.is_null() {
+            *vars = serde_json::json!({});
+        }
+    }
+    Ok(request)
+}
+
+async fn execute(state: AppState, headers: HeaderMap, json: serde_json::Value, read_only: bool) -> Response {
+    state.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let user = match authenticate(&state, &headers).await {
+        Ok(user) => user,
+        Err(resp) => return resp,
+    };
+    let (items, batched) = match json {
+        serde_json::Value::Array(items) => (items, true),
+        single => (vec![single], false),
+    };
+    if items.is_empty() || items.len() > state.max_batch {
+        return error_body(
+            StatusCode::BAD_REQUEST,
+            &format!("a batch holds 1 to {} operations", state.max_batch),
+            "VALIDATION_FAILED",
+        );
+    }
+    let mut requests = Vec::with_capacity(items.len());
+    for item in items {
+        let parsed = normalize_request(item).and_then(|v| {
+            serde_json::from_value::<async_graphql::Request>(v)
+                .map_err(|_| AppError::validation("query", "a GraphQL request needs a query string"))
+        });
+        match parsed {
+            Ok(r) => requests.push(r),
+            Err(err) => return app_error_response(StatusCode::BAD_REQUEST, err),
+        }
+    }
+    let mut responses = Vec::with_capacity(requests.len());
+    for request in requests {
+        state.metrics.operations.fetch_add(1, Ordering::Relaxed);
+        if read_only && is_mutation(&request) {
+            responses.push(GqlResponse::from_errors(vec![coded("mutations must be sent with POST", "VALIDATION_FAILED")]));
+            continue;
+        }
+        let loader = DataLoader::new(RelLoader { db: state.db.clone() }, tokio::spawn);
+        let request = request.data(user.clone()).data(loader);
+        let mut response = state.schema.execute(request).await;
+        ensure_codes(&mut response);
+        if !response.errors.is_empty() {
+            state.metrics.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        responses.push(response);
+    }
+    let body = if batched {
+        serde_json::to_string(&responses)
+    } else {
+        serde_json::to_string(&responses[0])
+    };
+    match body {
+        Ok(body) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => app_error_response(StatusCode::INTERNAL_SERVER_ERROR, AppError::internal(e)),
+    }
+}
+
+fn is_mutation(request: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else { return false };
+    match &doc.operations {
+        DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
+        DocumentOperations::Multiple(ops) => match &request.operation_name {
+            Some(name) => ops.get(name.as_str()).is_some_and(|op| op.node.ty == OperationType::Mutation),
+            None => ops.values().any(|op| op.node.ty == OperationType::Mutation),
+        },
+    }
+}
+
+fn coded(message: &str, code: &str) -> ServerError {
+    let mut err = ServerError::new(message, None);
+    let mut ext = ErrorExtensionValues::default();
+    ext.set("code", code);
+    err.extensions = Some(ext);
+    err
+}
+
+/// Gives every error an `extensions.code`: parse and validation errors (no path) are
+/// `VALIDATION_FAILED`, or `QUERY_TOO_COMPLEX` for the depth and directive limits; an
+/// execution error without a code is `INTERNAL`, its message replaced by a request id.
+fn ensure_codes(response: &mut GqlResponse) {
+    for err in &mut response.errors {
+        let has_code = err.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
+        if has_code {
+            continue;
+        }
+        let mut ext = err.extensions.take().unwrap_or_default();
+        if err.path.is_empty() {
+            let lower = err.message.to_lowercase();
+            let code = if lower.contains("nested too deep") || lower.contains("too complex") || lower.contains("directives")
+            {
+                "QUERY_TOO_COMPLEX"
+            } else {
+                "VALIDATION_FAILED"
+            };
+            ext.set("code", code);
+        } else {
+            let id = request_id();
+            tracing::error!(request_id = %id, detail = %err.message, "uncoded resolver error");
+            err.message = format!("internal error (request id {id})");
+            ext.set("code", "INTERNAL");
+            ext.set("request_id", id);
+        }
+        err.extensions = Some(ext);
+    }
+}

@@ -1,0 +1,108 @@
+//! The `fathom` command line.
+
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+use crate::{app, db, graphql, service};
+
+#[derive(Debug, Parser)]
+#[command(name = "fathom", version, about = "GraphQL API for the account lifecycle of internet service providers")]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate, seed an empty database, and serve HTTP.
+    Serve {
+        /// Also load a small sample book of accounts.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Personal access tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it alone on stdout.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// The user the token acts as (default: admin, created when there are no users).
+        #[arg(long, default_value = "admin")]
+        user: String,
+    },
+}
+
+pub async fn run(cli: Cli) -> AppResult<()> {
+    let config = cli.config;
+    match cli.command {
+        Command::Schema => {
+            let conn = sea_orm::DatabaseConnection::default();
+            let schema = graphql::build_schema(conn, &config.limits).map_err(|e| AppError::internal(format!("{e}")))?;
+            print!("{}", schema.sdl());
+            Ok(())
+        }
+        Command::Migrate => {
+            let conn = db::connect(&config.database_url).await?;
+            db::migrate(&conn).await?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Token { command: TokenCommand::Create { name, user } } => {
+            let conn = db::connect(&config.database_url).await?;
+            db::migrate(&conn).await?;
+            service::seed::seed_defaults(&conn).await?;
+            let txn = db::begin_write(&conn).await?;
+            let found = match service::users::find_by_username(&txn, &user).await? {
+                Some(u) => u,
+                None if !service::users::any_user(&txn).await? && user == "admin" => {
+                    service::users::create_user(&txn, "admin", "Administrator", "admin@example.com", "Administrator").await?
+                }
+                None => return Err(AppError::NotFound(format!("no user named {user}"))),
+            };
+            let (_, token) = service::users::create_token(&txn, found.id, &name).await?;
+            txn.commit().await?;
+            println!("{}", token.as_str());
+            Ok(())
+        }
+        Command::Serve { demo } => serve(config, demo).await,
+    }
+}
+
+async fn serve(config: Config, demo: bool) -> AppResult<()> {
+    let conn = db::connect(&config.database_url).await?;
+    db::migrate(&conn).await?;
+    let token = service::seed::seed_defaults(&conn).await?;
+    if demo {
+        service::seed::seed_demo(&conn).await?;
+    }
+    let router = app::router(conn, &config)?;
+    let listener = TcpListener::bind(&config.bind).await.map_err(|e| AppError::internal(format!("bind {}: {e}", config.bind)))?;
+    let addr = listener.local_addr().map_err(AppError::internal)?;
+    println!("fathom is serving on http://{addr}");
+    println!("GraphiQL: http://{addr}/graphiql");
+    if let Some(token) = token {
+        println!("admin token (shown once; paste it in GraphiQL's headers as {{\"Authorization\": \"Bearer …\"}}):");
+        println!("{token}");
+    }
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(AppError::internal)
+}

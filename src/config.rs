@@ -1,0 +1,78 @@
+//! Configuration from flags and the environment (DESIGN §2, §7).
+
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Database URL: `sqlite://path?mode=rwc` (embedded default) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://fathom.db?mode=rwc", global = true)]
+    pub database_url: String,
+    /// Address the HTTP server binds to.
+    #[arg(long, env = "FATHOM_BIND", default_value = "127.0.0.1:8080", global = true)]
+    pub bind: String,
+    /// Log filter (tracing-subscriber syntax).
+    #[arg(long, env = "FATHOM_LOG", default_value = "info", global = true)]
+    pub log: String,
+    /// Comma-separated front-end origins allowed to call the API (CORS). None by default.
+    #[arg(long, env = "FATHOM_CORS_ORIGINS", default_value = "", global = true)]
+    pub cors_origins: String,
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+/// Request limits; all on by default.
+#[derive(Debug, Clone, Args)]
+pub struct Limits {
+    /// Maximum query depth.
+    #[arg(long, env = "FATHOM_MAX_DEPTH", default_value_t = 20, global = true)]
+    pub max_depth: usize,
+    /// Maximum query complexity (a connection costs records_per_page × its selection).
+    #[arg(long, env = "FATHOM_MAX_COMPLEXITY", default_value_t = 1_000_000, global = true)]
+    pub max_complexity: usize,
+    /// Maximum directives on one field.
+    #[arg(long, env = "FATHOM_MAX_DIRECTIVES", default_value_t = 5, global = true)]
+    pub max_directives: usize,
+    /// Maximum request body, in bytes.
+    #[arg(long, env = "FATHOM_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+    /// Maximum operations in one batched request.
+    #[arg(long, env = "FATHOM_MAX_BATCH", default_value_t = 10, global = true)]
+    pub max_batch: usize,
+    /// Request timeout, in seconds.
+    #[arg(long, env = "FATHOM_REQUEST_TIMEOUT_SECS", default_value_t = 10, global = true)]
+    pub request_timeout_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 20,
+            max_complexity: 1_000_000,
+            max_directives: 5,
+            max_body_bytes: 1024 * 1024,
+            max_batch: 10,
+            request_timeout_secs: 10,
+        }
+    }
+}
+
+impl Config {
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        Config {
+            database_url: database_url.into(),
+            bind: "127.0.0.1:0".into(),
+            log: "info".into(),
+            cors_origins: String::new(),
+            limits: Limits::default(),
+        }
+    }
+
+    pub fn cors_origin_list(&self) -> Vec<String> {
+        self.cors_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    }
+}

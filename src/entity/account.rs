@@ -1,0 +1,33 @@
+//! Entity for the `accounts` table.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
+#[sea_orm(table_name = "accounts")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub name: String,
+    pub account_status_id: i64,
+    pub account_type_id: i64,
+    pub company_id: i64,
+    pub parent_account_id: Option<i64>,
+    pub activation_date: Option<Date>,
+    pub activation_time: Option<String>,
+    pub next_bill_date: Option<Date>,
+    pub archived_at: Option<DateTimeUtc>,
+    pub archived_by_user_id: Option<i64>,
+    pub is_delinquent: bool,
+    pub is_eligible_for_archive: Option<bool>,
+    pub data_usage_percentage: Option<i32>,
+    pub geopoint: Option<String>,
+    pub next_recurring_charge_amount: Option<i64>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub version: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

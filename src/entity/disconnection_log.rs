@@ -1,0 +1,30 @@
+//! Entity for the `disconnection_logs` table.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
+#[sea_orm(table_name = "disconnection_logs")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub account_id: i64,
+    pub disconnected_at: DateTimeUtc,
+    pub disconnected_by_user_id: i64,
+    pub serviceable_address_id: Option<i64>,
+    #[sea_orm(column_type = "Text")]
+    pub serviceable_address_reference_record: Option<String>,
+    pub final_invoice_id: Option<i64>,
+    pub prorated: bool,
+    pub proration_source: String,
+    pub previous_account_status_id: i64,
+    pub account_status_id: i64,
+    pub scheduled_event_id: Option<i64>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub version: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,28 @@
+//! Entity for the `logs` table.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
+#[sea_orm(table_name = "logs")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub r#type: String,
+    pub loggable_type: String,
+    pub loggable_id: i64,
+    pub user_id: Option<i64>,
+    #[sea_orm(column_type = "Text")]
+    pub previous: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub current: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub message: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub version: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

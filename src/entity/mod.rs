@@ -1,0 +1,30 @@
+//! Database entities: one sea-orm entity per table, mirroring the migration
+//! `m20261122_000001_create_data_model` column for column.
+//!
+//! Entities carry no relations and no business rules; the service layer
+//! owns every invariant. Every table has an `i64` auto-increment `id`,
+//! `created_at` / `updated_at` ([`sea_orm::prelude::DateTimeUtc`]) and a
+//! `version` counter. Money columns are `i64`.
+
+pub mod account;
+pub mod account_event;
+pub mod account_service;
+pub mod account_status;
+pub mod account_type;
+pub mod address;
+pub mod billing_setting;
+pub mod company;
+pub mod contact;
+pub mod debit;
+pub mod disconnection_log;
+pub mod discount;
+pub mod invoice;
+pub mod invoice_discount_application;
+pub mod log;
+pub mod personal_access_token;
+pub mod role;
+pub mod scheduled_event;
+pub mod service;
+pub mod serviceable_address_account_assignment_history;
+pub mod system_setting;
+pub mod user;

@@ -1,0 +1,156 @@
+//! The one error type of fathom. Each variant names the `extensions.code` a client sees.
+//!
+//! Infrastructure failures (database, I/O) become [`AppError::Internal`]: the detail is logged
+//! under a request id and only that id reaches the client, never SQL, table names or paths.
+
+use async_graphql::ErrorExtensions;
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// `UNAUTHENTICATED`: no token, a malformed one, or one that no longer works.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// `FORBIDDEN`: the caller's role lacks the named permission.
+    #[error("missing permission {0}")]
+    Forbidden(&'static str),
+    /// `NOT_FOUND`: the named entity does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// `VALIDATION_FAILED` with `extensions.field`: an input was refused.
+    #[error("{message}")]
+    Validation { field: String, message: String },
+    /// `CONFLICT`: a uniqueness rule or a concurrent change got in the way.
+    #[error("{0}")]
+    Conflict(String),
+    /// `ACCOUNT_NOT_ACTIVE`: the account is not in an activating status.
+    #[error("{0}")]
+    AccountNotActive(String),
+    /// `ACCOUNT_ARCHIVED`: the account is archived and therefore frozen.
+    #[error("{0}")]
+    AccountArchived(String),
+    /// `SCHEDULED_IN_PAST`: a scheduled event's datetime is not in the future.
+    #[error("{0}")]
+    ScheduledInPast(String),
+    /// `EVENT_NOT_PENDING`: only pending scheduled events can be changed.
+    #[error("{0}")]
+    EventNotPending(String),
+    /// `UNSUPPORTED_EVENT`: fathom does not execute this scheduled event type.
+    #[error("{0}")]
+    UnsupportedEvent(String),
+    /// `NO_BILLING_CONTACT`: the account has no contact with an email address and no mailing
+    /// address, so it could not receive its own invoices.
+    #[error("{0}")]
+    NoBillingContact(String),
+    /// `QUERY_TOO_COMPLEX`: the query exceeds a depth, complexity or size limit.
+    #[error("{0}")]
+    QueryTooComplex(String),
+    /// `INTERNAL`: anything else. The client sees only a request id.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated(_) => "UNAUTHENTICATED",
+            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::NotFound(_) => "NOT_FOUND",
+            AppError::Validation { .. } => "VALIDATION_FAILED",
+            AppError::Conflict(_) => "CONFLICT",
+            AppError::AccountNotActive(_) => "ACCOUNT_NOT_ACTIVE",
+            AppError::AccountArchived(_) => "ACCOUNT_ARCHIVED",
+            AppError::ScheduledInPast(_) => "SCHEDULED_IN_PAST",
+            AppError::EventNotPending(_) => "EVENT_NOT_PENDING",
+            AppError::UnsupportedEvent(_) => "UNSUPPORTED_EVENT",
+            AppError::NoBillingContact(_) => "NO_BILLING_CONTACT",
+            AppError::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
+            AppError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Validation { field: field.into(), message: message.into() }
+    }
+
+    pub fn not_found(entity: &str, id: i64) -> Self {
+        AppError::NotFound(format!("{entity} {id} does not exist"))
+    }
+
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        AppError::Internal(detail.to_string())
+    }
+
+    /// Turns this error into a GraphQL error. `INTERNAL` details are logged under a fresh
+    /// request id, and only that id is returned.
+    pub fn into_graphql(self) -> async_graphql::Error {
+        let code = self.code();
+        let (message, field, request_id) = match &self {
+            AppError::Internal(detail) => {
+                let id = request_id();
+                tracing::error!(request_id = %id, detail = %detail, "internal error");
+                (format!("internal error (request id {id})"), None, Some(id))
+            }
+            AppError::Validation { field, message } => (message.clone(), Some(field.clone()), None),
+            other => (other.to_string(), None, None),
+        };
+        let mut err = async_graphql::Error::new(message);
+        err = err.extend_with(|_, ext| {
+            ext.set("code", code);
+            if let Some(field) = &field {
+                ext.set("field", field.as_str());
+            }
+            if let Some(id) = &request_id {
+                ext.set("request_id", id.as_str());
+            }
+        });
+        err
+    }
+}
+
+/// A short random id that ties a client-visible `INTERNAL` error to the server log.
+pub fn request_id() -> String {
+    use rand::Rng;
+    let n: u64 = rand::rng().random();
+    format!("{n:016x}")
+}
+
+impl From<DbErr> for AppError {
+    /// The one place constraint violations become domain errors: a unique violation is a
+    /// `CONFLICT`, a foreign key violation a `VALIDATION_FAILED` (a reference to something that
+    /// does not exist, or a delete refused because something still refers to the row), SQLite's
+    /// busy/locked errors a `CONFLICT` the client can retry. Everything else is `INTERNAL`.
+    fn from(err: DbErr) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => {
+                return AppError::Conflict("the change conflicts with an existing record".into())
+            }
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+                return AppError::validation(
+                    "id",
+                    "the change refers to a record that does not exist, or is still referenced",
+                )
+            }
+            _ => {}
+        }
+        let text = err.to_string();
+        if is_busy(&err) {
+            return AppError::Conflict("the record is being changed by another request; retry".into());
+        }
+        AppError::Internal(text)
+    }
+}
+
+fn is_busy(err: &DbErr) -> bool {
+    let inner = match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e.to_string(),
+        DbErr::Conn(RuntimeErr::SqlxError(e)) => e.to_string(),
+        _ => return false,
+    };
+    inner.contains("database is locked")
+        || inner.contains("database is busy")
+        || inner.contains("could not serialize access")
+        || inner.contains("deadlock detected")
+}
+
+pub type AppResult<T> = Result<T, AppError>;

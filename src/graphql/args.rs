@@ -1,0 +1,274 @@
+//! The collection arguments every collection takes (at the root and as a relation), their
+//! input types, and their parsing into [`CollectionArgs`], checking every attribute against
+//! the entity's allowlist.
+
+use async_graphql::dynamic::{InputObject, InputValue, ObjectAccessor, TypeRef, ValueAccessor};
+use async_graphql::Value;
+
+use super::entity_def::EntityDef;
+use super::scalars::{kind_of, to_filter, Kind};
+use crate::error::{AppError, AppResult};
+use crate::service::collection::{
+    Clause, CollectionArgs, Op, DEFAULT_RECORDS_PER_PAGE, MAX_RECORDS_PER_PAGE,
+};
+
+/// Fields every entity has besides its own: `(name, GraphQL type)`.
+pub const BASE_FIELDS: &[(&str, &str)] =
+    &[("id", "Int64Bit!"), ("created_at", "Datetime!"), ("updated_at", "Datetime!")];
+
+/// The type of attribute `name` of `def`, if `name` is in its allowlist.
+pub fn attribute_type(def: &EntityDef, name: &str) -> Option<(&'static str, &'static str)> {
+    if let Some((n, t)) = BASE_FIELDS.iter().find(|(n, _)| *n == name) {
+        return Some((n, t.trim_end_matches('!')));
+    }
+    def.field(name).map(|f| (f.name(), f.base_type()))
+}
+
+fn unknown(def: &EntityDef, field: &str, name: &str) -> AppError {
+    AppError::validation(field, format!("{name} is not an attribute of {}", def.name))
+}
+
+/// The arguments of a collection field of `def`.
+pub fn collection_arguments(def: &EntityDef) -> Vec<InputValue> {
+    let mut args = vec![InputValue::new("id", TypeRef::named("Int64Bit"))];
+    for f in def.fields {
+        args.push(InputValue::new(f.name(), TypeRef::named(f.base_type())));
+    }
+    args.push(InputValue::new("paginator", TypeRef::named("Paginator")).description(format!(
+        "Page to return; records_per_page defaults to {DEFAULT_RECORDS_PER_PAGE}, at most {MAX_RECORDS_PER_PAGE}."
+    )));
+    args.push(InputValue::new("sorter", TypeRef::named_list("Sorter")));
+    args.push(
+        InputValue::new("search", TypeRef::named_list("Search"))
+            .description("Fields inside one Search must all match; separate Search objects are alternatives."),
+    );
+    args.push(
+        InputValue::new("general_search", TypeRef::named(TypeRef::STRING))
+            .description(format!("Case-insensitive text found in any of: {}.", def.general_search.join(", "))),
+    );
+    args
+}
+
+/// The input types the collection arguments use.
+pub fn input_types() -> Vec<InputObject> {
+    let field = |name: &str, ty: TypeRef| InputValue::new(name, ty);
+    vec![
+        InputObject::new("Paginator")
+            .field(field("page", TypeRef::named_nn(TypeRef::INT)))
+            .field(field("records_per_page", TypeRef::named_nn(TypeRef::INT))),
+        InputObject::new("Sorter")
+            .field(field("attribute", TypeRef::named_nn(TypeRef::STRING)))
+            .field(field("direction", TypeRef::named_nn("SortDirection"))),
+        InputObject::new("Search")
+            .field(field("string_fields", TypeRef::named_list("SearchStringField")))
+            .field(field("integer_fields", TypeRef::named_list("SearchIntegerField")))
+            .field(field("float_fields", TypeRef::named_list("SearchFloatField")))
+            .field(field("datetime_fields", TypeRef::named_list("SearchDatetimeField")))
+            .field(field("date_fields", TypeRef::named_list("SearchDateField")))
+            .field(field("boolean_fields", TypeRef::named_list("SearchBooleanField")))
+            .field(
+                field("unset_fields", TypeRef::named_list(TypeRef::STRING))
+                    .description("Attributes that must have no value."),
+            )
+            .field(field("exists", TypeRef::named_list(TypeRef::STRING)).description("Attributes that must have a value.")),
+        InputObject::new("SearchStringField")
+            .field(field("attribute", TypeRef::named_nn(TypeRef::STRING)))
+            .field(field("search_value", TypeRef::named_nn(TypeRef::STRING)))
+            .field(field("match", TypeRef::named_nn(TypeRef::BOOLEAN)).description("true: must match; false: must not."))
+            .field(
+                field("partial_matching", TypeRef::named(TypeRef::BOOLEAN))
+                    .description("Match a case-insensitive substring instead of the whole value."),
+            ),
+        InputObject::new("SearchIntegerField")
+            .field(field("attribute", TypeRef::named_nn(TypeRef::STRING)))
+            .field(field("search_value", TypeRef::named_nn("Int64Bit")))
+            .field(field("operator", TypeRef::named_nn("RangeOperator"))),
+        InputObject::new("SearchFloatField")
+            .field(field("attribute", TypeRef::named_nn(TypeRef::STRING)))
+            .field(field("search_value", TypeRef::named_nn(TypeRef::FLOAT)))
+            .field(field("operator", TypeRef::named_nn("RangeOperator"))),
+        InputObject::new("SearchDatetimeField")
+            .field(field("attribute", TypeRef::named_nn(TypeRef::STRING)))
+            .field(field("search_value", TypeRef::named_nn("Datetime")))
+            .field(field("operator", TypeRef::named_nn("RangeOperator"))),
+        InputObject::new("SearchDateField")
+            .field(field("attribute", TypeRef::named_nn(TypeRef::STRING)))
+            .field(field("search_value", TypeRef::named_nn("Date")))
+            .field(field("operator", TypeRef::named_nn("RangeOperator"))),
+        InputObject::new("SearchBooleanField")
+            .field(field("attribute", TypeRef::named_nn(TypeRef::STRING)))
+            .field(field("search_value", TypeRef::named_nn(TypeRef::BOOLEAN)))
+            .field(field("operator", TypeRef::named("BooleanOperator"))),
+    ]
+}
+
+/// A list argument, accepting a single object where a list is expected (as Sonar does).
+fn items<'a>(value: &'a Value) -> Vec<&'a Value> {
+    match value {
+        Value::List(list) => list.iter().collect(),
+        Value::Null => Vec::new(),
+        single => vec![single],
+    }
+}
+
+fn object<'a>(value: &'a Value, field: &str) -> AppResult<&'a async_graphql::indexmap::IndexMap<async_graphql::Name, Value>> {
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(AppError::validation(field, format!("{field} must be an object"))),
+    }
+}
+
+fn get<'a>(map: &'a async_graphql::indexmap::IndexMap<async_graphql::Name, Value>, key: &str) -> &'a Value {
+    map.get(key).unwrap_or(&Value::Null)
+}
+
+fn range_op(value: &Value) -> Op {
+    match value {
+        Value::Enum(n) => match n.as_str() {
+            "GT" => Op::Gt,
+            "GTE" => Op::Gte,
+            "LT" => Op::Lt,
+            "LTE" => Op::Lte,
+            "NEQ" => Op::Neq,
+            _ => Op::Eq,
+        },
+        _ => Op::Eq,
+    }
+}
+
+/// Parses the paginator alone (also used by the report's own tables).
+pub fn paginator(value: Option<ValueAccessor<'_>>) -> AppResult<(u64, u64)> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok((1, DEFAULT_RECORDS_PER_PAGE));
+    };
+    let map = object(value.as_value(), "paginator")?;
+    let page = get(map, "page");
+    let per_page = get(map, "records_per_page");
+    let page = match page {
+        Value::Number(n) => n.as_i64().unwrap_or(0),
+        _ => 0,
+    };
+    let per_page = match per_page {
+        Value::Number(n) => n.as_i64().unwrap_or(0),
+        _ => 0,
+    };
+    if page < 1 {
+        return Err(AppError::validation("paginator.page", "page must be 1 or more"));
+    }
+    if per_page < 1 || per_page as u64 > MAX_RECORDS_PER_PAGE {
+        return Err(AppError::validation(
+            "paginator.records_per_page",
+            format!("records_per_page must be between 1 and {MAX_RECORDS_PER_PAGE}"),
+        ));
+    }
+    Ok((page as u64, per_page as u64))
+}
+
+/// Parses every collection argument of `def` from `args`.
+pub fn parse(def: &EntityDef, args: &ObjectAccessor<'_>) -> AppResult<CollectionArgs> {
+    let mut out = CollectionArgs::default();
+    (out.page, out.records_per_page) = paginator(args.get("paginator"))?;
+
+    for (name, value) in args.iter() {
+        let name = name.as_str();
+        if matches!(name, "paginator" | "sorter" | "search" | "general_search") || value.is_null() {
+            continue;
+        }
+        let Some((column, ty)) = attribute_type(def, name) else { continue };
+        let filter = to_filter(ty, value.as_value())
+            .ok_or_else(|| AppError::validation(name, format!("{name} is not a valid {ty}")))?;
+        out.equals.push(Clause { column, op: Op::Eq, value: Some(filter) });
+    }
+
+    if let Some(sorter) = args.get("sorter") {
+        for item in items(sorter.as_value()) {
+            let map = object(item, "sorter")?;
+            let attribute = match get(map, "attribute") {
+                Value::String(s) => s.as_str(),
+                _ => "",
+            };
+            let (column, _) = attribute_type(def, attribute).ok_or_else(|| unknown(def, "sorter.attribute", attribute))?;
+            let descending = matches!(get(map, "direction"), Value::Enum(n) if n.as_str() == "DESC");
+            out.sort.push((column, descending));
+        }
+    }
+
+    if let Some(search) = args.get("search") {
+        for item in items(search.as_value()) {
+            out.search.push(parse_search(def, object(item, "search")?)?);
+        }
+    }
+
+    if let Some(text) = args.get("general_search").filter(|v| !v.is_null()) {
+        let text = text.string().map_err(|_| AppError::validation("general_search", "must be a string"))?;
+        if !text.trim().is_empty() {
+            out.general_search = Some((text.trim().to_owned(), def.general_search.to_vec()));
+        }
+    }
+    Ok(out)
+}
+
+fn parse_search(
+    def: &EntityDef,
+    map: &async_graphql::indexmap::IndexMap<async_graphql::Name, Value>,
+) -> AppResult<Vec<Clause>> {
+    let mut clauses = Vec::new();
+    let lists: [(&str, Kind); 6] = [
+        ("string_fields", Kind::String),
+        ("integer_fields", Kind::Int),
+        ("float_fields", Kind::Float),
+        ("datetime_fields", Kind::Datetime),
+        ("date_fields", Kind::Date),
+        ("boolean_fields", Kind::Bool),
+    ];
+    for (list, kind) in lists {
+        let field_path = format!("search.{list}");
+        for item in items(get(map, list)) {
+            let item = object(item, &field_path)?;
+            let attribute = match get(item, "attribute") {
+                Value::String(s) => s.as_str(),
+                _ => "",
+            };
+            let (column, ty) = attribute_type(def, attribute).ok_or_else(|| unknown(def, &field_path, attribute))?;
+            if kind_of(ty) != kind {
+                return Err(AppError::validation(
+                    &field_path,
+                    format!("{attribute} is a {ty}, which {list} cannot search"),
+                ));
+            }
+            let raw = get(item, "search_value");
+            let value = to_filter(ty, raw)
+                .ok_or_else(|| AppError::validation(&field_path, format!("search_value is not a valid {ty}")))?;
+            let op = match kind {
+                Kind::String => {
+                    let matching = !matches!(get(item, "match"), Value::Boolean(false));
+                    let partial = matches!(get(item, "partial_matching"), Value::Boolean(true));
+                    match (matching, partial) {
+                        (true, true) => Op::Contains,
+                        (false, true) => Op::NotContains,
+                        (true, false) => Op::Eq,
+                        (false, false) => Op::Neq,
+                    }
+                }
+                Kind::Bool => match get(item, "operator") {
+                    Value::Enum(n) if n.as_str() == "NEQ" => Op::Neq,
+                    _ => Op::Eq,
+                },
+                _ => range_op(get(item, "operator")),
+            };
+            clauses.push(Clause { column, op, value: Some(value) });
+        }
+    }
+    for (list, op) in [("unset_fields", Op::IsNull), ("exists", Op::IsNotNull)] {
+        for item in items(get(map, list)) {
+            let attribute = match item {
+                Value::String(s) => s.as_str(),
+                _ => "",
+            };
+            let (column, _) =
+                attribute_type(def, attribute).ok_or_else(|| unknown(def, &format!("search.{list}"), attribute))?;
+            clauses.push(Clause { column, op, value: None });
+        }
+    }
+    Ok(clauses)
+}

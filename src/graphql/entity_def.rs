@@ -1,0 +1,183 @@
+//! The per-entity descriptions every generic part of the schema is built from: the GraphQL
+//! type and its root collection, the scalar fields (which double as the allowlist for filters,
+//! `search` and `sorter`), the relations, and the read permission.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::marker::PhantomData;
+
+use futures_util::future::BoxFuture;
+use sea_orm::{Condition, DatabaseConnection, EntityTrait, ModelTrait, Value};
+
+use crate::auth::Permission;
+use crate::error::AppResult;
+use crate::service::collection::{self, CollectionArgs, Page};
+
+/// A model of any entity, with its type erased; what object types resolve their fields from.
+pub struct Row(pub Box<dyn Any + Send + Sync>);
+
+impl Row {
+    pub fn new<M: Any + Send + Sync>(model: M) -> Self {
+        Row(Box::new(model))
+    }
+    pub fn downcast<M: Any>(&self) -> Option<&M> {
+        self.0.downcast_ref::<M>()
+    }
+}
+
+pub type AnyModel = Row;
+
+/// A scalar field backed by a column of the same name: `(name, GraphQL type, description)`.
+/// The description is empty for self-explanatory fields.
+pub struct F(pub &'static str, pub &'static str, pub &'static str);
+
+impl F {
+    pub fn name(&self) -> &'static str {
+        self.0
+    }
+    /// The GraphQL type without `!`.
+    pub fn base_type(&self) -> &'static str {
+        self.1.trim_end_matches('!')
+    }
+    pub fn non_null(&self) -> bool {
+        self.1.ends_with('!')
+    }
+}
+
+/// How a relation finds its rows: rows of `target` whose `target_column` equals the parent's
+/// `source_column` (and, optionally, whose `fixed.0` column equals `fixed.1`).
+pub struct RelDef {
+    pub name: &'static str,
+    pub target: &'static EntityDef,
+    pub many: bool,
+    pub source_column: &'static str,
+    pub target_column: &'static str,
+    pub fixed: Option<(&'static str, &'static str)>,
+    pub description: &'static str,
+}
+
+pub struct EntityDef {
+    /// GraphQL object type, e.g. `Account`.
+    pub name: &'static str,
+    /// Root collection field, e.g. `accounts`; empty for types without one.
+    pub plural: &'static str,
+    pub description: &'static str,
+    pub fields: &'static [F],
+    /// Columns `general_search` looks in.
+    pub general_search: &'static [&'static str],
+    pub relations: fn() -> Vec<RelDef>,
+    pub read: Permission,
+    pub ops: &'static (dyn EntityOps + Sync),
+    /// Rows every listing of this entity leaves out (e.g. removed account services).
+    pub hidden: fn() -> Condition,
+    /// Fields that are not columns (computed, or shown only once).
+    pub extra: fn() -> Vec<async_graphql::dynamic::Field>,
+}
+
+impl EntityDef {
+    pub fn field(&self, name: &str) -> Option<&'static F> {
+        self.fields.iter().find(|f| f.0 == name)
+    }
+    pub fn connection_name(&self) -> String {
+        format!("{}Connection", self.name)
+    }
+}
+
+pub fn nothing_hidden() -> Condition {
+    Condition::all()
+}
+
+pub fn no_extra() -> Vec<async_graphql::dynamic::Field> {
+    Vec::new()
+}
+
+pub fn no_relations() -> Vec<RelDef> {
+    Vec::new()
+}
+
+/// What the generic schema needs from a sea-orm entity, with its model type erased.
+pub trait EntityOps: Send + Sync {
+    fn get(&self, model: &(dyn Any + Send + Sync), column: &str) -> Option<Value>;
+    fn clone_box(&self, model: &(dyn Any + Send + Sync)) -> Option<AnyModel>;
+    fn list<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        args: &'a CollectionArgs,
+        extra: Condition,
+    ) -> BoxFuture<'a, AppResult<Page<AnyModel>>>;
+    fn list_grouped<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        match_column: &'static str,
+        keys: &'a [i64],
+        args: &'a CollectionArgs,
+        extra: Condition,
+    ) -> BoxFuture<'a, AppResult<HashMap<i64, Page<AnyModel>>>>;
+}
+
+pub struct Ops<E>(PhantomData<fn() -> E>);
+
+/// A freshly created record with a secret shown only in the response that created it
+/// (a personal access token).
+pub struct WithSecret<M> {
+    pub model: M,
+    pub secret: String,
+}
+
+fn model_of<M: Any>(model: &(dyn Any + Send + Sync)) -> Option<&M> {
+    model.downcast_ref::<M>().or_else(|| model.downcast_ref::<WithSecret<M>>().map(|w| &w.model))
+}
+
+impl<E> Ops<E> {
+    pub const fn new() -> Self {
+        Ops(PhantomData)
+    }
+}
+
+fn erase<M: Send + Sync + 'static>(page: Page<M>) -> Page<AnyModel> {
+    Page {
+        items: page.items.into_iter().map(Row::new).collect(),
+        page: page.page,
+        records_per_page: page.records_per_page,
+        total_count: page.total_count,
+    }
+}
+
+impl<E> EntityOps for Ops<E>
+where
+    E: EntityTrait,
+    E::Model: Clone + Send + Sync + 'static,
+{
+    fn get(&self, model: &(dyn Any + Send + Sync), column: &str) -> Option<Value> {
+        let model = model_of::<E::Model>(model)?;
+        let col = collection::column::<E>(column).ok()?;
+        Some(model.get(col))
+    }
+
+    fn clone_box(&self, model: &(dyn Any + Send + Sync)) -> Option<AnyModel> {
+        model_of::<E::Model>(model).map(|m| Row::new(m.clone()))
+    }
+
+    fn list<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        args: &'a CollectionArgs,
+        extra: Condition,
+    ) -> BoxFuture<'a, AppResult<Page<AnyModel>>> {
+        Box::pin(async move { collection::list::<E, _>(db, args, extra).await.map(erase) })
+    }
+
+    fn list_grouped<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        match_column: &'static str,
+        keys: &'a [i64],
+        args: &'a CollectionArgs,
+        extra: Condition,
+    ) -> BoxFuture<'a, AppResult<HashMap<i64, Page<AnyModel>>>> {
+        Box::pin(async move {
+            let grouped = collection::list_grouped::<E, _>(db, match_column, keys, args, extra).await?;
+            Ok(grouped.into_iter().map(|(k, p)| (k, erase(p))).collect())
+        })
+    }
+}

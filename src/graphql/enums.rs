@@ -1,0 +1,48 @@
+//! Enum types: Sonar's (generated from `sonar-enums.json` into [`super::sonar_enums`]) and the
+//! few fathom adds.
+
+use async_graphql::dynamic::{Enum, EnumItem};
+
+use crate::sonar_enums::{sonar_values, SONAR_ENUMS};
+
+/// fathom's own enums: `(name, description, [(value, meaning)])`.
+const FATHOM_ENUMS: &[(&str, &str, &[(&str, &str)])] = &[
+    (
+        "ScheduledEventStatus",
+        "fathom extension: where a scheduled event is in its life.",
+        &[
+            ("PENDING", "Waiting for its datetime"),
+            ("COMPLETED", "Carried out"),
+            ("FAILED", "Refused when it ran; see result_message"),
+            ("CANCELLED", "Will not run; see result_message"),
+        ],
+    ),
+    (
+        "ProrationSource",
+        "fathom extension: what decided whether a disconnection prorated.",
+        &[
+            ("INPUT", "The call's own prorate argument"),
+            ("BILLING_SETTINGS", "The global billing setting prorate_account_status_change"),
+        ],
+    ),
+];
+
+pub fn is_value_of(name: &str, value: &str) -> bool {
+    sonar_values(name).is_some_and(|values| values.iter().any(|(v, _)| *v == value))
+        || FATHOM_ENUMS
+            .iter()
+            .any(|(n, _, values)| *n == name && values.iter().any(|(v, _)| *v == value))
+}
+
+pub fn enums() -> Vec<Enum> {
+    let mut out = Vec::new();
+    for (name, values) in SONAR_ENUMS {
+        let items = values.iter().map(|(v, meaning)| EnumItem::new(*v).description(*meaning));
+        out.push(Enum::new(*name).description(format!("Sonar's {name} values.")).items(items));
+    }
+    for (name, description, values) in FATHOM_ENUMS {
+        let items = values.iter().map(|(v, meaning)| EnumItem::new(*v).description(*meaning));
+        out.push(Enum::new(*name).description(*description).items(items));
+    }
+    out
+}

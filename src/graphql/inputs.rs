@@ -1,0 +1,245 @@
+//! Mutation input types, with Sonar's names and fields. Each is deserialized (serde) into the
+//! service layer's own input struct of the same shape.
+
+use async_graphql::dynamic::{InputObject, InputValue, ResolverContext};
+use serde::de::DeserializeOwned;
+
+use super::objects::type_ref;
+use crate::error::AppError;
+
+type InputDef = (&'static str, &'static [(&'static str, &'static str, &'static str)]);
+
+const UNUSED: &str = "Accepted for compatibility; fathom does not use it.";
+
+const INPUTS: &[InputDef] = &[
+    ("UpdateSystemSettingsMutationInput", &[("timezone", "Timezone", "")]),
+    (
+        "CreateAccountStatusMutationInput",
+        &[("name", "String!", ""), ("activates_account", "Boolean!", ""), ("color", "HtmlHexColor!", ""), ("icon", "Icon!", "")],
+    ),
+    (
+        "UpdateAccountStatusMutationInput",
+        &[("name", "String", ""), ("activates_account", "Boolean", ""), ("color", "HtmlHexColor", ""), ("icon", "Icon", "")],
+    ),
+    (
+        "CreateAccountTypeMutationInput",
+        &[
+            ("name", "String!", ""),
+            ("color", "HtmlHexColor", "Defaults to 9E9E9E."),
+            ("icon", "Icon", "Defaults to HOME759658 when that value exists."),
+            ("type", "AccountTypeEnum!", ""),
+            ("invoice_message_id", "Int64Bit", UNUSED),
+        ],
+    ),
+    (
+        "UpdateAccountTypeMutationInput",
+        &[
+            ("name", "String", ""),
+            ("color", "HtmlHexColor", ""),
+            ("icon", "Icon", ""),
+            ("type", "AccountTypeEnum", ""),
+            ("invoice_message_id", "Int64Bit", UNUSED),
+        ],
+    ),
+    (
+        "CreateAddressMutationInput",
+        &[
+            ("line1", "String!", ""),
+            ("line2", "String", ""),
+            ("city", "String!", ""),
+            ("subdivision", "Subdivision", ""),
+            ("zip", "String!", ""),
+            ("country", "Country!", ""),
+            ("address_status_id", "Int64Bit", ""),
+        ],
+    ),
+    (
+        "CreatePhoneNumberMutationInput",
+        &[
+            ("phone_number_type_id", "Int64Bit", ""),
+            ("country", "Country", ""),
+            ("number", "String", ""),
+            ("extension", "String", ""),
+        ],
+    ),
+    (
+        "CreatePrimaryContactMutationInput",
+        &[
+            ("name", "String!", ""),
+            ("role", "String", ""),
+            ("email_address", "EmailAddress", ""),
+            ("marketing_opt_in", "Boolean", ""),
+            (
+                "phone_numbers",
+                "[CreatePhoneNumberMutationInput]",
+                "Accepted so that Sonar scripts run unchanged; fathom does not keep phone numbers and ignores them.",
+            ),
+        ],
+    ),
+    (
+        "CreateAccountMutationInput",
+        &[
+            ("id", "Int64Bit", "Keep an account number from a previous system; assigned automatically when left out."),
+            ("name", "String!", ""),
+            ("account_status_id", "Int64Bit!", ""),
+            ("account_type_id", "Int64Bit!", ""),
+            ("serviceable_address_id", "Int64Bit", "A free serviceable address to assign to the account."),
+            ("mailing_address", "CreateAddressMutationInput", ""),
+            ("primary_contact", "CreatePrimaryContactMutationInput!", ""),
+            ("company_id", "Int64Bit!", ""),
+        ],
+    ),
+    (
+        "UpdateAccountMutationInput",
+        &[
+            ("name", "String", ""),
+            ("account_status_id", "Int64Bit", "Changing the status records a STATUS_UPDATED account event (and ACTIVATED when the new status activates)."),
+            ("account_type_id", "Int64Bit", ""),
+            ("serviceable_address_id", "Int64Bit", "Assign a free serviceable address (ends the previous assignment)."),
+            ("company_id", "Int64Bit", ""),
+            ("prorate", "Boolean", "Accepted for compatibility; status changes through updateAccount do not prorate (use disconnectAccount)."),
+            ("unset_serviceable_address_id", "Boolean", "Release the account's serviceable address."),
+        ],
+    ),
+    ("UpdateAccountActivationDateMutationInput", &[("activation_date", "Date!", ""), ("activation_time", "Time", "")]),
+    ("LinkAccountsMutationInput", &[("child_account_id", "Int64Bit!", "")]),
+    (
+        "CreateServiceableAddressMutationInput",
+        &[
+            ("id", "Int64Bit", ""),
+            ("line1", "String!", ""),
+            ("line2", "String", ""),
+            ("city", "String!", ""),
+            ("subdivision", "Subdivision", ""),
+            ("zip", "String!", ""),
+            ("country", "Country!", ""),
+            ("latitude", "Latitude!", ""),
+            ("longitude", "Longitude!", ""),
+            ("timezone", "Timezone", ""),
+            ("address_status_id", "Int64Bit", ""),
+            ("is_anchor", "Boolean", ""),
+            ("anchor_address_id", "Int64Bit", ""),
+            ("billing_default_id", "Int64Bit", ""),
+            ("attainable_download_speed", "Int", ""),
+            ("attainable_upload_speed", "Int", ""),
+        ],
+    ),
+    (
+        "UpdateServiceableAddressMutationInput",
+        &[
+            ("line1", "String", ""),
+            ("line2", "String", ""),
+            ("city", "String", ""),
+            ("subdivision", "Subdivision", ""),
+            ("zip", "String", ""),
+            ("country", "Country", ""),
+            ("latitude", "Latitude", ""),
+            ("longitude", "Longitude", ""),
+            ("timezone", "Timezone", ""),
+            ("address_status_id", "Int64Bit", ""),
+            ("is_anchor", "Boolean", ""),
+            ("anchor_address_id", "Int64Bit", ""),
+            ("billing_default_id", "Int64Bit", ""),
+            ("attainable_download_speed", "Int", ""),
+            ("attainable_upload_speed", "Int", ""),
+            ("unset_line2", "Boolean", ""),
+            ("unset_anchor_address_id", "Boolean", ""),
+            ("unset_billing_default_id", "Boolean", ""),
+            ("unset_attainable_download_speed", "Boolean", ""),
+            ("unset_attainable_upload_speed", "Boolean", ""),
+        ],
+    ),
+    (
+        "CreateContactMutationInput",
+        &[
+            ("contactable_type", "ContactableType!", "Only Account is supported."),
+            ("contactable_id", "Int64Bit!", ""),
+            ("name", "String!", ""),
+            ("role", "String", ""),
+            ("email_address", "EmailAddress", ""),
+            ("become_primary", "Boolean", "Make this the primary contact (the previous one stops being primary)."),
+            ("language", "Language", ""),
+            ("username", "String", ""),
+            ("password", "String", "Accepted for compatibility; fathom has no customer portal and does not store it."),
+            ("marketing_opt_in", "Boolean", ""),
+        ],
+    ),
+    (
+        "UpdateContactMutationInput",
+        &[
+            ("name", "String", ""),
+            ("role", "String", ""),
+            ("email_address", "EmailAddress", ""),
+            ("become_primary", "Boolean", ""),
+            ("language", "Language", ""),
+            ("username", "String", ""),
+            ("password", "String", "Accepted for compatibility; fathom has no customer portal and does not store it."),
+            ("marketing_opt_in", "Boolean", ""),
+            ("unset_email_address", "Boolean", ""),
+            ("unset_role", "Boolean", ""),
+            ("unset_username", "Boolean", ""),
+        ],
+    ),
+    (
+        "UpdateBillingSettingsMutationInput",
+        &[
+            ("prorate_services", "Boolean", ""),
+            ("prorate_service_quantity", "Boolean", ""),
+            ("prorate_account_status_change", "Boolean", ""),
+            ("prorate_account_delinquency_status_change", "Boolean", ""),
+            ("prorate_billing_day_change", "Boolean", ""),
+            ("round_prorated_amounts", "Boolean", ""),
+            ("autopay_disconnect_invoice", "Boolean", UNUSED),
+            ("autopay_disconnect_invoice_days", "Int", UNUSED),
+            ("daily_billing", "Boolean", ""),
+            ("disconnect_account_status_id", "Int64Bit", "Must not be an activating status."),
+            ("generate_invoice_on_initial_activation", "Boolean", ""),
+            ("always_round_taxes_up", "Boolean", UNUSED),
+            ("unarchive_account_status_id", "Int64Bit", ""),
+            ("unset_unarchive_account_status_id", "Boolean", ""),
+        ],
+    ),
+    ("CreatePersonalAccessTokenMutationInput", &[("name", "String!", "")]),
+];
+
+pub fn input_types() -> Vec<InputObject> {
+    INPUTS
+        .iter()
+        .map(|(name, fields)| {
+            fields.iter().fold(InputObject::new(*name), |obj, (field, ty, desc)| {
+                let mut value = InputValue::new(*field, type_ref(ty));
+                if !desc.is_empty() {
+                    value = value.description(*desc);
+                }
+                obj.field(value)
+            })
+        })
+        .collect()
+}
+
+/// The argument `name` deserialized into `T`; a missing or null input is `VALIDATION_FAILED`.
+pub fn input<T: DeserializeOwned>(ctx: &ResolverContext<'_>, name: &str) -> Result<T, AppError> {
+    let value = ctx
+        .args
+        .get(name)
+        .filter(|v| !v.is_null())
+        .ok_or_else(|| AppError::validation(name, format!("{name} is required")))?;
+    let json = value.as_value().clone().into_json().map_err(|_| AppError::validation(name, "not valid JSON"))?;
+    serde_json::from_value(json).map_err(|e| AppError::validation(name, e.to_string()))
+}
+
+/// The argument `name` deserialized into `T`, or `T::default()` when absent.
+pub fn optional_input<T: DeserializeOwned + Default>(ctx: &ResolverContext<'_>, name: &str) -> Result<T, AppError> {
+    match ctx.args.get(name).filter(|v| !v.is_null()) {
+        None => Ok(T::default()),
+        Some(_) => input(ctx, name),
+    }
+}
+
+/// The `id` argument.
+pub fn id_arg(ctx: &ResolverContext<'_>) -> Result<i64, AppError> {
+    ctx.args
+        .get("id")
+        .and_then(|v| super::scalars::parse_i64(v.as_value()))
+        .ok_or_else(|| AppError::validation("id", "id is required"))
+}

@@ -1,0 +1,101 @@
+//! The GraphQL layer: Sonar-shaped types, inputs, scalars and enums, and thin resolvers.
+//!
+//! Resolvers check the permission, convert input, call one service function and convert its
+//! result. They never write SQL and never let a database error through: every error leaves
+//! here as an [`AppError`] with its `extensions.code`.
+//!
+//! The schema is built at start-up from descriptions ([`defs`]) rather than one Rust type per
+//! GraphQL type, so that every collection shares one mechanism ([`args`], [`loader`]).
+
+pub mod args;
+pub mod complexity;
+pub mod defs;
+pub mod entity_def;
+pub mod enums;
+pub mod extra_fields;
+pub mod inputs;
+pub mod loader;
+pub mod mutations;
+pub mod objects;
+pub mod queries;
+pub mod scalars;
+
+use async_graphql::dynamic::{ResolverContext, Schema, SchemaError};
+use sea_orm::DatabaseConnection;
+
+use crate::auth::{CurrentUser, Permission};
+use crate::config::Limits;
+use crate::error::AppError;
+
+/// Shared state resolvers read from the schema data.
+pub struct State {
+    pub db: DatabaseConnection,
+}
+
+pub fn gql(err: AppError) -> async_graphql::Error {
+    err.into_graphql()
+}
+
+pub fn db<'a>(ctx: &ResolverContext<'a>) -> &'a DatabaseConnection {
+    &ctx.ctx.data_unchecked::<State>().db
+}
+
+/// The caller, if the request carries a valid token (the HTTP layer guarantees it does).
+pub fn caller<'a>(ctx: &ResolverContext<'a>) -> async_graphql::Result<&'a CurrentUser> {
+    ctx.ctx
+        .data_opt::<CurrentUser>()
+        .ok_or_else(|| gql(AppError::Unauthenticated("a personal access token is required".into())))
+}
+
+/// The caller, if their role grants `permission`; `FORBIDDEN` naming it otherwise.
+pub fn require<'a>(ctx: &ResolverContext<'a>, permission: Permission) -> async_graphql::Result<&'a CurrentUser> {
+    let user = caller(ctx)?;
+    user.require(permission).map_err(gql)?;
+    Ok(user)
+}
+
+/// Builds the schema. Limits guard depth, complexity (see [`complexity`]) and directives.
+pub fn build_schema(db: DatabaseConnection, limits: &Limits) -> Result<Schema, SchemaError> {
+    let mut builder = Schema::build("Query", Some("Mutation"), None);
+    for scalar in scalars::scalars() {
+        builder = builder.register(scalar);
+    }
+    for e in enums::enums() {
+        builder = builder.register(e);
+    }
+    for input in args::input_types() {
+        builder = builder.register(input);
+    }
+    for input in inputs::input_types() {
+        builder = builder.register(input);
+    }
+    for def in defs::all() {
+        builder = builder.register(objects::object_type(def));
+        if !def.plural.is_empty() {
+            builder = builder.register(objects::connection_type(def));
+        }
+    }
+    for ty in queries::extra_types() {
+        builder = builder.register(ty);
+    }
+    builder = builder
+        .register(objects::page_info_type())
+        .register(extra_fields::recurring_service_detail_type())
+        .register(queries::query_type())
+        .register(mutations::mutation_type())
+        .data(State { db })
+        .limit_depth(limits.max_depth)
+        .limit_directives(limits.max_directives)
+        .extension(complexity::ComplexityLimit::new(limits.max_complexity));
+    builder.finish()
+}
+
+/// Like [`require`], as an [`AppError`] (for resolvers written against the service layer).
+pub fn allowed<'a>(ctx: &ResolverContext<'a>, permission: Permission) -> Result<&'a CurrentUser, AppError> {
+    let user = ctx
+        .ctx
+        .data_opt::<CurrentUser>()
+        .ok_or_else(|| AppError::Unauthenticated("a personal access token is required".into()))?;
+    user.require(permission)?;
+    Ok(user)
+}

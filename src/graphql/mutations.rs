@@ -1,0 +1,171 @@
+//! The root mutation type. Each resolver: permission, input, one service call, result.
+
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object};
+
+use super::entity_def::{Row, WithSecret};
+use super::inputs::{id_arg, input, optional_input};
+use super::objects::type_ref;
+use super::queries::SuccessResponse;
+use super::{allowed, db, gql};
+use crate::auth::Permission::{AccountsWrite, SettingsWrite};
+use crate::error::AppError;
+use crate::service::{accounts, addresses, catalog, contacts, settings, users};
+
+fn row<'a, M: std::any::Any + Send + Sync>(model: M) -> Option<FieldValue<'a>> {
+    Some(FieldValue::owned_any(Row::new(model)))
+}
+
+fn deleted<'a>(what: &str, id: i64) -> Option<FieldValue<'a>> {
+    Some(FieldValue::owned_any(SuccessResponse { success: true, message: Some(format!("{what} {id} deleted")) }))
+}
+
+/// A mutation field: `$name(args) -> $ret`, whose body evaluates to
+/// `Result<Option<FieldValue>, AppError>`.
+macro_rules! mutation {
+    ($name:literal -> $ret:literal, [$(($arg:literal, $ty:literal)),*], $desc:literal, |$ctx:ident| $body:block) => {
+        Field::new($name, type_ref($ret), |$ctx| {
+            FieldFuture::new(async move {
+                let result: Result<Option<FieldValue>, AppError> = async { $body }.await;
+                result.map_err(gql)
+            })
+        })
+        .description($desc)
+        $(.argument(InputValue::new($arg, type_ref($ty))))*
+    };
+}
+
+pub fn mutation_type() -> Object {
+    Object::new("Mutation")
+        .field(mutation!("updateSystemSettings" -> "SystemSetting", [("input", "UpdateSystemSettingsMutationInput")],
+            "Changes the instance time zone.", |ctx| {
+            let user = allowed(&ctx, SettingsWrite)?;
+            Ok(row(settings::update_system_settings(db(&ctx), user.user_id, optional_input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("updateBillingSettings" -> "BillingSetting", [("input", "UpdateBillingSettingsMutationInput")],
+            "Changes the global billing settings. The disconnect status must not activate accounts.", |ctx| {
+            let user = allowed(&ctx, SettingsWrite)?;
+            Ok(row(settings::update_billing_settings(db(&ctx), user.user_id, optional_input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("createAccountStatus" -> "AccountStatus", [("input", "CreateAccountStatusMutationInput")],
+            "Creates an account status.", |ctx| {
+            let user = allowed(&ctx, SettingsWrite)?;
+            Ok(row(catalog::create_status(db(&ctx), user.user_id, input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("updateAccountStatus" -> "AccountStatus", [("id", "Int64Bit!"), ("input", "UpdateAccountStatusMutationInput")],
+            "Changes an account status.", |ctx| {
+            let user = allowed(&ctx, SettingsWrite)?;
+            Ok(row(catalog::update_status(db(&ctx), user.user_id, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("deleteAccountStatus" -> "SuccessResponse", [("id", "Int64Bit!")],
+            "Deletes an account status no account is in and billing settings do not name (else CONFLICT).", |ctx| {
+            let user = allowed(&ctx, SettingsWrite)?;
+            let id = id_arg(&ctx)?;
+            catalog::delete_status(db(&ctx), user.user_id, id).await?;
+            Ok(deleted("account status", id))
+        }))
+        .field(mutation!("createAccountType" -> "AccountType", [("input", "CreateAccountTypeMutationInput")],
+            "Creates an account type.", |ctx| {
+            let user = allowed(&ctx, SettingsWrite)?;
+            Ok(row(catalog::create_type(db(&ctx), user.user_id, input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("updateAccountType" -> "AccountType", [("id", "Int64Bit!"), ("input", "UpdateAccountTypeMutationInput")],
+            "Changes an account type.", |ctx| {
+            let user = allowed(&ctx, SettingsWrite)?;
+            Ok(row(catalog::update_type(db(&ctx), user.user_id, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("deleteAccountType" -> "SuccessResponse", [("id", "Int64Bit!")],
+            "Deletes an account type no account uses (else CONFLICT).", |ctx| {
+            let user = allowed(&ctx, SettingsWrite)?;
+            let id = id_arg(&ctx)?;
+            catalog::delete_type(db(&ctx), user.user_id, id).await?;
+            Ok(deleted("account type", id))
+        }))
+        .field(mutation!("createAccount" -> "Account", [("input", "CreateAccountMutationInput")],
+            "Creates an account with its primary contact, and optionally a mailing address and a serviceable address.", |ctx| {
+            let user = allowed(&ctx, AccountsWrite)?;
+            Ok(row(accounts::create(db(&ctx), user.user_id, input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("updateAccount" -> "Account", [("id", "Int64Bit!"), ("input", "UpdateAccountMutationInput")],
+            "Changes an account. A status change records account events; an archived account is refused (ACCOUNT_ARCHIVED).", |ctx| {
+            let user = allowed(&ctx, AccountsWrite)?;
+            Ok(row(accounts::update(db(&ctx), user.user_id, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("updateAccountActivationDate" -> "Account", [("id", "Int64Bit!"), ("input", "UpdateAccountActivationDateMutationInput")],
+            "Corrects an account's activation date (and time).", |ctx| {
+            let user = allowed(&ctx, AccountsWrite)?;
+            Ok(row(accounts::update_activation_date(db(&ctx), user.user_id, id_arg(&ctx)?, input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("archiveAccount" -> "Account", [("id", "Int64Bit!")],
+            "Archives an inactive account: it leaves default listings and can no longer be changed.", |ctx| {
+            let user = allowed(&ctx, AccountsWrite)?;
+            Ok(row(accounts::archive(db(&ctx), user.user_id, id_arg(&ctx)?).await?))
+        }))
+        .field(mutation!("unarchiveAccount" -> "Account", [("id", "Int64Bit!")],
+            "Brings an archived account back (into billing settings' unarchive status, when set).", |ctx| {
+            let user = allowed(&ctx, AccountsWrite)?;
+            Ok(row(accounts::unarchive(db(&ctx), user.user_id, id_arg(&ctx)?).await?))
+        }))
+        .field(mutation!("linkAccounts" -> "Account", [("id", "Int64Bit!"), ("input", "LinkAccountsMutationInput")],
+            "Makes input.child_account_id a child of the account id. Returns the parent.", |ctx| {
+            let user = allowed(&ctx, AccountsWrite)?;
+            #[derive(serde::Deserialize)]
+            struct Link { child_account_id: crate::service::Id }
+            let link: Link = input(&ctx, "input")?;
+            Ok(row(accounts::link(db(&ctx), user.user_id, id_arg(&ctx)?, link.child_account_id.0).await?))
+        }))
+        .field(mutation!("unlinkAccounts" -> "Account", [("id", "Int64Bit!")],
+            "Detaches the child account id from its parent; it needs a contact with an email address or a mailing address (else NO_BILLING_CONTACT).", |ctx| {
+            let user = allowed(&ctx, AccountsWrite)?;
+            Ok(row(accounts::unlink(db(&ctx), user.user_id, id_arg(&ctx)?).await?))
+        }))
+        .field(mutation!("createServiceableAddress" -> "Address", [("input", "CreateServiceableAddressMutationInput")],
+            "Creates a serviceable address, free to be assigned to an account.", |ctx| {
+            let user = allowed(&ctx, AccountsWrite)?;
+            Ok(row(addresses::create_serviceable(db(&ctx), user.user_id, input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("updateServiceableAddress" -> "Address", [("id", "Int64Bit!"), ("input", "UpdateServiceableAddressMutationInput")],
+            "Changes a serviceable address.", |ctx| {
+            let user = allowed(&ctx, AccountsWrite)?;
+            Ok(row(addresses::update_serviceable(db(&ctx), user.user_id, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("deleteServiceableAddress" -> "SuccessResponse", [("id", "Int64Bit!")],
+            "Deletes a serviceable address that was never assigned to an account (else CONFLICT: it is history).", |ctx| {
+            let user = allowed(&ctx, AccountsWrite)?;
+            let id = id_arg(&ctx)?;
+            addresses::delete_serviceable(db(&ctx), user.user_id, id).await?;
+            Ok(deleted("address", id))
+        }))
+        .field(mutation!("createContact" -> "Contact", [("input", "CreateContactMutationInput")],
+            "Adds a contact to an account.", |ctx| {
+            let user = allowed(&ctx, AccountsWrite)?;
+            Ok(row(contacts::create(db(&ctx), user.user_id, input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("updateContact" -> "Contact", [("id", "Int64Bit!"), ("input", "UpdateContactMutationInput")],
+            "Changes a contact.", |ctx| {
+            let user = allowed(&ctx, AccountsWrite)?;
+            Ok(row(contacts::update(db(&ctx), user.user_id, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("deleteContact" -> "SuccessResponse", [("id", "Int64Bit!")],
+            "Deletes a contact other than the primary one.", |ctx| {
+            let user = allowed(&ctx, AccountsWrite)?;
+            let id = id_arg(&ctx)?;
+            contacts::delete(db(&ctx), user.user_id, id).await?;
+            Ok(deleted("contact", id))
+        }))
+        .field(mutation!("createPersonalAccessToken" -> "PersonalAccessToken", [("input", "CreatePersonalAccessTokenMutationInput")],
+            "Creates a token for the calling user. The response carries the token; it is never shown again.", |ctx| {
+            let user = super::caller(&ctx).map_err(|_| AppError::Unauthenticated("a personal access token is required".into()))?;
+            #[derive(serde::Deserialize)]
+            struct Create { name: String }
+            let create: Create = input(&ctx, "input")?;
+            let (model, token) = users::create_token_for_caller(db(&ctx), user.user_id, &create.name).await?;
+            Ok(Some(FieldValue::owned_any(Row::new(WithSecret { model, secret: token.as_str().to_owned() }))))
+        }))
+        .field(mutation!("deletePersonalAccessToken" -> "SuccessResponse", [("id", "Int64Bit!")],
+            "Deletes one of the caller's tokens (another user's needs USERS_MANAGE). It stops working at once.", |ctx| {
+            let user = super::caller(&ctx).map_err(|_| AppError::Unauthenticated("a personal access token is required".into()))?;
+            let id = id_arg(&ctx)?;
+            users::delete_token(db(&ctx), user, id).await?;
+            Ok(deleted("personal access token", id))
+        }))
+}

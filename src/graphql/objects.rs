@@ -1,0 +1,216 @@
+//! Object types, connections, root collections and relation fields, generated from the
+//! entity descriptions in [`super::defs`].
+
+use std::sync::Arc;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, TypeRef};
+use async_graphql::Value;
+use sea_orm::{ColumnTrait, Condition};
+
+use super::args::{self, collection_arguments};
+use super::entity_def::{EntityDef, RelDef, Row};
+use super::loader::{RelKey, RelLoader};
+use super::scalars::to_graphql;
+use super::{db, gql, require};
+use crate::entity::account;
+use crate::service::collection::{CollectionArgs, Page};
+
+/// A page of rows, the value behind every `…Connection`.
+pub struct Connection(pub Arc<Page<Row>>);
+
+/// The type reference for a field type written like `Int64Bit!` or `[Debit!]!`.
+pub fn type_ref(ty: &str) -> TypeRef {
+    if let Some(inner) = ty.strip_suffix('!') {
+        return TypeRef::NonNull(Box::new(type_ref(inner)));
+    }
+    if let Some(inner) = ty.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        return TypeRef::List(Box::new(type_ref(inner)));
+    }
+    TypeRef::Named(ty.to_owned().into())
+}
+
+fn row<'a>(ctx: &ResolverContext<'a>) -> async_graphql::Result<&'a Row> {
+    ctx.parent_value.try_downcast_ref::<Row>()
+}
+
+/// A field resolved from the column `column` of the parent row.
+pub fn column_field(def: &'static EntityDef, name: &'static str, column: &'static str, ty: &'static str) -> Field {
+    let base = ty.trim_end_matches('!');
+    Field::new(name, type_ref(ty), move |ctx| {
+        FieldFuture::new(async move {
+            let row = row(&ctx)?;
+            let value = def.ops.get(&*row.0, column).map(|v| to_graphql(base, v)).unwrap_or(Value::Null);
+            Ok(Some(FieldValue::value(value)))
+        })
+    })
+}
+
+pub fn row_id(def: &EntityDef, row: &Row) -> Option<i64> {
+    match def.ops.get(&*row.0, "id") {
+        Some(sea_orm::Value::BigInt(Some(id))) => Some(id),
+        _ => None,
+    }
+}
+
+pub fn object_type(def: &'static EntityDef) -> Object {
+    let mut obj = Object::new(def.name).description(def.description);
+    obj = obj.field(column_field(def, "id", "id", "Int64Bit!"));
+    obj = obj.field(
+        Field::new("sonar_unique_id", TypeRef::named_nn(TypeRef::ID), move |ctx| {
+            FieldFuture::new(async move {
+                let id = row_id(def, row(&ctx)?).unwrap_or_default();
+                Ok(Some(FieldValue::value(Value::String(format!("{}:{id}", def.name)))))
+            })
+        })
+        .description("An id unique across all types: the type name and the id."),
+    );
+    obj = obj.field(column_field(def, "created_at", "created_at", "Datetime!"));
+    obj = obj.field(column_field(def, "updated_at", "updated_at", "Datetime!"));
+    obj = obj.field(
+        Field::new("_version", TypeRef::named_nn(TypeRef::STRING), move |ctx| {
+            FieldFuture::new(async move {
+                let version = match def.ops.get(&*row(&ctx)?.0, "version") {
+                    Some(sea_orm::Value::BigInt(Some(v))) => v,
+                    _ => 0,
+                };
+                Ok(Some(FieldValue::value(Value::String(version.to_string()))))
+            })
+        })
+        .description("Incremented on every change of the record."),
+    );
+    for f in def.fields {
+        let mut field = column_field(def, f.0, f.0, f.1);
+        if !f.2.is_empty() {
+            field = field.description(f.2);
+        }
+        obj = obj.field(field);
+    }
+    for rel in (def.relations)() {
+        obj = obj.field(relation_field(def, rel));
+    }
+    for field in (def.extra)() {
+        obj = obj.field(field);
+    }
+    obj
+}
+
+pub fn connection_type(def: &'static EntityDef) -> Object {
+    Object::new(def.connection_name())
+        .description(format!("A page of {} records.", def.name))
+        .field(Field::new("entities", TypeRef::named_list_nn(def.name), |ctx| {
+            FieldFuture::new(async move {
+                let conn = ctx.parent_value.try_downcast_ref::<Connection>()?;
+                Ok(Some(FieldValue::list(conn.0.items.iter().map(|r| FieldValue::borrowed_any(r)))))
+            })
+        }))
+        .field(Field::new("page_info", TypeRef::named_nn("PageInfo"), |ctx| {
+            FieldFuture::new(async move {
+                let conn = ctx.parent_value.try_downcast_ref::<Connection>()?;
+                Ok(Some(FieldValue::borrowed_any(conn)))
+            })
+        }))
+}
+
+pub fn page_info_type() -> Object {
+    let number = |name: &'static str, f: fn(&Page<Row>) -> u64| {
+        Field::new(name, TypeRef::named_nn(TypeRef::INT), move |ctx| {
+            FieldFuture::new(async move {
+                let conn = ctx.parent_value.try_downcast_ref::<Connection>()?;
+                Ok(Some(FieldValue::value(Value::from(f(&conn.0)))))
+            })
+        })
+    };
+    Object::new("PageInfo")
+        .description("Where a page sits in its collection.")
+        .field(number("page", |p| p.page))
+        .field(number("records_per_page", |p| p.records_per_page))
+        .field(number("total_count", |p| p.total_count))
+        .field(number("total_pages", |p| p.total_pages()))
+}
+
+fn relation_field(def: &'static EntityDef, rel: RelDef) -> Field {
+    let relation: &'static str = Box::leak(format!("{}.{}", def.name, rel.name).into_boxed_str());
+    let target = rel.target;
+    let (source_column, target_column, fixed, many) = (rel.source_column, rel.target_column, rel.fixed, rel.many);
+    let ty = if many { TypeRef::named_nn(target.connection_name()) } else { TypeRef::named(target.name) };
+    let mut field = Field::new(rel.name, ty, move |ctx| {
+        FieldFuture::new(async move {
+            require(&ctx, target.read)?;
+            let Some(sea_orm::Value::BigInt(Some(value))) = def.ops.get(&*row(&ctx)?.0, source_column) else {
+                return Ok(if many { Some(FieldValue::owned_any(Connection(Arc::new(empty_page())))) } else { None });
+            };
+            let collection_args = if many { args::parse(target, &ctx.args).map_err(gql)? } else { CollectionArgs::default() };
+            let args_key: Arc<str> = format!("{collection_args:?}").into();
+            let key = RelKey {
+                relation,
+                target,
+                target_column,
+                fixed,
+                args: Arc::new(collection_args),
+                args_key,
+                value,
+            };
+            let loader = ctx.data::<DataLoader<RelLoader>>()?;
+            let page = loader.load_one(key).await.map_err(|e| gql(clone_error(&e)))?;
+            let page = page.unwrap_or_else(|| Arc::new(empty_page()));
+            if many {
+                return Ok(Some(FieldValue::owned_any(Connection(page))));
+            }
+            Ok(page.items.first().and_then(|r| target.ops.clone_box(&*r.0)).map(FieldValue::owned_any))
+        })
+    });
+    if many {
+        for arg in collection_arguments(target) {
+            field = field.argument(arg);
+        }
+    }
+    if !rel.description.is_empty() {
+        field = field.description(rel.description);
+    }
+    field
+}
+
+fn empty_page() -> Page<Row> {
+    Page { items: Vec::new(), page: 1, records_per_page: 100, total_count: 0 }
+}
+
+fn clone_error(e: &crate::error::AppError) -> crate::error::AppError {
+    use crate::error::AppError;
+    match e {
+        AppError::Validation { field, message } => AppError::validation(field.clone(), message.clone()),
+        other => AppError::Internal(other.to_string()),
+    }
+}
+
+/// The root collection field of `def` (e.g. `accounts`).
+pub fn root_collection(def: &'static EntityDef) -> Field {
+    let is_account = def.name == "Account";
+    let mut field = Field::new(def.plural, TypeRef::named_nn(def.connection_name()), move |ctx| {
+        FieldFuture::new(async move {
+            require(&ctx, def.read)?;
+            let collection_args = args::parse(def, &ctx.args).map_err(gql)?;
+            let mut extra: Condition = (def.hidden)();
+            if is_account {
+                let include_archived =
+                    ctx.args.get("include_archived").and_then(|v| v.boolean().ok()).unwrap_or(false);
+                if !include_archived {
+                    extra = extra.add(account::Column::ArchivedAt.is_null());
+                }
+            }
+            let page = def.ops.list(db(&ctx), &collection_args, extra).await.map_err(gql)?;
+            Ok(Some(FieldValue::owned_any(Connection(Arc::new(page)))))
+        })
+    })
+    .description(format!("{} records. {}", def.name, def.description));
+    for arg in collection_arguments(def) {
+        field = field.argument(arg);
+    }
+    if is_account {
+        field = field.argument(
+            InputValue::new("include_archived", TypeRef::named(TypeRef::BOOLEAN))
+                .description("Include archived accounts (left out by default)."),
+        );
+    }
+    field
+}

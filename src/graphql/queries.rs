@@ -1,0 +1,108 @@
+//! The root query type: every collection of [`super::defs`], the singletons, and `me`.
+
+use std::sync::Arc;
+
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, TypeRef};
+
+use super::defs;
+use super::entity_def::Row;
+use super::objects::{column_field, root_collection, Connection};
+use super::{caller, db, gql, require};
+use crate::auth::Permission;
+use crate::service::{settings, users};
+
+pub fn query_type() -> Object {
+    let mut query = Object::new("Query");
+    for def in defs::all() {
+        if !def.plural.is_empty() {
+            query = query.field(root_collection(def));
+        }
+    }
+    query
+        .field(
+            Field::new("system_setting", TypeRef::named_nn("SystemSetting"), |ctx| {
+                FieldFuture::new(async move {
+                    caller(&ctx)?;
+                    let setting = settings::system_setting(db(&ctx)).await.map_err(gql)?;
+                    Ok(Some(FieldValue::owned_any(Row::new(setting))))
+                })
+            })
+            .description("Instance-wide settings (the time zone)."),
+        )
+        .field(
+            Field::new("billing_setting", TypeRef::named_nn("BillingSetting"), |ctx| {
+                FieldFuture::new(async move {
+                    require(&ctx, Permission::AccountsRead)?;
+                    let setting = settings::billing_setting(db(&ctx)).await.map_err(gql)?;
+                    Ok(Some(FieldValue::owned_any(Row::new(setting))))
+                })
+            })
+            .description("The global billing settings."),
+        )
+        .field(
+            Field::new("me", TypeRef::named_nn("Me"), |ctx| {
+                FieldFuture::new(async move {
+                    let user = caller(&ctx)?;
+                    let model = users::get(db(&ctx), user.user_id).await.map_err(gql)?;
+                    Ok(Some(FieldValue::owned_any(Row::new(model))))
+                })
+            })
+            .description("The user the request's token acts as."),
+        )
+        .field(
+            Field::new("personal_access_tokens", TypeRef::named_nn("PersonalAccessTokenConnection"), |ctx| {
+                FieldFuture::new(async move {
+                    let user = caller(&ctx)?;
+                    let page = users::tokens_of(db(&ctx), user.user_id).await.map_err(gql)?;
+                    let page = crate::service::collection::Page {
+                        items: page.items.into_iter().map(Row::new).collect(),
+                        page: page.page,
+                        records_per_page: page.records_per_page,
+                        total_count: page.total_count,
+                    };
+                    Ok(Some(FieldValue::owned_any(Connection(Arc::new(page)))))
+                })
+            })
+            .description("The calling user's personal access tokens."),
+        )
+}
+
+/// Types that are not entities: `Me`, `SuccessResponse`, and the token connection.
+pub fn extra_types() -> Vec<Object> {
+    let user = &defs::USER;
+    let mut me = Object::new("Me").description("The calling user.");
+    me = me.field(column_field(user, "id", "id", "Int64Bit!"));
+    for (name, ty) in [
+        ("name", "String!"),
+        ("username", "String!"),
+        ("public_name", "String!"),
+        ("super_admin", "Boolean!"),
+        ("role_id", "Int64Bit"),
+        ("email_address", "EmailAddress!"),
+    ] {
+        me = me.field(column_field(user, name, name, ty));
+    }
+    vec![
+        me,
+        super::objects::connection_type(&defs::PERSONAL_ACCESS_TOKEN),
+        Object::new("SuccessResponse")
+            .description("The result of a delete.")
+            .field(Field::new("success", TypeRef::named_nn(TypeRef::BOOLEAN), |ctx| {
+                FieldFuture::new(async move {
+                    let r = ctx.parent_value.try_downcast_ref::<SuccessResponse>()?;
+                    Ok(Some(FieldValue::value(r.success)))
+                })
+            }))
+            .field(Field::new("message", TypeRef::named("Text"), |ctx| {
+                FieldFuture::new(async move {
+                    let r = ctx.parent_value.try_downcast_ref::<SuccessResponse>()?;
+                    Ok(r.message.clone().map(FieldValue::value))
+                })
+            })),
+    ]
+}
+
+pub struct SuccessResponse {
+    pub success: bool,
+    pub message: Option<String>,
+}

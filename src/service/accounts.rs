@@ -1,0 +1,431 @@
+//! Accounts: creation, updates and status changes (with their account events), archiving,
+//! activation dates, and parent/child links.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set,
+};
+use serde::Deserialize;
+
+use super::addresses::{self, MailingAddress};
+use super::{audit, contacts, find, now, required_text, save, settings, Id};
+use crate::db::begin_write;
+use crate::entity::{account, account_event, account_status, account_type, address, company, contact};
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Deserialize)]
+pub struct PrimaryContact {
+    pub name: String,
+    pub role: Option<String>,
+    pub email_address: Option<String>,
+    pub marketing_opt_in: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreateAccount {
+    pub id: Option<Id>,
+    pub name: String,
+    pub account_status_id: Id,
+    pub account_type_id: Id,
+    pub serviceable_address_id: Option<Id>,
+    pub mailing_address: Option<MailingAddress>,
+    pub primary_contact: PrimaryContact,
+    pub company_id: Id,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct UpdateAccount {
+    pub name: Option<String>,
+    pub account_status_id: Option<Id>,
+    pub account_type_id: Option<Id>,
+    pub serviceable_address_id: Option<Id>,
+    pub company_id: Option<Id>,
+    pub prorate: Option<bool>,
+    pub unset_serviceable_address_id: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UpdateActivationDate {
+    pub activation_date: String,
+    pub activation_time: Option<String>,
+}
+
+async fn status<C: ConnectionTrait>(db: &C, field: &str, id: i64) -> AppResult<account_status::Model> {
+    find::<account_status::Entity, _>(db, "AccountStatus", id)
+        .await
+        .map_err(|_| AppError::validation(field, format!("account status {id} does not exist")))
+}
+
+async fn check_type<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<()> {
+    find::<account_type::Entity, _>(db, "AccountType", id)
+        .await
+        .map(|_| ())
+        .map_err(|_| AppError::validation("account_type_id", format!("account type {id} does not exist")))
+}
+
+async fn check_company<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<()> {
+    find::<company::Entity, _>(db, "Company", id)
+        .await
+        .map(|_| ())
+        .map_err(|_| AppError::validation("company_id", format!("company {id} does not exist")))
+}
+
+/// Records an account event.
+pub async fn record_event<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+    event: &str,
+    previous: Option<String>,
+    current: Option<String>,
+    at: DateTime<Utc>,
+) -> AppResult<account_event::Model> {
+    Ok(account_event::ActiveModel {
+        account_id: Set(account_id),
+        event: Set(event.to_owned()),
+        event_datetime: Set(at),
+        previous: Set(previous),
+        current: Set(current),
+        created_at: Set(at),
+        updated_at: Set(at),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+/// What entering `new_status` at `at` changes on an account: records `ACTIVATED` when the
+/// status activates, and on the first activation sets `activation_date`/`activation_time` and,
+/// when unset, `next_bill_date` (so the first billing pass bills the first period in advance).
+/// Returns the fields to set.
+pub async fn entering_status<C: ConnectionTrait>(
+    db: &C,
+    account: &account::Model,
+    new_status: &account_status::Model,
+    at: DateTime<Utc>,
+    am: &mut account::ActiveModel,
+) -> AppResult<()> {
+    am.account_status_id = Set(new_status.id);
+    if !new_status.activates_account {
+        return Ok(());
+    }
+    record_event(db, account.id, "ACTIVATED", None, Some(new_status.id.to_string()), at).await?;
+    if account.activation_date.is_none() {
+        let local = at.with_timezone(&settings::time_zone(db).await?);
+        am.activation_date = Set(Some(local.date_naive()));
+        am.activation_time = Set(Some(local.format("%H:%M:%S").to_string()));
+        if account.next_bill_date.is_none() {
+            am.next_bill_date = Set(Some(local.date_naive()));
+        }
+    }
+    Ok(())
+}
+
+/// Changes an account's status: `STATUS_UPDATED` with previous and current status ids, plus
+/// whatever entering the new status means ([`entering_status`]).
+pub async fn change_status<C: ConnectionTrait>(
+    db: &C,
+    account: &account::Model,
+    new_status: &account_status::Model,
+    at: DateTime<Utc>,
+    am: &mut account::ActiveModel,
+) -> AppResult<()> {
+    if new_status.id == account.account_status_id {
+        return Ok(());
+    }
+    record_event(
+        db,
+        account.id,
+        "STATUS_UPDATED",
+        Some(account.account_status_id.to_string()),
+        Some(new_status.id.to_string()),
+        at,
+    )
+    .await?;
+    entering_status(db, account, new_status, at, am).await
+}
+
+pub async fn create(db: &DatabaseConnection, user_id: i64, input: CreateAccount) -> AppResult<account::Model> {
+    let txn = begin_write(db).await?;
+    let name = required_text("name", &input.name)?;
+    let status = status(&txn, "account_status_id", input.account_status_id.0).await?;
+    check_type(&txn, input.account_type_id.0).await?;
+    check_company(&txn, input.company_id.0).await?;
+    let at = now();
+    let mut am = account::ActiveModel {
+        name: Set(name),
+        account_status_id: Set(status.id),
+        account_type_id: Set(input.account_type_id.0),
+        company_id: Set(input.company_id.0),
+        parent_account_id: Set(None),
+        is_delinquent: Set(false),
+        created_at: Set(at),
+        updated_at: Set(at),
+        version: Set(1),
+        ..Default::default()
+    };
+    if let Some(Id(id)) = input.id {
+        if id <= 0 {
+            return Err(AppError::validation("id", "id must be positive"));
+        }
+        if account::Entity::find_by_id(id).one(&txn).await?.is_some() {
+            return Err(AppError::Conflict(format!("account {id} already exists")));
+        }
+        am.id = Set(id);
+    }
+    let inserted = am.insert(&txn).await?;
+    if input.id.is_some() {
+        addresses::bump_sequence(&txn, "accounts").await?;
+    }
+    let mut am: account::ActiveModel = inserted.clone().into();
+    entering_status(&txn, &inserted, &status, at, &mut am).await?;
+    let model = am.update(&txn).await?;
+
+    contacts::insert(
+        &txn,
+        model.id,
+        contacts::NewContact {
+            name: input.primary_contact.name,
+            role: input.primary_contact.role,
+            email_address: input.primary_contact.email_address,
+            marketing_opt_in: input.primary_contact.marketing_opt_in,
+            primary: true,
+            language: None,
+            username: None,
+        },
+        "primary_contact",
+    )
+    .await?;
+    if let Some(mailing) = input.mailing_address {
+        addresses::create_mailing(&txn, model.id, mailing).await?;
+    }
+    if let Some(Id(address_id)) = input.serviceable_address_id {
+        let today = settings::local_date(&txn, at).await?;
+        addresses::assign(&txn, model.id, address_id, today).await?;
+    }
+    audit::created(&txn, "Account", model.id, user_id, &model).await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// Loads an account that may be changed: it must exist and not be archived.
+pub async fn changeable<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<account::Model> {
+    let account = find::<account::Entity, _>(db, "Account", id).await?;
+    if account.archived_at.is_some() {
+        return Err(AppError::AccountArchived(format!("account {id} is archived; unarchive it first")));
+    }
+    Ok(account)
+}
+
+pub async fn update(db: &DatabaseConnection, user_id: i64, id: i64, input: UpdateAccount) -> AppResult<account::Model> {
+    let txn = begin_write(db).await?;
+    let old = changeable(&txn, id).await?;
+    let at = now();
+    let mut am: account::ActiveModel = old.clone().into();
+    if let Some(name) = &input.name {
+        am.name = Set(required_text("name", name)?);
+    }
+    if let Some(Id(type_id)) = input.account_type_id {
+        check_type(&txn, type_id).await?;
+        am.account_type_id = Set(type_id);
+    }
+    if let Some(Id(company_id)) = input.company_id {
+        check_company(&txn, company_id).await?;
+        am.company_id = Set(company_id);
+    }
+    if let Some(Id(status_id)) = input.account_status_id {
+        let new_status = status(&txn, "account_status_id", status_id).await?;
+        change_status(&txn, &old, &new_status, at, &mut am).await?;
+    }
+    if input.unset_serviceable_address_id == Some(true) && input.serviceable_address_id.is_some() {
+        return Err(AppError::validation(
+            "unset_serviceable_address_id",
+            "give serviceable_address_id or unset_serviceable_address_id, not both",
+        ));
+    }
+    let today = settings::local_date(&txn, at).await?;
+    if input.unset_serviceable_address_id == Some(true) {
+        if let Some(current) = addresses::assigned_to(&txn, id).await? {
+            addresses::release(&txn, id, &current, today).await?;
+        }
+    } else if let Some(Id(address_id)) = input.serviceable_address_id {
+        addresses::assign(&txn, id, address_id, today).await?;
+    }
+    let new = save(&txn, id, old.version, am).await?;
+    audit::updated(&txn, "Account", id, user_id, &old, &new, "account updated").await?;
+    txn.commit().await?;
+    Ok(new)
+}
+
+pub async fn update_activation_date(
+    db: &DatabaseConnection,
+    user_id: i64,
+    id: i64,
+    input: UpdateActivationDate,
+) -> AppResult<account::Model> {
+    let date = NaiveDate::parse_from_str(&input.activation_date, "%Y-%m-%d")
+        .map_err(|_| AppError::validation("activation_date", "activation_date must be YYYY-MM-DD"))?;
+    let time = match &input.activation_time {
+        Some(t) => Some(
+            chrono::NaiveTime::parse_from_str(t, "%H:%M:%S")
+                .or_else(|_| chrono::NaiveTime::parse_from_str(t, "%H:%M"))
+                .map_err(|_| AppError::validation("activation_time", "activation_time must be HH:MM:SS"))?
+                .format("%H:%M:%S")
+                .to_string(),
+        ),
+        None => None,
+    };
+    let txn = begin_write(db).await?;
+    let old = changeable(&txn, id).await?;
+    let mut am: account::ActiveModel = old.clone().into();
+    am.activation_date = Set(Some(date));
+    if time.is_some() {
+        am.activation_time = Set(time);
+    }
+    let new = save(&txn, id, old.version, am).await?;
+    audit::updated(&txn, "Account", id, user_id, &old, &new, "activation date updated").await?;
+    txn.commit().await?;
+    Ok(new)
+}
+
+/// Whether the account's current status activates it.
+pub async fn is_active<C: ConnectionTrait>(db: &C, account: &account::Model) -> AppResult<bool> {
+    Ok(find::<account_status::Entity, _>(db, "AccountStatus", account.account_status_id).await?.activates_account)
+}
+
+/// Archives an inactive account: it leaves default listings and is frozen.
+pub async fn archive(db: &DatabaseConnection, user_id: i64, id: i64) -> AppResult<account::Model> {
+    let txn = begin_write(db).await?;
+    let old = changeable(&txn, id).await?;
+    if is_active(&txn, &old).await? {
+        return Err(AppError::validation("id", format!("account {id} is active; disconnect it before archiving")));
+    }
+    let at = now();
+    let mut am: account::ActiveModel = old.clone().into();
+    am.archived_at = Set(Some(at));
+    am.archived_by_user_id = Set(Some(user_id));
+    record_event(&txn, id, "ARCHIVED", None, None, at).await?;
+    let new = save(&txn, id, old.version, am).await?;
+    audit::updated(&txn, "Account", id, user_id, &old, &new, "account archived").await?;
+    txn.commit().await?;
+    Ok(new)
+}
+
+/// Brings an archived account back; when billing settings name an unarchive status, the
+/// account moves to it.
+pub async fn unarchive(db: &DatabaseConnection, user_id: i64, id: i64) -> AppResult<account::Model> {
+    let txn = begin_write(db).await?;
+    let old = find::<account::Entity, _>(&txn, "Account", id).await?;
+    if old.archived_at.is_none() {
+        return Err(AppError::validation("id", format!("account {id} is not archived")));
+    }
+    let at = now();
+    let mut am: account::ActiveModel = old.clone().into();
+    am.archived_at = Set(None);
+    am.archived_by_user_id = Set(None);
+    record_event(&txn, id, "UNARCHIVED", None, None, at).await?;
+    if let Some(status_id) = settings::billing_setting(&txn).await?.unarchive_account_status_id {
+        let new_status = status(&txn, "unarchive_account_status_id", status_id).await?;
+        change_status(&txn, &old, &new_status, at, &mut am).await?;
+    }
+    let new = save(&txn, id, old.version, am).await?;
+    audit::updated(&txn, "Account", id, user_id, &old, &new, "account unarchived").await?;
+    txn.commit().await?;
+    Ok(new)
+}
+
+/// Makes `child_id` a child of `parent_id`: no self-link, one parent, no cycles.
+pub async fn link(db: &DatabaseConnection, user_id: i64, parent_id: i64, child_id: i64) -> AppResult<account::Model> {
+    if parent_id == child_id {
+        return Err(AppError::validation("child_account_id", "an account cannot be its own parent"));
+    }
+    let txn = begin_write(db).await?;
+    let parent = changeable(&txn, parent_id).await?;
+    let child = find::<account::Entity, _>(&txn, "Account", child_id)
+        .await
+        .map_err(|_| AppError::validation("child_account_id", format!("account {child_id} does not exist")))?;
+    if child.archived_at.is_some() {
+        return Err(AppError::AccountArchived(format!("account {child_id} is archived")));
+    }
+    match child.parent_account_id {
+        Some(p) if p == parent_id => return Ok(parent),
+        Some(p) => {
+            return Err(AppError::Conflict(format!("account {child_id} already has parent {p}; unlink it first")))
+        }
+        None => {}
+    }
+    // Walk up from the parent: meeting the child would close a cycle.
+    let mut cursor = parent.parent_account_id;
+    let mut steps = 0;
+    while let Some(ancestor) = cursor {
+        if ancestor == child_id {
+            return Err(AppError::validation(
+                "child_account_id",
+                format!("account {child_id} is an ancestor of {parent_id}; linking would make a cycle"),
+            ));
+        }
+        steps += 1;
+        if steps > 10_000 {
+            return Err(AppError::internal("account hierarchy too deep"));
+        }
+        cursor = find::<account::Entity, _>(&txn, "Account", ancestor).await?.parent_account_id;
+    }
+    let mut am: account::ActiveModel = child.clone().into();
+    am.parent_account_id = Set(Some(parent_id));
+    let new_child = save(&txn, child_id, child.version, am).await?;
+    audit::record(
+        &txn,
+        audit::LogType::Attached,
+        "Account",
+        child_id,
+        Some(user_id),
+        Some(&child),
+        Some(&new_child),
+        format!("account {child_id} linked to parent {parent_id}"),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(parent)
+}
+
+/// Detaches a child from its parent. The child must be able to receive its own invoices: a
+/// contact with an email address, or a mailing address; else `NO_BILLING_CONTACT`.
+pub async fn unlink(db: &DatabaseConnection, user_id: i64, child_id: i64) -> AppResult<account::Model> {
+    let txn = begin_write(db).await?;
+    let child = changeable(&txn, child_id).await?;
+    let Some(parent_id) = child.parent_account_id else {
+        return Err(AppError::validation("id", format!("account {child_id} has no parent")));
+    };
+    let with_email = contact::Entity::find()
+        .filter(contact::Column::ContactableType.eq("Account"))
+        .filter(contact::Column::ContactableId.eq(child_id))
+        .filter(contact::Column::EmailAddress.is_not_null())
+        .count(&txn)
+        .await?;
+    let mailing = address::Entity::find()
+        .filter(address::Column::AddressableId.eq(child_id))
+        .filter(address::Column::Type.eq(addresses::MAILING))
+        .count(&txn)
+        .await?;
+    if with_email == 0 && mailing == 0 {
+        return Err(AppError::NoBillingContact(format!(
+            "account {child_id} needs a contact with an email address or a mailing address to receive its own invoices"
+        )));
+    }
+    let mut am: account::ActiveModel = child.clone().into();
+    am.parent_account_id = Set(None);
+    let new = save(&txn, child_id, child.version, am).await?;
+    audit::record(
+        &txn,
+        audit::LogType::Detached,
+        "Account",
+        child_id,
+        Some(user_id),
+        Some(&child),
+        Some(&new),
+        format!("account {child_id} unlinked from parent {parent_id}"),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(new)
+}

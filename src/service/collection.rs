@@ -1,0 +1,244 @@
+//! The one collection mechanism: equality filters, `search` (AND inside a group, OR between
+//! groups), `general_search`, sorting and paging, over any entity.
+//!
+//! Attribute names reach this module already checked against the entity's allowlist (the
+//! GraphQL layer does that, naming the bad attribute in a `VALIDATION_FAILED`), so nothing a
+//! client typed is ever spliced into SQL: names are `&'static str` from the allowlist and
+//! values are bound parameters.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::{Func, LikeExpr};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait, ModelTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Value,
+};
+
+use crate::error::{AppError, AppResult};
+
+/// Largest page a client may ask for (as in Sonar).
+pub const MAX_RECORDS_PER_PAGE: u64 = 10_000;
+pub const DEFAULT_RECORDS_PER_PAGE: u64 = 100;
+
+/// A value to compare a column with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FilterValue {
+    Int(i64),
+    Str(String),
+    Bool(bool),
+    Date(NaiveDate),
+    Datetime(DateTime<Utc>),
+    Float(f64),
+}
+
+impl FilterValue {
+    fn into_value(self) -> Value {
+        match self {
+            FilterValue::Int(v) => Value::BigInt(Some(v)),
+            FilterValue::Str(v) => Value::String(Some(v)),
+            FilterValue::Bool(v) => Value::Bool(Some(v)),
+            FilterValue::Date(v) => Value::ChronoDate(Some(v)),
+            FilterValue::Datetime(v) => Value::ChronoDateTimeUtc(Some(v)),
+            FilterValue::Float(v) => Value::Double(Some(v)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Neq,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    /// Case-insensitive substring match.
+    Contains,
+    NotContains,
+    IsNull,
+    IsNotNull,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clause {
+    pub column: &'static str,
+    pub op: Op,
+    pub value: Option<FilterValue>,
+}
+
+/// Everything a client can say about which rows of a collection it wants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectionArgs {
+    /// Equality filters, ANDed.
+    pub equals: Vec<Clause>,
+    /// Search groups: clauses inside a group AND, groups OR.
+    pub search: Vec<Vec<Clause>>,
+    /// Case-insensitive substring over the entity's general-search columns (ORed).
+    pub general_search: Option<(String, Vec<&'static str>)>,
+    pub sort: Vec<(&'static str, bool)>,
+    pub page: u64,
+    pub records_per_page: u64,
+}
+
+impl Default for CollectionArgs {
+    fn default() -> Self {
+        CollectionArgs {
+            equals: Vec::new(),
+            search: Vec::new(),
+            general_search: None,
+            sort: Vec::new(),
+            page: 1,
+            records_per_page: DEFAULT_RECORDS_PER_PAGE,
+        }
+    }
+}
+
+/// One page of a collection.
+#[derive(Debug, Clone)]
+pub struct Page<M> {
+    pub items: Vec<M>,
+    pub page: u64,
+    pub records_per_page: u64,
+    pub total_count: u64,
+}
+
+impl<M> Page<M> {
+    pub fn total_pages(&self) -> u64 {
+        self.total_count.div_ceil(Ord::max(self.records_per_page, 1))
+    }
+}
+
+/// The column of `E` called `name`. Names come from the allowlist, which a test checks
+/// against every entity, so a miss is a programming error reported as `INTERNAL`.
+pub fn column<E: EntityTrait>(name: &str) -> AppResult<E::Column> {
+    E::Column::from_str(name).map_err(|_| AppError::internal(format!("unknown column {name}")))
+}
+
+fn clause_condition<E: EntityTrait>(clause: &Clause) -> AppResult<Condition> {
+    let col = column::<E>(clause.column)?;
+    let value = clause.value.clone().map(FilterValue::into_value);
+    let expr = match (clause.op, value) {
+        (Op::IsNull, _) => col.is_null(),
+        (Op::IsNotNull, _) => col.is_not_null(),
+        (Op::Contains | Op::NotContains, Some(Value::String(Some(s)))) => {
+            let pattern = format!("%{}%", escape_like(&s.to_lowercase()));
+            let lowered = sea_orm::sea_query::Expr::expr(Func::lower(col.into_expr()));
+            if clause.op == Op::Contains {
+                lowered.like(LikeExpr::new(pattern).escape('\\'))
+            } else {
+                lowered.not_like(LikeExpr::new(pattern).escape('\\'))
+            }
+        }
+        (Op::Eq, Some(v)) => col.eq(v),
+        (Op::Neq, Some(v)) => {
+            // SQL's `<>` drops NULL rows; "not equal to x" includes rows without a value.
+            return Ok(Condition::any().add(col.ne(v)).add(col.is_null()));
+        }
+        (Op::Gt, Some(v)) => col.gt(v),
+        (Op::Gte, Some(v)) => col.gte(v),
+        (Op::Lt, Some(v)) => col.lt(v),
+        (Op::Lte, Some(v)) => col.lte(v),
+        _ => return Err(AppError::validation(clause.column, "a value is required for this operator")),
+    };
+    Ok(Condition::all().add(expr))
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// The WHERE condition for `args` (without paging).
+pub fn condition<E: EntityTrait>(args: &CollectionArgs) -> AppResult<Condition> {
+    let mut cond = Condition::all();
+    for clause in &args.equals {
+        cond = cond.add(clause_condition::<E>(clause)?);
+    }
+    if !args.search.is_empty() {
+        let mut any = Condition::any();
+        for group in &args.search {
+            let mut all = Condition::all();
+            for clause in group {
+                all = all.add(clause_condition::<E>(clause)?);
+            }
+            any = any.add(all);
+        }
+        cond = cond.add(any);
+    }
+    if let Some((text, columns)) = &args.general_search {
+        let mut any = Condition::any();
+        for name in columns {
+            any = any.add(clause_condition::<E>(&Clause {
+                column: name,
+                op: Op::Contains,
+                value: Some(FilterValue::Str(text.clone())),
+            })?);
+        }
+        cond = cond.add(any);
+    }
+    Ok(cond)
+}
+
+fn ordered<E: EntityTrait>(mut select: Select<E>, args: &CollectionArgs) -> AppResult<Select<E>> {
+    for (name, descending) in &args.sort {
+        let order = if *descending { Order::Desc } else { Order::Asc };
+        select = select.order_by(column::<E>(name)?, order);
+    }
+    // A stable tiebreak so that pages never overlap or skip rows.
+    Ok(select.order_by(column::<E>("id")?, Order::Asc))
+}
+
+/// One page of `E` matching `args` and `extra`, counted and paged in SQL.
+pub async fn list<E, C>(db: &C, args: &CollectionArgs, extra: Condition) -> AppResult<Page<E::Model>>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    C: ConnectionTrait,
+{
+    let filtered = E::find().filter(condition::<E>(args)?).filter(extra);
+    let total_count = filtered.clone().count(db).await?;
+    let select = ordered(filtered, args)?
+        .offset((args.page - 1) * args.records_per_page)
+        .limit(args.records_per_page);
+    let items = select.all(db).await?;
+    Ok(Page { items, page: args.page, records_per_page: args.records_per_page, total_count })
+}
+
+/// The rows of `E` whose `match_column` is one of `keys`, grouped by that column and paged
+/// per key: one query for any number of parents (the DataLoader batches the keys).
+pub async fn list_grouped<E, C>(
+    db: &C,
+    match_column: &'static str,
+    keys: &[i64],
+    args: &CollectionArgs,
+    extra: Condition,
+) -> AppResult<HashMap<i64, Page<E::Model>>>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    C: ConnectionTrait,
+{
+    let col = column::<E>(match_column)?;
+    let mut grouped: HashMap<i64, Vec<E::Model>> = HashMap::new();
+    for chunk in keys.chunks(500) {
+        let select = E::find()
+            .filter(col.is_in(chunk.iter().copied()))
+            .filter(condition::<E>(args)?)
+            .filter(extra.clone());
+        for model in ordered(select, args)?.all(db).await? {
+            if let Value::BigInt(Some(key)) = model.get(col) {
+                grouped.entry(key).or_default().push(model);
+            }
+        }
+    }
+    let start = ((args.page - 1) * args.records_per_page) as usize;
+    Ok(grouped
+        .into_iter()
+        .map(|(key, rows)| {
+            let total_count = rows.len() as u64;
+            let items = rows.into_iter().skip(start).take(args.records_per_page as usize).collect();
+            (key, Page { items, page: args.page, records_per_page: args.records_per_page, total_count })
+        })
+        .collect())
+}

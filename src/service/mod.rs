@@ -1,0 +1,102 @@
+//! The business of fathom: accounts, settings, users and tokens, billing, disconnection.
+//!
+//! Rules of this layer: no async-graphql types; functions take `&impl ConnectionTrait` so the
+//! caller can pass a transaction, and the function that writes more than once owns its
+//! transaction (begin, pass `&txn` down, commit). Every change writes its audit row
+//! ([`audit`]) in the same transaction, and bumps the row's `version` with a compare-and-set
+//! ([`save`]), so two concurrent writers of one row cannot both succeed.
+
+pub mod accounts;
+pub mod addresses;
+pub mod audit;
+pub mod catalog;
+pub mod collection;
+pub mod contacts;
+pub mod seed;
+pub mod settings;
+pub mod users;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Value,
+};
+use serde::{Deserialize, Deserializer};
+
+use crate::error::{AppError, AppResult};
+
+/// The current instant, to the microsecond (what both databases keep).
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// An id given as a JSON number or a string of digits (Sonar scripts send both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Id(pub i64);
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(i64),
+            Str(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(i) => Ok(Id(i)),
+            Raw::Str(s) => s.trim().parse().map(Id).map_err(|_| serde::de::Error::custom("not an id")),
+        }
+    }
+}
+
+/// Loads `E` by id or reports `NOT_FOUND` naming `what`.
+pub async fn find<E, C>(db: &C, what: &str, id: i64) -> AppResult<E::Model>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let col = collection::column::<E>("id")?;
+    E::find().filter(col.eq(id)).one(db).await?.ok_or_else(|| AppError::not_found(what, id))
+}
+
+/// Writes the changed fields of `am` to the row `model` was read from, if and only if nobody
+/// changed that row since (its `version` is still the one read); bumps `version` and
+/// `updated_at`. A lost race is a `CONFLICT`.
+pub async fn save<E, A, C>(db: &C, id: i64, version: i64, mut am: A) -> AppResult<E::Model>
+where
+    E: EntityTrait<ActiveModel = A>,
+    A: ActiveModelTrait<Entity = E> + Send,
+    E::Model: IntoActiveModel<A>,
+    C: ConnectionTrait,
+{
+    am.set(collection::column::<E>("version")?, Value::BigInt(Some(version + 1)));
+    am.set(collection::column::<E>("updated_at")?, Value::ChronoDateTimeUtc(Some(now())));
+    let result = E::update_many()
+        .set(am)
+        .filter(collection::column::<E>("id")?.eq(id))
+        .filter(collection::column::<E>("version")?.eq(version))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(AppError::Conflict("the record was changed by another request; reload and retry".into()));
+    }
+    find::<E, C>(db, "record", id).await
+}
+
+/// `Some(value)` unless `value` is empty after trimming; refuses an empty required string.
+pub fn required_text(field: &str, value: &str) -> AppResult<String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(AppError::validation(field, format!("{field} must not be empty")));
+    }
+    if trimmed.chars().count() > 255 {
+        return Err(AppError::validation(field, format!("{field} must be at most 255 characters")));
+    }
+    Ok(trimmed.to_owned())
+}
+
+pub fn optional_text(field: &str, value: Option<&str>) -> AppResult<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => required_text(field, v).map(Some),
+    }
+}

@@ -1,0 +1,189 @@
+//! Users, roles and personal access tokens.
+
+use chrono::Duration;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set,
+};
+
+use super::collection::Page;
+use super::{audit, find, now, required_text};
+use crate::auth::{builtin_roles, decode_permissions, encode_permissions, CheckedToken, CurrentUser};
+use crate::db::begin_write;
+use crate::entity::{personal_access_token, role, user};
+use crate::error::{AppError, AppResult};
+
+pub async fn get<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<user::Model> {
+    find::<user::Entity, _>(db, "User", id).await
+}
+
+pub async fn tokens_of<C: ConnectionTrait>(db: &C, user_id: i64) -> AppResult<Page<personal_access_token::Model>> {
+    let items = personal_access_token::Entity::find()
+        .filter(personal_access_token::Column::UserId.eq(user_id))
+        .order_by_asc(personal_access_token::Column::Id)
+        .all(db)
+        .await?;
+    let total_count = items.len() as u64;
+    Ok(Page { items, page: 1, records_per_page: total_count.max(1), total_count })
+}
+
+/// Who a bearer token acts as. Every failure is `UNAUTHENTICATED`: a malformed token fails
+/// before the database is read; an unknown, revoked or deleted token, or a disabled user,
+/// fails after. `last_used_at` is written at most once a minute per token.
+pub async fn authenticate(db: &DatabaseConnection, raw: Option<&str>) -> AppResult<CurrentUser> {
+    let raw = raw.ok_or_else(|| AppError::Unauthenticated("send Authorization: Bearer <personal access token>".into()))?;
+    let token = CheckedToken::parse(raw).ok_or_else(|| AppError::Unauthenticated("the token is malformed".into()))?;
+    let invalid = || AppError::Unauthenticated("the token is not valid".into());
+    let token_row = personal_access_token::Entity::find()
+        .filter(personal_access_token::Column::TokenHash.eq(token.hash()))
+        .one(db)
+        .await?
+        .ok_or_else(invalid)?;
+    let user = user::Entity::find_by_id(token_row.user_id).one(db).await?.ok_or_else(invalid)?;
+    if token_row.revoked {
+        return Err(AppError::Unauthenticated("the token has been revoked".into()));
+    }
+    if !user.enabled {
+        return Err(AppError::Unauthenticated("the token's user is disabled".into()));
+    }
+    let permissions = match user.role_id {
+        Some(role_id) => role::Entity::find_by_id(role_id)
+            .one(db)
+            .await?
+            .map(|r| decode_permissions(&r.permissions))
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let at = now();
+    if token_row.last_used_at.is_none_or(|t| at - t >= Duration::minutes(1)) {
+        // Conditional, so that concurrent requests write it once; a failure here must not
+        // fail the request.
+        let stale = at - Duration::minutes(1);
+        let _ = personal_access_token::Entity::update_many()
+            .col_expr(personal_access_token::Column::LastUsedAt, sea_orm::sea_query::Expr::value(at))
+            .filter(personal_access_token::Column::Id.eq(token_row.id))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(personal_access_token::Column::LastUsedAt.is_null())
+                    .add(personal_access_token::Column::LastUsedAt.lt(stale)),
+            )
+            .exec(db)
+            .await;
+    }
+    Ok(CurrentUser { user_id: user.id, token_id: token_row.id, permissions })
+}
+
+/// Creates a token for `user_id` and returns it with its secret (shown only now).
+pub async fn create_token<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    name: &str,
+) -> AppResult<(personal_access_token::Model, CheckedToken)> {
+    let name = required_text("name", name)?;
+    let token = CheckedToken::generate();
+    let at = now();
+    let model = personal_access_token::ActiveModel {
+        user_id: Set(user_id),
+        name: Set(name),
+        token_hash: Set(token.hash()),
+        revoked: Set(false),
+        last_used_at: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    audit::created(db, "PersonalAccessToken", model.id, user_id, &model).await?;
+    Ok((model, token))
+}
+
+pub async fn create_token_for_caller(
+    db: &DatabaseConnection,
+    user_id: i64,
+    name: &str,
+) -> AppResult<(personal_access_token::Model, CheckedToken)> {
+    let txn = begin_write(db).await?;
+    let created = create_token(&txn, user_id, name).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// Deletes one of the caller's tokens (a token row is not history: it may go). Deleting
+/// another user's token needs `USERS_MANAGE`.
+pub async fn delete_token(db: &DatabaseConnection, caller: &CurrentUser, id: i64) -> AppResult<()> {
+    let txn = begin_write(db).await?;
+    let token = find::<personal_access_token::Entity, _>(&txn, "PersonalAccessToken", id).await?;
+    if token.user_id != caller.user_id {
+        caller.require(crate::auth::Permission::UsersManage)?;
+    }
+    personal_access_token::Entity::delete_by_id(id).exec(&txn).await?;
+    audit::deleted(&txn, "PersonalAccessToken", id, caller.user_id, &token).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Creates the built-in roles that are missing.
+pub async fn ensure_roles<C: ConnectionTrait>(db: &C) -> AppResult<()> {
+    for (name, permissions) in builtin_roles() {
+        let exists = role::Entity::find().filter(role::Column::Name.eq(name)).count(db).await? > 0;
+        if !exists {
+            let at = now();
+            role::ActiveModel {
+                name: Set(name.to_owned()),
+                permissions: Set(encode_permissions(&permissions)),
+                created_at: Set(at),
+                updated_at: Set(at),
+                version: Set(1),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn find_by_username<C: ConnectionTrait>(db: &C, username: &str) -> AppResult<Option<user::Model>> {
+    Ok(user::Entity::find().filter(user::Column::Username.eq(username)).one(db).await?)
+}
+
+/// Creates a user with the named built-in role.
+pub async fn create_user<C: ConnectionTrait>(
+    db: &C,
+    username: &str,
+    name: &str,
+    email: &str,
+    role_name: &str,
+) -> AppResult<user::Model> {
+    ensure_roles(db).await?;
+    let role = role::Entity::find()
+        .filter(role::Column::Name.eq(role_name))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::validation("role", format!("no role named {role_name}")))?;
+    let at = now();
+    let model = user::ActiveModel {
+        name: Set(name.to_owned()),
+        public_name: Set(name.to_owned()),
+        username: Set(username.to_owned()),
+        email_address: Set(email.to_owned()),
+        role_id: Set(Some(role.id)),
+        enabled: Set(true),
+        super_admin: Set(role_name == "Administrator"),
+        completed_setup: Set(true),
+        created_at: Set(at),
+        updated_at: Set(at),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(model)
+}
+
+/// Whether any user exists.
+pub async fn any_user<C: ConnectionTrait>(db: &C) -> AppResult<bool> {
+    Ok(user::Entity::find().count(db).await? > 0)
+}
