@@ -263,7 +263,10 @@ fn ensure_codes(response: &mut GqlResponse) {
         let mut ext = err.extensions.take().unwrap_or_default();
         if err.path.is_empty() {
             let lower = err.message.to_lowercase();
-            let code = if lower.contains("nested too deep") || lower.contains("too complex") || lower.contains("directives")
+            let code = if lower.contains("nested too deep")
+                || lower.contains("too complex")
+                || lower.contains("recursion limit")
+                || lower.contains("directives")
             {
                 "QUERY_TOO_COMPLEX"
             } else {

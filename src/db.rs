@@ -11,7 +11,16 @@ use sea_orm::{
 /// Opens a pool. SQLite runs in WAL mode with `synchronous = FULL` (an acknowledged commit
 /// survives a process crash or power loss), a busy timeout and foreign keys on every connection.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_in_schema(url, None).await
+}
+
+/// Like [`connect`]; on PostgreSQL, `schema` (when given) becomes the search path, so that a
+/// test can have a schema of its own.
+pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
+    if let Some(schema) = schema {
+        opts.set_schema_search_path(schema.to_owned());
+    }
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30));

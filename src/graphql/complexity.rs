@@ -69,7 +69,7 @@ fn set_cost(doc: &ExecutableDocument, set: &SelectionSet, vars: &Variables, seen
             Selection::Field(field) => {
                 let field = &field.node;
                 let children = set_cost(doc, &field.selection_set.node, vars, seen);
-                match page_size(field, vars) {
+                match page_size(doc, field, vars) {
                     Some(per_page) => per_page.saturating_mul(children.max(1)).saturating_add(1),
                     None => children.saturating_add(1),
                 }
@@ -96,13 +96,24 @@ fn set_cost(doc: &ExecutableDocument, set: &SelectionSet, vars: &Variables, seen
     total
 }
 
-/// The page size a field asks for, if it is a page (it has a selection with `entities`).
-fn page_size(field: &async_graphql::parser::types::Field, vars: &Variables) -> Option<u128> {
-    let is_page = field.selection_set.node.items.iter().any(|s| match &s.node {
+/// Whether `set` selects `entities` (directly or through fragments): the mark of a page.
+fn selects_entities(doc: &ExecutableDocument, set: &SelectionSet, depth: usize) -> bool {
+    if depth > 16 {
+        return false;
+    }
+    set.items.iter().any(|s| match &s.node {
         Selection::Field(f) => f.node.name.node == "entities",
-        _ => true,
-    });
-    if !is_page {
+        Selection::InlineFragment(inline) => selects_entities(doc, &inline.node.selection_set.node, depth + 1),
+        Selection::FragmentSpread(spread) => doc
+            .fragments
+            .get(&spread.node.fragment_name.node)
+            .is_some_and(|f| selects_entities(doc, &f.node.selection_set.node, depth + 1)),
+    })
+}
+
+/// The page size a field asks for, if it is a page (it has a selection with `entities`).
+fn page_size(doc: &ExecutableDocument, field: &async_graphql::parser::types::Field, vars: &Variables) -> Option<u128> {
+    if !selects_entities(doc, &field.selection_set.node, 0) {
         return None;
     }
     let paginator = field.arguments.iter().find(|(name, _)| name.node == "paginator").map(|(_, v)| &v.node);

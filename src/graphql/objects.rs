@@ -41,7 +41,8 @@ pub fn column_field(def: &'static EntityDef, name: &'static str, column: &'stati
         FieldFuture::new(async move {
             let row = row(&ctx)?;
             let value = def.ops.get(&*row.0, column).map(|v| to_graphql(base, v)).unwrap_or(Value::Null);
-            Ok(Some(FieldValue::value(value)))
+            // Null is "no value", never handed to a scalar's validator.
+            Ok((value != Value::Null).then(|| FieldValue::value(value)))
         })
     })
 }

@@ -1,0 +1,207 @@
+//! Test harness: a fresh fathom (migrated, seeded) on SQLite or PostgreSQL, driven through
+//! its router exactly as HTTP clients drive it.
+
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use fathom::config::Config;
+
+pub struct TestApp {
+    pub router: Router,
+    pub db: DatabaseConnection,
+    pub token: String,
+    pub backend: &'static str,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    SqliteFile(std::path::PathBuf),
+    PostgresSchema { admin_url: String, schema: String },
+}
+
+fn unique(prefix: &str) -> String {
+    use rand::Rng;
+    format!("{prefix}_{:012x}", rand::rng().random::<u64>() & 0xffff_ffff_ffff)
+}
+
+impl TestApp {
+    pub async fn sqlite() -> TestApp {
+        let path = std::env::temp_dir().join(format!("{}.db", unique("fathom_test")));
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        Self::start(&url, None, "sqlite", Cleanup::SqliteFile(path)).await
+    }
+
+    /// `None` when `FATHOM_TEST_POSTGRES_URL` is not set.
+    pub async fn postgres() -> Option<TestApp> {
+        let admin_url = std::env::var("FATHOM_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
+        let schema = unique("t");
+        let admin = fathom::db::connect(&admin_url).await.expect("connect to PostgreSQL");
+        admin
+            .execute_raw(Statement::from_string(DbBackend::Postgres, format!("CREATE SCHEMA {schema}")))
+            .await
+            .expect("create schema");
+        admin.close().await.ok();
+        Some(Self::start(&admin_url, Some(&schema), "postgres", Cleanup::PostgresSchema { admin_url: admin_url.clone(), schema: schema.clone() }).await)
+    }
+
+    async fn start(url: &str, schema: Option<&str>, backend: &'static str, cleanup: Cleanup) -> TestApp {
+        let db = fathom::db::connect_in_schema(url, schema).await.expect("connect");
+        fathom::db::migrate(&db).await.expect("migrate");
+        let token = fathom::service::seed::seed_defaults(&db).await.expect("seed").expect("a new admin token");
+        let config = Config::for_database(url);
+        let router = fathom::app::router(db.clone(), &config).expect("router");
+        TestApp { router, db, token, backend, cleanup }
+    }
+
+    pub async fn finish(self) {
+        self.db.close().await.ok();
+        match self.cleanup {
+            Cleanup::SqliteFile(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::PostgresSchema { admin_url, schema } => {
+                if let Ok(admin) = fathom::db::connect(&admin_url).await {
+                    let _ = admin
+                        .execute_raw(Statement::from_string(DbBackend::Postgres, format!("DROP SCHEMA {schema} CASCADE")))
+                        .await;
+                    admin.close().await.ok();
+                }
+            }
+        }
+    }
+
+    /// Sends a raw request; returns the status and the body parsed as JSON (or as a string).
+    pub async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response = self.router.clone().oneshot(request).await.expect("router");
+        let status = response.status();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, body)
+    }
+
+    pub async fn post_raw(&self, token: Option<&str>, body: impl Into<Body>) -> (StatusCode, Value) {
+        let mut builder = Request::post("/api/graphql").header("content-type", "application/json");
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        self.send(builder.body(body.into()).unwrap()).await
+    }
+
+    pub async fn gql_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        let (status, body) = self.post_raw(Some(token), json!({ "query": query, "variables": variables }).to_string()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// Runs a query as admin and returns the whole response (`data` and `errors`).
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        self.gql_as(&self.token, query, variables).await
+    }
+
+    /// Runs a query as admin that must succeed; returns `data`.
+    pub async fn ok(&self, query: &str, variables: Value) -> Value {
+        let body = self.gql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    /// Runs a query as admin that must fail; returns the first error's code.
+    pub async fn code(&self, query: &str, variables: Value) -> String {
+        let body = self.gql(query, variables).await;
+        error_code(&body).unwrap_or_else(|| panic!("expected an error: {body}"))
+    }
+
+    /// A snapshot of every table's row count and highest version, to show that a refused
+    /// mutation wrote nothing.
+    pub async fn fingerprint(&self) -> Vec<(String, i64, i64)> {
+        let mut out = Vec::new();
+        for table in TABLES {
+            let sql = format!("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(version), 0) AS BIGINT) AS v FROM {table}");
+            let row = self
+                .db
+                .query_one_raw(Statement::from_string(self.db.get_database_backend(), sql))
+                .await
+                .unwrap()
+                .unwrap();
+            let n: i64 = row.try_get("", "n").unwrap();
+            let v: i64 = row.try_get("", "v").unwrap();
+            out.push((table.to_string(), n, v));
+        }
+        out
+    }
+}
+
+pub const TABLES: &[&str] = &[
+    "system_settings", "companies", "roles", "users", "personal_access_tokens", "account_statuses", "account_types",
+    "accounts", "addresses", "serviceable_address_account_assignment_histories", "contacts", "services",
+    "account_services", "invoices", "debits", "discounts", "invoice_discount_applications", "billing_settings",
+    "scheduled_events", "disconnection_logs", "account_events", "logs",
+];
+
+pub fn error_code(body: &Value) -> Option<String> {
+    body["errors"][0]["extensions"]["code"].as_str().map(String::from)
+}
+
+/// Runs the test body on SQLite, and on PostgreSQL when `FATHOM_TEST_POSTGRES_URL` is set.
+#[macro_export]
+macro_rules! on_both {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            use super::*;
+            async fn run($app: &common::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = common::TestApp::sqlite().await;
+                run(&app).await;
+                app.finish().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(app) = common::TestApp::postgres().await else {
+                    eprintln!("FATHOM_TEST_POSTGRES_URL is not set: skipped");
+                    return;
+                };
+                run(&app).await;
+                app.finish().await;
+            }
+        }
+    };
+}
+
+/// Creates an account through the API and returns its id.
+pub async fn create_account(app: &TestApp, name: &str, status_id: i64) -> i64 {
+    let data = app
+        .ok(
+            "mutation($input: CreateAccountMutationInput) { createAccount(input: $input) { id } }",
+            json!({ "input": {
+                "name": name, "account_status_id": status_id, "account_type_id": 1, "company_id": 1,
+                "primary_contact": { "name": format!("{name} contact"), "email_address": "someone@example.com" }
+            }}),
+        )
+        .await;
+    data["createAccount"]["id"].as_str().unwrap().parse().unwrap()
+}
+
+/// Creates a serviceable address through the API and returns its id.
+pub async fn create_address(app: &TestApp, line1: &str) -> i64 {
+    let data = app
+        .ok(
+            "mutation($input: CreateServiceableAddressMutationInput) { createServiceableAddress(input: $input) { id } }",
+            json!({ "input": {
+                "line1": line1, "city": "Springfield", "subdivision": "US_IL", "zip": "62701", "country": "US",
+                "latitude": 39.78, "longitude": -89.65
+            }}),
+        )
+        .await;
+    data["createServiceableAddress"]["id"].as_str().unwrap().parse().unwrap()
+}

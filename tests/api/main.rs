@@ -1,0 +1,13 @@
+//! Integration tests through fathom's HTTP router. Every test runs on SQLite, and on
+//! PostgreSQL when `FATHOM_TEST_POSTGRES_URL` is set (`.ci/run` sets it).
+#![allow(dead_code)]
+
+#[macro_use]
+mod common;
+
+mod accounts;
+mod auth;
+mod catalog;
+mod collections;
+mod limits;
+mod schema;
