@@ -46,7 +46,12 @@ pub struct AppState {
 pub fn router(db: DatabaseConnection, config: &Config) -> AppResult<Router> {
     let schema = crate::graphql::build_schema(db.clone(), &config.limits)
         .map_err(|e| AppError::internal(format!("schema: {e}")))?;
-    let state = AppState { db, schema, max_batch: config.limits.max_batch, metrics: Arc::new(Metrics::default()) };
+    let state = AppState {
+        db,
+        schema,
+        max_batch: config.limits.max_batch,
+        metrics: Arc::new(Metrics::default()),
+    };
     let mut router = Router::new()
         .route("/api/graphql", get(graphql_get).post(graphql_post))
         .route("/graphiql", get(graphiql))
@@ -73,7 +78,12 @@ pub fn router(db: DatabaseConnection, config: &Config) -> AppResult<Router> {
 }
 
 async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/api/graphql").title("fathom GraphiQL").finish())
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/api/graphql")
+            .title("fathom GraphiQL")
+            .finish(),
+    )
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
@@ -105,7 +115,12 @@ fn error_body(status: StatusCode, message: &str, code: &str) -> Response {
         "data": null,
         "errors": [{ "message": message, "extensions": { "code": code } }]
     });
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn app_error_response(status: StatusCode, err: AppError) -> Response {
@@ -122,7 +137,11 @@ struct GetParams {
     variables: Option<String>,
 }
 
-async fn graphql_get(State(state): State<AppState>, headers: HeaderMap, Query(params): Query<GetParams>) -> Response {
+async fn graphql_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<GetParams>,
+) -> Response {
     let mut request = serde_json::json!({ "query": params.query.unwrap_or_default() });
     if let Some(name) = params.operation_name {
         request["operationName"] = serde_json::Value::String(name);
@@ -141,17 +160,29 @@ async fn graphql_post(State(state): State<AppState>, headers: HeaderMap, body: B
             if let Err(resp) = authenticate(&state, &headers).await {
                 return resp;
             }
-            error_body(StatusCode::BAD_REQUEST, "the request body is not valid JSON", "VALIDATION_FAILED")
+            error_body(
+                StatusCode::BAD_REQUEST,
+                "the request body is not valid JSON",
+                "VALIDATION_FAILED",
+            )
         }
     }
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<crate::auth::CurrentUser, Response> {
-    let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<crate::auth::CurrentUser, Response> {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     match users::authenticate(&state.db, crate::auth::bearer(header)).await {
         Ok(user) => Ok(user),
         Err(err @ AppError::Unauthenticated(_)) => {
-            state.metrics.unauthenticated.fetch_add(1, Ordering::Relaxed);
+            state
+                .metrics
+                .unauthenticated
+                .fetch_add(1, Ordering::Relaxed);
             Err(app_error_response(StatusCode::UNAUTHORIZED, err))
         }
         Err(err) => Err(app_error_response(StatusCode::SERVICE_UNAVAILABLE, err)),
@@ -165,8 +196,9 @@ fn normalize_request(mut request: serde_json::Value) -> Result<serde_json::Value
             *vars = if text.trim().is_empty() {
                 serde_json::Value::Null
             } else {
-                serde_json::from_str(text)
-                    .map_err(|_| AppError::validation("variables", "variables is a string that is not JSON"))?
+                serde_json::from_str(text).map_err(|_| {
+                    AppError::validation("variables", "variables is a string that is not JSON")
+                })?
             };
         }
         if vars.is_null() {
@@ -176,7 +208,12 @@ fn normalize_request(mut request: serde_json::Value) -> Result<serde_json::Value
     Ok(request)
 }
 
-async fn execute(state: AppState, headers: HeaderMap, json: serde_json::Value, read_only: bool) -> Response {
+async fn execute(
+    state: AppState,
+    headers: HeaderMap,
+    json: serde_json::Value,
+    read_only: bool,
+) -> Response {
     state.metrics.requests.fetch_add(1, Ordering::Relaxed);
     let user = match authenticate(&state, &headers).await {
         Ok(user) => user,
@@ -196,8 +233,9 @@ async fn execute(state: AppState, headers: HeaderMap, json: serde_json::Value, r
     let mut requests = Vec::with_capacity(items.len());
     for item in items {
         let parsed = normalize_request(item).and_then(|v| {
-            serde_json::from_value::<async_graphql::Request>(v)
-                .map_err(|_| AppError::validation("query", "a GraphQL request needs a query string"))
+            serde_json::from_value::<async_graphql::Request>(v).map_err(|_| {
+                AppError::validation("query", "a GraphQL request needs a query string")
+            })
         });
         match parsed {
             Ok(r) => requests.push(r),
@@ -208,10 +246,18 @@ async fn execute(state: AppState, headers: HeaderMap, json: serde_json::Value, r
     for request in requests {
         state.metrics.operations.fetch_add(1, Ordering::Relaxed);
         if read_only && is_mutation(&request) {
-            responses.push(GqlResponse::from_errors(vec![coded("mutations must be sent with POST", "VALIDATION_FAILED")]));
+            responses.push(GqlResponse::from_errors(vec![coded(
+                "mutations must be sent with POST",
+                "VALIDATION_FAILED",
+            )]));
             continue;
         }
-        let loader = DataLoader::new(RelLoader { db: state.db.clone() }, tokio::spawn);
+        let loader = DataLoader::new(
+            RelLoader {
+                db: state.db.clone(),
+            },
+            tokio::spawn,
+        );
         let request = request.data(user.clone()).data(loader);
         let mut response = state.schema.execute(request).await;
         ensure_codes(&mut response);
@@ -226,18 +272,27 @@ async fn execute(state: AppState, headers: HeaderMap, json: serde_json::Value, r
         serde_json::to_string(&responses[0])
     };
     match body {
-        Ok(body) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Ok(body) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
         Err(e) => app_error_response(StatusCode::INTERNAL_SERVER_ERROR, AppError::internal(e)),
     }
 }
 
 fn is_mutation(request: &async_graphql::Request) -> bool {
     use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else { return false };
+    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
     match &doc.operations {
         DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
         DocumentOperations::Multiple(ops) => match &request.operation_name {
-            Some(name) => ops.get(name.as_str()).is_some_and(|op| op.node.ty == OperationType::Mutation),
+            Some(name) => ops
+                .get(name.as_str())
+                .is_some_and(|op| op.node.ty == OperationType::Mutation),
             None => ops.values().any(|op| op.node.ty == OperationType::Mutation),
         },
     }
@@ -256,7 +311,10 @@ fn coded(message: &str, code: &str) -> ServerError {
 /// execution error without a code is `INTERNAL`, its message replaced by a request id.
 fn ensure_codes(response: &mut GqlResponse) {
     for err in &mut response.errors {
-        let has_code = err.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
+        let has_code = err
+            .extensions
+            .as_ref()
+            .is_some_and(|e| e.get("code").is_some());
         if has_code {
             continue;
         }

@@ -20,8 +20,9 @@ impl CheckedToken {
     /// Generates a new random token.
     pub fn generate() -> Self {
         let mut rng = rand::rng();
-        let body: String =
-            (0..BODY_LEN).map(|_| BASE62[rng.random_range(0..62)] as char).collect();
+        let body: String = (0..BODY_LEN)
+            .map(|_| BASE62[rng.random_range(0..62)] as char)
+            .collect();
         let token = format!("{PREFIX}{body}{}", checksum(&body));
         CheckedToken(token)
     }
@@ -29,7 +30,8 @@ impl CheckedToken {
     /// Parses a token, refusing anything that is not of fathom's form or fails its checksum.
     pub fn parse(raw: &str) -> Option<Self> {
         let rest = raw.strip_prefix(PREFIX)?;
-        if rest.len() != BODY_LEN + CHECKSUM_LEN || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if rest.len() != BODY_LEN + CHECKSUM_LEN || !rest.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
             return None;
         }
         let (body, sum) = rest.split_at(BODY_LEN);
@@ -124,7 +126,11 @@ pub fn builtin_roles() -> Vec<(&'static str, Vec<Permission>)> {
         .filter(|p| !matches!(p, Permission::UsersManage | Permission::SettingsWrite))
         .collect();
     let read_only = all.iter().copied().filter(|p| p.is_read()).collect();
-    vec![("Administrator", all), ("Billing", billing), ("Read Only", read_only)]
+    vec![
+        ("Administrator", all),
+        ("Billing", billing),
+        ("Read Only", read_only),
+    ]
 }
 
 pub fn encode_permissions(perms: &[Permission]) -> String {
@@ -132,7 +138,9 @@ pub fn encode_permissions(perms: &[Permission]) -> String {
 }
 
 pub fn decode_permissions(text: &str) -> Vec<Permission> {
-    text.split(',').filter_map(|s| Permission::from_name(s.trim())).collect()
+    text.split(',')
+        .filter_map(|s| Permission::from_name(s.trim()))
+        .collect()
 }
 
 /// The authenticated caller of a request.
@@ -170,12 +178,21 @@ mod tests {
         let token = CheckedToken::generate().as_str().to_owned();
         let mut bytes = token.into_bytes();
         bytes[10] = if bytes[10] == b'a' { b'b' } else { b'a' };
-        assert_eq!(CheckedToken::parse(&String::from_utf8(bytes).unwrap()), None);
+        assert_eq!(
+            CheckedToken::parse(&String::from_utf8(bytes).unwrap()),
+            None
+        );
     }
 
     #[test]
     fn tokens_of_another_form_are_refused() {
-        for raw in ["", "fathom_", "abc", "fathom_!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!", "Bearer x"] {
+        for raw in [
+            "",
+            "fathom_",
+            "abc",
+            "fathom_!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
+            "Bearer x",
+        ] {
             assert_eq!(CheckedToken::parse(raw), None, "{raw}");
         }
     }
@@ -195,6 +212,9 @@ mod tests {
         assert!(!roles[1].1.contains(&Permission::UsersManage));
         assert!(!roles[1].1.contains(&Permission::SettingsWrite));
         assert!(roles[2].1.iter().all(|p| p.is_read()));
-        assert_eq!(decode_permissions(&encode_permissions(&roles[1].1)), roles[1].1);
+        assert_eq!(
+            decode_permissions(&encode_permissions(&roles[1].1)),
+            roles[1].1
+        );
     }
 }

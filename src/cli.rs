@@ -8,7 +8,11 @@ use crate::error::{AppError, AppResult};
 use crate::{app, db, graphql, service};
 
 #[derive(Debug, Parser)]
-#[command(name = "fathom", version, about = "GraphQL API for the account lifecycle of internet service providers")]
+#[command(
+    name = "fathom",
+    version,
+    about = "GraphQL API for the account lifecycle of internet service providers"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub config: Config,
@@ -52,7 +56,8 @@ pub async fn run(cli: Cli) -> AppResult<()> {
     match cli.command {
         Command::Schema => {
             let conn = sea_orm::DatabaseConnection::default();
-            let schema = graphql::build_schema(conn, &config.limits).map_err(|e| AppError::internal(format!("{e}")))?;
+            let schema = graphql::build_schema(conn, &config.limits)
+                .map_err(|e| AppError::internal(format!("{e}")))?;
             print!("{}", schema.sdl());
             Ok(())
         }
@@ -62,7 +67,9 @@ pub async fn run(cli: Cli) -> AppResult<()> {
             eprintln!("migrations applied");
             Ok(())
         }
-        Command::Token { command: TokenCommand::Create { name, user } } => {
+        Command::Token {
+            command: TokenCommand::Create { name, user },
+        } => {
             let conn = db::connect(&config.database_url).await?;
             db::migrate(&conn).await?;
             service::seed::seed_defaults(&conn).await?;
@@ -70,7 +77,14 @@ pub async fn run(cli: Cli) -> AppResult<()> {
             let found = match service::users::find_by_username(&txn, &user).await? {
                 Some(u) => u,
                 None if !service::users::any_user(&txn).await? && user == "admin" => {
-                    service::users::create_user(&txn, "admin", "Administrator", "admin@example.com", "Administrator").await?
+                    service::users::create_user(
+                        &txn,
+                        "admin",
+                        "Administrator",
+                        "admin@example.com",
+                        "Administrator",
+                    )
+                    .await?
                 }
                 None => return Err(AppError::NotFound(format!("no user named {user}"))),
             };
@@ -91,7 +105,9 @@ async fn serve(config: Config, demo: bool) -> AppResult<()> {
         service::seed::seed_demo(&conn).await?;
     }
     let router = app::router(conn, &config)?;
-    let listener = TcpListener::bind(&config.bind).await.map_err(|e| AppError::internal(format!("bind {}: {e}", config.bind)))?;
+    let listener = TcpListener::bind(&config.bind)
+        .await
+        .map_err(|e| AppError::internal(format!("bind {}: {e}", config.bind)))?;
     let addr = listener.local_addr().map_err(AppError::internal)?;
     println!("fathom is serving on http://{addr}");
     println!("GraphiQL: http://{addr}/graphiql");

@@ -5,10 +5,20 @@ use clap::Args;
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Database URL: `sqlite://path?mode=rwc` (embedded default) or `postgres://…`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://fathom.db?mode=rwc", global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://fathom.db?mode=rwc",
+        global = true
+    )]
     pub database_url: String,
     /// Address the HTTP server binds to.
-    #[arg(long, env = "FATHOM_BIND", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "FATHOM_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub bind: String,
     /// Log filter (tracing-subscriber syntax).
     #[arg(long, env = "FATHOM_LOG", default_value = "info", global = true)]
@@ -27,10 +37,20 @@ pub struct Limits {
     #[arg(long, env = "FATHOM_MAX_DEPTH", default_value_t = 20, global = true)]
     pub max_depth: usize,
     /// Maximum query complexity (a connection costs records_per_page × its selection).
-    #[arg(long, env = "FATHOM_MAX_COMPLEXITY", default_value_t = 1_000_000, global = true)]
+    #[arg(
+        long,
+        env = "FATHOM_MAX_COMPLEXITY",
+        default_value_t = 1_000_000,
+        global = true
+    )]
     pub max_complexity: usize,
     /// Maximum directives on one field.
-    #[arg(long, env = "FATHOM_MAX_DIRECTIVES", default_value_t = 5, global = true)]
+    #[arg(
+        long,
+        env = "FATHOM_MAX_DIRECTIVES",
+        default_value_t = 5,
+        global = true
+    )]
     pub max_directives: usize,
     /// Maximum request body, in bytes.
     #[arg(long, env = "FATHOM_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
@@ -39,7 +59,12 @@ pub struct Limits {
     #[arg(long, env = "FATHOM_MAX_BATCH", default_value_t = 10, global = true)]
     pub max_batch: usize,
     /// Request timeout, in seconds.
-    #[arg(long, env = "FATHOM_REQUEST_TIMEOUT_SECS", default_value_t = 10, global = true)]
+    #[arg(
+        long,
+        env = "FATHOM_REQUEST_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
     pub request_timeout_secs: u64,
 }
 

@@ -16,7 +16,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 
 /// Like [`connect`]; on PostgreSQL, `schema` (when given) becomes the search path, so that a
 /// test can have a schema of its own.
-pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<DatabaseConnection, DbErr> {
+pub async fn connect_in_schema(
+    url: &str,
+    schema: Option<&str>,
+) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
     if let Some(schema) = schema {
         opts.set_schema_search_path(schema.to_owned());

@@ -8,7 +8,9 @@ pub fn normalize_color(s: &str) -> Option<String> {
 
 /// A plausible email address: something@domain.tld, no spaces, at most 254 characters.
 pub fn valid_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else { return false };
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && domain.contains('.')
         && !domain.starts_with('.')

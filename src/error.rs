@@ -70,7 +70,10 @@ impl AppError {
     }
 
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
-        AppError::Validation { field: field.into(), message: message.into() }
+        AppError::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     pub fn not_found(entity: &str, id: i64) -> Self {
@@ -135,7 +138,9 @@ impl From<DbErr> for AppError {
         }
         let text = err.to_string();
         if is_busy(&err) {
-            return AppError::Conflict("the record is being changed by another request; retry".into());
+            return AppError::Conflict(
+                "the record is being changed by another request; retry".into(),
+            );
         }
         AppError::Internal(text)
     }
@@ -143,7 +148,9 @@ impl From<DbErr> for AppError {
 
 fn is_busy(err: &DbErr) -> bool {
     let inner = match err {
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e.to_string(),
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            e.to_string()
+        }
         DbErr::Conn(RuntimeErr::SqlxError(e)) => e.to_string(),
         _ => return false,
     };

@@ -9786,10 +9786,16 @@ pub static SONAR_ENUMS: &[(&str, &[(&str, &str)])] = &[
 
 /// The values of the enum `name`, if it is one of Sonar's.
 pub fn sonar_values(name: &str) -> Option<&'static [(&'static str, &'static str)]> {
-    SONAR_ENUMS.iter().find(|(n, _)| *n == name).map(|(_, values)| *values)
+    SONAR_ENUMS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, values)| *values)
 }
 
 /// The IANA zone a `Timezone` value stands for (`AMERICACHICAGO` is `America/Chicago`).
 pub fn timezone_name(value: &str) -> Option<&'static str> {
-    sonar_values("Timezone")?.iter().find(|(v, _)| *v == value).map(|(_, meaning)| *meaning)
+    sonar_values("Timezone")?
+        .iter()
+        .find(|(v, _)| *v == value)
+        .map(|(_, meaning)| *meaning)
 }

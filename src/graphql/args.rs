@@ -13,8 +13,11 @@ use crate::service::collection::{
 };
 
 /// Fields every entity has besides its own: `(name, GraphQL type)`.
-pub const BASE_FIELDS: &[(&str, &str)] =
-    &[("id", "Int64Bit!"), ("created_at", "Datetime!"), ("updated_at", "Datetime!")];
+pub const BASE_FIELDS: &[(&str, &str)] = &[
+    ("id", "Int64Bit!"),
+    ("created_at", "Datetime!"),
+    ("updated_at", "Datetime!"),
+];
 
 /// The type of attribute `name` of `def`, if `name` is in its allowlist.
 pub fn attribute_type(def: &EntityDef, name: &str) -> Option<(&'static str, &'static str)> {
@@ -39,12 +42,15 @@ pub fn collection_arguments(def: &EntityDef) -> Vec<InputValue> {
     )));
     args.push(InputValue::new("sorter", TypeRef::named_list("Sorter")));
     args.push(
-        InputValue::new("search", TypeRef::named_list("Search"))
-            .description("Fields inside one Search must all match; separate Search objects are alternatives."),
+        InputValue::new("search", TypeRef::named_list("Search")).description(
+            "Fields inside one Search must all match; separate Search objects are alternatives.",
+        ),
     );
     args.push(
-        InputValue::new("general_search", TypeRef::named(TypeRef::STRING))
-            .description(format!("Case-insensitive text found in any of: {}.", def.general_search.join(", "))),
+        InputValue::new("general_search", TypeRef::named(TypeRef::STRING)).description(format!(
+            "Case-insensitive text found in any of: {}.",
+            def.general_search.join(", ")
+        )),
     );
     args
 }
@@ -60,21 +66,42 @@ pub fn input_types() -> Vec<InputObject> {
             .field(field("attribute", TypeRef::named_nn(TypeRef::STRING)))
             .field(field("direction", TypeRef::named_nn("SortDirection"))),
         InputObject::new("Search")
-            .field(field("string_fields", TypeRef::named_list("SearchStringField")))
-            .field(field("integer_fields", TypeRef::named_list("SearchIntegerField")))
-            .field(field("float_fields", TypeRef::named_list("SearchFloatField")))
-            .field(field("datetime_fields", TypeRef::named_list("SearchDatetimeField")))
+            .field(field(
+                "string_fields",
+                TypeRef::named_list("SearchStringField"),
+            ))
+            .field(field(
+                "integer_fields",
+                TypeRef::named_list("SearchIntegerField"),
+            ))
+            .field(field(
+                "float_fields",
+                TypeRef::named_list("SearchFloatField"),
+            ))
+            .field(field(
+                "datetime_fields",
+                TypeRef::named_list("SearchDatetimeField"),
+            ))
             .field(field("date_fields", TypeRef::named_list("SearchDateField")))
-            .field(field("boolean_fields", TypeRef::named_list("SearchBooleanField")))
+            .field(field(
+                "boolean_fields",
+                TypeRef::named_list("SearchBooleanField"),
+            ))
             .field(
                 field("unset_fields", TypeRef::named_list(TypeRef::STRING))
                     .description("Attributes that must have no value."),
             )
-            .field(field("exists", TypeRef::named_list(TypeRef::STRING)).description("Attributes that must have a value.")),
+            .field(
+                field("exists", TypeRef::named_list(TypeRef::STRING))
+                    .description("Attributes that must have a value."),
+            ),
         InputObject::new("SearchStringField")
             .field(field("attribute", TypeRef::named_nn(TypeRef::STRING)))
             .field(field("search_value", TypeRef::named_nn(TypeRef::STRING)))
-            .field(field("match", TypeRef::named_nn(TypeRef::BOOLEAN)).description("true: must match; false: must not."))
+            .field(
+                field("match", TypeRef::named_nn(TypeRef::BOOLEAN))
+                    .description("true: must match; false: must not."),
+            )
             .field(
                 field("partial_matching", TypeRef::named(TypeRef::BOOLEAN))
                     .description("Match a case-insensitive substring instead of the whole value."),
@@ -111,14 +138,23 @@ fn items<'a>(value: &'a Value) -> Vec<&'a Value> {
     }
 }
 
-fn object<'a>(value: &'a Value, field: &str) -> AppResult<&'a async_graphql::indexmap::IndexMap<async_graphql::Name, Value>> {
+fn object<'a>(
+    value: &'a Value,
+    field: &str,
+) -> AppResult<&'a async_graphql::indexmap::IndexMap<async_graphql::Name, Value>> {
     match value {
         Value::Object(map) => Ok(map),
-        _ => Err(AppError::validation(field, format!("{field} must be an object"))),
+        _ => Err(AppError::validation(
+            field,
+            format!("{field} must be an object"),
+        )),
     }
 }
 
-fn get<'a>(map: &'a async_graphql::indexmap::IndexMap<async_graphql::Name, Value>, key: &str) -> &'a Value {
+fn get<'a>(
+    map: &'a async_graphql::indexmap::IndexMap<async_graphql::Name, Value>,
+    key: &str,
+) -> &'a Value {
     map.get(key).unwrap_or(&Value::Null)
 }
 
@@ -153,7 +189,10 @@ pub fn paginator(value: Option<ValueAccessor<'_>>) -> AppResult<(u64, u64)> {
         _ => 0,
     };
     if page < 1 {
-        return Err(AppError::validation("paginator.page", "page must be 1 or more"));
+        return Err(AppError::validation(
+            "paginator.page",
+            "page must be 1 or more",
+        ));
     }
     if per_page < 1 || per_page as u64 > MAX_RECORDS_PER_PAGE {
         return Err(AppError::validation(
@@ -174,10 +213,16 @@ pub fn parse(def: &EntityDef, args: &ObjectAccessor<'_>) -> AppResult<Collection
         if matches!(name, "paginator" | "sorter" | "search" | "general_search") || value.is_null() {
             continue;
         }
-        let Some((column, ty)) = attribute_type(def, name) else { continue };
+        let Some((column, ty)) = attribute_type(def, name) else {
+            continue;
+        };
         let filter = to_filter(ty, value.as_value())
             .ok_or_else(|| AppError::validation(name, format!("{name} is not a valid {ty}")))?;
-        out.equals.push(Clause { column, op: Op::Eq, value: Some(filter) });
+        out.equals.push(Clause {
+            column,
+            op: Op::Eq,
+            value: Some(filter),
+        });
     }
 
     if let Some(sorter) = args.get("sorter") {
@@ -187,8 +232,10 @@ pub fn parse(def: &EntityDef, args: &ObjectAccessor<'_>) -> AppResult<Collection
                 Value::String(s) => s.as_str(),
                 _ => "",
             };
-            let (column, _) = attribute_type(def, attribute).ok_or_else(|| unknown(def, "sorter.attribute", attribute))?;
-            let descending = matches!(get(map, "direction"), Value::Enum(n) if n.as_str() == "DESC");
+            let (column, _) = attribute_type(def, attribute)
+                .ok_or_else(|| unknown(def, "sorter.attribute", attribute))?;
+            let descending =
+                matches!(get(map, "direction"), Value::Enum(n) if n.as_str() == "DESC");
             out.sort.push((column, descending));
         }
     }
@@ -200,7 +247,9 @@ pub fn parse(def: &EntityDef, args: &ObjectAccessor<'_>) -> AppResult<Collection
     }
 
     if let Some(text) = args.get("general_search").filter(|v| !v.is_null()) {
-        let text = text.string().map_err(|_| AppError::validation("general_search", "must be a string"))?;
+        let text = text
+            .string()
+            .map_err(|_| AppError::validation("general_search", "must be a string"))?;
         if !text.trim().is_empty() {
             out.general_search = Some((text.trim().to_owned(), def.general_search.to_vec()));
         }
@@ -229,7 +278,8 @@ fn parse_search(
                 Value::String(s) => s.as_str(),
                 _ => "",
             };
-            let (column, ty) = attribute_type(def, attribute).ok_or_else(|| unknown(def, &field_path, attribute))?;
+            let (column, ty) = attribute_type(def, attribute)
+                .ok_or_else(|| unknown(def, &field_path, attribute))?;
             if kind_of(ty) != kind {
                 return Err(AppError::validation(
                     &field_path,
@@ -237,8 +287,9 @@ fn parse_search(
                 ));
             }
             let raw = get(item, "search_value");
-            let value = to_filter(ty, raw)
-                .ok_or_else(|| AppError::validation(&field_path, format!("search_value is not a valid {ty}")))?;
+            let value = to_filter(ty, raw).ok_or_else(|| {
+                AppError::validation(&field_path, format!("search_value is not a valid {ty}"))
+            })?;
             let op = match kind {
                 Kind::String => {
                     let matching = !matches!(get(item, "match"), Value::Boolean(false));
@@ -256,7 +307,11 @@ fn parse_search(
                 },
                 _ => range_op(get(item, "operator")),
             };
-            clauses.push(Clause { column, op, value: Some(value) });
+            clauses.push(Clause {
+                column,
+                op,
+                value: Some(value),
+            });
         }
     }
     for (list, op) in [("unset_fields", Op::IsNull), ("exists", Op::IsNotNull)] {
@@ -265,9 +320,13 @@ fn parse_search(
                 Value::String(s) => s.as_str(),
                 _ => "",
             };
-            let (column, _) =
-                attribute_type(def, attribute).ok_or_else(|| unknown(def, &format!("search.{list}"), attribute))?;
-            clauses.push(Clause { column, op, value: None });
+            let (column, _) = attribute_type(def, attribute)
+                .ok_or_else(|| unknown(def, &format!("search.{list}"), attribute))?;
+            clauses.push(Clause {
+                column,
+                op,
+                value: None,
+            });
         }
     }
     Ok(clauses)

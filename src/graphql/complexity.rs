@@ -41,7 +41,10 @@ impl Extension for ComplexityLimit {
         let cost = document_cost(&doc, variables);
         if cost > self.limit as u128 {
             let mut err = ServerError::new(
-                format!("the query is too complex: cost {cost}, limit {} (smaller pages help)", self.limit),
+                format!(
+                    "the query is too complex: cost {cost}, limit {} (smaller pages help)",
+                    self.limit
+                ),
                 None,
             );
             let mut ext = async_graphql::ErrorExtensionValues::default();
@@ -57,12 +60,24 @@ impl Extension for ComplexityLimit {
 pub fn document_cost(doc: &ExecutableDocument, variables: &Variables) -> u128 {
     doc.operations
         .iter()
-        .map(|(_, op)| set_cost(doc, &op.node.selection_set.node, variables, &mut HashSet::new()))
+        .map(|(_, op)| {
+            set_cost(
+                doc,
+                &op.node.selection_set.node,
+                variables,
+                &mut HashSet::new(),
+            )
+        })
         .max()
         .unwrap_or(0)
 }
 
-fn set_cost(doc: &ExecutableDocument, set: &SelectionSet, vars: &Variables, seen: &mut HashSet<Name>) -> u128 {
+fn set_cost(
+    doc: &ExecutableDocument,
+    set: &SelectionSet,
+    vars: &Variables,
+    seen: &mut HashSet<Name>,
+) -> u128 {
     let mut total: u128 = 0;
     for selection in &set.items {
         let cost = match &selection.node {
@@ -89,7 +104,9 @@ fn set_cost(doc: &ExecutableDocument, set: &SelectionSet, vars: &Variables, seen
                     cost
                 }
             }
-            Selection::InlineFragment(inline) => set_cost(doc, &inline.node.selection_set.node, vars, seen),
+            Selection::InlineFragment(inline) => {
+                set_cost(doc, &inline.node.selection_set.node, vars, seen)
+            }
         };
         total = total.saturating_add(cost);
     }
@@ -103,7 +120,9 @@ fn selects_entities(doc: &ExecutableDocument, set: &SelectionSet, depth: usize) 
     }
     set.items.iter().any(|s| match &s.node {
         Selection::Field(f) => f.node.name.node == "entities",
-        Selection::InlineFragment(inline) => selects_entities(doc, &inline.node.selection_set.node, depth + 1),
+        Selection::InlineFragment(inline) => {
+            selects_entities(doc, &inline.node.selection_set.node, depth + 1)
+        }
         Selection::FragmentSpread(spread) => doc
             .fragments
             .get(&spread.node.fragment_name.node)
@@ -112,13 +131,25 @@ fn selects_entities(doc: &ExecutableDocument, set: &SelectionSet, depth: usize) 
 }
 
 /// The page size a field asks for, if it is a page (it has a selection with `entities`).
-fn page_size(doc: &ExecutableDocument, field: &async_graphql::parser::types::Field, vars: &Variables) -> Option<u128> {
+fn page_size(
+    doc: &ExecutableDocument,
+    field: &async_graphql::parser::types::Field,
+    vars: &Variables,
+) -> Option<u128> {
     if !selects_entities(doc, &field.selection_set.node, 0) {
         return None;
     }
-    let paginator = field.arguments.iter().find(|(name, _)| name.node == "paginator").map(|(_, v)| &v.node);
+    let paginator = field
+        .arguments
+        .iter()
+        .find(|(name, _)| name.node == "paginator")
+        .map(|(_, v)| &v.node);
     let per_page = paginator
-        .and_then(|v| v.clone().into_const_with(|name| vars.get(&name).cloned().ok_or(())).ok())
+        .and_then(|v| {
+            v.clone()
+                .into_const_with(|name| vars.get(&name).cloned().ok_or(()))
+                .ok()
+        })
         .and_then(|v| match v {
             Value::Object(map) => map.get("records_per_page").and_then(|n| match n {
                 Value::Number(n) => n.as_u64(),

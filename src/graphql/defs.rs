@@ -16,12 +16,33 @@ const NONE: &str = "Not a fathom feature: always null.";
 const NO: &str = "Not a fathom feature: always false.";
 const ZERO: &str = "Not a fathom feature: always 0.";
 
-fn rel(name: &'static str, target: &'static EntityDef, source: &'static str, target_column: &'static str) -> RelDef {
-    RelDef { name, target, many: false, source_column: source, target_column, fixed: None, description: "" }
+fn rel(
+    name: &'static str,
+    target: &'static EntityDef,
+    source: &'static str,
+    target_column: &'static str,
+) -> RelDef {
+    RelDef {
+        name,
+        target,
+        many: false,
+        source_column: source,
+        target_column,
+        fixed: None,
+        description: "",
+    }
 }
 
 fn many(name: &'static str, target: &'static EntityDef, target_column: &'static str) -> RelDef {
-    RelDef { name, target, many: true, source_column: "id", target_column, fixed: None, description: "" }
+    RelDef {
+        name,
+        target,
+        many: true,
+        source_column: "id",
+        target_column,
+        fixed: None,
+        description: "",
+    }
 }
 
 fn one(name: &'static str, target: &'static EntityDef, source: &'static str) -> RelDef {
@@ -38,7 +59,11 @@ pub static COMPANY: EntityDef = EntityDef {
         F("checks_payable_to", "String", ""),
         F("country", "Country!", ""),
         F("customer_portal_url", "URL", ""),
-        F("default", "Boolean!", "Whether this is the default company."),
+        F(
+            "default",
+            "Boolean!",
+            "Whether this is the default company.",
+        ),
         F("enabled", "Boolean!", ""),
         F("isp_type", "IspType", ""),
         F("name", "String!", ""),
@@ -72,13 +97,21 @@ pub static USER: EntityDef = EntityDef {
     fields: &[
         F("completed_setup", "Boolean!", ""),
         F("email_address", "EmailAddress!", ""),
-        F("enabled", "Boolean!", "A disabled user's tokens stop working."),
+        F(
+            "enabled",
+            "Boolean!",
+            "A disabled user's tokens stop working.",
+        ),
         F("is_sonar_staff", "Boolean", NONE),
         F("language", "Language", ""),
         F("mobile_number", "Numeric", ""),
         F("name", "String!", ""),
         F("public_name", "String!", ""),
-        F("role_id", "Int64Bit", "The role whose permissions this user has."),
+        F(
+            "role_id",
+            "Int64Bit",
+            "The role whose permissions this user has.",
+        ),
         F("super_admin", "Boolean!", ""),
         F("username", "String!", ""),
     ],
@@ -103,8 +136,16 @@ pub static PERSONAL_ACCESS_TOKEN: EntityDef = EntityDef {
     fields: &[
         F("name", "String!", ""),
         F("revoked", "Boolean!", ""),
-        F("user_id", "Int64Bit!", "fathom extension: the user this token acts as."),
-        F("last_used_at", "Datetime", "fathom extension: when the token was last used (to the minute)."),
+        F(
+            "user_id",
+            "Int64Bit!",
+            "fathom extension: the user this token acts as.",
+        ),
+        F(
+            "last_used_at",
+            "Datetime",
+            "fathom extension: when the token was last used (to the minute).",
+        ),
     ],
     general_search: &["name"],
     relations: no_relations,
@@ -117,9 +158,14 @@ pub static PERSONAL_ACCESS_TOKEN: EntityDef = EntityDef {
 pub static ACCOUNT_STATUS: EntityDef = EntityDef {
     name: "AccountStatus",
     plural: "account_statuses",
-    description: "A status an account can be in. An account is active while its status activates it.",
+    description:
+        "A status an account can be in. An account is active while its status activates it.",
     fields: &[
-        F("activates_account", "Boolean!", "Accounts in this status are active (billed, counted as activated)."),
+        F(
+            "activates_account",
+            "Boolean!",
+            "Accounts in this status are active (billed, counted as activated).",
+        ),
         F("color", "HtmlHexColor!", ""),
         F("icon", "Icon!", ""),
         F("name", "String!", ""),
@@ -158,8 +204,16 @@ pub static ACCOUNT: EntityDef = EntityDef {
     fields: &[
         F("account_status_id", "Int64Bit!", ""),
         F("account_type_id", "Int64Bit!", ""),
-        F("activation_date", "Date", "The local date of the account's first activation."),
-        F("activation_time", "Time", "The local time of the account's first activation."),
+        F(
+            "activation_date",
+            "Date",
+            "The local date of the account's first activation.",
+        ),
+        F(
+            "activation_time",
+            "Time",
+            "The local time of the account's first activation.",
+        ),
         F("archived_at", "Datetime", ""),
         F("archived_by_user_id", "Int64Bit", ""),
         F("company_id", "Int64Bit!", ""),
@@ -168,8 +222,16 @@ pub static ACCOUNT: EntityDef = EntityDef {
         F("is_delinquent", "Boolean!", NO),
         F("is_eligible_for_archive", "Boolean", NONE),
         F("name", "String!", ""),
-        F("next_bill_date", "Date", "The first day of the next period the billing pass will bill."),
-        F("next_recurring_charge_amount", "Int", "What the next billing pass will charge for recurring services, in cents."),
+        F(
+            "next_bill_date",
+            "Date",
+            "The first day of the next period the billing pass will bill.",
+        ),
+        F(
+            "next_recurring_charge_amount",
+            "Int",
+            "What the next billing pass will charge for recurring services, in cents.",
+        ),
         F("parent_account_id", "Int64Bit", ""),
     ],
     general_search: &["name"],
@@ -181,7 +243,10 @@ pub static ACCOUNT: EntityDef = EntityDef {
             one("archived_by_user", &USER, "archived_by_user_id"),
             one("company", &COMPANY, "company_id"),
             many("addresses", &ADDRESS, "addressable_id"),
-            RelDef { fixed: Some(("contactable_type", "Account")), ..many("contacts", &CONTACT, "contactable_id") },
+            RelDef {
+                fixed: Some(("contactable_type", "Account")),
+                ..many("contacts", &CONTACT, "contactable_id")
+            },
             many("debits", &DEBIT, "account_id"),
             many("discounts", &DISCOUNT, "account_id"),
             many("invoices", &INVOICE, "account_id"),
@@ -268,7 +333,11 @@ pub static CONTACT: EntityDef = EntityDef {
         F("language", "Language", ""),
         F("marketing_opt_in", "Boolean", ""),
         F("name", "String!", ""),
-        F("primary", "Boolean!", "Whether this is the account's primary contact."),
+        F(
+            "primary",
+            "Boolean!",
+            "Whether this is the account's primary contact.",
+        ),
         F("role", "String", ""),
         F("username", "String", ""),
     ],
@@ -330,7 +399,12 @@ pub static ACCOUNT_SERVICE: EntityDef = EntityDef {
         F("unique_package_relationship_id", "String", NONE),
     ],
     general_search: &["name_override"],
-    relations: || vec![one("account", &ACCOUNT, "account_id"), one("service", &SERVICE, "service_id")],
+    relations: || {
+        vec![
+            one("account", &ACCOUNT, "account_id"),
+            one("service", &SERVICE, "service_id"),
+        ]
+    },
     read: BillingRead,
     ops: &Ops::<account_service::Entity>::new(),
     hidden: || Condition::all().add(account_service::Column::RemovedAt.is_null()),
@@ -344,12 +418,24 @@ const DEBIT_FIELDS: &[F] = &[
     F("description", "String", ""),
     F("general_ledger_code", "String", NONE),
     F("general_ledger_code_description", "String", NONE),
-    F("invoice_id", "Int64Bit", "The invoice this debit is on; null while uninvoiced."),
+    F(
+        "invoice_id",
+        "Int64Bit",
+        "The invoice this debit is on; null while uninvoiced.",
+    ),
     F("linked_debit_id", "Int64Bit", ""),
     F("minutes", "Float", NONE),
     F("number_of_months", "Int!", ""),
-    F("prorated_from", "Date", "First day of the period this debit covers."),
-    F("prorated_to", "Date", "Last day of the period this debit covers."),
+    F(
+        "prorated_from",
+        "Date",
+        "First day of the period this debit covers.",
+    ),
+    F(
+        "prorated_to",
+        "Date",
+        "Last day of the period this debit covers.",
+    ),
     F("quantity", "Int!", ""),
     F("quantity_prorated_from", "Int", NONE),
     F("quantity_prorated_to", "Int", NONE),
@@ -449,7 +535,11 @@ pub static INVOICE: EntityDef = EntityDef {
         F("delinquency_date", "Date", NONE),
         F("delinquent", "Boolean!", NO),
         F("due_date", "Date!", ""),
-        F("end_date", "Date!", "The last day of the period the invoice covers."),
+        F(
+            "end_date",
+            "Date!",
+            "The last day of the period the invoice covers.",
+        ),
         F("frozen", "Boolean!", NO),
         F("invoice_template_version_id", "Int64Bit", NONE),
         F("late_fee_applied", "Boolean!", NO),
@@ -458,11 +548,19 @@ pub static INVOICE: EntityDef = EntityDef {
         F("number_of_months", "Int!", ""),
         F("parent_invoice_id", "Int64Bit", NONE),
         F("pending_email", "Boolean!", NO),
-        F("remaining_due", "Int!", "total_debits less the discounts applied, in cents."),
+        F(
+            "remaining_due",
+            "Int!",
+            "total_debits less the discounts applied, in cents.",
+        ),
         F("status", "String!", ""),
         F("tax_committed", "Boolean!", NO),
         F("tax_provider_id", "Int64Bit", NONE),
-        F("total_debits", "Int!", "The sum of the invoice's debits, in cents."),
+        F(
+            "total_debits",
+            "Int!",
+            "The sum of the invoice's debits, in cents.",
+        ),
         F("total_taxes", "Int!", ZERO),
         F("void", "Boolean!", ""),
         F("voided_at", "Datetime", ""),
@@ -518,14 +616,46 @@ pub static DISCONNECTION_LOG: EntityDef = EntityDef {
         F("account_id", "Int64Bit!", ""),
         F("disconnected_at", "Datetime!", ""),
         F("disconnected_by_user_id", "Int64Bit!", ""),
-        F("serviceable_address_id", "Int64Bit", "The serviceable address released."),
-        F("serviceable_address_reference_record", "Text", "A text snapshot of the released address."),
-        F("final_invoice_id", "Int64Bit", "fathom extension: the final invoice, if one was created."),
-        F("prorated", "Boolean!", "fathom extension: whether proration credits were given."),
-        F("proration_source", "ProrationSource!", "fathom extension: what decided proration."),
-        F("previous_account_status_id", "Int64Bit!", "fathom extension."),
-        F("account_status_id", "Int64Bit!", "fathom extension: the status the account moved to."),
-        F("scheduled_event_id", "Int64Bit", "fathom extension: the scheduled event that did it, if any."),
+        F(
+            "serviceable_address_id",
+            "Int64Bit",
+            "The serviceable address released.",
+        ),
+        F(
+            "serviceable_address_reference_record",
+            "Text",
+            "A text snapshot of the released address.",
+        ),
+        F(
+            "final_invoice_id",
+            "Int64Bit",
+            "fathom extension: the final invoice, if one was created.",
+        ),
+        F(
+            "prorated",
+            "Boolean!",
+            "fathom extension: whether proration credits were given.",
+        ),
+        F(
+            "proration_source",
+            "ProrationSource!",
+            "fathom extension: what decided proration.",
+        ),
+        F(
+            "previous_account_status_id",
+            "Int64Bit!",
+            "fathom extension.",
+        ),
+        F(
+            "account_status_id",
+            "Int64Bit!",
+            "fathom extension: the status the account moved to.",
+        ),
+        F(
+            "scheduled_event_id",
+            "Int64Bit",
+            "fathom extension: the scheduled event that did it, if any.",
+        ),
     ],
     general_search: &["serviceable_address_reference_record"],
     relations: || {
@@ -552,7 +682,12 @@ pub static SERVICEABLE_ADDRESS_ACCOUNT_ASSIGNMENT_HISTORY: EntityDef = EntityDef
         F("start_date", "Date!", ""),
     ],
     general_search: &[],
-    relations: || vec![one("account", &ACCOUNT, "account_id"), one("address", &ADDRESS, "address_id")],
+    relations: || {
+        vec![
+            one("account", &ACCOUNT, "account_id"),
+            one("address", &ADDRESS, "address_id"),
+        ]
+    },
     read: AccountsRead,
     ops: &Ops::<serviceable_address_account_assignment_history::Entity>::new(),
     hidden: nothing_hidden,
@@ -565,7 +700,11 @@ pub static ACCOUNT_EVENT: EntityDef = EntityDef {
     description: "Something that happened to an account (activation, status change…).",
     fields: &[
         F("account_id", "Int64Bit!", ""),
-        F("current", "String", "The value after the event (e.g. the new status id)."),
+        F(
+            "current",
+            "String",
+            "The value after the event (e.g. the new status id).",
+        ),
         F("event", "AccountUpdateEvent!", ""),
         F("event_datetime", "Datetime!", ""),
         F("previous", "String", "The value before the event."),
@@ -581,10 +720,15 @@ pub static ACCOUNT_EVENT: EntityDef = EntityDef {
 pub static LOG: EntityDef = EntityDef {
     name: "Log",
     plural: "logs",
-    description: "fathom's audit log: one row per change, written in the same transaction as the change.",
+    description:
+        "fathom's audit log: one row per change, written in the same transaction as the change.",
     fields: &[
         F("type", "LogType!", ""),
-        F("loggable_type", "String!", "The kind of record changed, e.g. Account."),
+        F(
+            "loggable_type",
+            "String!",
+            "The kind of record changed, e.g. Account.",
+        ),
         F("loggable_id", "Int64Bit!", ""),
         F("user_id", "Int64Bit", "Who made the change."),
         F("previous", "Text", "The record before the change, as JSON."),
@@ -613,24 +757,54 @@ pub static BILLING_SETTING: EntityDef = EntityDef {
         F("autopay_initial_invoice", "Boolean", NONE),
         F("autopay_initial_invoice_days", "Int", NONE),
         F("daily_billing", "Boolean!", ""),
-        F("days_after_invoice_due_for_late_fee_application", "Int", NONE),
-        F("disconnect_account_status_id", "Int64Bit!", "The status a disconnected account moves to; never an activating one."),
+        F(
+            "days_after_invoice_due_for_late_fee_application",
+            "Int",
+            NONE,
+        ),
+        F(
+            "disconnect_account_status_id",
+            "Int64Bit!",
+            "The status a disconnected account moves to; never an activating one.",
+        ),
         F("generate_invoice_on_initial_activation", "Boolean!", ""),
-        F("include_late_fee_invoices_in_printed_batches", "Boolean!", NO),
+        F(
+            "include_late_fee_invoices_in_printed_batches",
+            "Boolean!",
+            NO,
+        ),
         F("invoice_and_email_late_fees_immediately", "Boolean!", NO),
         F("printed_invoice_batch_duplex", "Boolean!", NO),
         F("printed_invoice_fee_service_id", "Int64Bit", NONE),
         F("prorate_account_delinquency_status_change", "Boolean", ""),
-        F("prorate_account_status_change", "Boolean!", "Whether a disconnection prorates when its call does not say."),
+        F(
+            "prorate_account_status_change",
+            "Boolean!",
+            "Whether a disconnection prorates when its call does not say.",
+        ),
         F("prorate_billing_day_change", "Boolean!", ""),
         F("prorate_service_quantity", "Boolean!", ""),
-        F("prorate_services", "Boolean!", "Whether adding or removing a service prorates when its call does not say."),
-        F("round_prorated_amounts", "Boolean!", "Round proration credits to whole currency units."),
+        F(
+            "prorate_services",
+            "Boolean!",
+            "Whether adding or removing a service prorates when its call does not say.",
+        ),
+        F(
+            "round_prorated_amounts",
+            "Boolean!",
+            "Round proration credits to whole currency units.",
+        ),
         F("unarchive_account_status_id", "Int64Bit", ""),
         F("use_invoice_templates", "Boolean!", NO),
     ],
     general_search: &[],
-    relations: || vec![one("disconnect_account_status", &ACCOUNT_STATUS, "disconnect_account_status_id")],
+    relations: || {
+        vec![one(
+            "disconnect_account_status",
+            &ACCOUNT_STATUS,
+            "disconnect_account_status_id",
+        )]
+    },
     read: AccountsRead,
     ops: &Ops::<billing_setting::Entity>::new(),
     hidden: nothing_hidden,
@@ -662,7 +836,6 @@ pub fn all() -> Vec<&'static EntityDef> {
         &USER,
     ]
 }
-
 
 pub static SYSTEM_SETTING: EntityDef = EntityDef {
     name: "SystemSetting",

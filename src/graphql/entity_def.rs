@@ -125,7 +125,9 @@ pub struct WithSecret<M> {
 }
 
 fn model_of<M: Any>(model: &(dyn Any + Send + Sync)) -> Option<&M> {
-    model.downcast_ref::<M>().or_else(|| model.downcast_ref::<WithSecret<M>>().map(|w| &w.model))
+    model
+        .downcast_ref::<M>()
+        .or_else(|| model.downcast_ref::<WithSecret<M>>().map(|w| &w.model))
 }
 
 impl<E> Ops<E> {
@@ -176,7 +178,8 @@ where
         extra: Condition,
     ) -> BoxFuture<'a, AppResult<HashMap<i64, Page<AnyModel>>>> {
         Box::pin(async move {
-            let grouped = collection::list_grouped::<E, _>(db, match_column, keys, args, extra).await?;
+            let grouped =
+                collection::list_grouped::<E, _>(db, match_column, keys, args, extra).await?;
             Ok(grouped.into_iter().map(|(k, p)| (k, erase(p))).collect())
         })
     }

@@ -22,7 +22,10 @@ const FATHOM_ENUMS: &[(&str, &str, &[(&str, &str)])] = &[
         "fathom extension: what decided whether a disconnection prorated.",
         &[
             ("INPUT", "The call's own prorate argument"),
-            ("BILLING_SETTINGS", "The global billing setting prorate_account_status_change"),
+            (
+                "BILLING_SETTINGS",
+                "The global billing setting prorate_account_status_change",
+            ),
         ],
     ),
 ];
@@ -37,11 +40,19 @@ pub fn is_value_of(name: &str, value: &str) -> bool {
 pub fn enums() -> Vec<Enum> {
     let mut out = Vec::new();
     for (name, values) in SONAR_ENUMS {
-        let items = values.iter().map(|(v, meaning)| EnumItem::new(*v).description(*meaning));
-        out.push(Enum::new(*name).description(format!("Sonar's {name} values.")).items(items));
+        let items = values
+            .iter()
+            .map(|(v, meaning)| EnumItem::new(*v).description(*meaning));
+        out.push(
+            Enum::new(*name)
+                .description(format!("Sonar's {name} values."))
+                .items(items),
+        );
     }
     for (name, description, values) in FATHOM_ENUMS {
-        let items = values.iter().map(|(v, meaning)| EnumItem::new(*v).description(*meaning));
+        let items = values
+            .iter()
+            .map(|(v, meaning)| EnumItem::new(*v).description(*meaning));
         out.push(Enum::new(*name).description(*description).items(items));
     }
     out

@@ -8,13 +8,21 @@ use crate::entity::{personal_access_token, service};
 
 /// `Service.recurring_service_detail`: the billing frequency of a recurring service.
 pub fn service() -> Vec<Field> {
-    vec![Field::new("recurring_service_detail", TypeRef::named("RecurringServiceDetail"), |ctx| {
-        FieldFuture::new(async move {
-            let row = ctx.parent_value.try_downcast_ref::<Row>()?;
-            let Some(model) = row.downcast::<service::Model>() else { return Ok(None) };
-            Ok(model.billing_frequency.map(|_| FieldValue::owned_any(Row::new(model.clone()))))
-        })
-    })
+    vec![Field::new(
+        "recurring_service_detail",
+        TypeRef::named("RecurringServiceDetail"),
+        |ctx| {
+            FieldFuture::new(async move {
+                let row = ctx.parent_value.try_downcast_ref::<Row>()?;
+                let Some(model) = row.downcast::<service::Model>() else {
+                    return Ok(None);
+                };
+                Ok(model
+                    .billing_frequency
+                    .map(|_| FieldValue::owned_any(Row::new(model.clone()))))
+            })
+        },
+    )
     .description("For a recurring service: how often it bills. Null for other services.")]
 }
 
@@ -26,21 +34,47 @@ pub fn recurring_service_detail_type() -> Object {
     };
     Object::new("RecurringServiceDetail")
         .description("How a recurring service bills.")
-        .field(Field::new("id", TypeRef::named_nn("Int64Bit"), move |ctx| {
-            FieldFuture::new(async move { Ok(Some(Value::String(service_of(&ctx)?.id.to_string()))) })
-        }))
+        .field(Field::new(
+            "id",
+            TypeRef::named_nn("Int64Bit"),
+            move |ctx| {
+                FieldFuture::new(async move {
+                    Ok(Some(Value::String(service_of(&ctx)?.id.to_string())))
+                })
+            },
+        ))
         .field(
-            Field::new("billing_frequency", TypeRef::named_nn(TypeRef::INT), move |ctx| {
-                FieldFuture::new(async move { Ok(Some(Value::from(service_of(&ctx)?.billing_frequency.unwrap_or(1)))) })
-            })
+            Field::new(
+                "billing_frequency",
+                TypeRef::named_nn(TypeRef::INT),
+                move |ctx| {
+                    FieldFuture::new(async move {
+                        Ok(Some(Value::from(
+                            service_of(&ctx)?.billing_frequency.unwrap_or(1),
+                        )))
+                    })
+                },
+            )
             .description("Months between bills."),
         )
-        .field(Field::new("service_id", TypeRef::named_nn("Int64Bit"), move |ctx| {
-            FieldFuture::new(async move { Ok(Some(Value::String(service_of(&ctx)?.id.to_string()))) })
-        }))
-        .field(Field::new("service", TypeRef::named("Service"), move |ctx| {
-            FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(Row::new(service_of(&ctx)?)))) })
-        }))
+        .field(Field::new(
+            "service_id",
+            TypeRef::named_nn("Int64Bit"),
+            move |ctx| {
+                FieldFuture::new(async move {
+                    Ok(Some(Value::String(service_of(&ctx)?.id.to_string())))
+                })
+            },
+        ))
+        .field(Field::new(
+            "service",
+            TypeRef::named("Service"),
+            move |ctx| {
+                FieldFuture::new(async move {
+                    Ok(Some(FieldValue::owned_any(Row::new(service_of(&ctx)?))))
+                })
+            },
+        ))
 }
 
 /// `PersonalAccessToken.token`: the secret, shown only in the response that created it.
@@ -48,7 +82,9 @@ pub fn personal_access_token() -> Vec<Field> {
     vec![Field::new("token", TypeRef::named("Text"), |ctx| {
         FieldFuture::new(async move {
             let row = ctx.parent_value.try_downcast_ref::<Row>()?;
-            let secret = row.downcast::<WithSecret<personal_access_token::Model>>().map(|w| w.secret.clone());
+            let secret = row
+                .downcast::<WithSecret<personal_access_token::Model>>()
+                .map(|w| w.secret.clone());
             Ok(secret.map(|s| FieldValue::value(Value::String(s))))
         })
     })

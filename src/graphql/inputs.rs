@@ -7,7 +7,10 @@ use serde::de::DeserializeOwned;
 use super::objects::type_ref;
 use crate::error::AppError;
 
-type InputDef = (&'static str, &'static [(&'static str, &'static str, &'static str)]);
+type InputDef = (
+    &'static str,
+    &'static [(&'static str, &'static str, &'static str)],
+);
 
 const UNUSED: &str = "Accepted for compatibility; fathom does not use it.";
 
@@ -206,13 +209,15 @@ pub fn input_types() -> Vec<InputObject> {
     INPUTS
         .iter()
         .map(|(name, fields)| {
-            fields.iter().fold(InputObject::new(*name), |obj, (field, ty, desc)| {
-                let mut value = InputValue::new(*field, type_ref(ty));
-                if !desc.is_empty() {
-                    value = value.description(*desc);
-                }
-                obj.field(value)
-            })
+            fields
+                .iter()
+                .fold(InputObject::new(*name), |obj, (field, ty, desc)| {
+                    let mut value = InputValue::new(*field, type_ref(ty));
+                    if !desc.is_empty() {
+                        value = value.description(*desc);
+                    }
+                    obj.field(value)
+                })
         })
         .collect()
 }
@@ -224,12 +229,19 @@ pub fn input<T: DeserializeOwned>(ctx: &ResolverContext<'_>, name: &str) -> Resu
         .get(name)
         .filter(|v| !v.is_null())
         .ok_or_else(|| AppError::validation(name, format!("{name} is required")))?;
-    let json = value.as_value().clone().into_json().map_err(|_| AppError::validation(name, "not valid JSON"))?;
+    let json = value
+        .as_value()
+        .clone()
+        .into_json()
+        .map_err(|_| AppError::validation(name, "not valid JSON"))?;
     serde_json::from_value(json).map_err(|e| AppError::validation(name, e.to_string()))
 }
 
 /// The argument `name` deserialized into `T`, or `T::default()` when absent.
-pub fn optional_input<T: DeserializeOwned + Default>(ctx: &ResolverContext<'_>, name: &str) -> Result<T, AppError> {
+pub fn optional_input<T: DeserializeOwned + Default>(
+    ctx: &ResolverContext<'_>,
+    name: &str,
+) -> Result<T, AppError> {
     match ctx.args.get(name).filter(|v| !v.is_null()) {
         None => Ok(T::default()),
         Some(_) => input(ctx, name),

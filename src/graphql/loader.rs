@@ -28,7 +28,9 @@ pub struct RelKey {
 
 impl PartialEq for RelKey {
     fn eq(&self, other: &Self) -> bool {
-        self.relation == other.relation && self.args_key == other.args_key && self.value == other.value
+        self.relation == other.relation
+            && self.args_key == other.args_key
+            && self.value == other.value
     }
 }
 impl Eq for RelKey {}
@@ -51,7 +53,10 @@ impl Loader<RelKey> for RelLoader {
     async fn load(&self, keys: &[RelKey]) -> Result<HashMap<RelKey, Self::Value>, Self::Error> {
         let mut groups: HashMap<(&'static str, Arc<str>), Vec<&RelKey>> = HashMap::new();
         for key in keys {
-            groups.entry((key.relation, key.args_key.clone())).or_default().push(key);
+            groups
+                .entry((key.relation, key.args_key.clone()))
+                .or_default()
+                .push(key);
         }
         let mut out = HashMap::new();
         for (_, group) in groups {

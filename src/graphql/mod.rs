@@ -42,13 +42,18 @@ pub fn db<'a>(ctx: &ResolverContext<'a>) -> &'a DatabaseConnection {
 
 /// The caller, if the request carries a valid token (the HTTP layer guarantees it does).
 pub fn caller<'a>(ctx: &ResolverContext<'a>) -> async_graphql::Result<&'a CurrentUser> {
-    ctx.ctx
-        .data_opt::<CurrentUser>()
-        .ok_or_else(|| gql(AppError::Unauthenticated("a personal access token is required".into())))
+    ctx.ctx.data_opt::<CurrentUser>().ok_or_else(|| {
+        gql(AppError::Unauthenticated(
+            "a personal access token is required".into(),
+        ))
+    })
 }
 
 /// The caller, if their role grants `permission`; `FORBIDDEN` naming it otherwise.
-pub fn require<'a>(ctx: &ResolverContext<'a>, permission: Permission) -> async_graphql::Result<&'a CurrentUser> {
+pub fn require<'a>(
+    ctx: &ResolverContext<'a>,
+    permission: Permission,
+) -> async_graphql::Result<&'a CurrentUser> {
     let user = caller(ctx)?;
     user.require(permission).map_err(gql)?;
     Ok(user)
@@ -91,7 +96,10 @@ pub fn build_schema(db: DatabaseConnection, limits: &Limits) -> Result<Schema, S
 }
 
 /// Like [`require`], as an [`AppError`] (for resolvers written against the service layer).
-pub fn allowed<'a>(ctx: &ResolverContext<'a>, permission: Permission) -> Result<&'a CurrentUser, AppError> {
+pub fn allowed<'a>(
+    ctx: &ResolverContext<'a>,
+    permission: Permission,
+) -> Result<&'a CurrentUser, AppError> {
     let user = ctx
         .ctx
         .data_opt::<CurrentUser>()

@@ -16,7 +16,10 @@ fn row<'a, M: std::any::Any + Send + Sync>(model: M) -> Option<FieldValue<'a>> {
 }
 
 fn deleted<'a>(what: &str, id: i64) -> Option<FieldValue<'a>> {
-    Some(FieldValue::owned_any(SuccessResponse { success: true, message: Some(format!("{what} {id} deleted")) }))
+    Some(FieldValue::owned_any(SuccessResponse {
+        success: true,
+        message: Some(format!("{what} {id} deleted")),
+    }))
 }
 
 /// A mutation field: `$name(args) -> $ret`, whose body evaluates to

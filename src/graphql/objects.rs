@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, TypeRef};
+use async_graphql::dynamic::{
+    Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, TypeRef,
+};
 use async_graphql::Value;
 use sea_orm::{ColumnTrait, Condition};
 
@@ -35,12 +37,21 @@ fn row<'a>(ctx: &ResolverContext<'a>) -> async_graphql::Result<&'a Row> {
 }
 
 /// A field resolved from the column `column` of the parent row.
-pub fn column_field(def: &'static EntityDef, name: &'static str, column: &'static str, ty: &'static str) -> Field {
+pub fn column_field(
+    def: &'static EntityDef,
+    name: &'static str,
+    column: &'static str,
+    ty: &'static str,
+) -> Field {
     let base = ty.trim_end_matches('!');
     Field::new(name, type_ref(ty), move |ctx| {
         FieldFuture::new(async move {
             let row = row(&ctx)?;
-            let value = def.ops.get(&*row.0, column).map(|v| to_graphql(base, v)).unwrap_or(Value::Null);
+            let value = def
+                .ops
+                .get(&*row.0, column)
+                .map(|v| to_graphql(base, v))
+                .unwrap_or(Value::Null);
             // Null is "no value", never handed to a scalar's validator.
             Ok((value != Value::Null).then(|| FieldValue::value(value)))
         })
@@ -58,12 +69,19 @@ pub fn object_type(def: &'static EntityDef) -> Object {
     let mut obj = Object::new(def.name).description(def.description);
     obj = obj.field(column_field(def, "id", "id", "Int64Bit!"));
     obj = obj.field(
-        Field::new("sonar_unique_id", TypeRef::named_nn(TypeRef::ID), move |ctx| {
-            FieldFuture::new(async move {
-                let id = row_id(def, row(&ctx)?).unwrap_or_default();
-                Ok(Some(FieldValue::value(Value::String(format!("{}:{id}", def.name)))))
-            })
-        })
+        Field::new(
+            "sonar_unique_id",
+            TypeRef::named_nn(TypeRef::ID),
+            move |ctx| {
+                FieldFuture::new(async move {
+                    let id = row_id(def, row(&ctx)?).unwrap_or_default();
+                    Ok(Some(FieldValue::value(Value::String(format!(
+                        "{}:{id}",
+                        def.name
+                    )))))
+                })
+            },
+        )
         .description("An id unique across all types: the type name and the id."),
     );
     obj = obj.field(column_field(def, "created_at", "created_at", "Datetime!"));
@@ -99,18 +117,28 @@ pub fn object_type(def: &'static EntityDef) -> Object {
 pub fn connection_type(def: &'static EntityDef) -> Object {
     Object::new(def.connection_name())
         .description(format!("A page of {} records.", def.name))
-        .field(Field::new("entities", TypeRef::named_list_nn(def.name), |ctx| {
-            FieldFuture::new(async move {
-                let conn = ctx.parent_value.try_downcast_ref::<Connection>()?;
-                Ok(Some(FieldValue::list(conn.0.items.iter().map(|r| FieldValue::borrowed_any(r)))))
-            })
-        }))
-        .field(Field::new("page_info", TypeRef::named_nn("PageInfo"), |ctx| {
-            FieldFuture::new(async move {
-                let conn = ctx.parent_value.try_downcast_ref::<Connection>()?;
-                Ok(Some(FieldValue::borrowed_any(conn)))
-            })
-        }))
+        .field(Field::new(
+            "entities",
+            TypeRef::named_list_nn(def.name),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let conn = ctx.parent_value.try_downcast_ref::<Connection>()?;
+                    Ok(Some(FieldValue::list(
+                        conn.0.items.iter().map(|r| FieldValue::borrowed_any(r)),
+                    )))
+                })
+            },
+        ))
+        .field(Field::new(
+            "page_info",
+            TypeRef::named_nn("PageInfo"),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let conn = ctx.parent_value.try_downcast_ref::<Connection>()?;
+                    Ok(Some(FieldValue::borrowed_any(conn)))
+                })
+            },
+        ))
 }
 
 pub fn page_info_type() -> Object {
@@ -133,15 +161,30 @@ pub fn page_info_type() -> Object {
 fn relation_field(def: &'static EntityDef, rel: RelDef) -> Field {
     let relation: &'static str = Box::leak(format!("{}.{}", def.name, rel.name).into_boxed_str());
     let target = rel.target;
-    let (source_column, target_column, fixed, many) = (rel.source_column, rel.target_column, rel.fixed, rel.many);
-    let ty = if many { TypeRef::named_nn(target.connection_name()) } else { TypeRef::named(target.name) };
+    let (source_column, target_column, fixed, many) =
+        (rel.source_column, rel.target_column, rel.fixed, rel.many);
+    let ty = if many {
+        TypeRef::named_nn(target.connection_name())
+    } else {
+        TypeRef::named(target.name)
+    };
     let mut field = Field::new(rel.name, ty, move |ctx| {
         FieldFuture::new(async move {
             require(&ctx, target.read)?;
-            let Some(sea_orm::Value::BigInt(Some(value))) = def.ops.get(&*row(&ctx)?.0, source_column) else {
-                return Ok(if many { Some(FieldValue::owned_any(Connection(Arc::new(empty_page())))) } else { None });
+            let Some(sea_orm::Value::BigInt(Some(value))) =
+                def.ops.get(&*row(&ctx)?.0, source_column)
+            else {
+                return Ok(if many {
+                    Some(FieldValue::owned_any(Connection(Arc::new(empty_page()))))
+                } else {
+                    None
+                });
             };
-            let collection_args = if many { args::parse(target, &ctx.args).map_err(gql)? } else { CollectionArgs::default() };
+            let collection_args = if many {
+                args::parse(target, &ctx.args).map_err(gql)?
+            } else {
+                CollectionArgs::default()
+            };
             let args_key: Arc<str> = format!("{collection_args:?}").into();
             let key = RelKey {
                 relation,
@@ -153,12 +196,19 @@ fn relation_field(def: &'static EntityDef, rel: RelDef) -> Field {
                 value,
             };
             let loader = ctx.data::<DataLoader<RelLoader>>()?;
-            let page = loader.load_one(key).await.map_err(|e| gql(clone_error(&e)))?;
+            let page = loader
+                .load_one(key)
+                .await
+                .map_err(|e| gql(clone_error(&e)))?;
             let page = page.unwrap_or_else(|| Arc::new(empty_page()));
             if many {
                 return Ok(Some(FieldValue::owned_any(Connection(page))));
             }
-            Ok(page.items.first().and_then(|r| target.ops.clone_box(&*r.0)).map(FieldValue::owned_any))
+            Ok(page
+                .items
+                .first()
+                .and_then(|r| target.ops.clone_box(&*r.0))
+                .map(FieldValue::owned_any))
         })
     });
     if many {
@@ -173,13 +223,20 @@ fn relation_field(def: &'static EntityDef, rel: RelDef) -> Field {
 }
 
 fn empty_page() -> Page<Row> {
-    Page { items: Vec::new(), page: 1, records_per_page: 100, total_count: 0 }
+    Page {
+        items: Vec::new(),
+        page: 1,
+        records_per_page: 100,
+        total_count: 0,
+    }
 }
 
 fn clone_error(e: &crate::error::AppError) -> crate::error::AppError {
     use crate::error::AppError;
     match e {
-        AppError::Validation { field, message } => AppError::validation(field.clone(), message.clone()),
+        AppError::Validation { field, message } => {
+            AppError::validation(field.clone(), message.clone())
+        }
         other => AppError::Internal(other.to_string()),
     }
 }
@@ -187,22 +244,33 @@ fn clone_error(e: &crate::error::AppError) -> crate::error::AppError {
 /// The root collection field of `def` (e.g. `accounts`).
 pub fn root_collection(def: &'static EntityDef) -> Field {
     let is_account = def.name == "Account";
-    let mut field = Field::new(def.plural, TypeRef::named_nn(def.connection_name()), move |ctx| {
-        FieldFuture::new(async move {
-            require(&ctx, def.read)?;
-            let collection_args = args::parse(def, &ctx.args).map_err(gql)?;
-            let mut extra: Condition = (def.hidden)();
-            if is_account {
-                let include_archived =
-                    ctx.args.get("include_archived").and_then(|v| v.boolean().ok()).unwrap_or(false);
-                if !include_archived {
-                    extra = extra.add(account::Column::ArchivedAt.is_null());
+    let mut field = Field::new(
+        def.plural,
+        TypeRef::named_nn(def.connection_name()),
+        move |ctx| {
+            FieldFuture::new(async move {
+                require(&ctx, def.read)?;
+                let collection_args = args::parse(def, &ctx.args).map_err(gql)?;
+                let mut extra: Condition = (def.hidden)();
+                if is_account {
+                    let include_archived = ctx
+                        .args
+                        .get("include_archived")
+                        .and_then(|v| v.boolean().ok())
+                        .unwrap_or(false);
+                    if !include_archived {
+                        extra = extra.add(account::Column::ArchivedAt.is_null());
+                    }
                 }
-            }
-            let page = def.ops.list(db(&ctx), &collection_args, extra).await.map_err(gql)?;
-            Ok(Some(FieldValue::owned_any(Connection(Arc::new(page)))))
-        })
-    })
+                let page = def
+                    .ops
+                    .list(db(&ctx), &collection_args, extra)
+                    .await
+                    .map_err(gql)?;
+                Ok(Some(FieldValue::owned_any(Connection(Arc::new(page)))))
+            })
+        },
+    )
     .description(format!("{} records. {}", def.name, def.description));
     for arg in collection_arguments(def) {
         field = field.argument(arg);

@@ -20,23 +20,31 @@ pub fn query_type() -> Object {
     }
     query
         .field(
-            Field::new("system_setting", TypeRef::named_nn("SystemSetting"), |ctx| {
-                FieldFuture::new(async move {
-                    caller(&ctx)?;
-                    let setting = settings::system_setting(db(&ctx)).await.map_err(gql)?;
-                    Ok(Some(FieldValue::owned_any(Row::new(setting))))
-                })
-            })
+            Field::new(
+                "system_setting",
+                TypeRef::named_nn("SystemSetting"),
+                |ctx| {
+                    FieldFuture::new(async move {
+                        caller(&ctx)?;
+                        let setting = settings::system_setting(db(&ctx)).await.map_err(gql)?;
+                        Ok(Some(FieldValue::owned_any(Row::new(setting))))
+                    })
+                },
+            )
             .description("Instance-wide settings (the time zone)."),
         )
         .field(
-            Field::new("billing_setting", TypeRef::named_nn("BillingSetting"), |ctx| {
-                FieldFuture::new(async move {
-                    require(&ctx, Permission::AccountsRead)?;
-                    let setting = settings::billing_setting(db(&ctx)).await.map_err(gql)?;
-                    Ok(Some(FieldValue::owned_any(Row::new(setting))))
-                })
-            })
+            Field::new(
+                "billing_setting",
+                TypeRef::named_nn("BillingSetting"),
+                |ctx| {
+                    FieldFuture::new(async move {
+                        require(&ctx, Permission::AccountsRead)?;
+                        let setting = settings::billing_setting(db(&ctx)).await.map_err(gql)?;
+                        Ok(Some(FieldValue::owned_any(Row::new(setting))))
+                    })
+                },
+            )
             .description("The global billing settings."),
         )
         .field(
@@ -50,19 +58,25 @@ pub fn query_type() -> Object {
             .description("The user the request's token acts as."),
         )
         .field(
-            Field::new("personal_access_tokens", TypeRef::named_nn("PersonalAccessTokenConnection"), |ctx| {
-                FieldFuture::new(async move {
-                    let user = caller(&ctx)?;
-                    let page = users::tokens_of(db(&ctx), user.user_id).await.map_err(gql)?;
-                    let page = crate::service::collection::Page {
-                        items: page.items.into_iter().map(Row::new).collect(),
-                        page: page.page,
-                        records_per_page: page.records_per_page,
-                        total_count: page.total_count,
-                    };
-                    Ok(Some(FieldValue::owned_any(Connection(Arc::new(page)))))
-                })
-            })
+            Field::new(
+                "personal_access_tokens",
+                TypeRef::named_nn("PersonalAccessTokenConnection"),
+                |ctx| {
+                    FieldFuture::new(async move {
+                        let user = caller(&ctx)?;
+                        let page = users::tokens_of(db(&ctx), user.user_id)
+                            .await
+                            .map_err(gql)?;
+                        let page = crate::service::collection::Page {
+                            items: page.items.into_iter().map(Row::new).collect(),
+                            page: page.page,
+                            records_per_page: page.records_per_page,
+                            total_count: page.total_count,
+                        };
+                        Ok(Some(FieldValue::owned_any(Connection(Arc::new(page)))))
+                    })
+                },
+            )
             .description("The calling user's personal access tokens."),
         )
 }
@@ -87,12 +101,16 @@ pub fn extra_types() -> Vec<Object> {
         super::objects::connection_type(&defs::PERSONAL_ACCESS_TOKEN),
         Object::new("SuccessResponse")
             .description("The result of a delete.")
-            .field(Field::new("success", TypeRef::named_nn(TypeRef::BOOLEAN), |ctx| {
-                FieldFuture::new(async move {
-                    let r = ctx.parent_value.try_downcast_ref::<SuccessResponse>()?;
-                    Ok(Some(FieldValue::value(r.success)))
-                })
-            }))
+            .field(Field::new(
+                "success",
+                TypeRef::named_nn(TypeRef::BOOLEAN),
+                |ctx| {
+                    FieldFuture::new(async move {
+                        let r = ctx.parent_value.try_downcast_ref::<SuccessResponse>()?;
+                        Ok(Some(FieldValue::value(r.success)))
+                    })
+                },
+            ))
             .field(Field::new("message", TypeRef::named("Text"), |ctx| {
                 FieldFuture::new(async move {
                     let r = ctx.parent_value.try_downcast_ref::<SuccessResponse>()?;

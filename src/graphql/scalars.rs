@@ -27,11 +27,15 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
 }
 
 pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|d| d.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 pub fn parse_time(s: &str) -> Option<NaiveTime> {
-    NaiveTime::parse_from_str(s, "%H:%M:%S").or_else(|_| NaiveTime::parse_from_str(s, "%H:%M")).ok()
+    NaiveTime::parse_from_str(s, "%H:%M:%S")
+        .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M"))
+        .ok()
 }
 
 pub fn format_datetime(d: &DateTime<Utc>) -> String {
@@ -125,8 +129,23 @@ pub fn kind_of(base_type: &str) -> Kind {
 pub fn is_builtin_scalar(base_type: &str) -> bool {
     matches!(
         base_type,
-        "Int64Bit" | "Int" | "Float" | "Boolean" | "Date" | "Datetime" | "String" | "ID" | "HtmlHexColor"
-            | "EmailAddress" | "Latitude" | "Longitude" | "Time" | "Text" | "Numeric" | "URL" | "Geopoint"
+        "Int64Bit"
+            | "Int"
+            | "Float"
+            | "Boolean"
+            | "Date"
+            | "Datetime"
+            | "String"
+            | "ID"
+            | "HtmlHexColor"
+            | "EmailAddress"
+            | "Latitude"
+            | "Longitude"
+            | "Time"
+            | "Text"
+            | "Numeric"
+            | "URL"
+            | "Geopoint"
     )
 }
 
@@ -199,14 +218,26 @@ mod tests {
 
     #[test]
     fn coordinates_accept_numbers_and_numeric_strings_within_range() {
-        assert_eq!(parse_coordinate(&Value::from(39.7817), 90.0).as_deref(), Some("39.7817"));
-        assert_eq!(parse_coordinate(&Value::String("-89.65".into()), 180.0).as_deref(), Some("-89.65"));
+        assert_eq!(
+            parse_coordinate(&Value::from(39.7817), 90.0).as_deref(),
+            Some("39.7817")
+        );
+        assert_eq!(
+            parse_coordinate(&Value::String("-89.65".into()), 180.0).as_deref(),
+            Some("-89.65")
+        );
         assert_eq!(parse_coordinate(&Value::from(91), 90.0), None);
     }
 
     #[test]
     fn ids_are_output_as_strings() {
-        assert_eq!(to_graphql("Int64Bit", sea_orm::Value::BigInt(Some(7))), Value::String("7".into()));
-        assert_eq!(to_graphql("Int", sea_orm::Value::BigInt(Some(7))), Value::from(7));
+        assert_eq!(
+            to_graphql("Int64Bit", sea_orm::Value::BigInt(Some(7))),
+            Value::String("7".into())
+        );
+        assert_eq!(
+            to_graphql("Int", sea_orm::Value::BigInt(Some(7))),
+            Value::from(7)
+        );
     }
 }

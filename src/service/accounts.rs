@@ -3,14 +3,17 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, Set,
 };
 use serde::Deserialize;
 
 use super::addresses::{self, MailingAddress};
 use super::{audit, contacts, find, now, required_text, save, settings, Id};
 use crate::db::begin_write;
-use crate::entity::{account, account_event, account_status, account_type, address, company, contact};
+use crate::entity::{
+    account, account_event, account_status, account_type, address, company, contact,
+};
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Deserialize)]
@@ -50,7 +53,11 @@ pub struct UpdateActivationDate {
     pub activation_time: Option<String>,
 }
 
-async fn status<C: ConnectionTrait>(db: &C, field: &str, id: i64) -> AppResult<account_status::Model> {
+async fn status<C: ConnectionTrait>(
+    db: &C,
+    field: &str,
+    id: i64,
+) -> AppResult<account_status::Model> {
     find::<account_status::Entity, _>(db, "AccountStatus", id)
         .await
         .map_err(|_| AppError::validation(field, format!("account status {id} does not exist")))
@@ -60,7 +67,12 @@ async fn check_type<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<()> {
     find::<account_type::Entity, _>(db, "AccountType", id)
         .await
         .map(|_| ())
-        .map_err(|_| AppError::validation("account_type_id", format!("account type {id} does not exist")))
+        .map_err(|_| {
+            AppError::validation(
+                "account_type_id",
+                format!("account type {id} does not exist"),
+            )
+        })
 }
 
 async fn check_company<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<()> {
@@ -109,7 +121,15 @@ pub async fn entering_status<C: ConnectionTrait>(
     if !new_status.activates_account {
         return Ok(());
     }
-    record_event(db, account.id, "ACTIVATED", None, Some(new_status.id.to_string()), at).await?;
+    record_event(
+        db,
+        account.id,
+        "ACTIVATED",
+        None,
+        Some(new_status.id.to_string()),
+        at,
+    )
+    .await?;
     if account.activation_date.is_none() {
         let local = at.with_timezone(&settings::time_zone(db).await?);
         am.activation_date = Set(Some(local.date_naive()));
@@ -145,7 +165,11 @@ pub async fn change_status<C: ConnectionTrait>(
     entering_status(db, account, new_status, at, am).await
 }
 
-pub async fn create(db: &DatabaseConnection, user_id: i64, input: CreateAccount) -> AppResult<account::Model> {
+pub async fn create(
+    db: &DatabaseConnection,
+    user_id: i64,
+    input: CreateAccount,
+) -> AppResult<account::Model> {
     let txn = begin_write(db).await?;
     let name = required_text("name", &input.name)?;
     let status = status(&txn, "account_status_id", input.account_status_id.0).await?;
@@ -212,12 +236,19 @@ pub async fn create(db: &DatabaseConnection, user_id: i64, input: CreateAccount)
 pub async fn changeable<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<account::Model> {
     let account = find::<account::Entity, _>(db, "Account", id).await?;
     if account.archived_at.is_some() {
-        return Err(AppError::AccountArchived(format!("account {id} is archived; unarchive it first")));
+        return Err(AppError::AccountArchived(format!(
+            "account {id} is archived; unarchive it first"
+        )));
     }
     Ok(account)
 }
 
-pub async fn update(db: &DatabaseConnection, user_id: i64, id: i64, input: UpdateAccount) -> AppResult<account::Model> {
+pub async fn update(
+    db: &DatabaseConnection,
+    user_id: i64,
+    id: i64,
+    input: UpdateAccount,
+) -> AppResult<account::Model> {
     let txn = begin_write(db).await?;
     let old = changeable(&txn, id).await?;
     let at = now();
@@ -263,13 +294,16 @@ pub async fn update_activation_date(
     id: i64,
     input: UpdateActivationDate,
 ) -> AppResult<account::Model> {
-    let date = NaiveDate::parse_from_str(&input.activation_date, "%Y-%m-%d")
-        .map_err(|_| AppError::validation("activation_date", "activation_date must be YYYY-MM-DD"))?;
+    let date = NaiveDate::parse_from_str(&input.activation_date, "%Y-%m-%d").map_err(|_| {
+        AppError::validation("activation_date", "activation_date must be YYYY-MM-DD")
+    })?;
     let time = match &input.activation_time {
         Some(t) => Some(
             chrono::NaiveTime::parse_from_str(t, "%H:%M:%S")
                 .or_else(|_| chrono::NaiveTime::parse_from_str(t, "%H:%M"))
-                .map_err(|_| AppError::validation("activation_time", "activation_time must be HH:MM:SS"))?
+                .map_err(|_| {
+                    AppError::validation("activation_time", "activation_time must be HH:MM:SS")
+                })?
                 .format("%H:%M:%S")
                 .to_string(),
         ),
@@ -283,14 +317,27 @@ pub async fn update_activation_date(
         am.activation_time = Set(time);
     }
     let new = save(&txn, id, old.version, am).await?;
-    audit::updated(&txn, "Account", id, user_id, &old, &new, "activation date updated").await?;
+    audit::updated(
+        &txn,
+        "Account",
+        id,
+        user_id,
+        &old,
+        &new,
+        "activation date updated",
+    )
+    .await?;
     txn.commit().await?;
     Ok(new)
 }
 
 /// Whether the account's current status activates it.
 pub async fn is_active<C: ConnectionTrait>(db: &C, account: &account::Model) -> AppResult<bool> {
-    Ok(find::<account_status::Entity, _>(db, "AccountStatus", account.account_status_id).await?.activates_account)
+    Ok(
+        find::<account_status::Entity, _>(db, "AccountStatus", account.account_status_id)
+            .await?
+            .activates_account,
+    )
 }
 
 /// Archives an inactive account: it leaves default listings and is frozen.
@@ -298,7 +345,10 @@ pub async fn archive(db: &DatabaseConnection, user_id: i64, id: i64) -> AppResul
     let txn = begin_write(db).await?;
     let old = changeable(&txn, id).await?;
     if is_active(&txn, &old).await? {
-        return Err(AppError::validation("id", format!("account {id} is active; disconnect it before archiving")));
+        return Err(AppError::validation(
+            "id",
+            format!("account {id} is active; disconnect it before archiving"),
+        ));
     }
     let at = now();
     let mut am: account::ActiveModel = old.clone().into();
@@ -313,44 +363,80 @@ pub async fn archive(db: &DatabaseConnection, user_id: i64, id: i64) -> AppResul
 
 /// Brings an archived account back; when billing settings name an unarchive status, the
 /// account moves to it.
-pub async fn unarchive(db: &DatabaseConnection, user_id: i64, id: i64) -> AppResult<account::Model> {
+pub async fn unarchive(
+    db: &DatabaseConnection,
+    user_id: i64,
+    id: i64,
+) -> AppResult<account::Model> {
     let txn = begin_write(db).await?;
     let old = find::<account::Entity, _>(&txn, "Account", id).await?;
     if old.archived_at.is_none() {
-        return Err(AppError::validation("id", format!("account {id} is not archived")));
+        return Err(AppError::validation(
+            "id",
+            format!("account {id} is not archived"),
+        ));
     }
     let at = now();
     let mut am: account::ActiveModel = old.clone().into();
     am.archived_at = Set(None);
     am.archived_by_user_id = Set(None);
     record_event(&txn, id, "UNARCHIVED", None, None, at).await?;
-    if let Some(status_id) = settings::billing_setting(&txn).await?.unarchive_account_status_id {
+    if let Some(status_id) = settings::billing_setting(&txn)
+        .await?
+        .unarchive_account_status_id
+    {
         let new_status = status(&txn, "unarchive_account_status_id", status_id).await?;
         change_status(&txn, &old, &new_status, at, &mut am).await?;
     }
     let new = save(&txn, id, old.version, am).await?;
-    audit::updated(&txn, "Account", id, user_id, &old, &new, "account unarchived").await?;
+    audit::updated(
+        &txn,
+        "Account",
+        id,
+        user_id,
+        &old,
+        &new,
+        "account unarchived",
+    )
+    .await?;
     txn.commit().await?;
     Ok(new)
 }
 
 /// Makes `child_id` a child of `parent_id`: no self-link, one parent, no cycles.
-pub async fn link(db: &DatabaseConnection, user_id: i64, parent_id: i64, child_id: i64) -> AppResult<account::Model> {
+pub async fn link(
+    db: &DatabaseConnection,
+    user_id: i64,
+    parent_id: i64,
+    child_id: i64,
+) -> AppResult<account::Model> {
     if parent_id == child_id {
-        return Err(AppError::validation("child_account_id", "an account cannot be its own parent"));
+        return Err(AppError::validation(
+            "child_account_id",
+            "an account cannot be its own parent",
+        ));
     }
     let txn = begin_write(db).await?;
     let parent = changeable(&txn, parent_id).await?;
     let child = find::<account::Entity, _>(&txn, "Account", child_id)
         .await
-        .map_err(|_| AppError::validation("child_account_id", format!("account {child_id} does not exist")))?;
+        .map_err(|_| {
+            AppError::validation(
+                "child_account_id",
+                format!("account {child_id} does not exist"),
+            )
+        })?;
     if child.archived_at.is_some() {
-        return Err(AppError::AccountArchived(format!("account {child_id} is archived")));
+        return Err(AppError::AccountArchived(format!(
+            "account {child_id} is archived"
+        )));
     }
     match child.parent_account_id {
         Some(p) if p == parent_id => return Ok(parent),
         Some(p) => {
-            return Err(AppError::Conflict(format!("account {child_id} already has parent {p}; unlink it first")))
+            return Err(AppError::Conflict(format!(
+                "account {child_id} already has parent {p}; unlink it first"
+            )))
         }
         None => {}
     }
@@ -361,14 +447,18 @@ pub async fn link(db: &DatabaseConnection, user_id: i64, parent_id: i64, child_i
         if ancestor == child_id {
             return Err(AppError::validation(
                 "child_account_id",
-                format!("account {child_id} is an ancestor of {parent_id}; linking would make a cycle"),
+                format!(
+                    "account {child_id} is an ancestor of {parent_id}; linking would make a cycle"
+                ),
             ));
         }
         steps += 1;
         if steps > 10_000 {
             return Err(AppError::internal("account hierarchy too deep"));
         }
-        cursor = find::<account::Entity, _>(&txn, "Account", ancestor).await?.parent_account_id;
+        cursor = find::<account::Entity, _>(&txn, "Account", ancestor)
+            .await?
+            .parent_account_id;
     }
     let mut am: account::ActiveModel = child.clone().into();
     am.parent_account_id = Set(Some(parent_id));
@@ -390,11 +480,18 @@ pub async fn link(db: &DatabaseConnection, user_id: i64, parent_id: i64, child_i
 
 /// Detaches a child from its parent. The child must be able to receive its own invoices: a
 /// contact with an email address, or a mailing address; else `NO_BILLING_CONTACT`.
-pub async fn unlink(db: &DatabaseConnection, user_id: i64, child_id: i64) -> AppResult<account::Model> {
+pub async fn unlink(
+    db: &DatabaseConnection,
+    user_id: i64,
+    child_id: i64,
+) -> AppResult<account::Model> {
     let txn = begin_write(db).await?;
     let child = changeable(&txn, child_id).await?;
     let Some(parent_id) = child.parent_account_id else {
-        return Err(AppError::validation("id", format!("account {child_id} has no parent")));
+        return Err(AppError::validation(
+            "id",
+            format!("account {child_id} has no parent"),
+        ));
     };
     let with_email = contact::Entity::find()
         .filter(contact::Column::ContactableType.eq("Account"))

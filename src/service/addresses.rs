@@ -4,8 +4,8 @@
 use chrono::NaiveDate;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, Set, Statement,
 };
 use serde::Deserialize;
 
@@ -81,13 +81,19 @@ fn coordinate(field: &str, value: &serde_json::Value, limit: f64) -> AppResult<S
     };
     match text.parse::<f64>() {
         Ok(v) if v.is_finite() && v.abs() <= limit => Ok(text),
-        _ => Err(AppError::validation(field, format!("{field} must be a number between -{limit} and {limit}"))),
+        _ => Err(AppError::validation(
+            field,
+            format!("{field} must be a number between -{limit} and {limit}"),
+        )),
     }
 }
 
 fn speed(field: &str, value: Option<i32>) -> AppResult<Option<i32>> {
     match value {
-        Some(v) if v < 0 => Err(AppError::validation(field, format!("{field} must not be negative"))),
+        Some(v) if v < 0 => Err(AppError::validation(
+            field,
+            format!("{field} must not be negative"),
+        )),
         other => Ok(other),
     }
 }
@@ -99,7 +105,8 @@ pub async fn bump_sequence<C: ConnectionTrait>(db: &C, table: &str) -> AppResult
         let sql = format!(
             "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"
         );
-        db.execute_raw(Statement::from_string(DbBackend::Postgres, sql)).await?;
+        db.execute_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await?;
     }
     Ok(())
 }
@@ -127,8 +134,14 @@ pub async fn create_serviceable(
         is_anchor: Set(input.is_anchor.unwrap_or(false)),
         anchor_address_id: Set(input.anchor_address_id.map(|i| i.0)),
         billing_default_id: Set(input.billing_default_id.map(|i| i.0)),
-        attainable_download_speed: Set(speed("attainable_download_speed", input.attainable_download_speed)?),
-        attainable_upload_speed: Set(speed("attainable_upload_speed", input.attainable_upload_speed)?),
+        attainable_download_speed: Set(speed(
+            "attainable_download_speed",
+            input.attainable_download_speed,
+        )?),
+        attainable_upload_speed: Set(speed(
+            "attainable_upload_speed",
+            input.attainable_upload_speed,
+        )?),
         created_at: Set(at),
         updated_at: Set(at),
         version: Set(1),
@@ -137,7 +150,12 @@ pub async fn create_serviceable(
     if let Some(Id(anchor)) = input.anchor_address_id {
         find::<address::Entity, _>(&txn, "Address", anchor)
             .await
-            .map_err(|_| AppError::validation("anchor_address_id", format!("address {anchor} does not exist")))?;
+            .map_err(|_| {
+                AppError::validation(
+                    "anchor_address_id",
+                    format!("address {anchor} does not exist"),
+                )
+            })?;
     }
     if let Some(Id(id)) = input.id {
         if id <= 0 {
@@ -160,7 +178,9 @@ pub async fn create_serviceable(
 async fn serviceable<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<address::Model> {
     let model = find::<address::Entity, _>(db, "Address", id).await?;
     if !model.serviceable {
-        return Err(AppError::NotFound(format!("serviceable address {id} does not exist")));
+        return Err(AppError::NotFound(format!(
+            "serviceable address {id} does not exist"
+        )));
     }
     Ok(model)
 }
@@ -213,11 +233,19 @@ pub async fn update_serviceable(
         am.anchor_address_id = Set(None);
     } else if let Some(Id(anchor)) = input.anchor_address_id {
         if anchor == id {
-            return Err(AppError::validation("anchor_address_id", "an address cannot anchor itself"));
+            return Err(AppError::validation(
+                "anchor_address_id",
+                "an address cannot anchor itself",
+            ));
         }
         find::<address::Entity, _>(&txn, "Address", anchor)
             .await
-            .map_err(|_| AppError::validation("anchor_address_id", format!("address {anchor} does not exist")))?;
+            .map_err(|_| {
+                AppError::validation(
+                    "anchor_address_id",
+                    format!("address {anchor} does not exist"),
+                )
+            })?;
         am.anchor_address_id = Set(Some(anchor));
     }
     if input.unset_billing_default_id == Some(true) {
@@ -228,15 +256,30 @@ pub async fn update_serviceable(
     if input.unset_attainable_download_speed == Some(true) {
         am.attainable_download_speed = Set(None);
     } else if input.attainable_download_speed.is_some() {
-        am.attainable_download_speed = Set(speed("attainable_download_speed", input.attainable_download_speed)?);
+        am.attainable_download_speed = Set(speed(
+            "attainable_download_speed",
+            input.attainable_download_speed,
+        )?);
     }
     if input.unset_attainable_upload_speed == Some(true) {
         am.attainable_upload_speed = Set(None);
     } else if input.attainable_upload_speed.is_some() {
-        am.attainable_upload_speed = Set(speed("attainable_upload_speed", input.attainable_upload_speed)?);
+        am.attainable_upload_speed = Set(speed(
+            "attainable_upload_speed",
+            input.attainable_upload_speed,
+        )?);
     }
     let new = save(&txn, id, old.version, am).await?;
-    audit::updated(&txn, "Address", id, user_id, &old, &new, "serviceable address updated").await?;
+    audit::updated(
+        &txn,
+        "Address",
+        id,
+        user_id,
+        &old,
+        &new,
+        "serviceable address updated",
+    )
+    .await?;
     txn.commit().await?;
     Ok(new)
 }
@@ -246,15 +289,23 @@ pub async fn update_serviceable(
 pub async fn delete_serviceable(db: &DatabaseConnection, user_id: i64, id: i64) -> AppResult<()> {
     let txn = begin_write(db).await?;
     let old = serviceable(&txn, id).await?;
-    let ever = history::Entity::find().filter(history::Column::AddressId.eq(id)).count(&txn).await?;
+    let ever = history::Entity::find()
+        .filter(history::Column::AddressId.eq(id))
+        .count(&txn)
+        .await?;
     if ever > 0 || old.addressable_id.is_some() {
         return Err(AppError::Conflict(format!(
             "address {id} has been assigned to an account and is kept as part of its history"
         )));
     }
-    let linked = address::Entity::find().filter(address::Column::AnchorAddressId.eq(id)).count(&txn).await?;
+    let linked = address::Entity::find()
+        .filter(address::Column::AnchorAddressId.eq(id))
+        .count(&txn)
+        .await?;
     if linked > 0 {
-        return Err(AppError::Conflict(format!("address {id} anchors {linked} other address(es)")));
+        return Err(AppError::Conflict(format!(
+            "address {id} anchors {linked} other address(es)"
+        )));
     }
     address::Entity::delete_by_id(id).exec(&txn).await?;
     audit::deleted(&txn, "Address", id, user_id, &old).await?;
@@ -263,7 +314,10 @@ pub async fn delete_serviceable(db: &DatabaseConnection, user_id: i64, id: i64) 
 }
 
 /// The serviceable address currently assigned to `account_id`, if any.
-pub async fn assigned_to<C: ConnectionTrait>(db: &C, account_id: i64) -> AppResult<Option<address::Model>> {
+pub async fn assigned_to<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+) -> AppResult<Option<address::Model>> {
     Ok(address::Entity::find()
         .filter(address::Column::AddressableId.eq(account_id))
         .filter(address::Column::Serviceable.eq(true))
@@ -273,18 +327,33 @@ pub async fn assigned_to<C: ConnectionTrait>(db: &C, account_id: i64) -> AppResu
 
 /// Assigns the free serviceable address `address_id` to `account_id` from `date`. An address
 /// assigned elsewhere is a `CONFLICT` (also under a race: the update is conditional).
-pub async fn assign<C: ConnectionTrait>(db: &C, account_id: i64, address_id: i64, date: NaiveDate) -> AppResult<()> {
+pub async fn assign<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+    address_id: i64,
+    date: NaiveDate,
+) -> AppResult<()> {
     let address = find::<address::Entity, _>(db, "Address", address_id)
         .await
-        .map_err(|_| AppError::validation("serviceable_address_id", format!("address {address_id} does not exist")))?;
+        .map_err(|_| {
+            AppError::validation(
+                "serviceable_address_id",
+                format!("address {address_id} does not exist"),
+            )
+        })?;
     if !address.serviceable {
-        return Err(AppError::validation("serviceable_address_id", format!("address {address_id} is not serviceable")));
+        return Err(AppError::validation(
+            "serviceable_address_id",
+            format!("address {address_id} is not serviceable"),
+        ));
     }
     if address.addressable_id == Some(account_id) {
         return Ok(());
     }
     if let Some(other) = address.addressable_id {
-        return Err(AppError::Conflict(format!("address {address_id} is assigned to account {other}")));
+        return Err(AppError::Conflict(format!(
+            "address {address_id} is assigned to account {other}"
+        )));
     }
     if let Some(current) = assigned_to(db, account_id).await? {
         release(db, account_id, &current, date).await?;
@@ -294,13 +363,18 @@ pub async fn assign<C: ConnectionTrait>(db: &C, account_id: i64, address_id: i64
         .col_expr(address::Column::AddressableId, Expr::value(account_id))
         .col_expr(address::Column::AddressableType, Expr::value("Account"))
         .col_expr(address::Column::UpdatedAt, Expr::value(at))
-        .col_expr(address::Column::Version, Expr::col(address::Column::Version).add(1))
+        .col_expr(
+            address::Column::Version,
+            Expr::col(address::Column::Version).add(1),
+        )
         .filter(address::Column::Id.eq(address_id))
         .filter(address::Column::AddressableId.is_null())
         .exec(db)
         .await?;
     if result.rows_affected == 0 {
-        return Err(AppError::Conflict(format!("address {address_id} was just assigned to another account")));
+        return Err(AppError::Conflict(format!(
+            "address {address_id} was just assigned to another account"
+        )));
     }
     history::ActiveModel {
         address_id: Set(address_id),
@@ -326,21 +400,36 @@ pub async fn release<C: ConnectionTrait>(
 ) -> AppResult<()> {
     let at = now();
     let result = address::Entity::update_many()
-        .col_expr(address::Column::AddressableId, Expr::value(Option::<i64>::None))
-        .col_expr(address::Column::AddressableType, Expr::value(Option::<String>::None))
+        .col_expr(
+            address::Column::AddressableId,
+            Expr::value(Option::<i64>::None),
+        )
+        .col_expr(
+            address::Column::AddressableType,
+            Expr::value(Option::<String>::None),
+        )
         .col_expr(address::Column::UpdatedAt, Expr::value(at))
-        .col_expr(address::Column::Version, Expr::col(address::Column::Version).add(1))
+        .col_expr(
+            address::Column::Version,
+            Expr::col(address::Column::Version).add(1),
+        )
         .filter(address::Column::Id.eq(address.id))
         .filter(address::Column::AddressableId.eq(account_id))
         .exec(db)
         .await?;
     if result.rows_affected == 0 {
-        return Err(AppError::Conflict(format!("address {} was changed by another request", address.id)));
+        return Err(AppError::Conflict(format!(
+            "address {} was changed by another request",
+            address.id
+        )));
     }
     history::Entity::update_many()
         .col_expr(history::Column::EndDate, Expr::value(date))
         .col_expr(history::Column::UpdatedAt, Expr::value(at))
-        .col_expr(history::Column::Version, Expr::col(history::Column::Version).add(1))
+        .col_expr(
+            history::Column::Version,
+            Expr::col(history::Column::Version).add(1),
+        )
         .filter(history::Column::AddressId.eq(address.id))
         .filter(history::Column::AccountId.eq(account_id))
         .filter(history::Column::EndDate.is_null())
@@ -350,7 +439,11 @@ pub async fn release<C: ConnectionTrait>(
 }
 
 /// Creates `account_id`'s mailing address.
-pub async fn create_mailing<C: ConnectionTrait>(db: &C, account_id: i64, input: MailingAddress) -> AppResult<address::Model> {
+pub async fn create_mailing<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+    input: MailingAddress,
+) -> AppResult<address::Model> {
     let at = now();
     Ok(address::ActiveModel {
         addressable_type: Set(Some("Account".into())),
@@ -358,7 +451,10 @@ pub async fn create_mailing<C: ConnectionTrait>(db: &C, account_id: i64, input: 
         r#type: Set(MAILING.into()),
         serviceable: Set(false),
         line1: Set(Some(required_text("mailing_address.line1", &input.line1)?)),
-        line2: Set(optional_text("mailing_address.line2", input.line2.as_deref())?),
+        line2: Set(optional_text(
+            "mailing_address.line2",
+            input.line2.as_deref(),
+        )?),
         city: Set(Some(required_text("mailing_address.city", &input.city)?)),
         subdivision: Set(input.subdivision),
         zip: Set(Some(required_text("mailing_address.zip", &input.zip)?)),
@@ -376,10 +472,17 @@ pub async fn create_mailing<C: ConnectionTrait>(db: &C, account_id: i64, input: 
 
 /// A one-line text snapshot of an address (kept in disconnection logs).
 pub fn snapshot(a: &address::Model) -> String {
-    [a.line1.as_deref(), a.line2.as_deref(), a.city.as_deref(), a.subdivision.as_deref(), a.zip.as_deref(), a.country.as_deref()]
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(", ")
+    [
+        a.line1.as_deref(),
+        a.line2.as_deref(),
+        a.city.as_deref(),
+        a.subdivision.as_deref(),
+        a.zip.as_deref(),
+        a.country.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|s| !s.is_empty())
+    .collect::<Vec<_>>()
+    .join(", ")
 }

@@ -70,8 +70,17 @@ pub async fn created<C: ConnectionTrait, T: Serialize>(
     user_id: i64,
     current: &T,
 ) -> AppResult<()> {
-    record::<C, (), T>(db, LogType::Created, loggable_type, id, Some(user_id), None, Some(current), format!("{loggable_type} created"))
-        .await
+    record::<C, (), T>(
+        db,
+        LogType::Created,
+        loggable_type,
+        id,
+        Some(user_id),
+        None,
+        Some(current),
+        format!("{loggable_type} created"),
+    )
+    .await
 }
 
 pub async fn updated<C: ConnectionTrait, T: Serialize>(
@@ -83,7 +92,17 @@ pub async fn updated<C: ConnectionTrait, T: Serialize>(
     current: &T,
     message: impl Into<String>,
 ) -> AppResult<()> {
-    record(db, LogType::Updated, loggable_type, id, Some(user_id), Some(previous), Some(current), message).await
+    record(
+        db,
+        LogType::Updated,
+        loggable_type,
+        id,
+        Some(user_id),
+        Some(previous),
+        Some(current),
+        message,
+    )
+    .await
 }
 
 pub async fn deleted<C: ConnectionTrait, T: Serialize>(
@@ -93,6 +112,15 @@ pub async fn deleted<C: ConnectionTrait, T: Serialize>(
     user_id: i64,
     previous: &T,
 ) -> AppResult<()> {
-    record::<C, T, ()>(db, LogType::Deleted, loggable_type, id, Some(user_id), Some(previous), None, format!("{loggable_type} deleted"))
-        .await
+    record::<C, T, ()>(
+        db,
+        LogType::Deleted,
+        loggable_type,
+        id,
+        Some(user_id),
+        Some(previous),
+        None,
+        format!("{loggable_type} deleted"),
+    )
+    .await
 }

@@ -1,19 +1,20 @@
 //! Account statuses and account types.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, Set,
 };
 use serde::Deserialize;
 
 use super::{audit, find, now, required_text, save, settings, Id};
 use crate::db::begin_write;
+use crate::domain::normalize_color;
 use crate::entity::{account, account_status, account_type};
 use crate::error::{AppError, AppResult};
-use crate::domain::normalize_color;
 
 fn color(field: &str, value: &str) -> AppResult<String> {
-    normalize_color(value).ok_or_else(|| AppError::validation(field, "a colour is six hexadecimal digits"))
+    normalize_color(value)
+        .ok_or_else(|| AppError::validation(field, "a colour is six hexadecimal digits"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -32,7 +33,10 @@ pub struct UpdateAccountStatus {
     pub icon: Option<String>,
 }
 
-pub async fn insert_status<C: ConnectionTrait>(db: &C, input: CreateAccountStatus) -> AppResult<account_status::Model> {
+pub async fn insert_status<C: ConnectionTrait>(
+    db: &C,
+    input: CreateAccountStatus,
+) -> AppResult<account_status::Model> {
     let at = now();
     Ok(account_status::ActiveModel {
         name: Set(required_text("name", &input.name)?),
@@ -73,7 +77,12 @@ pub async fn update_status(
         am.name = Set(required_text("name", name)?);
     }
     if let Some(activates) = input.activates_account {
-        if activates && settings::billing_setting(&txn).await?.disconnect_account_status_id == id {
+        if activates
+            && settings::billing_setting(&txn)
+                .await?
+                .disconnect_account_status_id
+                == id
+        {
             return Err(AppError::validation(
                 "activates_account",
                 "this is the billing settings' disconnect status, which must not activate accounts",
@@ -88,7 +97,16 @@ pub async fn update_status(
         am.icon = Set(icon);
     }
     let new = save(&txn, id, old.version, am).await?;
-    audit::updated(&txn, "AccountStatus", id, user_id, &old, &new, "account status updated").await?;
+    audit::updated(
+        &txn,
+        "AccountStatus",
+        id,
+        user_id,
+        &old,
+        &new,
+        "account status updated",
+    )
+    .await?;
     txn.commit().await?;
     Ok(new)
 }
@@ -97,13 +115,23 @@ pub async fn update_status(
 pub async fn delete_status(db: &DatabaseConnection, user_id: i64, id: i64) -> AppResult<()> {
     let txn = begin_write(db).await?;
     let old = find::<account_status::Entity, _>(&txn, "AccountStatus", id).await?;
-    let in_use = account::Entity::find().filter(account::Column::AccountStatusId.eq(id)).count(&txn).await?;
+    let in_use = account::Entity::find()
+        .filter(account::Column::AccountStatusId.eq(id))
+        .count(&txn)
+        .await?;
     if in_use > 0 {
-        return Err(AppError::Conflict(format!("{in_use} account(s) are in status {}; move them first", old.name)));
+        return Err(AppError::Conflict(format!(
+            "{in_use} account(s) are in status {}; move them first",
+            old.name
+        )));
     }
     let billing = settings::billing_setting(&txn).await?;
-    if billing.disconnect_account_status_id == id || billing.unarchive_account_status_id == Some(id) {
-        return Err(AppError::Conflict(format!("billing settings name {} as a status to use; change them first", old.name)));
+    if billing.disconnect_account_status_id == id || billing.unarchive_account_status_id == Some(id)
+    {
+        return Err(AppError::Conflict(format!(
+            "billing settings name {} as a status to use; change them first",
+            old.name
+        )));
     }
     account_status::Entity::delete_many()
         .filter(Condition::all().add(account_status::Column::Id.eq(id)))
@@ -135,7 +163,10 @@ pub struct UpdateAccountType {
 pub const DEFAULT_TYPE_COLOR: &str = "9E9E9E";
 pub const DEFAULT_TYPE_ICON: &str = "HOME759658";
 
-pub async fn insert_type<C: ConnectionTrait>(db: &C, input: CreateAccountType) -> AppResult<account_type::Model> {
+pub async fn insert_type<C: ConnectionTrait>(
+    db: &C,
+    input: CreateAccountType,
+) -> AppResult<account_type::Model> {
     let at = now();
     let icon = input.icon.unwrap_or_else(default_icon);
     Ok(account_type::ActiveModel {
@@ -167,7 +198,11 @@ pub fn default_icon() -> String {
         .unwrap_or_default()
 }
 
-pub async fn create_type(db: &DatabaseConnection, user_id: i64, input: CreateAccountType) -> AppResult<account_type::Model> {
+pub async fn create_type(
+    db: &DatabaseConnection,
+    user_id: i64,
+    input: CreateAccountType,
+) -> AppResult<account_type::Model> {
     let txn = begin_write(db).await?;
     let model = insert_type(&txn, input).await?;
     audit::created(&txn, "AccountType", model.id, user_id, &model).await?;
@@ -197,7 +232,16 @@ pub async fn update_type(
         am.r#type = Set(t);
     }
     let new = save(&txn, id, old.version, am).await?;
-    audit::updated(&txn, "AccountType", id, user_id, &old, &new, "account type updated").await?;
+    audit::updated(
+        &txn,
+        "AccountType",
+        id,
+        user_id,
+        &old,
+        &new,
+        "account type updated",
+    )
+    .await?;
     txn.commit().await?;
     Ok(new)
 }
@@ -205,9 +249,15 @@ pub async fn update_type(
 pub async fn delete_type(db: &DatabaseConnection, user_id: i64, id: i64) -> AppResult<()> {
     let txn = begin_write(db).await?;
     let old = find::<account_type::Entity, _>(&txn, "AccountType", id).await?;
-    let in_use = account::Entity::find().filter(account::Column::AccountTypeId.eq(id)).count(&txn).await?;
+    let in_use = account::Entity::find()
+        .filter(account::Column::AccountTypeId.eq(id))
+        .count(&txn)
+        .await?;
     if in_use > 0 {
-        return Err(AppError::Conflict(format!("{in_use} account(s) are of type {}; change them first", old.name)));
+        return Err(AppError::Conflict(format!(
+            "{in_use} account(s) are of type {}; change them first",
+            old.name
+        )));
     }
     account_type::Entity::delete_by_id(id).exec(&txn).await?;
     audit::deleted(&txn, "AccountType", id, user_id, &old).await?;

@@ -106,7 +106,8 @@ pub struct Page<M> {
 
 impl<M> Page<M> {
     pub fn total_pages(&self) -> u64 {
-        self.total_count.div_ceil(Ord::max(self.records_per_page, 1))
+        self.total_count
+            .div_ceil(Ord::max(self.records_per_page, 1))
     }
 }
 
@@ -140,13 +141,20 @@ fn clause_condition<E: EntityTrait>(clause: &Clause) -> AppResult<Condition> {
         (Op::Gte, Some(v)) => col.gte(v),
         (Op::Lt, Some(v)) => col.lt(v),
         (Op::Lte, Some(v)) => col.lte(v),
-        _ => return Err(AppError::validation(clause.column, "a value is required for this operator")),
+        _ => {
+            return Err(AppError::validation(
+                clause.column,
+                "a value is required for this operator",
+            ))
+        }
     };
     Ok(Condition::all().add(expr))
 }
 
 fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// The WHERE condition for `args` (without paging).
@@ -190,7 +198,11 @@ fn ordered<E: EntityTrait>(mut select: Select<E>, args: &CollectionArgs) -> AppR
 }
 
 /// One page of `E` matching `args` and `extra`, counted and paged in SQL.
-pub async fn list<E, C>(db: &C, args: &CollectionArgs, extra: Condition) -> AppResult<Page<E::Model>>
+pub async fn list<E, C>(
+    db: &C,
+    args: &CollectionArgs,
+    extra: Condition,
+) -> AppResult<Page<E::Model>>
 where
     E: EntityTrait,
     E::Model: Sync,
@@ -202,7 +214,12 @@ where
         .offset((args.page - 1) * args.records_per_page)
         .limit(args.records_per_page);
     let items = select.all(db).await?;
-    Ok(Page { items, page: args.page, records_per_page: args.records_per_page, total_count })
+    Ok(Page {
+        items,
+        page: args.page,
+        records_per_page: args.records_per_page,
+        total_count,
+    })
 }
 
 /// The rows of `E` whose `match_column` is one of `keys`, grouped by that column and paged
@@ -237,8 +254,20 @@ where
         .into_iter()
         .map(|(key, rows)| {
             let total_count = rows.len() as u64;
-            let items = rows.into_iter().skip(start).take(args.records_per_page as usize).collect();
-            (key, Page { items, page: args.page, records_per_page: args.records_per_page, total_count })
+            let items = rows
+                .into_iter()
+                .skip(start)
+                .take(args.records_per_page as usize)
+                .collect();
+            (
+                key,
+                Page {
+                    items,
+                    page: args.page,
+                    records_per_page: args.records_per_page,
+                    total_count,
+                },
+            )
         })
         .collect())
 }

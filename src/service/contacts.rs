@@ -1,7 +1,10 @@
 //! Contacts of accounts. Every account has exactly one primary contact (created with it).
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set,
+};
 use serde::Deserialize;
 
 use super::{audit, find, now, optional_text, required_text, save, Id};
@@ -29,18 +32,29 @@ fn email(field: &str, value: Option<&str>) -> AppResult<Option<String>> {
 }
 
 /// Inserts a contact of `account_id`; `field` prefixes the names of refused fields.
-pub async fn insert<C: ConnectionTrait>(db: &C, account_id: i64, c: NewContact, field: &str) -> AppResult<contact::Model> {
+pub async fn insert<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+    c: NewContact,
+    field: &str,
+) -> AppResult<contact::Model> {
     let at = now();
     Ok(contact::ActiveModel {
         contactable_type: Set("Account".into()),
         contactable_id: Set(account_id),
         name: Set(required_text(&format!("{field}.name"), &c.name)?),
         role: Set(optional_text(&format!("{field}.role"), c.role.as_deref())?),
-        email_address: Set(email(&format!("{field}.email_address"), c.email_address.as_deref())?),
+        email_address: Set(email(
+            &format!("{field}.email_address"),
+            c.email_address.as_deref(),
+        )?),
         language: Set(c.language),
         marketing_opt_in: Set(c.marketing_opt_in),
         primary: Set(c.primary),
-        username: Set(optional_text(&format!("{field}.username"), c.username.as_deref())?),
+        username: Set(optional_text(
+            &format!("{field}.username"),
+            c.username.as_deref(),
+        )?),
         created_at: Set(at),
         updated_at: Set(at),
         version: Set(1),
@@ -83,7 +97,10 @@ async fn demote_primary<C: ConnectionTrait>(db: &C, account_id: i64) -> AppResul
     contact::Entity::update_many()
         .col_expr(contact::Column::Primary, Expr::value(false))
         .col_expr(contact::Column::UpdatedAt, Expr::value(now()))
-        .col_expr(contact::Column::Version, Expr::col(contact::Column::Version).add(1))
+        .col_expr(
+            contact::Column::Version,
+            Expr::col(contact::Column::Version).add(1),
+        )
         .filter(contact::Column::ContactableType.eq("Account"))
         .filter(contact::Column::ContactableId.eq(account_id))
         .filter(contact::Column::Primary.eq(true))
@@ -92,17 +109,31 @@ async fn demote_primary<C: ConnectionTrait>(db: &C, account_id: i64) -> AppResul
     Ok(())
 }
 
-pub async fn create(db: &DatabaseConnection, user_id: i64, input: CreateContact) -> AppResult<contact::Model> {
+pub async fn create(
+    db: &DatabaseConnection,
+    user_id: i64,
+    input: CreateContact,
+) -> AppResult<contact::Model> {
     if input.contactable_type != "Account" {
-        return Err(AppError::validation("contactable_type", "fathom keeps contacts of accounts only"));
+        return Err(AppError::validation(
+            "contactable_type",
+            "fathom keeps contacts of accounts only",
+        ));
     }
     let account_id = input.contactable_id.0;
     let txn = begin_write(db).await?;
     let account = find::<account::Entity, _>(&txn, "Account", account_id)
         .await
-        .map_err(|_| AppError::validation("contactable_id", format!("account {account_id} does not exist")))?;
+        .map_err(|_| {
+            AppError::validation(
+                "contactable_id",
+                format!("account {account_id} does not exist"),
+            )
+        })?;
     if account.archived_at.is_some() {
-        return Err(AppError::AccountArchived(format!("account {account_id} is archived")));
+        return Err(AppError::AccountArchived(format!(
+            "account {account_id} is archived"
+        )));
     }
     let primary = input.become_primary == Some(true);
     if primary {
@@ -128,7 +159,12 @@ pub async fn create(db: &DatabaseConnection, user_id: i64, input: CreateContact)
     Ok(model)
 }
 
-pub async fn update(db: &DatabaseConnection, user_id: i64, id: i64, input: UpdateContact) -> AppResult<contact::Model> {
+pub async fn update(
+    db: &DatabaseConnection,
+    user_id: i64,
+    id: i64,
+    input: UpdateContact,
+) -> AppResult<contact::Model> {
     let txn = begin_write(db).await?;
     let old = find::<contact::Entity, _>(&txn, "Contact", id).await?;
     super::accounts::changeable(&txn, old.contactable_id).await?;
@@ -163,7 +199,10 @@ pub async fn update(db: &DatabaseConnection, user_id: i64, id: i64, input: Updat
         demote_primary(&txn, old.contactable_id).await?;
         am.primary = Set(true);
     } else if input.become_primary == Some(false) && old.primary {
-        return Err(AppError::validation("become_primary", "make another contact primary instead"));
+        return Err(AppError::validation(
+            "become_primary",
+            "make another contact primary instead",
+        ));
     }
     let new = save(&txn, id, old.version, am).await?;
     audit::updated(&txn, "Contact", id, user_id, &old, &new, "contact updated").await?;
@@ -177,7 +216,10 @@ pub async fn delete(db: &DatabaseConnection, user_id: i64, id: i64) -> AppResult
     let old = find::<contact::Entity, _>(&txn, "Contact", id).await?;
     super::accounts::changeable(&txn, old.contactable_id).await?;
     if old.primary {
-        return Err(AppError::validation("id", "the primary contact cannot be deleted; make another contact primary first"));
+        return Err(AppError::validation(
+            "id",
+            "the primary contact cannot be deleted; make another contact primary first",
+        ));
     }
     contact::Entity::delete_by_id(id).exec(&txn).await?;
     audit::deleted(&txn, "Contact", id, user_id, &old).await?;

@@ -18,7 +18,8 @@ pub mod users;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Value,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    Value,
 };
 use serde::{Deserialize, Deserializer};
 
@@ -43,7 +44,11 @@ impl<'de> Deserialize<'de> for Id {
         }
         match Raw::deserialize(d)? {
             Raw::Int(i) => Ok(Id(i)),
-            Raw::Str(s) => s.trim().parse().map(Id).map_err(|_| serde::de::Error::custom("not an id")),
+            Raw::Str(s) => s
+                .trim()
+                .parse()
+                .map(Id)
+                .map_err(|_| serde::de::Error::custom("not an id")),
         }
     }
 }
@@ -55,7 +60,11 @@ where
     C: ConnectionTrait,
 {
     let col = collection::column::<E>("id")?;
-    E::find().filter(col.eq(id)).one(db).await?.ok_or_else(|| AppError::not_found(what, id))
+    E::find()
+        .filter(col.eq(id))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found(what, id))
 }
 
 /// Writes the changed fields of `am` to the row `model` was read from, if and only if nobody
@@ -68,8 +77,14 @@ where
     E::Model: IntoActiveModel<A>,
     C: ConnectionTrait,
 {
-    am.set(collection::column::<E>("version")?, Value::BigInt(Some(version + 1)));
-    am.set(collection::column::<E>("updated_at")?, Value::ChronoDateTimeUtc(Some(now())));
+    am.set(
+        collection::column::<E>("version")?,
+        Value::BigInt(Some(version + 1)),
+    );
+    am.set(
+        collection::column::<E>("updated_at")?,
+        Value::ChronoDateTimeUtc(Some(now())),
+    );
     let result = E::update_many()
         .set(am)
         .filter(collection::column::<E>("id")?.eq(id))
@@ -77,7 +92,9 @@ where
         .exec(db)
         .await?;
     if result.rows_affected == 0 {
-        return Err(AppError::Conflict("the record was changed by another request; reload and retry".into()));
+        return Err(AppError::Conflict(
+            "the record was changed by another request; reload and retry".into(),
+        ));
     }
     find::<E, C>(db, "record", id).await
 }
@@ -86,10 +103,16 @@ where
 pub fn required_text(field: &str, value: &str) -> AppResult<String> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
-        return Err(AppError::validation(field, format!("{field} must not be empty")));
+        return Err(AppError::validation(
+            field,
+            format!("{field} must not be empty"),
+        ));
     }
     if trimmed.chars().count() > 255 {
-        return Err(AppError::validation(field, format!("{field} must be at most 255 characters")));
+        return Err(AppError::validation(
+            field,
+            format!("{field} must be at most 255 characters"),
+        ));
     }
     Ok(trimmed.to_owned())
 }

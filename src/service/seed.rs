@@ -47,12 +47,22 @@ pub async fn seed_defaults(db: &DatabaseConnection) -> AppResult<Option<String>>
     let icon = catalog::default_icon();
     catalog::insert_status(
         &txn,
-        CreateAccountStatus { name: "Active".into(), activates_account: true, color: "43A047".into(), icon: icon.clone() },
+        CreateAccountStatus {
+            name: "Active".into(),
+            activates_account: true,
+            color: "43A047".into(),
+            icon: icon.clone(),
+        },
     )
     .await?;
     let inactive = catalog::insert_status(
         &txn,
-        CreateAccountStatus { name: "Inactive".into(), activates_account: false, color: "9E9E9E".into(), icon },
+        CreateAccountStatus {
+            name: "Inactive".into(),
+            activates_account: false,
+            color: "9E9E9E".into(),
+            icon,
+        },
     )
     .await?;
     catalog::insert_type(
@@ -94,7 +104,14 @@ pub async fn seed_defaults(db: &DatabaseConnection) -> AppResult<Option<String>>
     let token = match users::find_by_username(&txn, "admin").await? {
         Some(_) => None,
         None => {
-            let admin = users::create_user(&txn, "admin", "Administrator", "admin@example.com", "Administrator").await?;
+            let admin = users::create_user(
+                &txn,
+                "admin",
+                "Administrator",
+                "admin@example.com",
+                "Administrator",
+            )
+            .await?;
             let (_, token) = users::create_token(&txn, admin.id, "initial token").await?;
             Some(token.as_str().to_owned())
         }
@@ -103,11 +120,33 @@ pub async fn seed_defaults(db: &DatabaseConnection) -> AppResult<Option<String>>
     Ok(token)
 }
 
-const STREETS: &[&str] = &["Main St", "Oak Ave", "Maple Dr", "Cedar Ln", "Elm St", "Pine Rd", "Lake View Dr"];
+const STREETS: &[&str] = &[
+    "Main St",
+    "Oak Ave",
+    "Maple Dr",
+    "Cedar Ln",
+    "Elm St",
+    "Pine Rd",
+    "Lake View Dr",
+];
 const PEOPLE: &[&str] = &[
-    "Ada Lovelace", "Grace Hopper", "Alan Turing", "Katherine Johnson", "Edsger Dijkstra", "Barbara Liskov",
-    "Donald Knuth", "Margaret Hamilton", "Ken Thompson", "Frances Allen", "Dennis Ritchie", "Radia Perlman",
-    "Tim Berners-Lee", "Hedy Lamarr", "Linus Torvalds", "Annie Easley", "John McCarthy",
+    "Ada Lovelace",
+    "Grace Hopper",
+    "Alan Turing",
+    "Katherine Johnson",
+    "Edsger Dijkstra",
+    "Barbara Liskov",
+    "Donald Knuth",
+    "Margaret Hamilton",
+    "Ken Thompson",
+    "Frances Allen",
+    "Dennis Ritchie",
+    "Radia Perlman",
+    "Tim Berners-Lee",
+    "Hedy Lamarr",
+    "Linus Torvalds",
+    "Annie Easley",
+    "John McCarthy",
 ];
 
 /// Loads the sample book once: about twenty accounts with serviceable and mailing addresses,
@@ -116,7 +155,10 @@ pub async fn seed_demo(db: &DatabaseConnection) -> AppResult<()> {
     if account::Entity::find().count(db).await? > 0 {
         return Ok(());
     }
-    let admin = users::find_by_username(db, "admin").await?.map(|u| u.id).unwrap_or(1);
+    let admin = users::find_by_username(db, "admin")
+        .await?
+        .map(|u| u.id)
+        .unwrap_or(1);
     let status = |name: &str, activates: bool, color: &str| CreateAccountStatus {
         name: name.into(),
         activates_account: activates,
@@ -124,13 +166,23 @@ pub async fn seed_demo(db: &DatabaseConnection) -> AppResult<()> {
         icon: catalog::default_icon(),
     };
     let active = 1;
-    let lead = catalog::create_status(db, admin, status("Lead", false, "FB8C00")).await?.id;
-    let suspended = catalog::create_status(db, admin, status("Suspended", false, "E53935")).await?.id;
+    let lead = catalog::create_status(db, admin, status("Lead", false, "FB8C00"))
+        .await?
+        .id;
+    let suspended = catalog::create_status(db, admin, status("Suspended", false, "E53935"))
+        .await?
+        .id;
     let residential = 1;
     let commercial = catalog::create_type(
         db,
         admin,
-        CreateAccountType { name: "Commercial".into(), color: Some("3949AB".into()), icon: None, r#type: "COMMERCIAL".into(), invoice_message_id: None },
+        CreateAccountType {
+            name: "Commercial".into(),
+            color: Some("3949AB".into()),
+            icon: None,
+            r#type: "COMMERCIAL".into(),
+            invoice_message_id: None,
+        },
     )
     .await?
     .id;
@@ -168,7 +220,10 @@ pub async fn seed_demo(db: &DatabaseConnection) -> AppResult<()> {
             5 => suspended,
             _ => active,
         };
-        let email = format!("{}@example.com", person.to_lowercase().replace([' ', '-'], "."));
+        let email = format!(
+            "{}@example.com",
+            person.to_lowercase().replace([' ', '-'], ".")
+        );
         let created = accounts::create(
             db,
             admin,
@@ -254,7 +309,16 @@ pub async fn seed_demo(db: &DatabaseConnection) -> AppResult<()> {
     }
     // One former customer, disconnected to Inactive through a status change.
     if let Some(&last) = account_ids.last() {
-        accounts::update(db, admin, last, UpdateAccount { account_status_id: Some(Id(2)), ..Default::default() }).await?;
+        accounts::update(
+            db,
+            admin,
+            last,
+            UpdateAccount {
+                account_status_id: Some(Id(2)),
+                ..Default::default()
+            },
+        )
+        .await?;
     }
     Ok(())
 }

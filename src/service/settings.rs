@@ -35,11 +35,15 @@ pub async fn time_zone<C: ConnectionTrait>(db: &C) -> AppResult<Tz> {
 
 pub fn zone_of(value: &str) -> AppResult<Tz> {
     let name = timezone_name(value).unwrap_or("UTC");
-    name.parse::<Tz>().map_err(|_| AppError::internal(format!("unknown time zone {name}")))
+    name.parse::<Tz>()
+        .map_err(|_| AppError::internal(format!("unknown time zone {name}")))
 }
 
 /// The local business date of `instant` in the instance time zone.
-pub async fn local_date<C: ConnectionTrait>(db: &C, instant: DateTime<Utc>) -> AppResult<NaiveDate> {
+pub async fn local_date<C: ConnectionTrait>(
+    db: &C,
+    instant: DateTime<Utc>,
+) -> AppResult<NaiveDate> {
     Ok(instant.with_timezone(&time_zone(db).await?).date_naive())
 }
 
@@ -57,13 +61,27 @@ pub async fn update_system_settings(
     let old = system_setting(&txn).await?;
     let mut am: system_setting::ActiveModel = old.clone().into();
     if let Some(tz) = input.timezone {
-        let name = timezone_name(&tz).ok_or_else(|| AppError::validation("timezone", "unknown time zone"))?;
-        name.parse::<Tz>()
-            .map_err(|_| AppError::validation("timezone", format!("{name} is not a time zone fathom knows")))?;
+        let name = timezone_name(&tz)
+            .ok_or_else(|| AppError::validation("timezone", "unknown time zone"))?;
+        name.parse::<Tz>().map_err(|_| {
+            AppError::validation(
+                "timezone",
+                format!("{name} is not a time zone fathom knows"),
+            )
+        })?;
         am.timezone = Set(tz);
     }
     let new = save(&txn, old.id, old.version, am).await?;
-    audit::updated(&txn, "SystemSetting", new.id, user_id, &old, &new, "system settings updated").await?;
+    audit::updated(
+        &txn,
+        "SystemSetting",
+        new.id,
+        user_id,
+        &old,
+        &new,
+        "system settings updated",
+    )
+    .await?;
     txn.commit().await?;
     Ok(new)
 }
@@ -117,14 +135,22 @@ pub async fn update_billing_settings(
     }
     if let Some(v) = input.autopay_disconnect_invoice_days {
         if v < 0 {
-            return Err(AppError::validation("autopay_disconnect_invoice_days", "must not be negative"));
+            return Err(AppError::validation(
+                "autopay_disconnect_invoice_days",
+                "must not be negative",
+            ));
         }
         am.autopay_disconnect_invoice_days = Set(Some(v));
     }
     if let Some(Id(status_id)) = input.disconnect_account_status_id {
         let status = find::<account_status::Entity, _>(&txn, "AccountStatus", status_id)
             .await
-            .map_err(|_| AppError::validation("disconnect_account_status_id", format!("account status {status_id} does not exist")))?;
+            .map_err(|_| {
+                AppError::validation(
+                    "disconnect_account_status_id",
+                    format!("account status {status_id} does not exist"),
+                )
+            })?;
         if status.activates_account {
             return Err(AppError::validation(
                 "disconnect_account_status_id",
@@ -138,11 +164,25 @@ pub async fn update_billing_settings(
     } else if let Some(Id(status_id)) = input.unarchive_account_status_id {
         find::<account_status::Entity, _>(&txn, "AccountStatus", status_id)
             .await
-            .map_err(|_| AppError::validation("unarchive_account_status_id", format!("account status {status_id} does not exist")))?;
+            .map_err(|_| {
+                AppError::validation(
+                    "unarchive_account_status_id",
+                    format!("account status {status_id} does not exist"),
+                )
+            })?;
         am.unarchive_account_status_id = Set(Some(status_id));
     }
     let new = save(&txn, old.id, old.version, am).await?;
-    audit::updated(&txn, "BillingSetting", new.id, user_id, &old, &new, "billing settings updated").await?;
+    audit::updated(
+        &txn,
+        "BillingSetting",
+        new.id,
+        user_id,
+        &old,
+        &new,
+        "billing settings updated",
+    )
+    .await?;
     txn.commit().await?;
     Ok(new)
 }

@@ -2,13 +2,15 @@
 
 use chrono::Duration;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 
 use super::collection::Page;
 use super::{audit, find, now, required_text};
-use crate::auth::{builtin_roles, decode_permissions, encode_permissions, CheckedToken, CurrentUser};
+use crate::auth::{
+    builtin_roles, decode_permissions, encode_permissions, CheckedToken, CurrentUser,
+};
 use crate::db::begin_write;
 use crate::entity::{personal_access_token, role, user};
 use crate::error::{AppError, AppResult};
@@ -17,34 +19,52 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<user::Model> 
     find::<user::Entity, _>(db, "User", id).await
 }
 
-pub async fn tokens_of<C: ConnectionTrait>(db: &C, user_id: i64) -> AppResult<Page<personal_access_token::Model>> {
+pub async fn tokens_of<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+) -> AppResult<Page<personal_access_token::Model>> {
     let items = personal_access_token::Entity::find()
         .filter(personal_access_token::Column::UserId.eq(user_id))
         .order_by_asc(personal_access_token::Column::Id)
         .all(db)
         .await?;
     let total_count = items.len() as u64;
-    Ok(Page { items, page: 1, records_per_page: total_count.max(1), total_count })
+    Ok(Page {
+        items,
+        page: 1,
+        records_per_page: total_count.max(1),
+        total_count,
+    })
 }
 
 /// Who a bearer token acts as. Every failure is `UNAUTHENTICATED`: a malformed token fails
 /// before the database is read; an unknown, revoked or deleted token, or a disabled user,
 /// fails after. `last_used_at` is written at most once a minute per token.
 pub async fn authenticate(db: &DatabaseConnection, raw: Option<&str>) -> AppResult<CurrentUser> {
-    let raw = raw.ok_or_else(|| AppError::Unauthenticated("send Authorization: Bearer <personal access token>".into()))?;
-    let token = CheckedToken::parse(raw).ok_or_else(|| AppError::Unauthenticated("the token is malformed".into()))?;
+    let raw = raw.ok_or_else(|| {
+        AppError::Unauthenticated("send Authorization: Bearer <personal access token>".into())
+    })?;
+    let token = CheckedToken::parse(raw)
+        .ok_or_else(|| AppError::Unauthenticated("the token is malformed".into()))?;
     let invalid = || AppError::Unauthenticated("the token is not valid".into());
     let token_row = personal_access_token::Entity::find()
         .filter(personal_access_token::Column::TokenHash.eq(token.hash()))
         .one(db)
         .await?
         .ok_or_else(invalid)?;
-    let user = user::Entity::find_by_id(token_row.user_id).one(db).await?.ok_or_else(invalid)?;
+    let user = user::Entity::find_by_id(token_row.user_id)
+        .one(db)
+        .await?
+        .ok_or_else(invalid)?;
     if token_row.revoked {
-        return Err(AppError::Unauthenticated("the token has been revoked".into()));
+        return Err(AppError::Unauthenticated(
+            "the token has been revoked".into(),
+        ));
     }
     if !user.enabled {
-        return Err(AppError::Unauthenticated("the token's user is disabled".into()));
+        return Err(AppError::Unauthenticated(
+            "the token's user is disabled".into(),
+        ));
     }
     let permissions = match user.role_id {
         Some(role_id) => role::Entity::find_by_id(role_id)
@@ -55,12 +75,18 @@ pub async fn authenticate(db: &DatabaseConnection, raw: Option<&str>) -> AppResu
         None => Vec::new(),
     };
     let at = now();
-    if token_row.last_used_at.is_none_or(|t| at - t >= Duration::minutes(1)) {
+    if token_row
+        .last_used_at
+        .is_none_or(|t| at - t >= Duration::minutes(1))
+    {
         // Conditional, so that concurrent requests write it once; a failure here must not
         // fail the request.
         let stale = at - Duration::minutes(1);
         let _ = personal_access_token::Entity::update_many()
-            .col_expr(personal_access_token::Column::LastUsedAt, sea_orm::sea_query::Expr::value(at))
+            .col_expr(
+                personal_access_token::Column::LastUsedAt,
+                sea_orm::sea_query::Expr::value(at),
+            )
             .filter(personal_access_token::Column::Id.eq(token_row.id))
             .filter(
                 sea_orm::Condition::any()
@@ -70,7 +96,11 @@ pub async fn authenticate(db: &DatabaseConnection, raw: Option<&str>) -> AppResu
             .exec(db)
             .await;
     }
-    Ok(CurrentUser { user_id: user.id, token_id: token_row.id, permissions })
+    Ok(CurrentUser {
+        user_id: user.id,
+        token_id: token_row.id,
+        permissions,
+    })
 }
 
 /// Creates a token for `user_id` and returns it with its secret (shown only now).
@@ -118,7 +148,9 @@ pub async fn delete_token(db: &DatabaseConnection, caller: &CurrentUser, id: i64
     if token.user_id != caller.user_id {
         caller.require(crate::auth::Permission::UsersManage)?;
     }
-    personal_access_token::Entity::delete_by_id(id).exec(&txn).await?;
+    personal_access_token::Entity::delete_by_id(id)
+        .exec(&txn)
+        .await?;
     audit::deleted(&txn, "PersonalAccessToken", id, caller.user_id, &token).await?;
     txn.commit().await?;
     Ok(())
@@ -127,7 +159,11 @@ pub async fn delete_token(db: &DatabaseConnection, caller: &CurrentUser, id: i64
 /// Creates the built-in roles that are missing.
 pub async fn ensure_roles<C: ConnectionTrait>(db: &C) -> AppResult<()> {
     for (name, permissions) in builtin_roles() {
-        let exists = role::Entity::find().filter(role::Column::Name.eq(name)).count(db).await? > 0;
+        let exists = role::Entity::find()
+            .filter(role::Column::Name.eq(name))
+            .count(db)
+            .await?
+            > 0;
         if !exists {
             let at = now();
             role::ActiveModel {
@@ -145,8 +181,14 @@ pub async fn ensure_roles<C: ConnectionTrait>(db: &C) -> AppResult<()> {
     Ok(())
 }
 
-pub async fn find_by_username<C: ConnectionTrait>(db: &C, username: &str) -> AppResult<Option<user::Model>> {
-    Ok(user::Entity::find().filter(user::Column::Username.eq(username)).one(db).await?)
+pub async fn find_by_username<C: ConnectionTrait>(
+    db: &C,
+    username: &str,
+) -> AppResult<Option<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .one(db)
+        .await?)
 }
 
 /// Creates a user with the named built-in role.

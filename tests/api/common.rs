@@ -1,7 +1,6 @@
 //! Test harness: a fresh fathom (migrated, seeded) on SQLite or PostgreSQL, driven through
 //! its router exactly as HTTP clients drive it.
 
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
@@ -27,7 +26,10 @@ enum Cleanup {
 
 fn unique(prefix: &str) -> String {
     use rand::Rng;
-    format!("{prefix}_{:012x}", rand::rng().random::<u64>() & 0xffff_ffff_ffff)
+    format!(
+        "{prefix}_{:012x}",
+        rand::rng().random::<u64>() & 0xffff_ffff_ffff
+    )
 }
 
 impl TestApp {
@@ -39,24 +41,58 @@ impl TestApp {
 
     /// `None` when `FATHOM_TEST_POSTGRES_URL` is not set.
     pub async fn postgres() -> Option<TestApp> {
-        let admin_url = std::env::var("FATHOM_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
+        let admin_url = std::env::var("FATHOM_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
         let schema = unique("t");
-        let admin = fathom::db::connect(&admin_url).await.expect("connect to PostgreSQL");
+        let admin = fathom::db::connect(&admin_url)
+            .await
+            .expect("connect to PostgreSQL");
         admin
-            .execute_raw(Statement::from_string(DbBackend::Postgres, format!("CREATE SCHEMA {schema}")))
+            .execute_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("CREATE SCHEMA {schema}"),
+            ))
             .await
             .expect("create schema");
         admin.close().await.ok();
-        Some(Self::start(&admin_url, Some(&schema), "postgres", Cleanup::PostgresSchema { admin_url: admin_url.clone(), schema: schema.clone() }).await)
+        Some(
+            Self::start(
+                &admin_url,
+                Some(&schema),
+                "postgres",
+                Cleanup::PostgresSchema {
+                    admin_url: admin_url.clone(),
+                    schema: schema.clone(),
+                },
+            )
+            .await,
+        )
     }
 
-    async fn start(url: &str, schema: Option<&str>, backend: &'static str, cleanup: Cleanup) -> TestApp {
-        let db = fathom::db::connect_in_schema(url, schema).await.expect("connect");
+    async fn start(
+        url: &str,
+        schema: Option<&str>,
+        backend: &'static str,
+        cleanup: Cleanup,
+    ) -> TestApp {
+        let db = fathom::db::connect_in_schema(url, schema)
+            .await
+            .expect("connect");
         fathom::db::migrate(&db).await.expect("migrate");
-        let token = fathom::service::seed::seed_defaults(&db).await.expect("seed").expect("a new admin token");
+        let token = fathom::service::seed::seed_defaults(&db)
+            .await
+            .expect("seed")
+            .expect("a new admin token");
         let config = Config::for_database(url);
         let router = fathom::app::router(db.clone(), &config).expect("router");
-        TestApp { router, db, token, backend, cleanup }
+        TestApp {
+            router,
+            db,
+            token,
+            backend,
+            cleanup,
+        }
     }
 
     pub async fn finish(self) {
@@ -70,7 +106,10 @@ impl TestApp {
             Cleanup::PostgresSchema { admin_url, schema } => {
                 if let Ok(admin) = fathom::db::connect(&admin_url).await {
                     let _ = admin
-                        .execute_raw(Statement::from_string(DbBackend::Postgres, format!("DROP SCHEMA {schema} CASCADE")))
+                        .execute_raw(Statement::from_string(
+                            DbBackend::Postgres,
+                            format!("DROP SCHEMA {schema} CASCADE"),
+                        ))
                         .await;
                     admin.close().await.ok();
                 }
@@ -82,12 +121,22 @@ impl TestApp {
     pub async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
         let response = self.router.clone().oneshot(request).await.expect("router");
         let status = response.status();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
         (status, body)
     }
 
-    pub async fn post_raw(&self, token: Option<&str>, body: impl Into<Body>) -> (StatusCode, Value) {
+    pub async fn post_raw(
+        &self,
+        token: Option<&str>,
+        body: impl Into<Body>,
+    ) -> (StatusCode, Value) {
         let mut builder = Request::post("/api/graphql").header("content-type", "application/json");
         if let Some(token) = token {
             builder = builder.header("authorization", format!("Bearer {token}"));
@@ -96,7 +145,12 @@ impl TestApp {
     }
 
     pub async fn gql_as(&self, token: &str, query: &str, variables: Value) -> Value {
-        let (status, body) = self.post_raw(Some(token), json!({ "query": query, "variables": variables }).to_string()).await;
+        let (status, body) = self
+            .post_raw(
+                Some(token),
+                json!({ "query": query, "variables": variables }).to_string(),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body
     }
@@ -124,7 +178,9 @@ impl TestApp {
     pub async fn fingerprint(&self) -> Vec<(String, i64, i64)> {
         let mut out = Vec::new();
         for table in TABLES {
-            let sql = format!("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(version), 0) AS BIGINT) AS v FROM {table}");
+            let sql = format!(
+                "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(version), 0) AS BIGINT) AS v FROM {table}"
+            );
             let row = self
                 .db
                 .query_one_raw(Statement::from_string(self.db.get_database_backend(), sql))
@@ -140,14 +196,34 @@ impl TestApp {
 }
 
 pub const TABLES: &[&str] = &[
-    "system_settings", "companies", "roles", "users", "personal_access_tokens", "account_statuses", "account_types",
-    "accounts", "addresses", "serviceable_address_account_assignment_histories", "contacts", "services",
-    "account_services", "invoices", "debits", "discounts", "invoice_discount_applications", "billing_settings",
-    "scheduled_events", "disconnection_logs", "account_events", "logs",
+    "system_settings",
+    "companies",
+    "roles",
+    "users",
+    "personal_access_tokens",
+    "account_statuses",
+    "account_types",
+    "accounts",
+    "addresses",
+    "serviceable_address_account_assignment_histories",
+    "contacts",
+    "services",
+    "account_services",
+    "invoices",
+    "debits",
+    "discounts",
+    "invoice_discount_applications",
+    "billing_settings",
+    "scheduled_events",
+    "disconnection_logs",
+    "account_events",
+    "logs",
 ];
 
 pub fn error_code(body: &Value) -> Option<String> {
-    body["errors"][0]["extensions"]["code"].as_str().map(String::from)
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .map(String::from)
 }
 
 /// Runs the test body on SQLite, and on PostgreSQL when `FATHOM_TEST_POSTGRES_URL` is set.
@@ -189,7 +265,11 @@ pub async fn create_account(app: &TestApp, name: &str, status_id: i64) -> i64 {
             }}),
         )
         .await;
-    data["createAccount"]["id"].as_str().unwrap().parse().unwrap()
+    data["createAccount"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 /// Creates a serviceable address through the API and returns its id.
@@ -203,5 +283,9 @@ pub async fn create_address(app: &TestApp, line1: &str) -> i64 {
             }}),
         )
         .await;
-    data["createServiceableAddress"]["id"].as_str().unwrap().parse().unwrap()
+    data["createServiceableAddress"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }

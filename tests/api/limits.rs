@@ -10,7 +10,10 @@ on_both!(malformed_json_is_a_400, |app| {
 });
 
 on_both!(a_body_over_one_mebibyte_is_413_before_parsing, |app| {
-    let big = format!("{{\"query\": \"{{ me {{ name }} }}\", \"pad\": \"{}\"}}", "x".repeat(1024 * 1024 + 10));
+    let big = format!(
+        "{{\"query\": \"{{ me {{ name }} }}\", \"pad\": \"{}\"}}",
+        "x".repeat(1024 * 1024 + 10)
+    );
     let (status, _) = app.post_raw(Some(&app.token), big).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 });
@@ -23,7 +26,11 @@ on_both!(a_wrong_scalar_is_a_validation_error, |app| {
         "{ accounts { entities { no_such_field } } }",
     ] {
         let body = app.gql(q, json!({})).await;
-        assert_eq!(error_code(&body).as_deref(), Some("VALIDATION_FAILED"), "{q}: {body}");
+        assert_eq!(
+            error_code(&body).as_deref(),
+            Some("VALIDATION_FAILED"),
+            "{q}: {body}"
+        );
     }
 });
 
@@ -35,28 +42,44 @@ on_both!(a_sixty_level_deep_query_is_refused, |app| {
     for _ in 0..30 {
         q = format!("child_accounts {{ entities {{ {q} }} }}");
     }
-    let body = app.gql(&format!("{{ accounts {{ entities {{ {q} }} }} }}"), json!({})).await;
-    assert_eq!(error_code(&body).as_deref(), Some("QUERY_TOO_COMPLEX"), "{body}");
+    let body = app
+        .gql(
+            &format!("{{ accounts {{ entities {{ {q} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        error_code(&body).as_deref(),
+        Some("QUERY_TOO_COMPLEX"),
+        "{body}"
+    );
 });
 
-on_both!(nested_big_pages_are_too_complex_but_one_big_page_is_fine, |app| {
-    let ok = app
+on_both!(
+    nested_big_pages_are_too_complex_but_one_big_page_is_fine,
+    |app| {
+        let ok = app
         .gql("{ accounts(paginator: {page: 1, records_per_page: 10000}) { entities { id name account_status_id account_type_id activation_date next_bill_date account_status { id name } account_type { id name } company { id name } parent_account { id name } } } }", json!({}))
         .await;
-    assert!(ok.get("errors").is_none(), "{ok}");
-    let too_much = app
+        assert!(ok.get("errors").is_none(), "{ok}");
+        let too_much = app
         .gql("{ accounts(paginator: {page: 1, records_per_page: 10000}) { entities { child_accounts(paginator: {page: 1, records_per_page: 10000}) { entities { id } } } } }", json!({}))
         .await;
-    assert_eq!(error_code(&too_much).as_deref(), Some("QUERY_TOO_COMPLEX"));
-});
+        assert_eq!(error_code(&too_much).as_deref(), Some("QUERY_TOO_COMPLEX"));
+    }
+);
 
 on_both!(batches_run_each_operation_up_to_the_cap, |app| {
     let one = json!({"query": "{ me { username } }"});
-    let (status, body) = app.post_raw(Some(&app.token), json!([one, one]).to_string()).await;
+    let (status, body) = app
+        .post_raw(Some(&app.token), json!([one, one]).to_string())
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body.as_array().unwrap().len(), 2);
     let eleven: Vec<_> = (0..11).map(|_| one.clone()).collect();
-    let (status, body) = app.post_raw(Some(&app.token), json!(eleven).to_string()).await;
+    let (status, body) = app
+        .post_raw(Some(&app.token), json!(eleven).to_string())
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error_code(&body).as_deref(), Some("VALIDATION_FAILED"));
 });
@@ -75,20 +98,39 @@ on_both!(get_serves_queries_but_not_mutations, |app| {
     use axum::body::Body;
     use axum::http::Request;
     let get = |q: &str| {
-        let uri = format!("/api/graphql?query={}", q.replace(' ', "%20").replace('{', "%7B").replace('}', "%7D"));
-        Request::get(uri).header("authorization", format!("Bearer {}", app.token)).body(Body::empty()).unwrap()
+        let uri = format!(
+            "/api/graphql?query={}",
+            q.replace(' ', "%20")
+                .replace('{', "%7B")
+                .replace('}', "%7D")
+        );
+        Request::get(uri)
+            .header("authorization", format!("Bearer {}", app.token))
+            .body(Body::empty())
+            .unwrap()
     };
     let (status, body) = app.send(get("{ me { username } }")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"]["me"]["username"], "admin");
-    let (_, body) = app.send(get("mutation { archiveAccount(id: 1) { id } }")).await;
+    let (_, body) = app
+        .send(get("mutation { archiveAccount(id: 1) { id } }"))
+        .await;
     assert_eq!(error_code(&body).as_deref(), Some("VALIDATION_FAILED"));
 });
 
 on_both!(introspection_works_for_an_authenticated_caller, |app| {
-    let data = app.ok("{ __schema { queryType { name } types { name } } }", json!({})).await;
+    let data = app
+        .ok(
+            "{ __schema { queryType { name } types { name } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(data["__schema"]["queryType"]["name"], "Query");
     let graphiql_style = include_str!("introspection.graphql");
     let body = app.gql(graphiql_style, json!({})).await;
-    assert!(body.get("errors").is_none(), "GraphiQL introspection must pass the limits: {}", body["errors"]);
+    assert!(
+        body.get("errors").is_none(),
+        "GraphiQL introspection must pass the limits: {}",
+        body["errors"]
+    );
 });

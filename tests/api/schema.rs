@@ -6,13 +6,20 @@ use crate::common::{self, create_account};
 
 fn sdl() -> String {
     let db = sea_orm::DatabaseConnection::default();
-    fathom::graphql::build_schema(db, &fathom::config::Limits::default()).unwrap().sdl()
+    fathom::graphql::build_schema(db, &fathom::config::Limits::default())
+        .unwrap()
+        .sdl()
 }
 
 #[test]
 fn the_committed_schema_graphql_equals_the_served_schema() {
-    let committed = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schema.graphql")).unwrap();
-    assert!(committed == sdl(), "schema.graphql is stale: run `cargo run -- schema > schema.graphql`");
+    let committed =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schema.graphql"))
+            .unwrap();
+    assert!(
+        committed == sdl(),
+        "schema.graphql is stale: run `cargo run -- schema > schema.graphql`"
+    );
 }
 
 #[test]
@@ -28,7 +35,10 @@ fn the_generated_enums_match_sonar_enums_json() {
         let expected = json[*name].as_object().unwrap();
         let mut got: Vec<(&str, &str)> = values.iter().copied().collect();
         got.sort();
-        let want: Vec<(&str, &str)> = expected.iter().map(|(k, v)| (k.as_str(), v.as_str().unwrap())).collect();
+        let want: Vec<(&str, &str)> = expected
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
+            .collect();
         assert_eq!(got, want, "{name}: run scripts/gen-sonar-enums.py");
     }
 }
@@ -41,7 +51,8 @@ const NEEDS_BILLING_MUTATIONS: &[&str] = &[
 ];
 
 fn examples() -> Vec<Value> {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sonar-examples-in-scope.json");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sonar-examples-in-scope.json");
     serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap()
 }
 
@@ -87,7 +98,12 @@ on_both!(sonar_scripts_in_scope_run_unchanged, |app| {
         if NEEDS_BILLING_MUTATIONS.contains(&title) {
             continue;
         }
-        let body = app.gql(example["operation"].as_str().unwrap(), example["variables"].clone()).await;
+        let body = app
+            .gql(
+                example["operation"].as_str().unwrap(),
+                example["variables"].clone(),
+            )
+            .await;
         assert!(body.get("errors").is_none(), "{title}: {body}");
         assert!(body["data"].is_object(), "{title}: {body}");
     }
