@@ -35,6 +35,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Run the billing pass for a local date (default: today in the instance time zone).
+    Bill {
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+    },
     /// Print the GraphQL schema (SDL).
     Schema,
 }
@@ -93,6 +98,21 @@ pub async fn run(cli: Cli) -> AppResult<()> {
             println!("{}", token.as_str());
             Ok(())
         }
+        Command::Bill { date } => {
+            let conn = db::connect(&config.database_url).await?;
+            db::migrate(&conn).await?;
+            service::seed::seed_defaults(&conn).await?;
+            let date = match date {
+                Some(d) => d,
+                None => service::settings::local_date(&conn, service::now()).await?,
+            };
+            let report = service::billing::run_pass(&conn, date).await?;
+            println!(
+                "billed {date}: {} account(s), {} debit(s), {} invoice(s)",
+                report.accounts_billed, report.debits_created, report.invoices_created
+            );
+            Ok(())
+        }
         Command::Serve { demo } => serve(config, demo).await,
     }
 }
@@ -104,6 +124,7 @@ async fn serve(config: Config, demo: bool) -> AppResult<()> {
     if demo {
         service::seed::seed_demo(&conn).await?;
     }
+    crate::worker::spawn(conn.clone());
     let router = app::router(conn, &config)?;
     let listener = TcpListener::bind(&config.bind)
         .await

@@ -15,3 +15,4 @@ pub mod error;
 pub mod graphql;
 pub mod service;
 pub mod sonar_enums;
+pub mod worker;

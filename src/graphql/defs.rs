@@ -88,6 +88,7 @@ pub static COMPANY: EntityDef = EntityDef {
     ops: &Ops::<company::Entity>::new(),
     hidden: nothing_hidden,
     extra: no_extra,
+    interfaces: &[],
 };
 
 pub static USER: EntityDef = EntityDef {
@@ -127,6 +128,7 @@ pub static USER: EntityDef = EntityDef {
     ops: &Ops::<user::Entity>::new(),
     hidden: nothing_hidden,
     extra: no_extra,
+    interfaces: &[],
 };
 
 pub static PERSONAL_ACCESS_TOKEN: EntityDef = EntityDef {
@@ -153,6 +155,7 @@ pub static PERSONAL_ACCESS_TOKEN: EntityDef = EntityDef {
     ops: &Ops::<personal_access_token::Entity>::new(),
     hidden: nothing_hidden,
     extra: extra_fields::personal_access_token,
+    interfaces: &[],
 };
 
 pub static ACCOUNT_STATUS: EntityDef = EntityDef {
@@ -176,6 +179,7 @@ pub static ACCOUNT_STATUS: EntityDef = EntityDef {
     ops: &Ops::<account_status::Entity>::new(),
     hidden: nothing_hidden,
     extra: no_extra,
+    interfaces: &[],
 };
 
 pub static ACCOUNT_TYPE: EntityDef = EntityDef {
@@ -195,6 +199,7 @@ pub static ACCOUNT_TYPE: EntityDef = EntityDef {
     ops: &Ops::<account_type::Entity>::new(),
     hidden: nothing_hidden,
     extra: no_extra,
+    interfaces: &[],
 };
 
 pub static ACCOUNT: EntityDef = EntityDef {
@@ -271,6 +276,7 @@ pub static ACCOUNT: EntityDef = EntityDef {
     ops: &Ops::<account::Entity>::new(),
     hidden: nothing_hidden,
     extra: no_extra,
+    interfaces: &[],
 };
 
 pub static ADDRESS: EntityDef = EntityDef {
@@ -320,6 +326,7 @@ pub static ADDRESS: EntityDef = EntityDef {
     ops: &Ops::<address::Entity>::new(),
     hidden: nothing_hidden,
     extra: no_extra,
+    interfaces: &[],
 };
 
 pub static CONTACT: EntityDef = EntityDef {
@@ -347,6 +354,7 @@ pub static CONTACT: EntityDef = EntityDef {
     ops: &Ops::<contact::Entity>::new(),
     hidden: nothing_hidden,
     extra: no_extra,
+    interfaces: &[],
 };
 
 pub static SERVICE: EntityDef = EntityDef {
@@ -378,6 +386,7 @@ pub static SERVICE: EntityDef = EntityDef {
     ops: &Ops::<service::Entity>::new(),
     hidden: nothing_hidden,
     extra: extra_fields::service,
+    interfaces: &[],
 };
 
 pub static ACCOUNT_SERVICE: EntityDef = EntityDef {
@@ -409,6 +418,7 @@ pub static ACCOUNT_SERVICE: EntityDef = EntityDef {
     ops: &Ops::<account_service::Entity>::new(),
     hidden: || Condition::all().add(account_service::Column::RemovedAt.is_null()),
     extra: no_extra,
+    interfaces: &[],
 };
 
 const DEBIT_FIELDS: &[F] = &[
@@ -472,6 +482,7 @@ pub static DEBIT: EntityDef = EntityDef {
     ops: &Ops::<debit::Entity>::new(),
     hidden: nothing_hidden,
     extra: no_extra,
+    interfaces: &["TransactionInterface"],
 };
 
 pub static DISCOUNT: EntityDef = EntityDef {
@@ -519,6 +530,7 @@ pub static DISCOUNT: EntityDef = EntityDef {
     ops: &Ops::<discount::Entity>::new(),
     hidden: nothing_hidden,
     extra: no_extra,
+    interfaces: &["TransactionInterface"],
 };
 
 pub static INVOICE: EntityDef = EntityDef {
@@ -579,6 +591,7 @@ pub static INVOICE: EntityDef = EntityDef {
     ops: &Ops::<invoice::Entity>::new(),
     hidden: nothing_hidden,
     extra: no_extra,
+    interfaces: &[],
 };
 
 pub static SCHEDULED_EVENT: EntityDef = EntityDef {
@@ -606,6 +619,7 @@ pub static SCHEDULED_EVENT: EntityDef = EntityDef {
     ops: &Ops::<scheduled_event::Entity>::new(),
     hidden: nothing_hidden,
     extra: no_extra,
+    interfaces: &[],
 };
 
 pub static DISCONNECTION_LOG: EntityDef = EntityDef {
@@ -669,6 +683,7 @@ pub static DISCONNECTION_LOG: EntityDef = EntityDef {
     ops: &Ops::<disconnection_log::Entity>::new(),
     hidden: nothing_hidden,
     extra: no_extra,
+    interfaces: &[],
 };
 
 pub static SERVICEABLE_ADDRESS_ACCOUNT_ASSIGNMENT_HISTORY: EntityDef = EntityDef {
@@ -692,6 +707,7 @@ pub static SERVICEABLE_ADDRESS_ACCOUNT_ASSIGNMENT_HISTORY: EntityDef = EntityDef
     ops: &Ops::<serviceable_address_account_assignment_history::Entity>::new(),
     hidden: nothing_hidden,
     extra: no_extra,
+    interfaces: &[],
 };
 
 pub static ACCOUNT_EVENT: EntityDef = EntityDef {
@@ -715,6 +731,7 @@ pub static ACCOUNT_EVENT: EntityDef = EntityDef {
     ops: &Ops::<account_event::Entity>::new(),
     hidden: nothing_hidden,
     extra: no_extra,
+    interfaces: &[],
 };
 
 pub static LOG: EntityDef = EntityDef {
@@ -741,6 +758,7 @@ pub static LOG: EntityDef = EntityDef {
     ops: &Ops::<log::Entity>::new(),
     hidden: nothing_hidden,
     extra: no_extra,
+    interfaces: &[],
 };
 
 pub static BILLING_SETTING: EntityDef = EntityDef {
@@ -809,6 +827,7 @@ pub static BILLING_SETTING: EntityDef = EntityDef {
     ops: &Ops::<billing_setting::Entity>::new(),
     hidden: nothing_hidden,
     extra: no_extra,
+    interfaces: &[],
 };
 
 /// Every entity, in the order their types appear.
@@ -852,4 +871,5 @@ pub static SYSTEM_SETTING: EntityDef = EntityDef {
     ops: &Ops::<system_setting::Entity>::new(),
     hidden: nothing_hidden,
     extra: no_extra,
+    interfaces: &[],
 };

@@ -72,6 +72,8 @@ pub struct EntityDef {
     pub hidden: fn() -> Condition,
     /// Fields that are not columns (computed, or shown only once).
     pub extra: fn() -> Vec<async_graphql::dynamic::Field>,
+    /// Interfaces the type implements.
+    pub interfaces: &'static [&'static str],
 }
 
 impl EntityDef {

@@ -203,6 +203,77 @@ const INPUTS: &[InputDef] = &[
         ],
     ),
     ("CreatePersonalAccessTokenMutationInput", &[("name", "String!", "")]),
+    (
+        "CreateRecurringServiceMutationInput",
+        &[
+            ("id", "Int64Bit", ""),
+            ("enabled", "Boolean!", ""),
+            ("name", "String!", ""),
+            ("application", "ServiceApplication!", "DEBIT charges; CREDIT services are one-time only in fathom."),
+            ("amount", "Int!", "Price in cents."),
+            ("company_id", "Int64Bit", ""),
+            ("general_ledger_code_id", "Int64Bit", UNUSED),
+            ("billing_frequency", "Int!", "Months between bills, 1 to 120."),
+            ("tax_definition_id", "Int64Bit", UNUSED),
+            ("reverse_tax_definition_id", "Int64Bit", UNUSED),
+            ("display_if_zero", "Boolean", ""),
+        ],
+    ),
+    (
+        "CreateOneTimeServiceMutationInput",
+        &[
+            ("id", "Int64Bit", ""),
+            ("enabled", "Boolean!", ""),
+            ("name", "String!", ""),
+            ("application", "ServiceApplication!", "DEBIT makes one-time charges, CREDIT one-time credits."),
+            ("amount", "Int!", "Price in cents."),
+            ("company_id", "Int64Bit", ""),
+            ("general_ledger_code_id", "Int64Bit", UNUSED),
+            ("tax_definition_id", "Int64Bit", UNUSED),
+            ("reverse_tax_definition_id", "Int64Bit", UNUSED),
+            ("display_if_zero", "Boolean", ""),
+        ],
+    ),
+    (
+        "AddServiceToAccountMutationInput",
+        &[
+            ("account_id", "Int64Bit!", ""),
+            ("service_id", "Int64Bit!", "A recurring service."),
+            ("quantity", "Int!", ""),
+            ("price_override", "Int", "Price in cents instead of the service's."),
+            ("price_override_reason", "String", ""),
+            ("name_override", "String", ""),
+            ("next_bill_date", "Date", "First date to bill this service (no proration then)."),
+            ("prorate", "Boolean", "Charge the rest of an already billed period now; null inherits billing settings' prorate_services."),
+            ("proration_date", "Date", "The first charged day (default today, in the instance time zone)."),
+        ],
+    ),
+    (
+        "DeleteAccountServiceMutationInput",
+        &[
+            ("prorate", "Boolean", "Credit the unused part of the service's last debit; null inherits prorate_services."),
+            ("proration_date", "Date", "The last charged day (default today, in the instance time zone)."),
+        ],
+    ),
+    (
+        "CreateAccountOneTimeTransactionMutationInput",
+        &[
+            ("service_id", "Int64Bit!", "A one-time service: a DEBIT one makes a debit, a CREDIT one a discount."),
+            ("account_id", "Int64Bit!", ""),
+            ("description", "String", ""),
+            ("quantity", "Int!", ""),
+            ("price_override", "Int", "Price in cents instead of the service's."),
+        ],
+    ),
+    (
+        "CreateInvoiceMutationInput",
+        &[
+            ("debit_ids", "[Int64Bit]!", "Uninvoiced debits of one account."),
+            ("date", "Date!", ""),
+            ("message", "Text", ""),
+            ("due_date", "Date", "Defaults to 14 days after date."),
+        ],
+    ),
 ];
 
 pub fn input_types() -> Vec<InputObject> {

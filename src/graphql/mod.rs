@@ -86,6 +86,7 @@ pub fn build_schema(db: DatabaseConnection, limits: &Limits) -> Result<Schema, S
     builder = builder
         .register(objects::page_info_type())
         .register(extra_fields::recurring_service_detail_type())
+        .register(objects::transaction_interface())
         .register(queries::query_type())
         .register(mutations::mutation_type())
         .data(State { db })

@@ -7,9 +7,10 @@ use super::inputs::{id_arg, input, optional_input};
 use super::objects::type_ref;
 use super::queries::SuccessResponse;
 use super::{allowed, db, gql};
-use crate::auth::Permission::{AccountsWrite, SettingsWrite};
+use crate::auth::Permission::{AccountsWrite, BillingWrite, SettingsWrite};
 use crate::error::AppError;
-use crate::service::{accounts, addresses, catalog, contacts, settings, users};
+use crate::service::services::{self as billing_services, Transaction};
+use crate::service::{accounts, addresses, catalog, contacts, invoicing, settings, users};
 
 fn row<'a, M: std::any::Any + Send + Sync>(model: M) -> Option<FieldValue<'a>> {
     Some(FieldValue::owned_any(Row::new(model)))
@@ -38,6 +39,50 @@ macro_rules! mutation {
 }
 
 pub fn mutation_type() -> Object {
+    billing_mutations(account_mutations())
+}
+
+fn billing_mutations(object: Object) -> Object {
+    object
+        .field(mutation!("createRecurringService" -> "Service", [("input", "CreateRecurringServiceMutationInput")],
+            "Creates a recurring service, billed every billing_frequency months.", |ctx| {
+            let user = allowed(&ctx, BillingWrite)?;
+            Ok(row(billing_services::create_service(db(&ctx), user.user_id, input(&ctx, "input")?, true).await?))
+        }))
+        .field(mutation!("createOneTimeService" -> "Service", [("input", "CreateOneTimeServiceMutationInput")],
+            "Creates a one-time service (a charge or a credit).", |ctx| {
+            let user = allowed(&ctx, BillingWrite)?;
+            Ok(row(billing_services::create_service(db(&ctx), user.user_id, input(&ctx, "input")?, false).await?))
+        }))
+        .field(mutation!("addServiceToAccount" -> "AccountService", [("input", "AddServiceToAccountMutationInput")],
+            "Adds a recurring service to an account, charging the rest of an already billed period when proration applies.", |ctx| {
+            let user = allowed(&ctx, BillingWrite)?;
+            Ok(row(billing_services::add_service_to_account(db(&ctx), user.user_id, input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("deleteAccountService" -> "SuccessResponse", [("id", "Int64Bit!"), ("input", "DeleteAccountServiceMutationInput")],
+            "Removes a service from an account (kept as history), crediting the unused part of its last debit when proration applies.", |ctx| {
+            let user = allowed(&ctx, BillingWrite)?;
+            let id = id_arg(&ctx)?;
+            billing_services::delete_account_service(db(&ctx), user.user_id, id, optional_input(&ctx, "input")?).await?;
+            Ok(deleted("account service", id))
+        }))
+        .field(mutation!("createAccountOneTimeTransaction" -> "[TransactionInterface]", [("input", "CreateAccountOneTimeTransactionMutationInput")],
+            "Creates an uninvoiced one-time debit (or, for a credit service, a discount).", |ctx| {
+            let user = allowed(&ctx, BillingWrite)?;
+            let value = match billing_services::one_time_transaction(db(&ctx), user.user_id, input(&ctx, "input")?).await? {
+                Transaction::Debit(d) => FieldValue::owned_any(Row::new(d)).with_type("Debit"),
+                Transaction::Discount(d) => FieldValue::owned_any(Row::new(d)).with_type("Discount"),
+            };
+            Ok(Some(FieldValue::list([value])))
+        }))
+        .field(mutation!("createInvoice" -> "Invoice", [("input", "CreateInvoiceMutationInput")],
+            "Invoices the given uninvoiced debits of one account, applying its unapplied discounts oldest first.", |ctx| {
+            let user = allowed(&ctx, BillingWrite)?;
+            Ok(row(invoicing::create_invoice(db(&ctx), user.user_id, input(&ctx, "input")?).await?))
+        }))
+}
+
+fn account_mutations() -> Object {
     Object::new("Mutation")
         .field(mutation!("updateSystemSettings" -> "SystemSetting", [("input", "UpdateSystemSettingsMutationInput")],
             "Changes the instance time zone.", |ctx| {

@@ -111,7 +111,33 @@ pub fn object_type(def: &'static EntityDef) -> Object {
     for field in (def.extra)() {
         obj = obj.field(field);
     }
+    for interface in def.interfaces {
+        obj = obj.implement(*interface);
+    }
     obj
+}
+
+/// `TransactionInterface`: what debits and discounts (the results of a one-time
+/// transaction) have in common.
+pub fn transaction_interface() -> async_graphql::dynamic::Interface {
+    use async_graphql::dynamic::{Interface, InterfaceField};
+    let mut interface = Interface::new("TransactionInterface")
+        .description("A debit or a discount on an account.")
+        .field(InterfaceField::new("id", type_ref("Int64Bit!")))
+        .field(InterfaceField::new("sonar_unique_id", type_ref("ID!")))
+        .field(InterfaceField::new("created_at", type_ref("Datetime!")))
+        .field(InterfaceField::new("updated_at", type_ref("Datetime!")))
+        .field(InterfaceField::new("_version", type_ref("String!")));
+    for name in [
+        "account_id", "amount", "company_id", "description", "general_ledger_code", "general_ledger_code_description",
+        "minutes", "prorated_from", "prorated_to", "quantity", "quantity_prorated_from", "quantity_prorated_to",
+        "reversed", "reversed_at", "reversed_by_user_id", "service_id", "service_name", "service_transaction_type",
+        "type", "user_id",
+    ] {
+        let f = super::defs::DEBIT.field(name).expect("a debit field");
+        interface = interface.field(InterfaceField::new(name, type_ref(f.1)));
+    }
+    interface
 }
 
 pub fn connection_type(def: &'static EntityDef) -> Object {

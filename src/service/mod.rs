@@ -11,8 +11,12 @@ pub mod addresses;
 pub mod audit;
 pub mod catalog;
 pub mod collection;
+pub mod billing;
 pub mod contacts;
+pub mod invoicing;
+pub mod proration;
 pub mod seed;
+pub mod services;
 pub mod settings;
 pub mod users;
 
@@ -25,9 +29,19 @@ use serde::{Deserialize, Deserializer};
 
 use crate::error::{AppError, AppResult};
 
+tokio::task_local! {
+    /// A fixed "now" for the work done inside [`at_instant`] (tests, and replays of the past).
+    static FIXED_NOW: DateTime<Utc>;
+}
+
 /// The current instant, to the microsecond (what both databases keep).
 pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
+    FIXED_NOW.try_with(|t| *t).unwrap_or_else(|_| Utc::now()).trunc_subsecs(6)
+}
+
+/// Runs `work` with [`now`] fixed at `instant`.
+pub async fn at_instant<F: std::future::Future>(instant: DateTime<Utc>, work: F) -> F::Output {
+    FIXED_NOW.scope(instant, work).await
 }
 
 /// An id given as a JSON number or a string of digits (Sonar scripts send both).
@@ -50,6 +64,25 @@ impl<'de> Deserialize<'de> for Id {
                 .map(Id)
                 .map_err(|_| serde::de::Error::custom("not an id")),
         }
+    }
+}
+
+/// A list argument that may arrive as a single value (Sonar scripts send both).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OneOrMany<T>(pub Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw<T> {
+            Many(Vec<T>),
+            One(T),
+        }
+        Ok(match Raw::deserialize(d)? {
+            Raw::Many(v) => OneOrMany(v),
+            Raw::One(v) => OneOrMany(vec![v]),
+        })
     }
 }
 

@@ -1,0 +1,488 @@
+//! Services (what can be charged), account services (a recurring service on an account, with
+//! proration when it is added or removed mid-period), and one-time transactions.
+
+use chrono::{Months, NaiveDate};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use serde::Deserialize;
+
+use super::{accounts, addresses, audit, find, now, optional_text, proration, required_text, save, settings, Id};
+use crate::db::begin_write;
+use crate::entity::{account, account_service, company, debit, discount, service};
+use crate::error::{AppError, AppResult};
+
+pub const RECURRING: &str = "RECURRING";
+pub const ONETIME: &str = "ONETIME";
+pub const DEBIT: &str = "DEBIT";
+pub const CREDIT: &str = "CREDIT";
+
+#[derive(Debug, Deserialize)]
+pub struct CreateService {
+    pub id: Option<Id>,
+    pub enabled: bool,
+    pub name: String,
+    pub application: String,
+    pub amount: i64,
+    pub company_id: Option<Id>,
+    pub general_ledger_code_id: Option<Id>,
+    pub billing_frequency: Option<i32>,
+    pub tax_definition_id: Option<Id>,
+    pub reverse_tax_definition_id: Option<Id>,
+    pub display_if_zero: Option<bool>,
+}
+
+/// Creates a recurring service (`billing_frequency` months between bills, 1 to 120) or, with
+/// no frequency, a one-time service. Tax and general-ledger ids are accepted and not kept:
+/// fathom has neither feature.
+pub async fn create_service(
+    db: &DatabaseConnection,
+    user_id: i64,
+    input: CreateService,
+    recurring: bool,
+) -> AppResult<service::Model> {
+    let name = required_text("name", &input.name)?;
+    if input.amount < 0 || input.amount > i32::MAX as i64 {
+        return Err(AppError::validation("amount", "amount is in cents, 0 or more"));
+    }
+    let frequency = if recurring {
+        match input.billing_frequency {
+            Some(f) if (1..=120).contains(&f) => Some(f),
+            _ => return Err(AppError::validation("billing_frequency", "billing_frequency is 1 to 120 months")),
+        }
+    } else {
+        None
+    };
+    let txn = begin_write(db).await?;
+    if let Some(Id(company_id)) = input.company_id {
+        find::<company::Entity, _>(&txn, "Company", company_id)
+            .await
+            .map_err(|_| AppError::validation("company_id", format!("company {company_id} does not exist")))?;
+    }
+    let at = now();
+    let mut am = service::ActiveModel {
+        name: Set(name),
+        r#type: Set(if recurring { RECURRING } else { ONETIME }.into()),
+        application: Set(input.application),
+        amount: Set(input.amount),
+        company_id: Set(input.company_id.map(|i| i.0)),
+        enabled: Set(input.enabled),
+        display_if_zero: Set(input.display_if_zero.unwrap_or(false)),
+        billing_frequency: Set(frequency),
+        created_at: Set(at),
+        updated_at: Set(at),
+        version: Set(1),
+        ..Default::default()
+    };
+    if let Some(Id(id)) = input.id {
+        if id <= 0 {
+            return Err(AppError::validation("id", "id must be positive"));
+        }
+        if service::Entity::find_by_id(id).one(&txn).await?.is_some() {
+            return Err(AppError::Conflict(format!("service {id} already exists")));
+        }
+        am.id = Set(id);
+    }
+    let model = am.insert(&txn).await?;
+    if input.id.is_some() {
+        addresses::bump_sequence(&txn, "services").await?;
+    }
+    audit::created(&txn, "Service", model.id, user_id, &model).await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// The price of one bill of an account service, in cents.
+pub fn price(service: &service::Model, account_service: &account_service::Model) -> i64 {
+    account_service.price_override.unwrap_or(service.amount) * account_service.quantity as i64
+}
+
+/// `date` plus `months` months (the end of a shorter month clamps: Jan 31 + 1 = Feb 28).
+pub fn add_months(date: NaiveDate, months: i32) -> AppResult<NaiveDate> {
+    date.checked_add_months(Months::new(months.max(0) as u32))
+        .ok_or_else(|| AppError::validation("date", "date out of range"))
+}
+
+/// Recomputes `Account.next_recurring_charge_amount`: what the next billing pass charges for
+/// the account's recurring services. A derived value, so it does not bump `_version`.
+pub async fn refresh_next_charge<C: ConnectionTrait>(db: &C, account_id: i64) -> AppResult<()> {
+    let services = active_account_services(db, account_id).await?;
+    let total: i64 = services.iter().map(|(a, s)| price(s, a)).sum();
+    account::Entity::update_many()
+        .col_expr(account::Column::NextRecurringChargeAmount, Expr::value(Some(total)))
+        .filter(account::Column::Id.eq(account_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The account's recurring services in place (not removed), with their services.
+pub async fn active_account_services<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+) -> AppResult<Vec<(account_service::Model, service::Model)>> {
+    let rows = account_service::Entity::find()
+        .filter(account_service::Column::AccountId.eq(account_id))
+        .filter(account_service::Column::RemovedAt.is_null())
+        .order_by_asc(account_service::Column::Id)
+        .all(db)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let service = find::<service::Entity, _>(db, "Service", row.service_id).await?;
+        out.push((row, service));
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AddServiceToAccount {
+    pub account_id: Id,
+    pub service_id: Id,
+    pub quantity: i32,
+    pub price_override: Option<i64>,
+    pub price_override_reason: Option<String>,
+    pub name_override: Option<String>,
+    pub next_bill_date: Option<String>,
+    pub prorate: Option<bool>,
+    pub proration_date: Option<String>,
+}
+
+fn parse_date(field: &str, value: &str) -> AppResult<NaiveDate> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| AppError::validation(field, format!("{field} must be YYYY-MM-DD")))
+}
+
+/// Adds a recurring service to an account. When the account's current period is already
+/// billed (its `next_bill_date` is after the start date) and proration applies (`prorate`,
+/// else billing settings' `prorate_services`), an uninvoiced debit charges the rest of the
+/// period, `[start, next_bill_date - 1]`; the start is `proration_date`, else today (local).
+/// Otherwise the next billing pass bills it.
+pub async fn add_service_to_account(
+    db: &DatabaseConnection,
+    user_id: i64,
+    input: AddServiceToAccount,
+) -> AppResult<account_service::Model> {
+    if input.quantity < 1 {
+        return Err(AppError::validation("quantity", "quantity must be 1 or more"));
+    }
+    if input.price_override.is_some_and(|p| !(0..=i32::MAX as i64).contains(&p)) {
+        return Err(AppError::validation("price_override", "price_override is in cents, 0 or more"));
+    }
+    let txn = begin_write(db).await?;
+    let account = accounts::changeable(&txn, input.account_id.0).await.map_err(|e| match e {
+        AppError::NotFound(m) => AppError::validation("account_id", m),
+        other => other,
+    })?;
+    let service = find::<service::Entity, _>(&txn, "Service", input.service_id.0)
+        .await
+        .map_err(|_| AppError::validation("service_id", format!("service {} does not exist", input.service_id.0)))?;
+    let Some(frequency) = service.billing_frequency.filter(|_| service.r#type == RECURRING) else {
+        return Err(AppError::validation(
+            "service_id",
+            "only recurring services are added to accounts; use createAccountOneTimeTransaction for one-time services",
+        ));
+    };
+    if service.application != DEBIT {
+        return Err(AppError::validation("service_id", "recurring credit services are not supported"));
+    }
+    if !service.enabled {
+        return Err(AppError::validation("service_id", format!("service {} is disabled", service.id)));
+    }
+    let at = now();
+    let today = settings::local_date(&txn, at).await?;
+    let start = input.proration_date.as_deref().map(|d| parse_date("proration_date", d)).transpose()?.unwrap_or(today);
+    let explicit_next = input.next_bill_date.as_deref().map(|d| parse_date("next_bill_date", d)).transpose()?;
+    let billing = settings::billing_setting(&txn).await?;
+    let prorate = input.prorate.unwrap_or(billing.prorate_services);
+
+    let mut am = account_service::ActiveModel {
+        account_id: Set(account.id),
+        service_id: Set(service.id),
+        quantity: Set(input.quantity),
+        price_override: Set(input.price_override),
+        price_override_reason: Set(optional_text("price_override_reason", input.price_override_reason.as_deref())?),
+        name_override: Set(optional_text("name_override", input.name_override.as_deref())?),
+        next_bill_date: Set(explicit_next.or(account.next_bill_date)),
+        addition_prorate_date: Set(None),
+        number_of_times_billed: Set(0),
+        created_at: Set(at),
+        updated_at: Set(at),
+        version: Set(1),
+        ..Default::default()
+    };
+    let model = am.clone().insert(&txn).await?;
+
+    // The current period is billed when the account's next bill date is after the start.
+    if let Some(next_bill) = account.next_bill_date.filter(|n| *n > start && explicit_next.is_none()) {
+        let period_from = next_bill.checked_sub_months(Months::new(frequency as u32)).unwrap_or(next_bill);
+        let period_to = next_bill.pred_opt().unwrap_or(next_bill);
+        let charged_from = start.max(period_from);
+        if prorate && charged_from <= period_to {
+            let full = price(&service, &model);
+            let day_before = charged_from.pred_opt().unwrap_or(charged_from);
+            let amount = proration::credit(full, period_from, period_to, day_before, false);
+            insert_debit(&txn, &account, &service, Some(&model), amount, charged_from, period_to, Some(user_id), frequency).await?;
+            am = model.clone().into();
+            am.addition_prorate_date = Set(Some(charged_from));
+            am.update(&txn).await?;
+        }
+    }
+    refresh_next_charge(&txn, account.id).await?;
+    let model = find::<account_service::Entity, _>(&txn, "AccountService", model.id).await?;
+    accounts::record_event(&txn, account.id, "SERVICES_ADDED", None, Some(service.id.to_string()), at).await?;
+    audit::created(&txn, "AccountService", model.id, user_id, &model).await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// Inserts an uninvoiced recurring debit for `[from, to]`.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_debit<C: ConnectionTrait>(
+    db: &C,
+    account: &account::Model,
+    service: &service::Model,
+    account_service: Option<&account_service::Model>,
+    amount: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+    user_id: Option<i64>,
+    months: i32,
+) -> AppResult<debit::Model> {
+    let at = now();
+    let name = account_service.and_then(|a| a.name_override.clone()).unwrap_or_else(|| service.name.clone());
+    Ok(debit::ActiveModel {
+        account_id: Set(account.id),
+        company_id: Set(account.company_id),
+        service_id: Set(service.id),
+        account_service_id: Set(account_service.map(|a| a.id)),
+        invoice_id: Set(None),
+        amount: Set(amount),
+        quantity: Set(account_service.map(|a| a.quantity).unwrap_or(1)),
+        description: Set(Some(format!("{name} {from} to {to}"))),
+        service_name: Set(name),
+        r#type: Set(service.r#type.clone()),
+        number_of_months: Set(months),
+        prorated_from: Set(Some(from)),
+        prorated_to: Set(Some(to)),
+        reversed: Set(false),
+        user_id: Set(user_id),
+        created_at: Set(at),
+        updated_at: Set(at),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+/// A credit (discount) of `amount` cents for the unused part of `debit`, from `from`.
+pub async fn insert_proration_credit<C: ConnectionTrait>(
+    db: &C,
+    debit: &debit::Model,
+    amount: i64,
+    from: NaiveDate,
+    user_id: Option<i64>,
+) -> AppResult<discount::Model> {
+    let at = now();
+    Ok(discount::ActiveModel {
+        account_id: Set(debit.account_id),
+        company_id: Set(debit.company_id),
+        service_id: Set(Some(debit.service_id)),
+        debit_id: Set(Some(debit.id)),
+        amount: Set(amount),
+        amount_remaining: Set(amount),
+        description: Set(Some(format!("Proration credit for {}", debit.service_name))),
+        service_name: Set(debit.service_name.clone()),
+        r#type: Set(debit.r#type.clone()),
+        prorated_from: Set(Some(from)),
+        prorated_to: Set(debit.prorated_to),
+        quantity: Set(debit.quantity),
+        reversed: Set(false),
+        tax_committed: Set(false),
+        user_id: Set(user_id),
+        created_at: Set(at),
+        updated_at: Set(at),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+/// A planned proration credit: the debit, the amount, and the credited range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedCredit {
+    pub debit: debit::Model,
+    pub amount: i64,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// The credits for the unused part of each of `debits` after `d`: recurring debits with a
+/// period, not yet credited, whose credit is not zero.
+pub async fn plan_credits<C: ConnectionTrait>(
+    db: &C,
+    debits: Vec<debit::Model>,
+    d: NaiveDate,
+    whole_units: bool,
+) -> AppResult<Vec<PlannedCredit>> {
+    let mut out = Vec::new();
+    for debit in debits {
+        let (Some(from), Some(to)) = (debit.prorated_from, debit.prorated_to) else { continue };
+        if debit.reversed || debit.r#type != RECURRING {
+            continue;
+        }
+        let credited = discount::Entity::find().filter(discount::Column::DebitId.eq(debit.id)).one(db).await?;
+        if credited.is_some() {
+            continue;
+        }
+        let amount = proration::credit(debit.amount, from, to, d, whole_units);
+        if amount != 0 {
+            let credit_from = d.succ_opt().unwrap_or(d).max(from);
+            out.push(PlannedCredit { debit, amount, from: credit_from, to });
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DeleteAccountService {
+    pub prorate: Option<bool>,
+    pub proration_date: Option<String>,
+}
+
+/// Removes a service from an account (kept as history, hidden from listings). With proration
+/// (`prorate`, else `prorate_services`) the unused part of its last debit after the proration
+/// date (default today) is credited.
+pub async fn delete_account_service(
+    db: &DatabaseConnection,
+    user_id: i64,
+    id: i64,
+    input: DeleteAccountService,
+) -> AppResult<()> {
+    let txn = begin_write(db).await?;
+    let old = find::<account_service::Entity, _>(&txn, "AccountService", id).await?;
+    if old.removed_at.is_some() {
+        return Err(AppError::not_found("AccountService", id));
+    }
+    accounts::changeable(&txn, old.account_id).await?;
+    let at = now();
+    let billing = settings::billing_setting(&txn).await?;
+    let prorate = input.prorate.unwrap_or(billing.prorate_services);
+    let d = match input.proration_date.as_deref() {
+        Some(d) => parse_date("proration_date", d)?,
+        None => settings::local_date(&txn, at).await?,
+    };
+    if prorate {
+        let last = debit::Entity::find()
+            .filter(debit::Column::AccountServiceId.eq(id))
+            .filter(debit::Column::Reversed.eq(false))
+            .order_by_desc(debit::Column::ProratedTo)
+            .order_by_desc(debit::Column::Id)
+            .one(&txn)
+            .await?;
+        if let Some(last) = last {
+            for credit in plan_credits(&txn, vec![last], d, billing.round_prorated_amounts).await? {
+                insert_proration_credit(&txn, &credit.debit, credit.amount, credit.from, Some(user_id)).await?;
+            }
+        }
+    }
+    let mut am: account_service::ActiveModel = old.clone().into();
+    am.removed_at = Set(Some(at));
+    let new = save(&txn, id, old.version, am).await?;
+    refresh_next_charge(&txn, old.account_id).await?;
+    accounts::record_event(&txn, old.account_id, "SERVICES_REMOVED", Some(old.service_id.to_string()), None, at).await?;
+    audit::record(&txn, audit::LogType::Deleted, "AccountService", id, Some(user_id), Some(&old), Some(&new), "service removed from account")
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OneTimeTransaction {
+    pub service_id: Id,
+    pub account_id: Id,
+    pub description: Option<String>,
+    pub quantity: i32,
+    pub price_override: Option<i64>,
+}
+
+/// A one-time transaction: an uninvoiced debit for a one-time debit service, or a credit
+/// (discount) for a one-time credit service.
+pub enum Transaction {
+    Debit(debit::Model),
+    Discount(discount::Model),
+}
+
+pub async fn one_time_transaction(db: &DatabaseConnection, user_id: i64, input: OneTimeTransaction) -> AppResult<Transaction> {
+    if input.quantity < 1 {
+        return Err(AppError::validation("quantity", "quantity must be 1 or more"));
+    }
+    if input.price_override.is_some_and(|p| !(0..=i32::MAX as i64).contains(&p)) {
+        return Err(AppError::validation("price_override", "price_override is in cents, 0 or more"));
+    }
+    let txn = begin_write(db).await?;
+    let account = accounts::changeable(&txn, input.account_id.0).await.map_err(|e| match e {
+        AppError::NotFound(m) => AppError::validation("account_id", m),
+        other => other,
+    })?;
+    let service = find::<service::Entity, _>(&txn, "Service", input.service_id.0)
+        .await
+        .map_err(|_| AppError::validation("service_id", format!("service {} does not exist", input.service_id.0)))?;
+    if service.r#type != ONETIME {
+        return Err(AppError::validation("service_id", "a one-time transaction needs a one-time service"));
+    }
+    let amount = input.price_override.unwrap_or(service.amount) * input.quantity as i64;
+    let description = optional_text("description", input.description.as_deref())?.or_else(|| Some(service.name.clone()));
+    let at = now();
+    let result = if service.application == CREDIT {
+        let model = discount::ActiveModel {
+            account_id: Set(account.id),
+            company_id: Set(account.company_id),
+            service_id: Set(Some(service.id)),
+            debit_id: Set(None),
+            amount: Set(amount),
+            amount_remaining: Set(amount),
+            description: Set(description),
+            service_name: Set(service.name.clone()),
+            r#type: Set(ONETIME.into()),
+            quantity: Set(input.quantity),
+            reversed: Set(false),
+            tax_committed: Set(false),
+            user_id: Set(Some(user_id)),
+            created_at: Set(at),
+            updated_at: Set(at),
+            version: Set(1),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        audit::created(&txn, "Discount", model.id, user_id, &model).await?;
+        Transaction::Discount(model)
+    } else {
+        let model = debit::ActiveModel {
+            account_id: Set(account.id),
+            company_id: Set(account.company_id),
+            service_id: Set(service.id),
+            amount: Set(amount),
+            quantity: Set(input.quantity),
+            description: Set(description),
+            service_name: Set(service.name.clone()),
+            r#type: Set(ONETIME.into()),
+            number_of_months: Set(0),
+            reversed: Set(false),
+            user_id: Set(Some(user_id)),
+            created_at: Set(at),
+            updated_at: Set(at),
+            version: Set(1),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        audit::created(&txn, "Debit", model.id, user_id, &model).await?;
+        Transaction::Debit(model)
+    };
+    txn.commit().await?;
+    Ok(result)
+}
