@@ -1,7 +1,7 @@
 //! The complexity limit. Every selected field costs 1; a field that returns a page costs
 //! `records_per_page` × the cost of what is selected inside it, so nested pages multiply. A
 //! 10,000-row page of scalar fields with to-one relations passes the default limit; a page of
-//! pages of pages does not.
+//! pages of pages does not. A collection filtered by `id` counts as one row.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -138,6 +138,12 @@ fn page_size(
 ) -> Option<u128> {
     if !selects_entities(doc, &field.selection_set.node, 0) {
         return None;
+    }
+    // Filtering by id returns one row at most, whatever the page size.
+    if field.arguments.iter().any(|(name, value)| {
+        name.node == "id" && value.node.clone().into_const() != Some(Value::Null)
+    }) {
+        return Some(1);
     }
     let paginator = field
         .arguments

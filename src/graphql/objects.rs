@@ -129,10 +129,26 @@ pub fn transaction_interface() -> async_graphql::dynamic::Interface {
         .field(InterfaceField::new("updated_at", type_ref("Datetime!")))
         .field(InterfaceField::new("_version", type_ref("String!")));
     for name in [
-        "account_id", "amount", "company_id", "description", "general_ledger_code", "general_ledger_code_description",
-        "minutes", "prorated_from", "prorated_to", "quantity", "quantity_prorated_from", "quantity_prorated_to",
-        "reversed", "reversed_at", "reversed_by_user_id", "service_id", "service_name", "service_transaction_type",
-        "type", "user_id",
+        "account_id",
+        "amount",
+        "company_id",
+        "description",
+        "general_ledger_code",
+        "general_ledger_code_description",
+        "minutes",
+        "prorated_from",
+        "prorated_to",
+        "quantity",
+        "quantity_prorated_from",
+        "quantity_prorated_to",
+        "reversed",
+        "reversed_at",
+        "reversed_by_user_id",
+        "service_id",
+        "service_name",
+        "service_transaction_type",
+        "type",
+        "user_id",
     ] {
         let f = super::defs::DEBIT.field(name).expect("a debit field");
         interface = interface.field(InterfaceField::new(name, type_ref(f.1)));

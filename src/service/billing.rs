@@ -14,7 +14,9 @@
 //! and the loser of a race writes nothing.
 
 use chrono::{Months, NaiveDate};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 
 use super::services::{self, add_months, price};
 use super::{audit, invoicing, save};
@@ -75,10 +77,18 @@ pub async fn run_pass(db: &DatabaseConnection, date: NaiveDate) -> AppResult<Pas
 
 /// Bills one account for every cycle up to `date`, in one transaction. `None` when there was
 /// nothing to do (it is no longer due, active or unarchived).
-pub async fn bill_account(db: &DatabaseConnection, account_id: i64, date: NaiveDate) -> AppResult<Option<(u64, bool)>> {
+pub async fn bill_account(
+    db: &DatabaseConnection,
+    account_id: i64,
+    date: NaiveDate,
+) -> AppResult<Option<(u64, bool)>> {
     let txn = begin_write(db).await?;
-    let Some(account) = account::Entity::find_by_id(account_id).one(&txn).await? else { return Ok(None) };
-    let Some(mut cycle) = account.next_bill_date.filter(|d| *d <= date) else { return Ok(None) };
+    let Some(account) = account::Entity::find_by_id(account_id).one(&txn).await? else {
+        return Ok(None);
+    };
+    let Some(mut cycle) = account.next_bill_date.filter(|d| *d <= date) else {
+        return Ok(None);
+    };
     if account.archived_at.is_some() || !super::accounts::is_active(&txn, &account).await? {
         return Ok(None);
     }
@@ -87,20 +97,34 @@ pub async fn bill_account(db: &DatabaseConnection, account_id: i64, date: NaiveD
     let mut due: Vec<(account_service::Model, crate::entity::service::Model)> = services;
     while cycle <= date {
         for (account_service, service) in due.iter_mut() {
-            let Some(frequency) = service.billing_frequency else { continue };
+            let Some(frequency) = service.billing_frequency else {
+                continue;
+            };
             if account_service.next_bill_date.is_some_and(|d| d > cycle) {
                 continue;
             }
             let to = add_months(cycle, frequency)?.pred_opt().unwrap_or(cycle);
-            services::insert_debit(&txn, &account, service, Some(account_service), price(service, account_service), cycle, to, None, frequency)
-                .await?;
+            services::insert_debit(
+                &txn,
+                &account,
+                service,
+                Some(account_service),
+                price(service, account_service),
+                cycle,
+                to,
+                None,
+                frequency,
+            )
+            .await?;
             debits += 1;
             let mut am: account_service::ActiveModel = account_service.clone().into();
             am.next_bill_date = Set(Some(add_months(cycle, frequency)?));
             am.number_of_times_billed = Set(account_service.number_of_times_billed + 1);
             *account_service = save(&txn, account_service.id, account_service.version, am).await?;
         }
-        cycle = cycle.checked_add_months(Months::new(1)).ok_or_else(|| AppError::internal("date overflow"))?;
+        cycle = cycle
+            .checked_add_months(Months::new(1))
+            .ok_or_else(|| AppError::internal("date overflow"))?;
     }
     let uninvoiced = invoicing::uninvoiced_debits(&txn, account.id).await?;
     let invoiced = !uninvoiced.is_empty();

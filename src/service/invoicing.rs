@@ -9,13 +9,16 @@
 use chrono::{Duration, NaiveDate};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 use serde::Deserialize;
 
 use super::{audit, find, now, Id};
 use crate::db::begin_write;
-use crate::entity::{account, debit, discount, invoice, invoice_discount_application as application};
+use crate::entity::{
+    account, debit, discount, invoice, invoice_discount_application as application,
+};
 use crate::error::{AppError, AppResult};
 
 /// Days from an invoice's date to its due date when the caller does not give one.
@@ -35,7 +38,10 @@ pub fn allocate(total: i64, remaining: &[i64]) -> Vec<i64> {
 }
 
 /// The account's discounts with something left to apply, oldest first.
-pub async fn unapplied_discounts<C: ConnectionTrait>(db: &C, account_id: i64) -> AppResult<Vec<discount::Model>> {
+pub async fn unapplied_discounts<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+) -> AppResult<Vec<discount::Model>> {
     Ok(discount::Entity::find()
         .filter(discount::Column::AccountId.eq(account_id))
         .filter(discount::Column::AmountRemaining.gt(0))
@@ -47,7 +53,10 @@ pub async fn unapplied_discounts<C: ConnectionTrait>(db: &C, account_id: i64) ->
 }
 
 /// The account's debits not yet on an invoice (and not reversed), oldest first.
-pub async fn uninvoiced_debits<C: ConnectionTrait>(db: &C, account_id: i64) -> AppResult<Vec<debit::Model>> {
+pub async fn uninvoiced_debits<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+) -> AppResult<Vec<debit::Model>> {
     Ok(debit::Entity::find()
         .filter(debit::Column::AccountId.eq(account_id))
         .filter(debit::Column::InvoiceId.is_null())
@@ -75,8 +84,18 @@ pub async fn write_invoice<C: ConnectionTrait>(
     let applied = allocate(total, &remaining);
     let applied_total: i64 = applied.iter().sum();
     let at = now();
-    let end_date = Ord::max(debits.iter().filter_map(|d| d.prorated_to).max().unwrap_or(date), date);
-    let months = Ord::max(debits.iter().map(|d| d.number_of_months).max().unwrap_or(0), 1);
+    let end_date = Ord::max(
+        debits
+            .iter()
+            .filter_map(|d| d.prorated_to)
+            .max()
+            .unwrap_or(date),
+        date,
+    );
+    let months = Ord::max(
+        debits.iter().map(|d| d.number_of_months).max().unwrap_or(0),
+        1,
+    );
     let remaining_due = total - applied_total;
     let model = invoice::ActiveModel {
         account_id: Set(account.id),
@@ -88,7 +107,11 @@ pub async fn write_invoice<C: ConnectionTrait>(
         remaining_due: Set(remaining_due),
         total_taxes: Set(0),
         child_invoice_remaining_due: Set(0),
-        status: Set(if remaining_due == 0 { "PAID".into() } else { "UNPAID".into() }),
+        status: Set(if remaining_due == 0 {
+            "PAID".into()
+        } else {
+            "UNPAID".into()
+        }),
         message: Set(message),
         number_of_months: Set(months),
         void: Set(false),
@@ -112,26 +135,39 @@ pub async fn write_invoice<C: ConnectionTrait>(
         let result = debit::Entity::update_many()
             .col_expr(debit::Column::InvoiceId, Expr::value(model.id))
             .col_expr(debit::Column::UpdatedAt, Expr::value(at))
-            .col_expr(debit::Column::Version, Expr::col(debit::Column::Version).add(1))
+            .col_expr(
+                debit::Column::Version,
+                Expr::col(debit::Column::Version).add(1),
+            )
             .filter(debit::Column::Id.is_in(chunk.iter().copied()))
             .filter(debit::Column::InvoiceId.is_null())
             .exec(db)
             .await?;
         if result.rows_affected != chunk.len() as u64 {
-            return Err(AppError::Conflict("a debit was invoiced by another request; retry".into()));
+            return Err(AppError::Conflict(
+                "a debit was invoiced by another request; retry".into(),
+            ));
         }
     }
     for (discount, amount) in discounts.iter().zip(applied).filter(|(_, a)| *a > 0) {
         let result = discount::Entity::update_many()
-            .col_expr(discount::Column::AmountRemaining, Expr::col(discount::Column::AmountRemaining).sub(amount))
+            .col_expr(
+                discount::Column::AmountRemaining,
+                Expr::col(discount::Column::AmountRemaining).sub(amount),
+            )
             .col_expr(discount::Column::UpdatedAt, Expr::value(at))
-            .col_expr(discount::Column::Version, Expr::col(discount::Column::Version).add(1))
+            .col_expr(
+                discount::Column::Version,
+                Expr::col(discount::Column::Version).add(1),
+            )
             .filter(discount::Column::Id.eq(discount.id))
             .filter(discount::Column::Version.eq(discount.version))
             .exec(db)
             .await?;
         if result.rows_affected != 1 {
-            return Err(AppError::Conflict("a credit was applied by another request; retry".into()));
+            return Err(AppError::Conflict(
+                "a credit was applied by another request; retry".into(),
+            ));
         }
         application::ActiveModel {
             invoice_id: Set(model.id),
@@ -147,13 +183,21 @@ pub async fn write_invoice<C: ConnectionTrait>(
     }
     audit::record::<C, (), _>(
         db,
-        if user_id.is_some() { audit::LogType::Created } else { audit::LogType::System },
+        if user_id.is_some() {
+            audit::LogType::Created
+        } else {
+            audit::LogType::System
+        },
         "Invoice",
         model.id,
         user_id,
         None,
         Some(&model),
-        format!("invoice of {} debit(s) for account {}", debits.len(), account.id),
+        format!(
+            "invoice of {} debit(s) for account {}",
+            debits.len(),
+            account.id
+        ),
     )
     .await?;
     Ok(model)
@@ -168,19 +212,34 @@ pub struct CreateInvoice {
 }
 
 fn parse_date(field: &str, value: &str) -> AppResult<NaiveDate> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| AppError::validation(field, format!("{field} must be YYYY-MM-DD")))
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map_err(|_| AppError::validation(field, format!("{field} must be YYYY-MM-DD")))
 }
 
 /// `createInvoice`: an invoice of the given uninvoiced debits of one account.
-pub async fn create_invoice(db: &DatabaseConnection, user_id: i64, input: CreateInvoice) -> AppResult<invoice::Model> {
-    let mut ids: Vec<i64> = input.debit_ids.0.into_iter().flatten().map(|i| i.0).collect();
+pub async fn create_invoice(
+    db: &DatabaseConnection,
+    user_id: i64,
+    input: CreateInvoice,
+) -> AppResult<invoice::Model> {
+    let mut ids: Vec<i64> = input
+        .debit_ids
+        .0
+        .into_iter()
+        .flatten()
+        .map(|i| i.0)
+        .collect();
     ids.sort_unstable();
     ids.dedup();
     if ids.is_empty() {
         return Err(AppError::validation("debit_ids", "name at least one debit"));
     }
     let date = parse_date("date", &input.date)?;
-    let due_date = input.due_date.as_deref().map(|d| parse_date("due_date", d)).transpose()?;
+    let due_date = input
+        .due_date
+        .as_deref()
+        .map(|d| parse_date("due_date", d))
+        .transpose()?;
     if due_date.is_some_and(|d| d < date) {
         return Err(AppError::validation("due_date", "due_date is before date"));
     }
@@ -191,19 +250,37 @@ pub async fn create_invoice(db: &DatabaseConnection, user_id: i64, input: Create
             .await
             .map_err(|_| AppError::validation("debit_ids", format!("debit {id} does not exist")))?;
         if debit.invoice_id.is_some() {
-            return Err(AppError::Conflict(format!("debit {id} is already on invoice {}", debit.invoice_id.unwrap_or_default())));
+            return Err(AppError::Conflict(format!(
+                "debit {id} is already on invoice {}",
+                debit.invoice_id.unwrap_or_default()
+            )));
         }
         if debit.reversed {
-            return Err(AppError::validation("debit_ids", format!("debit {id} is reversed")));
+            return Err(AppError::validation(
+                "debit_ids",
+                format!("debit {id} is reversed"),
+            ));
         }
         debits.push(debit);
     }
     let account_id = debits[0].account_id;
     if debits.iter().any(|d| d.account_id != account_id) {
-        return Err(AppError::validation("debit_ids", "the debits belong to different accounts"));
+        return Err(AppError::validation(
+            "debit_ids",
+            "the debits belong to different accounts",
+        ));
     }
     let account = super::accounts::changeable(&txn, account_id).await?;
-    let model = write_invoice(&txn, &account, &debits, date, due_date, input.message, Some(user_id)).await?;
+    let model = write_invoice(
+        &txn,
+        &account,
+        &debits,
+        date,
+        due_date,
+        input.message,
+        Some(user_id),
+    )
+    .await?;
     txn.commit().await?;
     Ok(model)
 }

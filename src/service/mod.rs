@@ -9,9 +9,9 @@
 pub mod accounts;
 pub mod addresses;
 pub mod audit;
+pub mod billing;
 pub mod catalog;
 pub mod collection;
-pub mod billing;
 pub mod contacts;
 pub mod invoicing;
 pub mod proration;
@@ -36,7 +36,10 @@ tokio::task_local! {
 
 /// The current instant, to the microsecond (what both databases keep).
 pub fn now() -> DateTime<Utc> {
-    FIXED_NOW.try_with(|t| *t).unwrap_or_else(|_| Utc::now()).trunc_subsecs(6)
+    FIXED_NOW
+        .try_with(|t| *t)
+        .unwrap_or_else(|_| Utc::now())
+        .trunc_subsecs(6)
 }
 
 /// Runs `work` with [`now`] fixed at `instant`.

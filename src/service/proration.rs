@@ -47,7 +47,8 @@ pub fn credit(amount: i64, from: NaiveDate, to: NaiveDate, d: NaiveDate, whole_u
 fn round_units(value: Decimal, whole_units: bool) -> i64 {
     let hundred = Decimal::from(100);
     let rounded = if whole_units {
-        (value / hundred).round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero) * hundred
+        (value / hundred).round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
+            * hundred
     } else {
         value.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
     };
@@ -75,63 +76,246 @@ mod tests {
     #[test]
     fn a_thirty_day_month_credits_the_days_after_the_effective_date() {
         // June: 30 days; disconnecting on the 10th leaves 20 unused days: 3000 × 20 / 30.
-        assert_eq!(credit(3000, date("2026-06-01"), date("2026-06-30"), date("2026-06-10"), false), 2000);
+        assert_eq!(
+            credit(
+                3000,
+                date("2026-06-01"),
+                date("2026-06-30"),
+                date("2026-06-10"),
+                false
+            ),
+            2000
+        );
     }
 
     #[test]
     fn a_thirty_one_day_month_rounds_half_away_from_zero() {
         // 31 days, 15 unused: 4650 × 15 / 31 = 2250 exactly; 4651 × 15 / 31 = 2250.48… → 2250.
-        assert_eq!(credit(4650, date("2026-07-01"), date("2026-07-31"), date("2026-07-16"), false), 2250);
-        assert_eq!(credit(4651, date("2026-07-01"), date("2026-07-31"), date("2026-07-16"), false), 2250);
+        assert_eq!(
+            credit(
+                4650,
+                date("2026-07-01"),
+                date("2026-07-31"),
+                date("2026-07-16"),
+                false
+            ),
+            2250
+        );
+        assert_eq!(
+            credit(
+                4651,
+                date("2026-07-01"),
+                date("2026-07-31"),
+                date("2026-07-16"),
+                false
+            ),
+            2250
+        );
         // 31 days, 1 unused: 31 × 1 / 31 … and a true half: 93 × 16 / 31 = 48.0; 1 × 15 / 30 = 0.5 → 1.
-        assert_eq!(credit(1, date("2026-06-01"), date("2026-06-30"), date("2026-06-15"), false), 1);
+        assert_eq!(
+            credit(
+                1,
+                date("2026-06-01"),
+                date("2026-06-30"),
+                date("2026-06-15"),
+                false
+            ),
+            1
+        );
     }
 
     #[test]
     fn halves_round_away_from_zero_not_to_even() {
         // 5 cents over 2 days, 1 unused: 2.5 → 3 (banker's rounding would give 2).
-        assert_eq!(credit(5, date("2026-01-01"), date("2026-01-02"), date("2026-01-01"), false), 3);
+        assert_eq!(
+            credit(
+                5,
+                date("2026-01-01"),
+                date("2026-01-02"),
+                date("2026-01-01"),
+                false
+            ),
+            3
+        );
         // 7 cents: 3.5 → 4.
-        assert_eq!(credit(7, date("2026-01-01"), date("2026-01-02"), date("2026-01-01"), false), 4);
+        assert_eq!(
+            credit(
+                7,
+                date("2026-01-01"),
+                date("2026-01-02"),
+                date("2026-01-01"),
+                false
+            ),
+            4
+        );
         // Negative amounts round symmetrically: -2.5 → -3.
-        assert_eq!(credit(-5, date("2026-01-01"), date("2026-01-02"), date("2026-01-01"), false), -3);
+        assert_eq!(
+            credit(
+                -5,
+                date("2026-01-01"),
+                date("2026-01-02"),
+                date("2026-01-01"),
+                false
+            ),
+            -3
+        );
     }
 
     #[test]
     fn february_has_twenty_eight_days_and_twenty_nine_in_a_leap_year() {
-        assert_eq!(credit(2800, date("2026-02-01"), date("2026-02-28"), date("2026-02-14"), false), 1400);
-        assert_eq!(credit(2900, date("2028-02-01"), date("2028-02-29"), date("2028-02-14"), false), 1500);
+        assert_eq!(
+            credit(
+                2800,
+                date("2026-02-01"),
+                date("2026-02-28"),
+                date("2026-02-14"),
+                false
+            ),
+            1400
+        );
+        assert_eq!(
+            credit(
+                2900,
+                date("2028-02-01"),
+                date("2028-02-29"),
+                date("2028-02-14"),
+                false
+            ),
+            1500
+        );
         // Disconnecting on the leap day itself leaves nothing unused.
-        assert_eq!(credit(2900, date("2028-02-01"), date("2028-02-29"), date("2028-02-29"), false), 0);
-        assert_eq!(credit(2900, date("2028-02-01"), date("2028-02-29"), date("2028-02-28"), false), 100);
+        assert_eq!(
+            credit(
+                2900,
+                date("2028-02-01"),
+                date("2028-02-29"),
+                date("2028-02-29"),
+                false
+            ),
+            0
+        );
+        assert_eq!(
+            credit(
+                2900,
+                date("2028-02-01"),
+                date("2028-02-29"),
+                date("2028-02-28"),
+                false
+            ),
+            100
+        );
     }
 
     #[test]
     fn the_first_day_is_charged_and_the_last_day_leaves_nothing() {
-        assert_eq!(credit(3000, date("2026-06-01"), date("2026-06-30"), date("2026-06-01"), false), 2900);
-        assert_eq!(credit(3000, date("2026-06-01"), date("2026-06-30"), date("2026-06-30"), false), 0);
-        assert_eq!(credit(3000, date("2026-06-01"), date("2026-06-30"), date("2026-07-15"), false), 0);
+        assert_eq!(
+            credit(
+                3000,
+                date("2026-06-01"),
+                date("2026-06-30"),
+                date("2026-06-01"),
+                false
+            ),
+            2900
+        );
+        assert_eq!(
+            credit(
+                3000,
+                date("2026-06-01"),
+                date("2026-06-30"),
+                date("2026-06-30"),
+                false
+            ),
+            0
+        );
+        assert_eq!(
+            credit(
+                3000,
+                date("2026-06-01"),
+                date("2026-06-30"),
+                date("2026-07-15"),
+                false
+            ),
+            0
+        );
     }
 
     #[test]
     fn a_date_before_the_period_credits_all_of_it() {
-        assert_eq!(credit(3000, date("2026-06-01"), date("2026-06-30"), date("2026-05-31"), false), 3000);
-        assert_eq!(unused_days(date("2026-06-01"), date("2026-06-30"), date("2020-01-01")), 30);
+        assert_eq!(
+            credit(
+                3000,
+                date("2026-06-01"),
+                date("2026-06-30"),
+                date("2026-05-31"),
+                false
+            ),
+            3000
+        );
+        assert_eq!(
+            unused_days(date("2026-06-01"), date("2026-06-30"), date("2020-01-01")),
+            30
+        );
     }
 
     #[test]
     fn whole_units_round_to_a_hundred_cents() {
         // 3000 × 20 / 30 = 2000; 2999 × 20 / 30 = 1999.33 → 2000; 2925 × 1/2 → 1462.5 → 1500.
-        assert_eq!(credit(2999, date("2026-06-01"), date("2026-06-30"), date("2026-06-10"), true), 2000);
-        assert_eq!(credit(2925, date("2026-01-01"), date("2026-01-02"), date("2026-01-01"), true), 1500);
-        assert_eq!(credit(2949, date("2026-01-01"), date("2026-01-02"), date("2026-01-01"), true), 1500);
-        assert_eq!(credit(2899, date("2026-01-01"), date("2026-01-02"), date("2026-01-01"), true), 1400);
+        assert_eq!(
+            credit(
+                2999,
+                date("2026-06-01"),
+                date("2026-06-30"),
+                date("2026-06-10"),
+                true
+            ),
+            2000
+        );
+        assert_eq!(
+            credit(
+                2925,
+                date("2026-01-01"),
+                date("2026-01-02"),
+                date("2026-01-01"),
+                true
+            ),
+            1500
+        );
+        assert_eq!(
+            credit(
+                2949,
+                date("2026-01-01"),
+                date("2026-01-02"),
+                date("2026-01-01"),
+                true
+            ),
+            1500
+        );
+        assert_eq!(
+            credit(
+                2899,
+                date("2026-01-01"),
+                date("2026-01-02"),
+                date("2026-01-01"),
+                true
+            ),
+            1400
+        );
     }
 
     #[test]
     fn a_year_long_period_prorates_by_days() {
         // 365 days, 100 unused.
-        assert_eq!(credit(36500, date("2026-01-01"), date("2026-12-31"), date("2026-09-22"), false), 10000);
+        assert_eq!(
+            credit(
+                36500,
+                date("2026-01-01"),
+                date("2026-12-31"),
+                date("2026-09-22"),
+                false
+            ),
+            10000
+        );
     }
 
     proptest! {

@@ -4,11 +4,15 @@
 use chrono::{Months, NaiveDate};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 use serde::Deserialize;
 
-use super::{accounts, addresses, audit, find, now, optional_text, proration, required_text, save, settings, Id};
+use super::{
+    accounts, addresses, audit, find, now, optional_text, proration, required_text, save, settings,
+    Id,
+};
 use crate::db::begin_write;
 use crate::entity::{account, account_service, company, debit, discount, service};
 use crate::error::{AppError, AppResult};
@@ -44,12 +48,20 @@ pub async fn create_service(
 ) -> AppResult<service::Model> {
     let name = required_text("name", &input.name)?;
     if input.amount < 0 || input.amount > i32::MAX as i64 {
-        return Err(AppError::validation("amount", "amount is in cents, 0 or more"));
+        return Err(AppError::validation(
+            "amount",
+            "amount is in cents, 0 or more",
+        ));
     }
     let frequency = if recurring {
         match input.billing_frequency {
             Some(f) if (1..=120).contains(&f) => Some(f),
-            _ => return Err(AppError::validation("billing_frequency", "billing_frequency is 1 to 120 months")),
+            _ => {
+                return Err(AppError::validation(
+                    "billing_frequency",
+                    "billing_frequency is 1 to 120 months",
+                ))
+            }
         }
     } else {
         None
@@ -58,7 +70,9 @@ pub async fn create_service(
     if let Some(Id(company_id)) = input.company_id {
         find::<company::Entity, _>(&txn, "Company", company_id)
             .await
-            .map_err(|_| AppError::validation("company_id", format!("company {company_id} does not exist")))?;
+            .map_err(|_| {
+                AppError::validation("company_id", format!("company {company_id} does not exist"))
+            })?;
     }
     let at = now();
     let mut am = service::ActiveModel {
@@ -110,7 +124,10 @@ pub async fn refresh_next_charge<C: ConnectionTrait>(db: &C, account_id: i64) ->
     let services = active_account_services(db, account_id).await?;
     let total: i64 = services.iter().map(|(a, s)| price(s, a)).sum();
     account::Entity::update_many()
-        .col_expr(account::Column::NextRecurringChargeAmount, Expr::value(Some(total)))
+        .col_expr(
+            account::Column::NextRecurringChargeAmount,
+            Expr::value(Some(total)),
+        )
         .filter(account::Column::Id.eq(account_id))
         .exec(db)
         .await?;
@@ -150,7 +167,8 @@ pub struct AddServiceToAccount {
 }
 
 fn parse_date(field: &str, value: &str) -> AppResult<NaiveDate> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| AppError::validation(field, format!("{field} must be YYYY-MM-DD")))
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map_err(|_| AppError::validation(field, format!("{field} must be YYYY-MM-DD")))
 }
 
 /// Adds a recurring service to an account. When the account's current period is already
@@ -164,35 +182,69 @@ pub async fn add_service_to_account(
     input: AddServiceToAccount,
 ) -> AppResult<account_service::Model> {
     if input.quantity < 1 {
-        return Err(AppError::validation("quantity", "quantity must be 1 or more"));
+        return Err(AppError::validation(
+            "quantity",
+            "quantity must be 1 or more",
+        ));
     }
-    if input.price_override.is_some_and(|p| !(0..=i32::MAX as i64).contains(&p)) {
-        return Err(AppError::validation("price_override", "price_override is in cents, 0 or more"));
+    if input
+        .price_override
+        .is_some_and(|p| !(0..=i32::MAX as i64).contains(&p))
+    {
+        return Err(AppError::validation(
+            "price_override",
+            "price_override is in cents, 0 or more",
+        ));
     }
     let txn = begin_write(db).await?;
-    let account = accounts::changeable(&txn, input.account_id.0).await.map_err(|e| match e {
-        AppError::NotFound(m) => AppError::validation("account_id", m),
-        other => other,
-    })?;
+    let account = accounts::changeable(&txn, input.account_id.0)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound(m) => AppError::validation("account_id", m),
+            other => other,
+        })?;
     let service = find::<service::Entity, _>(&txn, "Service", input.service_id.0)
         .await
-        .map_err(|_| AppError::validation("service_id", format!("service {} does not exist", input.service_id.0)))?;
-    let Some(frequency) = service.billing_frequency.filter(|_| service.r#type == RECURRING) else {
+        .map_err(|_| {
+            AppError::validation(
+                "service_id",
+                format!("service {} does not exist", input.service_id.0),
+            )
+        })?;
+    let Some(frequency) = service
+        .billing_frequency
+        .filter(|_| service.r#type == RECURRING)
+    else {
         return Err(AppError::validation(
             "service_id",
             "only recurring services are added to accounts; use createAccountOneTimeTransaction for one-time services",
         ));
     };
     if service.application != DEBIT {
-        return Err(AppError::validation("service_id", "recurring credit services are not supported"));
+        return Err(AppError::validation(
+            "service_id",
+            "recurring credit services are not supported",
+        ));
     }
     if !service.enabled {
-        return Err(AppError::validation("service_id", format!("service {} is disabled", service.id)));
+        return Err(AppError::validation(
+            "service_id",
+            format!("service {} is disabled", service.id),
+        ));
     }
     let at = now();
     let today = settings::local_date(&txn, at).await?;
-    let start = input.proration_date.as_deref().map(|d| parse_date("proration_date", d)).transpose()?.unwrap_or(today);
-    let explicit_next = input.next_bill_date.as_deref().map(|d| parse_date("next_bill_date", d)).transpose()?;
+    let start = input
+        .proration_date
+        .as_deref()
+        .map(|d| parse_date("proration_date", d))
+        .transpose()?
+        .unwrap_or(today);
+    let explicit_next = input
+        .next_bill_date
+        .as_deref()
+        .map(|d| parse_date("next_bill_date", d))
+        .transpose()?;
     let billing = settings::billing_setting(&txn).await?;
     let prorate = input.prorate.unwrap_or(billing.prorate_services);
 
@@ -201,8 +253,14 @@ pub async fn add_service_to_account(
         service_id: Set(service.id),
         quantity: Set(input.quantity),
         price_override: Set(input.price_override),
-        price_override_reason: Set(optional_text("price_override_reason", input.price_override_reason.as_deref())?),
-        name_override: Set(optional_text("name_override", input.name_override.as_deref())?),
+        price_override_reason: Set(optional_text(
+            "price_override_reason",
+            input.price_override_reason.as_deref(),
+        )?),
+        name_override: Set(optional_text(
+            "name_override",
+            input.name_override.as_deref(),
+        )?),
         next_bill_date: Set(explicit_next.or(account.next_bill_date)),
         addition_prorate_date: Set(None),
         number_of_times_billed: Set(0),
@@ -214,15 +272,31 @@ pub async fn add_service_to_account(
     let model = am.clone().insert(&txn).await?;
 
     // The current period is billed when the account's next bill date is after the start.
-    if let Some(next_bill) = account.next_bill_date.filter(|n| *n > start && explicit_next.is_none()) {
-        let period_from = next_bill.checked_sub_months(Months::new(frequency as u32)).unwrap_or(next_bill);
+    if let Some(next_bill) = account
+        .next_bill_date
+        .filter(|n| *n > start && explicit_next.is_none())
+    {
+        let period_from = next_bill
+            .checked_sub_months(Months::new(frequency as u32))
+            .unwrap_or(next_bill);
         let period_to = next_bill.pred_opt().unwrap_or(next_bill);
         let charged_from = start.max(period_from);
         if prorate && charged_from <= period_to {
             let full = price(&service, &model);
             let day_before = charged_from.pred_opt().unwrap_or(charged_from);
             let amount = proration::credit(full, period_from, period_to, day_before, false);
-            insert_debit(&txn, &account, &service, Some(&model), amount, charged_from, period_to, Some(user_id), frequency).await?;
+            insert_debit(
+                &txn,
+                &account,
+                &service,
+                Some(&model),
+                amount,
+                charged_from,
+                period_to,
+                Some(user_id),
+                frequency,
+            )
+            .await?;
             am = model.clone().into();
             am.addition_prorate_date = Set(Some(charged_from));
             am.update(&txn).await?;
@@ -230,7 +304,15 @@ pub async fn add_service_to_account(
     }
     refresh_next_charge(&txn, account.id).await?;
     let model = find::<account_service::Entity, _>(&txn, "AccountService", model.id).await?;
-    accounts::record_event(&txn, account.id, "SERVICES_ADDED", None, Some(service.id.to_string()), at).await?;
+    accounts::record_event(
+        &txn,
+        account.id,
+        "SERVICES_ADDED",
+        None,
+        Some(service.id.to_string()),
+        at,
+    )
+    .await?;
     audit::created(&txn, "AccountService", model.id, user_id, &model).await?;
     txn.commit().await?;
     Ok(model)
@@ -250,7 +332,9 @@ pub async fn insert_debit<C: ConnectionTrait>(
     months: i32,
 ) -> AppResult<debit::Model> {
     let at = now();
-    let name = account_service.and_then(|a| a.name_override.clone()).unwrap_or_else(|| service.name.clone());
+    let name = account_service
+        .and_then(|a| a.name_override.clone())
+        .unwrap_or_else(|| service.name.clone());
     Ok(debit::ActiveModel {
         account_id: Set(account.id),
         company_id: Set(account.company_id),
@@ -329,18 +413,28 @@ pub async fn plan_credits<C: ConnectionTrait>(
 ) -> AppResult<Vec<PlannedCredit>> {
     let mut out = Vec::new();
     for debit in debits {
-        let (Some(from), Some(to)) = (debit.prorated_from, debit.prorated_to) else { continue };
+        let (Some(from), Some(to)) = (debit.prorated_from, debit.prorated_to) else {
+            continue;
+        };
         if debit.reversed || debit.r#type != RECURRING {
             continue;
         }
-        let credited = discount::Entity::find().filter(discount::Column::DebitId.eq(debit.id)).one(db).await?;
+        let credited = discount::Entity::find()
+            .filter(discount::Column::DebitId.eq(debit.id))
+            .one(db)
+            .await?;
         if credited.is_some() {
             continue;
         }
         let amount = proration::credit(debit.amount, from, to, d, whole_units);
         if amount != 0 {
             let credit_from = d.succ_opt().unwrap_or(d).max(from);
-            out.push(PlannedCredit { debit, amount, from: credit_from, to });
+            out.push(PlannedCredit {
+                debit,
+                amount,
+                from: credit_from,
+                to,
+            });
         }
     }
     Ok(out)
@@ -384,7 +478,14 @@ pub async fn delete_account_service(
             .await?;
         if let Some(last) = last {
             for credit in plan_credits(&txn, vec![last], d, billing.round_prorated_amounts).await? {
-                insert_proration_credit(&txn, &credit.debit, credit.amount, credit.from, Some(user_id)).await?;
+                insert_proration_credit(
+                    &txn,
+                    &credit.debit,
+                    credit.amount,
+                    credit.from,
+                    Some(user_id),
+                )
+                .await?;
             }
         }
     }
@@ -392,9 +493,26 @@ pub async fn delete_account_service(
     am.removed_at = Set(Some(at));
     let new = save(&txn, id, old.version, am).await?;
     refresh_next_charge(&txn, old.account_id).await?;
-    accounts::record_event(&txn, old.account_id, "SERVICES_REMOVED", Some(old.service_id.to_string()), None, at).await?;
-    audit::record(&txn, audit::LogType::Deleted, "AccountService", id, Some(user_id), Some(&old), Some(&new), "service removed from account")
-        .await?;
+    accounts::record_event(
+        &txn,
+        old.account_id,
+        "SERVICES_REMOVED",
+        Some(old.service_id.to_string()),
+        None,
+        at,
+    )
+    .await?;
+    audit::record(
+        &txn,
+        audit::LogType::Deleted,
+        "AccountService",
+        id,
+        Some(user_id),
+        Some(&old),
+        Some(&new),
+        "service removed from account",
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -415,26 +533,50 @@ pub enum Transaction {
     Discount(discount::Model),
 }
 
-pub async fn one_time_transaction(db: &DatabaseConnection, user_id: i64, input: OneTimeTransaction) -> AppResult<Transaction> {
+pub async fn one_time_transaction(
+    db: &DatabaseConnection,
+    user_id: i64,
+    input: OneTimeTransaction,
+) -> AppResult<Transaction> {
     if input.quantity < 1 {
-        return Err(AppError::validation("quantity", "quantity must be 1 or more"));
+        return Err(AppError::validation(
+            "quantity",
+            "quantity must be 1 or more",
+        ));
     }
-    if input.price_override.is_some_and(|p| !(0..=i32::MAX as i64).contains(&p)) {
-        return Err(AppError::validation("price_override", "price_override is in cents, 0 or more"));
+    if input
+        .price_override
+        .is_some_and(|p| !(0..=i32::MAX as i64).contains(&p))
+    {
+        return Err(AppError::validation(
+            "price_override",
+            "price_override is in cents, 0 or more",
+        ));
     }
     let txn = begin_write(db).await?;
-    let account = accounts::changeable(&txn, input.account_id.0).await.map_err(|e| match e {
-        AppError::NotFound(m) => AppError::validation("account_id", m),
-        other => other,
-    })?;
+    let account = accounts::changeable(&txn, input.account_id.0)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound(m) => AppError::validation("account_id", m),
+            other => other,
+        })?;
     let service = find::<service::Entity, _>(&txn, "Service", input.service_id.0)
         .await
-        .map_err(|_| AppError::validation("service_id", format!("service {} does not exist", input.service_id.0)))?;
+        .map_err(|_| {
+            AppError::validation(
+                "service_id",
+                format!("service {} does not exist", input.service_id.0),
+            )
+        })?;
     if service.r#type != ONETIME {
-        return Err(AppError::validation("service_id", "a one-time transaction needs a one-time service"));
+        return Err(AppError::validation(
+            "service_id",
+            "a one-time transaction needs a one-time service",
+        ));
     }
     let amount = input.price_override.unwrap_or(service.amount) * input.quantity as i64;
-    let description = optional_text("description", input.description.as_deref())?.or_else(|| Some(service.name.clone()));
+    let description = optional_text("description", input.description.as_deref())?
+        .or_else(|| Some(service.name.clone()));
     let at = now();
     let result = if service.application == CREDIT {
         let model = discount::ActiveModel {

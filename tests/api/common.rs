@@ -16,6 +16,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub token: String,
     pub backend: &'static str,
+    /// A database URL that reaches this test's data (for running the `fathom` binary on it).
+    pub url: String,
     cleanup: Cleanup,
 }
 
@@ -86,11 +88,19 @@ impl TestApp {
             .expect("a new admin token");
         let config = Config::for_database(url);
         let router = fathom::app::router(db.clone(), &config).expect("router");
+        let url = match schema {
+            Some(schema) => {
+                let sep = if url.contains('?') { "&" } else { "?" };
+                format!("{url}{sep}options=-c%20search_path%3D{schema}")
+            }
+            None => url.to_owned(),
+        };
         TestApp {
             router,
             db,
             token,
             backend,
+            url,
             cleanup,
         }
     }
@@ -288,4 +298,98 @@ pub async fn create_address(app: &TestApp, line1: &str) -> i64 {
         .unwrap()
         .parse()
         .unwrap()
+}
+
+/// Noon UTC of a date, as an instant for [`fathom::service::at_instant`].
+pub fn noon(date: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(&format!("{date}T12:00:00+00:00"))
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+pub fn day(date: &str) -> chrono::NaiveDate {
+    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap()
+}
+
+impl TestApp {
+    /// Runs a query as admin with "now" fixed at `instant`; must succeed.
+    pub async fn ok_at(
+        &self,
+        instant: chrono::DateTime<chrono::Utc>,
+        query: &str,
+        variables: Value,
+    ) -> Value {
+        fathom::service::at_instant(instant, self.ok(query, variables)).await
+    }
+
+    /// Creates a recurring service and returns its id.
+    pub async fn recurring_service(&self, name: &str, amount: i64, months: i64) -> i64 {
+        let data = self
+            .ok(
+                "mutation($input: CreateRecurringServiceMutationInput) { createRecurringService(input: $input) { id } }",
+                json!({"input": {"enabled": true, "name": name, "application": "DEBIT", "amount": amount, "billing_frequency": months}}),
+            )
+            .await;
+        data["createRecurringService"]["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    /// Creates a one-time service and returns its id.
+    pub async fn one_time_service(&self, name: &str, amount: i64, credit: bool) -> i64 {
+        let application = if credit { "CREDIT" } else { "DEBIT" };
+        let data = self
+            .ok(
+                "mutation($input: CreateOneTimeServiceMutationInput) { createOneTimeService(input: $input) { id } }",
+                json!({"input": {"enabled": true, "name": name, "application": application, "amount": amount}}),
+            )
+            .await;
+        data["createOneTimeService"]["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    /// Creates an active account at `instant` (so it activates on that date) and returns its id.
+    pub async fn account_activated_at(
+        &self,
+        name: &str,
+        instant: chrono::DateTime<chrono::Utc>,
+    ) -> i64 {
+        fathom::service::at_instant(instant, create_account(self, name, 1)).await
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                sql.to_owned(),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get("", "n").unwrap()
+    }
+
+    /// DESIGN §6's money invariants, over every invoice and discount.
+    pub async fn assert_money_conserved(&self) {
+        let checks = [
+            ("invoice total_debits = sum of its debits",
+             "SELECT COUNT(*) AS n FROM invoices i WHERE i.total_debits <> (SELECT COALESCE(SUM(d.amount), 0) FROM debits d WHERE d.invoice_id = i.id)"),
+            ("invoice remaining_due = total_debits - applied",
+             "SELECT COUNT(*) AS n FROM invoices i WHERE i.remaining_due <> i.total_debits - (SELECT COALESCE(SUM(a.amount), 0) FROM invoice_discount_applications a WHERE a.invoice_id = i.id)"),
+            ("discount amount = amount_remaining + applied",
+             "SELECT COUNT(*) AS n FROM discounts x WHERE x.amount <> x.amount_remaining + (SELECT COALESCE(SUM(a.amount), 0) FROM invoice_discount_applications a WHERE a.discount_id = x.id)"),
+            ("0 <= amount_remaining <= amount", "SELECT COUNT(*) AS n FROM discounts WHERE amount_remaining < 0 OR amount_remaining > amount"),
+            ("remaining_due >= 0", "SELECT COUNT(*) AS n FROM invoices WHERE remaining_due < 0"),
+            ("a debit is credited at most once", "SELECT COUNT(*) AS n FROM (SELECT debit_id FROM discounts WHERE debit_id IS NOT NULL GROUP BY debit_id HAVING COUNT(*) > 1) x"),
+        ];
+        for (what, sql) in checks {
+            assert_eq!(self.count(sql).await, 0, "{what} ({})", self.backend);
+        }
+    }
 }

@@ -7,6 +7,7 @@ mod common;
 
 mod accounts;
 mod auth;
+mod billing;
 mod catalog;
 mod collections;
 mod limits;

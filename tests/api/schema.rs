@@ -43,12 +43,13 @@ fn the_generated_enums_match_sonar_enums_json() {
     }
 }
 
-/// Examples that need billing mutations (issue 3) are checked once those exist.
-const NEEDS_BILLING_MUTATIONS: &[&str] = &[
-    "Sonar API Meeting (01/26/2024) - create a new service",
-    "Sonar API Meeting (01/26/2024) - create a new one-time charge",
-    "Lead form: add service plan to new account",
-];
+/// Published examples that declare variables but were published without their values: the
+/// values a caller would send.
+fn variables_for(title: &str) -> Option<Value> {
+    (title == "Sonar API Meeting (01/26/2024) - create a new service").then(|| {
+        json!({"input": {"enabled": true, "name": "Fiber 250", "application": "DEBIT", "amount": 6500, "billing_frequency": 1}})
+    })
+}
 
 fn examples() -> Vec<Value> {
     let fixture =
@@ -92,17 +93,33 @@ on_both!(sonar_scripts_in_scope_run_unchanged, |app| {
     )
     .await;
     create_account(app, "Someone", 1).await;
+    // Services 12 (recurring) and 105 (one-time), and account 1001, for the billing scripts.
+    app.ok(
+        "mutation { createRecurringService(input: {id: 12, enabled: true, name: \"Fiber\", application: DEBIT, amount: 5000, billing_frequency: 1}) { id } }",
+        json!({}),
+    )
+    .await;
+    app.ok(
+        "mutation { createOneTimeService(input: {id: 105, enabled: true, name: \"Install\", application: DEBIT, amount: 9900}) { id } }",
+        json!({}),
+    )
+    .await;
+    app.ok(
+        "mutation { createAccount(input: {id: 3, name: \"Three\", account_status_id: 1, account_type_id: 1, company_id: 1, primary_contact: {name: \"T\"}}) { id } }",
+        json!({}),
+    )
+    .await;
+    app.ok(
+        "mutation { createAccount(input: {id: 1001, name: \"Lead\", account_status_id: 1, account_type_id: 1, company_id: 1, primary_contact: {name: \"L\"}}) { id } }",
+        json!({}),
+    )
+    .await;
 
     for example in examples() {
         let title = example["title"].as_str().unwrap();
-        if NEEDS_BILLING_MUTATIONS.contains(&title) {
-            continue;
-        }
+        let variables = variables_for(title).unwrap_or_else(|| example["variables"].clone());
         let body = app
-            .gql(
-                example["operation"].as_str().unwrap(),
-                example["variables"].clone(),
-            )
+            .gql(example["operation"].as_str().unwrap(), variables)
             .await;
         assert!(body.get("errors").is_none(), "{title}: {body}");
         assert!(body["data"].is_object(), "{title}: {body}");
