@@ -2,17 +2,22 @@
 //!
 //! The schema is portable across SQLite and PostgreSQL: every statement is
 //! built with the sea-query schema builder, except one partial unique index
-//! whose raw SQL is valid on both databases.
+//! whose raw SQL is valid on both databases, and the triggers that refuse
+//! deleting history (one dialect each).
 
 pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_data_model;
+mod m20261122_000002_forbid_history_deletes;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_create_data_model::Migration)]
+        vec![
+            Box::new(m20261122_000001_create_data_model::Migration),
+            Box::new(m20261122_000002_forbid_history_deletes::Migration),
+        ]
     }
 }

@@ -204,6 +204,14 @@ const INPUTS: &[InputDef] = &[
     ),
     ("CreatePersonalAccessTokenMutationInput", &[("name", "String!", "")]),
     (
+        "DisconnectAccountMutationInput",
+        &[(
+            "prorate",
+            "Boolean",
+            "Credit the unused days of what was billed in advance. Null inherits billing settings' prorate_account_status_change.",
+        )],
+    ),
+    (
         "CreateRecurringServiceMutationInput",
         &[
             ("id", "Int64Bit", ""),

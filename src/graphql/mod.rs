@@ -10,6 +10,7 @@
 pub mod args;
 pub mod complexity;
 pub mod defs;
+pub mod disconnect;
 pub mod entity_def;
 pub mod enums;
 pub mod extra_fields;
@@ -79,6 +80,9 @@ pub fn build_schema(db: DatabaseConnection, limits: &Limits) -> Result<Schema, S
         if !def.plural.is_empty() {
             builder = builder.register(objects::connection_type(def));
         }
+    }
+    for ty in disconnect::types() {
+        builder = builder.register(ty);
     }
     for ty in queries::extra_types() {
         builder = builder.register(ty);

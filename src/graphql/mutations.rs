@@ -44,6 +44,7 @@ pub fn mutation_type() -> Object {
 
 fn billing_mutations(object: Object) -> Object {
     object
+        .field(super::disconnect::mutation_field())
         .field(mutation!("createRecurringService" -> "Service", [("input", "CreateRecurringServiceMutationInput")],
             "Creates a recurring service, billed every billing_frequency months.", |ctx| {
             let user = allowed(&ctx, BillingWrite)?;

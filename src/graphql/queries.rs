@@ -19,6 +19,7 @@ pub fn query_type() -> Object {
         }
     }
     query
+        .field(super::disconnect::preview_field())
         .field(
             Field::new(
                 "system_setting",

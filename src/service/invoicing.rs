@@ -37,7 +37,7 @@ pub fn allocate(total: i64, remaining: &[i64]) -> Vec<i64> {
         .collect()
 }
 
-/// The account's discounts with something left to apply, oldest first.
+/// The account's discounts with something left to apply, oldest (lowest id) first.
 pub async fn unapplied_discounts<C: ConnectionTrait>(
     db: &C,
     account_id: i64,
@@ -46,7 +46,6 @@ pub async fn unapplied_discounts<C: ConnectionTrait>(
         .filter(discount::Column::AccountId.eq(account_id))
         .filter(discount::Column::AmountRemaining.gt(0))
         .filter(discount::Column::Reversed.eq(false))
-        .order_by_asc(discount::Column::CreatedAt)
         .order_by_asc(discount::Column::Id)
         .all(db)
         .await?)

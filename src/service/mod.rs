@@ -13,6 +13,7 @@ pub mod billing;
 pub mod catalog;
 pub mod collection;
 pub mod contacts;
+pub mod disconnect;
 pub mod invoicing;
 pub mod proration;
 pub mod seed;

@@ -10,5 +10,6 @@ mod auth;
 mod billing;
 mod catalog;
 mod collections;
+mod disconnect;
 mod limits;
 mod schema;
