@@ -10,6 +10,7 @@ mod auth;
 mod billing;
 mod catalog;
 mod collections;
+mod crash;
 mod disconnect;
 mod limits;
 mod schema;
