@@ -32,6 +32,7 @@ pub struct Metrics {
     pub operations: AtomicU64,
     pub errors: AtomicU64,
     pub unauthenticated: AtomicU64,
+    pub relation_batches: Arc<AtomicU64>,
 }
 
 #[derive(Clone)]
@@ -102,11 +103,13 @@ async fn metrics(State(state): State<AppState>) -> String {
         "# TYPE fathom_http_requests_total counter\nfathom_http_requests_total {}\n\
          # TYPE fathom_graphql_operations_total counter\nfathom_graphql_operations_total {}\n\
          # TYPE fathom_graphql_errors_total counter\nfathom_graphql_errors_total {}\n\
-         # TYPE fathom_unauthenticated_total counter\nfathom_unauthenticated_total {}\n",
+         # TYPE fathom_unauthenticated_total counter\nfathom_unauthenticated_total {}\n\
+         # TYPE fathom_relation_batches_total counter\nfathom_relation_batches_total {}\n",
         m.requests.load(Ordering::Relaxed),
         m.operations.load(Ordering::Relaxed),
         m.errors.load(Ordering::Relaxed),
         m.unauthenticated.load(Ordering::Relaxed),
+        m.relation_batches.load(Ordering::Relaxed),
     )
 }
 
@@ -255,6 +258,7 @@ async fn execute(
         let loader = DataLoader::new(
             RelLoader {
                 db: state.db.clone(),
+                batches: state.metrics.relation_batches.clone(),
             },
             tokio::spawn,
         );

@@ -44,6 +44,9 @@ impl Hash for RelKey {
 
 pub struct RelLoader {
     pub db: DatabaseConnection,
+    /// Counts the batched relation queries (exported as a metric), so that a test can check
+    /// that a page of parents costs the same number of queries whatever its size.
+    pub batches: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Loader<RelKey> for RelLoader {
@@ -61,6 +64,8 @@ impl Loader<RelKey> for RelLoader {
         let mut out = HashMap::new();
         for (_, group) in groups {
             let first = group[0];
+            self.batches
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let values: Vec<i64> = group.iter().map(|k| k.value).collect();
             let mut extra = (first.target.hidden)();
             if let Some((column, value)) = first.fixed {

@@ -267,3 +267,42 @@ on_both!(relations_take_the_collection_arguments_too, |app| {
         .collect();
     assert_eq!(counts, [3, 0, 0, 0]);
 });
+
+async fn relation_batches(app: &common::TestApp) -> u64 {
+    use axum::body::Body;
+    use axum::http::Request;
+    let (_, body) = app
+        .send(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await;
+    let text = body.as_str().unwrap().to_owned();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("fathom_relation_batches_total "))
+        .unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+on_both!(
+    a_page_of_accounts_with_relations_costs_the_same_queries_whatever_its_size,
+    |app| {
+        let q = "query($n: Int!) { accounts(paginator: {page: 1, records_per_page: $n}) { entities { id account_status { name } account_type { name } addresses { entities { line1 } } child_accounts { entities { id } } contacts { entities { name } } } } }";
+        for i in 0..30 {
+            create_account(app, &format!("Account {i}"), 1 + i % 2).await;
+        }
+        let mut costs = Vec::new();
+        for n in [5, 30] {
+            let before = relation_batches(app).await;
+            let data = app.ok(q, json!({"n": n})).await;
+            assert_eq!(
+                data["accounts"]["entities"].as_array().unwrap().len(),
+                n as usize
+            );
+            costs.push(relation_batches(app).await - before);
+        }
+        assert_eq!(
+            costs[0], costs[1],
+            "relation queries do not grow with the page"
+        );
+        assert!(costs[0] <= 5, "one batch per relation: {costs:?}");
+    }
+);
