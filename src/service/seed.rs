@@ -5,6 +5,7 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
 use super::accounts::{self, CreateAccount, PrimaryContact, UpdateAccount};
 use super::addresses::{self, CreateServiceableAddress, MailingAddress};
 use super::catalog::{self, CreateAccountStatus, CreateAccountType};
+use super::services::{self, AddServiceToAccount, CreateService};
 use super::{now, users, Id};
 use crate::db::begin_write;
 use crate::entity::{account, billing_setting, company, system_setting};
@@ -306,6 +307,53 @@ pub async fn seed_demo(db: &DatabaseConnection) -> AppResult<()> {
         )
         .await?;
         accounts::link(db, admin, parent.id, child.id).await?;
+    }
+    // A small catalogue, with internet service on every active residential account; the
+    // billing pass (the server runs it at start) bills the first month.
+    let service = |name: &str, amount: i64, frequency: Option<i32>| CreateService {
+        id: None,
+        enabled: true,
+        name: name.into(),
+        application: services::DEBIT.into(),
+        amount,
+        company_id: Some(Id(1)),
+        general_ledger_code_id: None,
+        billing_frequency: frequency,
+        tax_definition_id: None,
+        reverse_tax_definition_id: None,
+        display_if_zero: None,
+    };
+    let fiber = services::create_service(db, admin, service("Fiber 100", 5000, Some(1)), true)
+        .await?
+        .id;
+    let static_ip = services::create_service(db, admin, service("Static IP", 1000, Some(1)), true)
+        .await?
+        .id;
+    services::create_service(db, admin, service("Installation", 9900, None), false).await?;
+    for (i, &account_id) in account_ids.iter().enumerate() {
+        if i % 6 >= 4 {
+            continue; // leads and suspended accounts have no service
+        }
+        for (service_id, wanted) in [(fiber, true), (static_ip, i % 4 == 0)] {
+            if wanted {
+                services::add_service_to_account(
+                    db,
+                    admin,
+                    AddServiceToAccount {
+                        account_id: Id(account_id),
+                        service_id: Id(service_id),
+                        quantity: 1,
+                        price_override: None,
+                        price_override_reason: None,
+                        name_override: None,
+                        next_bill_date: None,
+                        prorate: None,
+                        proration_date: None,
+                    },
+                )
+                .await?;
+            }
+        }
     }
     // One former customer, disconnected to Inactive through a status change.
     if let Some(&last) = account_ids.last() {
