@@ -65,6 +65,8 @@ pub fn router(db: DatabaseConnection, config: &Config) -> AppResult<Router> {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(config.limits.request_timeout_secs),
         ));
+    // Outermost: the limits' own plain-text refusals become GraphQL errors with a code.
+    router = router.layer(axum::middleware::map_response(coded_refusals));
     let origins = config.cors_origin_list();
     if !origins.is_empty() {
         let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
@@ -76,6 +78,39 @@ pub fn router(db: DatabaseConnection, config: &Config) -> AppResult<Router> {
         );
     }
     Ok(router)
+}
+
+/// Rewrites the plain-text refusals of the HTTP layers (body limit 413, timeout 408, a bad
+/// query string 400, …) into GraphQL error bodies with `extensions.code`.
+async fn coded_refusals(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json
+        || !(status.is_client_error() || status.is_server_error())
+        || status == StatusCode::NOT_FOUND
+    {
+        return response;
+    }
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => error_body(
+            status,
+            "the request body is larger than the limit",
+            "QUERY_TOO_COMPLEX",
+        ),
+        StatusCode::REQUEST_TIMEOUT => {
+            app_error_response(status, AppError::internal("request timed out"))
+        }
+        StatusCode::SERVICE_UNAVAILABLE => response,
+        s if s.is_client_error() => error_body(
+            status,
+            "the request is not a valid GraphQL request",
+            "VALIDATION_FAILED",
+        ),
+        _ => app_error_response(status, AppError::internal(format!("HTTP {status}"))),
+    }
 }
 
 async fn graphiql() -> Html<String> {

@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_data_model;
 mod m20261122_000002_forbid_history_deletes;
+mod m20261122_000003_add_account_billing_day;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_create_data_model::Migration),
             Box::new(m20261122_000002_forbid_history_deletes::Migration),
+            Box::new(m20261122_000003_add_account_billing_day::Migration),
         ]
     }
 }

@@ -22,6 +22,8 @@ pub struct Model {
     pub data_usage_percentage: Option<i32>,
     pub geopoint: Option<String>,
     pub next_recurring_charge_amount: Option<i64>,
+    /// The day of the month billing cycles fall on (see the migration that added it).
+    pub billing_day: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i64,

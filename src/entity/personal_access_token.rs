@@ -9,6 +9,8 @@ pub struct Model {
     pub id: i64,
     pub user_id: i64,
     pub name: String,
+    /// Never serialized: audit rows must not carry it.
+    #[serde(skip_serializing)]
     pub token_hash: String,
     pub revoked: bool,
     pub last_used_at: Option<DateTimeUtc>,

@@ -140,9 +140,16 @@ fn page_size(
         return None;
     }
     // Filtering by id returns one row at most, whatever the page size.
-    if field.arguments.iter().any(|(name, value)| {
-        name.node == "id" && value.node.clone().into_const() != Some(Value::Null)
-    }) {
+    // (A variable is resolved first: `id: $id` with `$id` null filters nothing.)
+    let id_given = field.arguments.iter().any(|(name, value)| {
+        name.node == "id"
+            && value
+                .node
+                .clone()
+                .into_const_with(|var| vars.get(&var).cloned().ok_or(()))
+                .is_ok_and(|v| v != Value::Null)
+    });
+    if id_given {
         return Some(1);
     }
     let paginator = field

@@ -42,6 +42,8 @@ pub fn preview_field() -> Field {
     Field::new("disconnect_account_preview", TypeRef::named_nn("DisconnectAccountPreview"), |ctx| {
         FieldFuture::new(async move {
             allowed(&ctx, Permission::AccountsRead).map_err(gql)?;
+            // It shows debits and credits too.
+            allowed(&ctx, Permission::BillingRead).map_err(gql)?;
             let id = id_arg(&ctx).map_err(gql)?;
             let input: DisconnectInput = optional_input(&ctx, "input").map_err(gql)?;
             let plan = disconnect::preview(db(&ctx), id, input.prorate).await.map_err(gql)?;

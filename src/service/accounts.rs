@@ -106,19 +106,22 @@ pub async fn record_event<C: ConnectionTrait>(
     .await?)
 }
 
-/// What entering `new_status` at `at` changes on an account: records `ACTIVATED` when the
-/// status activates, and on the first activation sets `activation_date`/`activation_time` and,
-/// when unset, `next_bill_date` (so the first billing pass bills the first period in advance).
-/// Returns the fields to set.
+/// What entering `new_status` at `at` from a status that did not activate (or from none, at
+/// creation) changes on an account: an `ACTIVATED` account event; on the first activation,
+/// `activation_date`/`activation_time`; and, when unset (a new account, or one disconnected
+/// since), `next_bill_date` = the activation date with its day as the billing day, so the
+/// first billing pass bills the first period in advance. Moving between two activating
+/// statuses is not an activation.
 pub async fn entering_status<C: ConnectionTrait>(
     db: &C,
     account: &account::Model,
+    was_active: bool,
     new_status: &account_status::Model,
     at: DateTime<Utc>,
     am: &mut account::ActiveModel,
 ) -> AppResult<()> {
     am.account_status_id = Set(new_status.id);
-    if !new_status.activates_account {
+    if !new_status.activates_account || was_active {
         return Ok(());
     }
     record_event(
@@ -130,13 +133,14 @@ pub async fn entering_status<C: ConnectionTrait>(
         at,
     )
     .await?;
+    let local = at.with_timezone(&settings::time_zone(db).await?);
     if account.activation_date.is_none() {
-        let local = at.with_timezone(&settings::time_zone(db).await?);
         am.activation_date = Set(Some(local.date_naive()));
         am.activation_time = Set(Some(local.format("%H:%M:%S").to_string()));
-        if account.next_bill_date.is_none() {
-            am.next_bill_date = Set(Some(local.date_naive()));
-        }
+    }
+    if account.next_bill_date.is_none() {
+        am.next_bill_date = Set(Some(local.date_naive()));
+        am.billing_day = Set(Some(chrono::Datelike::day(&local.date_naive()) as i32));
     }
     Ok(())
 }
@@ -162,7 +166,23 @@ pub async fn change_status<C: ConnectionTrait>(
         at,
     )
     .await?;
-    entering_status(db, account, new_status, at, am).await
+    let was_active = is_active(db, account).await?;
+    entering_status(db, account, was_active, new_status, at, am).await
+}
+
+/// Takes the account's row for the rest of the transaction (`SELECT … FOR UPDATE` on
+/// PostgreSQL; SQLite's write transactions are already serialized). Every transaction that
+/// writes money for an account, or changes its status, takes it first, so a disconnection and
+/// a new charge, or two passes, never interleave.
+pub async fn lock<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<account::Model> {
+    let mut select = account::Entity::find_by_id(id);
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        select = sea_orm::QuerySelect::lock_exclusive(select);
+    }
+    select
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("Account", id))
 }
 
 pub async fn create(
@@ -202,7 +222,7 @@ pub async fn create(
         addresses::bump_sequence(&txn, "accounts").await?;
     }
     let mut am: account::ActiveModel = inserted.clone().into();
-    entering_status(&txn, &inserted, &status, at, &mut am).await?;
+    entering_status(&txn, &inserted, false, &status, at, &mut am).await?;
     let model = am.update(&txn).await?;
 
     contacts::insert(
@@ -234,7 +254,7 @@ pub async fn create(
 
 /// Loads an account that may be changed: it must exist and not be archived.
 pub async fn changeable<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<account::Model> {
-    let account = find::<account::Entity, _>(db, "Account", id).await?;
+    let account = lock(db, id).await?;
     if account.archived_at.is_some() {
         return Err(AppError::AccountArchived(format!(
             "account {id} is archived; unarchive it first"
@@ -417,15 +437,18 @@ pub async fn link(
         ));
     }
     let txn = begin_write(db).await?;
+    // Take both rows, lower id first, so that link(a, b) and link(b, a) at once serialize and
+    // the second sees the cycle.
+    if child_id < parent_id {
+        let _ = lock(&txn, child_id).await;
+    }
     let parent = changeable(&txn, parent_id).await?;
-    let child = find::<account::Entity, _>(&txn, "Account", child_id)
-        .await
-        .map_err(|_| {
-            AppError::validation(
-                "child_account_id",
-                format!("account {child_id} does not exist"),
-            )
-        })?;
+    let child = lock(&txn, child_id).await.map_err(|_| {
+        AppError::validation(
+            "child_account_id",
+            format!("account {child_id} does not exist"),
+        )
+    })?;
     if child.archived_at.is_some() {
         return Err(AppError::AccountArchived(format!(
             "account {child_id} is archived"

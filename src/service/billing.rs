@@ -1,24 +1,25 @@
 //! The billing pass (`fathom bill`, and the server's worker daily).
 //!
 //! For each active, unarchived account whose `next_bill_date` is on or before the pass date,
-//! each billing cycle up to that date (cycles are one month apart, starting at
-//! `next_bill_date`) bills every recurring account service due in it — one debit for
-//! `[cycle, cycle + billing_frequency months - 1 day]` — then one invoice takes all the
-//! account's uninvoiced debits (applying its unapplied discounts), and `next_bill_date` moves
-//! past the pass date. A service with a frequency of several months is due every that many
-//! months (its own `next_bill_date`).
+//! each billing cycle up to that date bills every recurring account service due in it — one
+//! debit for `[cycle, the billing date billing_frequency months later - 1 day]` — then one
+//! invoice takes all the account's uninvoiced debits (applying its unapplied discounts), and
+//! `next_bill_date` moves past the pass date. Cycles fall on the account's billing day each
+//! month (the last day of shorter months: an account billed on the 31st is billed Feb 28, then
+//! Mar 31), so periods are contiguous. A service billed every several months is due every that
+//! many cycles (its own `next_bill_date`). Each account is taken (locked) first.
 //!
 //! Each account is billed in its own transaction. Running the pass twice for one date, or
 //! twice at once, creates nothing new: a debit is unique per account service and period start
 //! (a database constraint), the account row is changed with a compare-and-set on `_version`,
 //! and the loser of a race writes nothing.
 
-use chrono::{Months, NaiveDate};
+use chrono::NaiveDate;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use super::services::{self, add_months, price};
+use super::services::{self, anchored, billing_day, price};
 use super::{audit, invoicing, save};
 use crate::db::begin_write;
 use crate::entity::{account, account_service, account_status};
@@ -30,6 +31,7 @@ pub struct PassReport {
     pub debits_created: u64,
     pub invoices_created: u64,
     pub skipped_conflicts: u64,
+    pub failed: u64,
 }
 
 /// Runs the billing pass for the local date `date`.
@@ -68,7 +70,11 @@ pub async fn run_pass(db: &DatabaseConnection, date: NaiveDate) -> AppResult<Pas
                 Ok(None) => {}
                 // Another pass (or a disconnection) got there first; it did the work.
                 Err(AppError::Conflict(_)) => report.skipped_conflicts += 1,
-                Err(e) => return Err(e),
+                // One account's failure must not hold up the others; the next pass retries it.
+                Err(e) => {
+                    report.failed += 1;
+                    tracing::error!(account_id, error = ?e, "billing an account failed");
+                }
             }
         }
     }
@@ -92,9 +98,9 @@ pub async fn bill_account(
     if account.archived_at.is_some() || !super::accounts::is_active(&txn, &account).await? {
         return Ok(None);
     }
+    let day = billing_day(&account, cycle);
     let mut debits = 0u64;
-    let services = services::active_account_services(&txn, account.id).await?;
-    let mut due: Vec<(account_service::Model, crate::entity::service::Model)> = services;
+    let mut due = services::active_account_services(&txn, account.id).await?;
     while cycle <= date {
         for (account_service, service) in due.iter_mut() {
             let Some(frequency) = service.billing_frequency else {
@@ -103,7 +109,8 @@ pub async fn bill_account(
             if account_service.next_bill_date.is_some_and(|d| d > cycle) {
                 continue;
             }
-            let to = add_months(cycle, frequency)?.pred_opt().unwrap_or(cycle);
+            let next = anchored(cycle, frequency, day)?;
+            let to = next.pred_opt().unwrap_or(cycle);
             services::insert_debit(
                 &txn,
                 &account,
@@ -118,13 +125,11 @@ pub async fn bill_account(
             .await?;
             debits += 1;
             let mut am: account_service::ActiveModel = account_service.clone().into();
-            am.next_bill_date = Set(Some(add_months(cycle, frequency)?));
+            am.next_bill_date = Set(Some(next));
             am.number_of_times_billed = Set(account_service.number_of_times_billed + 1);
             *account_service = save(&txn, account_service.id, account_service.version, am).await?;
         }
-        cycle = cycle
-            .checked_add_months(Months::new(1))
-            .ok_or_else(|| AppError::internal("date overflow"))?;
+        cycle = anchored(cycle, 1, day)?;
     }
     let uninvoiced = invoicing::uninvoiced_debits(&txn, account.id).await?;
     let invoiced = !uninvoiced.is_empty();

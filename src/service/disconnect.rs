@@ -21,7 +21,9 @@ use sea_orm::{
 use super::services::{self, PlannedCredit};
 use super::{accounts, addresses, audit, find, invoicing, save, settings};
 use crate::db::begin_write;
-use crate::entity::{account, account_status, address, debit, disconnection_log, scheduled_event};
+use crate::entity::{
+    account, account_service, account_status, address, debit, disconnection_log, scheduled_event,
+};
 use crate::error::{AppError, AppResult};
 
 /// What decided whether a disconnection prorates.
@@ -195,6 +197,8 @@ pub async fn apply<C: ConnectionTrait>(
     // this a CONFLICT before anything else is written.
     let mut am: account::ActiveModel = account.clone().into();
     accounts::change_status(db, account, &target, plan.at, &mut am).await?;
+    // A disconnected account is not billed; a later activation starts a new cycle.
+    am.next_bill_date = Set(None);
     let disconnected = save(db, account.id, account.version, am)
         .await
         .map_err(|e| match e {
@@ -204,6 +208,29 @@ pub async fn apply<C: ConnectionTrait>(
             )),
             other => other,
         })?;
+
+    account_service::Entity::update_many()
+        .col_expr(
+            account_service::Column::NextBillDate,
+            Expr::value(Option::<NaiveDate>::None),
+        )
+        .filter(account_service::Column::AccountId.eq(account.id))
+        .filter(account_service::Column::RemovedAt.is_null())
+        .exec(db)
+        .await?;
+
+    // The plan was made in this transaction, but on PostgreSQL a charge committed by another
+    // transaction just before the account was taken would be missed: then refuse, write nothing.
+    let uninvoiced: Vec<i64> = invoicing::uninvoiced_debits(db, account.id)
+        .await?
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    if uninvoiced != plan.debits.iter().map(|d| d.id).collect::<Vec<_>>() {
+        return Err(AppError::Conflict(
+            "the account's charges changed while disconnecting; retry".into(),
+        ));
+    }
 
     for credit in &plan.credits {
         services::insert_proration_credit(
@@ -241,6 +268,7 @@ pub async fn apply<C: ConnectionTrait>(
     if let Some(address) = &plan.serviceable_address {
         addresses::release(db, account.id, address, plan.effective_date).await?;
     }
+    services::refresh_next_charge(db, account.id).await?;
 
     let log = disconnection_log::ActiveModel {
         account_id: Set(account.id),
@@ -316,6 +344,7 @@ pub async fn disconnect(
     prorate: Option<bool>,
 ) -> AppResult<account::Model> {
     let txn = begin_write(db).await?;
+    accounts::lock(&txn, account_id).await?;
     let plan = plan(&txn, account_id, prorate, super::now(), None).await?;
     let account = apply(&txn, &plan, user_id, None).await?;
     txn.commit().await?;

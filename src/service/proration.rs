@@ -6,7 +6,8 @@
 //! local date `d`: unused days are `to - d` when `from <= d < to`, all of them when `d < from`,
 //! none otherwise (the effective day itself is charged). The credit is
 //! `amount × unused / period_days`, rounded once, half away from zero, to the cent — or to the
-//! whole currency unit (100 cents) when billing settings ask for rounded prorated amounts.
+//! whole currency unit (100 cents) when billing settings ask for rounded prorated amounts. A
+//! wholly unused period credits the amount exactly, and no credit exceeds the amount.
 
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -38,10 +39,18 @@ pub fn credit(amount: i64, from: NaiveDate, to: NaiveDate, d: NaiveDate, whole_u
         return 0;
     }
     if unused == days {
-        return round_units(Decimal::from(amount), whole_units);
+        // Nothing was used: the whole amount, exactly (rounding could only make it wrong).
+        return amount;
     }
     let exact = Decimal::from(amount) * Decimal::from(unused) / Decimal::from(days);
-    round_units(exact, whole_units)
+    // Rounding to whole units may round up past the amount itself (a 199-cent debit, 30 of
+    // 31 days unused): a credit never exceeds what was charged.
+    let rounded = round_units(exact, whole_units);
+    if rounded.abs() > amount.abs() {
+        amount
+    } else {
+        rounded
+    }
 }
 
 fn round_units(value: Decimal, whole_units: bool) -> i64 {
@@ -64,13 +73,30 @@ mod tests {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
     }
 
-    /// Integer-only reference: `amount × unused / days`, half away from zero.
-    fn reference(amount: i64, unused: i64, days: i64, whole_units: bool) -> i64 {
+    /// Integer-only reference on day numbers: the period is days `first..=last`, the effective
+    /// day `d`; `amount × unused / days`, half away from zero, never past the amount.
+    fn reference(amount: i64, first: i64, last: i64, d: i64, whole_units: bool) -> i64 {
+        let days = last - first + 1;
+        let unused = if d < first {
+            days
+        } else if d < last {
+            last - d
+        } else {
+            0
+        };
+        if unused == days {
+            return amount;
+        }
         let unit: i128 = if whole_units { 100 } else { 1 };
         let num = amount as i128 * unused as i128;
         let den = days as i128 * unit;
         let magnitude = (2 * num.abs() + den) / (2 * den);
-        (num.signum() * magnitude * unit) as i64
+        let rounded = (num.signum() * magnitude * unit) as i64;
+        if rounded.abs() > amount.abs() {
+            amount
+        } else {
+            rounded
+        }
     }
 
     #[test]
@@ -304,6 +330,32 @@ mod tests {
     }
 
     #[test]
+    fn a_rounded_credit_never_exceeds_its_debit() {
+        // 199 × 30 / 31 = 192.6 → 200 in whole units, more than was charged: capped at 199.
+        assert_eq!(
+            credit(
+                199,
+                date("2026-07-01"),
+                date("2026-07-31"),
+                date("2026-07-01"),
+                true
+            ),
+            199
+        );
+        // A wholly unused period credits the exact amount, even in whole units.
+        assert_eq!(
+            credit(
+                4999,
+                date("2026-07-01"),
+                date("2026-07-31"),
+                date("2026-06-30"),
+                true
+            ),
+            4999
+        );
+    }
+
+    #[test]
     fn a_year_long_period_prorates_by_days() {
         // 365 days, 100 unused.
         assert_eq!(
@@ -328,12 +380,13 @@ mod tests {
             offset in -40i64..840,
             whole in any::<bool>(),
         ) {
-            let from = date("2000-01-01") + chrono::Duration::days(start);
+            let epoch = date("2000-01-01");
+            let from = epoch + chrono::Duration::days(start);
             let to = from + chrono::Duration::days(len - 1);
             let d = from + chrono::Duration::days(offset);
-            let unused = unused_days(from, to, d);
-            prop_assert!((0..=len).contains(&unused));
-            prop_assert_eq!(credit(amount, from, to, d, whole), reference(amount, unused, len, whole));
+            let got = credit(amount, from, to, d, whole);
+            prop_assert_eq!(got, reference(amount, start, start + len - 1, start + offset, whole));
+            prop_assert!(got.abs() <= amount.abs());
         }
     }
 }

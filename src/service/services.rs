@@ -112,17 +112,52 @@ pub fn price(service: &service::Model, account_service: &account_service::Model)
     account_service.price_override.unwrap_or(service.amount) * account_service.quantity as i64
 }
 
-/// `date` plus `months` months (the end of a shorter month clamps: Jan 31 + 1 = Feb 28).
-pub fn add_months(date: NaiveDate, months: i32) -> AppResult<NaiveDate> {
-    date.checked_add_months(Months::new(months.max(0) as u32))
-        .ok_or_else(|| AppError::validation("date", "date out of range"))
+/// The billing date `months` months (possibly negative) after `date`, on day `day` of that
+/// month, or its last day when the month is shorter: with day 31, Jan 31 → Feb 28 → Mar 31.
+pub fn anchored(date: NaiveDate, months: i32, day: u32) -> AppResult<NaiveDate> {
+    use chrono::Datelike;
+    let first = NaiveDate::from_ymd_opt(date.year(), date.month(), 1)
+        .ok_or_else(|| AppError::internal("bad date"))?;
+    let target = if months >= 0 {
+        first.checked_add_months(Months::new(months as u32))
+    } else {
+        first.checked_sub_months(Months::new(months.unsigned_abs()))
+    }
+    .ok_or_else(|| AppError::validation("date", "date out of range"))?;
+    let last_day = target
+        .checked_add_months(Months::new(1))
+        .and_then(|d| d.pred_opt())
+        .map(|d| d.day())
+        .unwrap_or(28);
+    NaiveDate::from_ymd_opt(target.year(), target.month(), day.clamp(1, last_day))
+        .ok_or_else(|| AppError::internal("bad anchored date"))
 }
 
-/// Recomputes `Account.next_recurring_charge_amount`: what the next billing pass charges for
-/// the account's recurring services. A derived value, so it does not bump `_version`.
+/// The day of the month an account's billing cycles fall on.
+pub fn billing_day(account: &account::Model, next_bill_date: NaiveDate) -> u32 {
+    use chrono::Datelike;
+    account
+        .billing_day
+        .map(|d| d as u32)
+        .unwrap_or(next_bill_date.day())
+}
+
+/// Recomputes `Account.next_recurring_charge_amount`: what the next billing pass will charge
+/// for the recurring services due at the account's next bill date (0 for an account that is
+/// not billed: inactive, or without a next bill date). A derived value: no `_version` bump.
 pub async fn refresh_next_charge<C: ConnectionTrait>(db: &C, account_id: i64) -> AppResult<()> {
-    let services = active_account_services(db, account_id).await?;
-    let total: i64 = services.iter().map(|(a, s)| price(s, a)).sum();
+    let account = find::<account::Entity, _>(db, "Account", account_id).await?;
+    let total: i64 = match account.next_bill_date {
+        Some(next) if accounts::is_active(db, &account).await? => {
+            active_account_services(db, account_id)
+                .await?
+                .iter()
+                .filter(|(a, _)| a.next_bill_date.is_none_or(|d| d <= next))
+                .map(|(a, s)| price(s, a))
+                .sum()
+        }
+        _ => 0,
+    };
     account::Entity::update_many()
         .col_expr(
             account::Column::NextRecurringChargeAmount,
@@ -447,8 +482,8 @@ pub struct DeleteAccountService {
 }
 
 /// Removes a service from an account (kept as history, hidden from listings). With proration
-/// (`prorate`, else `prorate_services`) the unused part of its last debit after the proration
-/// date (default today) is credited.
+/// (`prorate`, else `prorate_services`) the unused part of its debits after the proration date
+/// (default today; the last charged day) is credited.
 pub async fn delete_account_service(
     db: &DatabaseConnection,
     user_id: i64,

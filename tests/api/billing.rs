@@ -562,3 +562,142 @@ on_both!(
         );
     }
 );
+
+on_both!(cycles_keep_their_billing_day_through_short_months, |app| {
+    let t0 = noon("2026-01-31");
+    let account = app.account_activated_at("Month end", t0).await;
+    let monthly = app.recurring_service("Monthly", 3100, 1).await;
+    let quarterly = app.recurring_service("Quarterly", 9000, 3).await;
+    for service in [monthly, quarterly] {
+        app.ok_at(
+            t0,
+            ADD,
+            json!({"input": {"account_id": account, "service_id": service, "quantity": 1}}),
+        )
+        .await;
+    }
+    bill(app, "2026-07-31").await;
+    let rows = debits(app, account).await;
+    let periods = |name: &str| -> Vec<(String, String)> {
+        rows.iter()
+            .filter(|d| d["service_name"] == name)
+            .map(|d| {
+                (
+                    d["prorated_from"].as_str().unwrap().to_owned(),
+                    d["prorated_to"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let p = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+    assert_eq!(
+        periods("Monthly"),
+        [
+            p("2026-01-31", "2026-02-27"),
+            p("2026-02-28", "2026-03-30"),
+            p("2026-03-31", "2026-04-29"),
+            p("2026-04-30", "2026-05-30"),
+            p("2026-05-31", "2026-06-29"),
+            p("2026-06-30", "2026-07-30"),
+            p("2026-07-31", "2026-08-30"),
+        ]
+    );
+    assert_eq!(
+        periods("Quarterly"),
+        [
+            p("2026-01-31", "2026-04-29"),
+            p("2026-04-30", "2026-07-30"),
+            p("2026-07-31", "2026-10-30")
+        ],
+        "no day of the year goes unbilled"
+    );
+    let next = app.ok("query($id: Int64Bit!) { accounts(id: $id) { entities { next_bill_date next_recurring_charge_amount } } }", json!({"id": account})).await;
+    assert_eq!(
+        next["accounts"]["entities"][0]["next_bill_date"],
+        "2026-08-31"
+    );
+    assert_eq!(
+        next["accounts"]["entities"][0]["next_recurring_charge_amount"], 3100,
+        "only the monthly service is due next"
+    );
+    app.assert_billing_is_contiguous().await;
+});
+
+on_both!(
+    a_reactivated_account_is_not_billed_for_the_time_it_was_disconnected,
+    |app| {
+        let t0 = noon("2026-01-15");
+        let account = app.account_activated_at("Returning", t0).await;
+        let fiber = app.recurring_service("Fiber", 5000, 1).await;
+        app.ok_at(
+            t0,
+            ADD,
+            json!({"input": {"account_id": account, "service_id": fiber, "quantity": 1}}),
+        )
+        .await;
+        bill(app, "2026-01-15").await;
+        app.ok_at(noon("2026-02-01"), "mutation($id: Int64Bit!) { disconnectAccount(id: $id, input: {prorate: true}) { next_bill_date next_recurring_charge_amount } }", json!({"id": account})).await;
+        // Adding a service while disconnected charges nothing now.
+        app.ok_at(noon("2026-03-01"), ADD, json!({"input": {"account_id": account, "service_id": fiber, "quantity": 1, "prorate": true}})).await;
+        assert_eq!(debits(app, account).await.len(), 1);
+        assert_eq!(
+            bill(app, "2026-05-31").await.accounts_billed,
+            0,
+            "a disconnected account is not billed"
+        );
+        // Back on June 1: billing starts that day, not at the old February date.
+        let back = app
+        .ok_at(noon("2026-06-01"), "mutation($id: Int64Bit!) { updateAccount(id: $id, input: {account_status_id: 1}) { next_bill_date activation_date account_events(event: ACTIVATED) { page_info { total_count } } } }", json!({"id": account}))
+        .await;
+        assert_eq!(back["updateAccount"]["next_bill_date"], "2026-06-01");
+        assert_eq!(
+            back["updateAccount"]["activation_date"], "2026-01-15",
+            "the first activation date stays"
+        );
+        assert_eq!(
+            back["updateAccount"]["account_events"]["page_info"]["total_count"],
+            2
+        );
+        bill(app, "2026-06-01").await;
+        let rows = debits(app, account).await;
+        let later: Vec<_> = rows
+            .iter()
+            .skip(1)
+            .map(|d| {
+                (
+                    d["prorated_from"].as_str().unwrap(),
+                    d["prorated_to"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            later,
+            [("2026-06-01", "2026-06-30"), ("2026-06-01", "2026-06-30")],
+            "both services, from the return only"
+        );
+        app.assert_money_conserved().await;
+    }
+);
+
+on_both!(
+    moving_between_two_activating_statuses_is_not_an_activation,
+    |app| {
+        let account = app
+            .account_activated_at("Upgrader", noon("2026-01-15"))
+            .await;
+        let vip = app
+        .ok("mutation { createAccountStatus(input: {name: \"Active VIP\", activates_account: true, color: \"FFD700\", icon: ADD759610}) { id } }", json!({}))
+        .await["createAccountStatus"]["id"]
+        .clone();
+        let data = app
+        .ok("mutation($id: Int64Bit!, $s: Int64Bit) { updateAccount(id: $id, input: {account_status_id: $s}) { account_events { entities { event } } } }", json!({"id": account, "s": vip}))
+        .await;
+        let events: Vec<_> = data["updateAccount"]["account_events"]["entities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(events, ["ACTIVATED", "STATUS_UPDATED"]);
+    }
+);

@@ -128,10 +128,28 @@ on_both!(
         );
         let args = "search: [{date_fields: [{attribute: \"activation_date\", search_value: \"2000-01-01\", operator: LT}]}]";
         assert!(names(app, args).await.is_empty());
-        let args = format!("search: [{{datetime_fields: [{{attribute: \"created_at\", search_value: \"{created}\", operator: GTE}}]}}]");
-        assert!(!names(app, &args).await.is_empty());
+        // created_at: the accounts were created one after another, so a cut at the third one's
+        // instant splits them exactly.
+        let stamps = app.ok("{ accounts(sorter: [{attribute: \"id\", direction: ASC}]) { entities { created_at } } }", json!({})).await;
+        let third = stamps["accounts"]["entities"][2]["created_at"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let _ = created;
+        let (older, newer) = {
+            let lt = format!("search: [{{datetime_fields: [{{attribute: \"created_at\", search_value: \"{third}\", operator: LT}}]}}]");
+            let gte = format!("search: [{{datetime_fields: [{{attribute: \"created_at\", search_value: \"{third}\", operator: GTE}}]}}]");
+            (names(app, &lt).await.len(), names(app, &gte).await.len())
+        };
+        assert_eq!(older + newer, 5);
+        assert!(
+            newer >= 3,
+            "the third and later accounts are at or after its instant"
+        );
         let args = "search: [{datetime_fields: [{attribute: \"created_at\", search_value: \"2999-01-01T00:00:00+00:00\", operator: GT}]}]";
         assert!(names(app, args).await.is_empty());
+        let args = "search: [{datetime_fields: [{attribute: \"created_at\", search_value: \"2000-01-01T00:00:00-06:00\", operator: GT}]}]";
+        assert_eq!(names(app, args).await.len(), 5);
         let args = "search: [{boolean_fields: [{attribute: \"is_delinquent\", search_value: false, operator: EQ}]}]";
         assert_eq!(names(app, args).await.len(), 5);
         let args = "search: [{boolean_fields: [{attribute: \"is_delinquent\", search_value: false, operator: NEQ}]}]";

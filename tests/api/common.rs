@@ -375,6 +375,51 @@ impl TestApp {
         row.try_get("", "n").unwrap()
     }
 
+    /// Each account service's recurring debits cover contiguous, non-overlapping periods, and
+    /// every proration credit lies within its debit and does not exceed it.
+    pub async fn assert_billing_is_contiguous(&self) {
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                "SELECT account_service_id, prorated_from, prorated_to FROM debits WHERE account_service_id IS NOT NULL ORDER BY account_service_id, prorated_from".to_owned(),
+            ))
+            .await
+            .unwrap();
+        let mut previous: Option<(i64, chrono::NaiveDate)> = None;
+        for row in rows {
+            let service: i64 = row.try_get("", "account_service_id").unwrap();
+            let from: chrono::NaiveDate = row.try_get("", "prorated_from").unwrap();
+            let to: chrono::NaiveDate = row.try_get("", "prorated_to").unwrap();
+            assert!(
+                from <= to,
+                "a period ends before it starts ({})",
+                self.backend
+            );
+            if let Some((prev_service, prev_to)) = previous {
+                if prev_service == service {
+                    assert_eq!(
+                        from,
+                        prev_to.succ_opt().unwrap(),
+                        "account service {service}: a gap or an overlap ({})",
+                        self.backend
+                    );
+                }
+            }
+            previous = Some((service, to));
+        }
+        let bad = self
+            .count(
+                "SELECT COUNT(*) AS n FROM discounts x JOIN debits d ON d.id = x.debit_id WHERE x.amount > d.amount OR x.prorated_to <> d.prorated_to OR x.prorated_from < d.prorated_from OR x.prorated_from > d.prorated_to",
+            )
+            .await;
+        assert_eq!(
+            bad, 0,
+            "proration credits stay within their debits ({})",
+            self.backend
+        );
+    }
+
     /// DESIGN §6's money invariants, over every invoice and discount.
     pub async fn assert_money_conserved(&self) {
         let checks = [

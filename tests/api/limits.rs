@@ -14,8 +14,13 @@ on_both!(a_body_over_one_mebibyte_is_413_before_parsing, |app| {
         "{{\"query\": \"{{ me {{ name }} }}\", \"pad\": \"{}\"}}",
         "x".repeat(1024 * 1024 + 10)
     );
-    let (status, _) = app.post_raw(Some(&app.token), big).await;
+    let (status, body) = app.post_raw(Some(&app.token), big).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        error_code(&body).as_deref(),
+        Some("QUERY_TOO_COMPLEX"),
+        "{body}"
+    );
 });
 
 on_both!(a_wrong_scalar_is_a_validation_error, |app| {
@@ -66,6 +71,24 @@ on_both!(
         .gql("{ accounts(paginator: {page: 1, records_per_page: 10000}) { entities { child_accounts(paginator: {page: 1, records_per_page: 10000}) { entities { id } } } } }", json!({}))
         .await;
         assert_eq!(error_code(&too_much).as_deref(), Some("QUERY_TOO_COMPLEX"));
+    }
+);
+
+on_both!(
+    an_id_filter_given_as_a_null_variable_does_not_shrink_the_cost,
+    |app| {
+        let q = "query($id: Int64Bit) { accounts(id: $id, paginator: {page: 1, records_per_page: 10000}) { entities { child_accounts(paginator: {page: 1, records_per_page: 10000}) { entities { id } } } } }";
+        let body = app.gql(q, json!({"id": null})).await;
+        assert_eq!(
+            error_code(&body).as_deref(),
+            Some("QUERY_TOO_COMPLEX"),
+            "{body}"
+        );
+        let body = app.gql(q, json!({"id": 1})).await;
+        assert!(
+            body.get("errors").is_none(),
+            "one account's children: {body}"
+        );
     }
 );
 
