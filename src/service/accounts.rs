@@ -12,7 +12,8 @@ use super::addresses::{self, MailingAddress};
 use super::{audit, contacts, find, now, required_text, save, settings, Id};
 use crate::db::begin_write;
 use crate::entity::{
-    account, account_event, account_status, account_type, address, company, contact,
+    account, account_event, account_service, account_status, account_type, address, company,
+    contact,
 };
 use crate::error::{AppError, AppResult};
 
@@ -167,7 +168,32 @@ pub async fn change_status<C: ConnectionTrait>(
     )
     .await?;
     let was_active = is_active(db, account).await?;
+    if was_active && !new_status.activates_account {
+        stop_billing(db, account.id, am).await?;
+    }
     entering_status(db, account, was_active, new_status, at, am).await
+}
+
+/// Leaving the active statuses (a disconnection, or any status change) stops billing: the
+/// account and its services lose their next bill dates, and a later activation starts a new
+/// cycle from its own date, so the time in between is never billed.
+async fn stop_billing<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+    am: &mut account::ActiveModel,
+) -> AppResult<()> {
+    use sea_orm::sea_query::Expr;
+    am.next_bill_date = Set(None);
+    account_service::Entity::update_many()
+        .col_expr(
+            account_service::Column::NextBillDate,
+            Expr::value(Option::<chrono::NaiveDate>::None),
+        )
+        .filter(account_service::Column::AccountId.eq(account_id))
+        .filter(account_service::Column::RemovedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Takes the account's row for the rest of the transaction (`SELECT … FOR UPDATE` on

@@ -21,9 +21,7 @@ use sea_orm::{
 use super::services::{self, PlannedCredit};
 use super::{accounts, addresses, audit, find, invoicing, save, settings};
 use crate::db::begin_write;
-use crate::entity::{
-    account, account_service, account_status, address, debit, disconnection_log, scheduled_event,
-};
+use crate::entity::{account, account_status, address, debit, disconnection_log, scheduled_event};
 use crate::error::{AppError, AppResult};
 
 /// What decided whether a disconnection prorates.
@@ -196,9 +194,8 @@ pub async fn apply<C: ConnectionTrait>(
     // First the status, compare-and-set: a concurrent disconnection that got here first makes
     // this a CONFLICT before anything else is written.
     let mut am: account::ActiveModel = account.clone().into();
+    // Leaving the active statuses also stops billing (no next bill date, here or on its services).
     accounts::change_status(db, account, &target, plan.at, &mut am).await?;
-    // A disconnected account is not billed; a later activation starts a new cycle.
-    am.next_bill_date = Set(None);
     let disconnected = save(db, account.id, account.version, am)
         .await
         .map_err(|e| match e {
@@ -208,16 +205,6 @@ pub async fn apply<C: ConnectionTrait>(
             )),
             other => other,
         })?;
-
-    account_service::Entity::update_many()
-        .col_expr(
-            account_service::Column::NextBillDate,
-            Expr::value(Option::<NaiveDate>::None),
-        )
-        .filter(account_service::Column::AccountId.eq(account.id))
-        .filter(account_service::Column::RemovedAt.is_null())
-        .exec(db)
-        .await?;
 
     // The plan was made in this transaction, but on PostgreSQL a charge committed by another
     // transaction just before the account was taken would be missed: then refuse, write nothing.

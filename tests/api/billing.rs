@@ -701,3 +701,38 @@ on_both!(
         assert_eq!(events, ["ACTIVATED", "STATUS_UPDATED"]);
     }
 );
+
+on_both!(a_status_change_away_from_active_also_stops_billing, |app| {
+    let t0 = noon("2026-01-15");
+    let account = app.account_activated_at("Suspended", t0).await;
+    let fiber = app.recurring_service("Fiber", 5000, 1).await;
+    app.ok_at(
+        t0,
+        ADD,
+        json!({"input": {"account_id": account, "service_id": fiber, "quantity": 1}}),
+    )
+    .await;
+    bill(app, "2026-01-15").await;
+    let set_status = "mutation($id: Int64Bit!, $s: Int64Bit) { updateAccount(id: $id, input: {account_status_id: $s}) { next_bill_date } }";
+    let off = app
+        .ok_at(
+            noon("2026-02-10"),
+            set_status,
+            json!({"id": account, "s": 2}),
+        )
+        .await;
+    assert!(off["updateAccount"]["next_bill_date"].is_null());
+    let on = app
+        .ok_at(
+            noon("2026-04-20"),
+            set_status,
+            json!({"id": account, "s": 1}),
+        )
+        .await;
+    assert_eq!(on["updateAccount"]["next_bill_date"], "2026-04-20");
+    bill(app, "2026-04-20").await;
+    let rows = debits(app, account).await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1]["prorated_from"], "2026-04-20");
+    assert_eq!(rows[1]["prorated_to"], "2026-05-19");
+});
