@@ -296,7 +296,9 @@ async fn execute(
                 batches: state.metrics.relation_batches.clone(),
             },
             tokio::spawn,
-        );
+        )
+        // Long enough for a whole page's parents to join one batch, even in a debug build.
+        .delay(Duration::from_millis(3));
         let request = request.data(user.clone()).data(loader);
         let mut response = state.schema.execute(request).await;
         ensure_codes(&mut response);

@@ -223,7 +223,9 @@ where
 }
 
 /// The rows of `E` whose `match_column` is one of `keys`, grouped by that column and paged
-/// per key: one query for any number of parents (the DataLoader batches the keys).
+/// per key — in SQL: a window function numbers each key's rows in the requested order and
+/// only the requested page of each is read, and the totals are counted by a grouped query.
+/// Two queries for any number of parents (the DataLoader batches the keys).
 pub async fn list_grouped<E, C>(
     db: &C,
     match_column: &'static str,
@@ -236,38 +238,66 @@ where
     E::Model: Sync,
     C: ConnectionTrait,
 {
+    use sea_orm::sea_query::{Alias, Asterisk, Expr, Query, WindowStatement};
+    use sea_orm::{FromQueryResult, QueryTrait};
+
     let col = column::<E>(match_column)?;
-    let mut grouped: HashMap<i64, Vec<E::Model>> = HashMap::new();
+    let cond = condition::<E>(args)?;
+    let start = (args.page - 1) * args.records_per_page;
+    let end = start + args.records_per_page;
+    let mut out: HashMap<i64, Page<E::Model>> = HashMap::new();
     for chunk in keys.chunks(500) {
-        let select = E::find()
+        let filtered = E::find()
             .filter(col.is_in(chunk.iter().copied()))
-            .filter(condition::<E>(args)?)
+            .filter(cond.clone())
             .filter(extra.clone());
-        for model in ordered(select, args)?.all(db).await? {
+
+        let totals: Vec<(i64, i64)> = filtered
+            .clone()
+            .select_only()
+            .column(col)
+            .column_as(Expr::col(col.as_column_ref()).count(), "n")
+            .group_by(col)
+            .into_tuple()
+            .all(db)
+            .await?;
+
+        let mut window = WindowStatement::partition_by(col.as_column_ref());
+        for (name, descending) in &args.sort {
+            let order = if *descending { Order::Desc } else { Order::Asc };
+            window.order_by(column::<E>(name)?.as_column_ref(), order);
+        }
+        window.order_by(column::<E>("id")?.as_column_ref(), Order::Asc);
+        let mut inner = filtered.into_query();
+        inner.expr_window_as(Func::cust("ROW_NUMBER"), window, Alias::new("fathom_rn"));
+        let mut outer = Query::select();
+        outer
+            .column(Asterisk)
+            .from_subquery(inner, Alias::new("fathom_page"))
+            .and_where(Expr::col(Alias::new("fathom_rn")).gt(start as i64))
+            .and_where(Expr::col(Alias::new("fathom_rn")).lte(end as i64))
+            .order_by(Alias::new("fathom_rn"), Order::Asc);
+        let statement = db.get_database_backend().build(&outer);
+        let rows = E::Model::find_by_statement(statement).all(db).await?;
+
+        for (key, total) in totals {
+            out.insert(
+                key,
+                Page {
+                    items: Vec::new(),
+                    page: args.page,
+                    records_per_page: args.records_per_page,
+                    total_count: total as u64,
+                },
+            );
+        }
+        for model in rows {
             if let Value::BigInt(Some(key)) = model.get(col) {
-                grouped.entry(key).or_default().push(model);
+                if let Some(page) = out.get_mut(&key) {
+                    page.items.push(model);
+                }
             }
         }
     }
-    let start = ((args.page - 1) * args.records_per_page) as usize;
-    Ok(grouped
-        .into_iter()
-        .map(|(key, rows)| {
-            let total_count = rows.len() as u64;
-            let items = rows
-                .into_iter()
-                .skip(start)
-                .take(args.records_per_page as usize)
-                .collect();
-            (
-                key,
-                Page {
-                    items,
-                    page: args.page,
-                    records_per_page: args.records_per_page,
-                    total_count,
-                },
-            )
-        })
-        .collect())
+    Ok(out)
 }

