@@ -130,7 +130,7 @@ pub fn input_types() -> Vec<InputObject> {
 }
 
 /// A list argument, accepting a single object where a list is expected (as Sonar does).
-fn items<'a>(value: &'a Value) -> Vec<&'a Value> {
+fn items(value: &Value) -> Vec<&Value> {
     match value {
         Value::List(list) => list.iter().collect(),
         Value::Null => Vec::new(),

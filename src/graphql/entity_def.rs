@@ -132,7 +132,15 @@ fn model_of<M: Any>(model: &(dyn Any + Send + Sync)) -> Option<&M> {
         .or_else(|| model.downcast_ref::<WithSecret<M>>().map(|w| &w.model))
 }
 
+impl<E> Default for Ops<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<E> Ops<E> {
+    /// `const`, so that entity descriptions can be statics.
+    #[allow(clippy::new_without_default)]
     pub const fn new() -> Self {
         Ops(PhantomData)
     }

@@ -5,8 +5,15 @@ use async_graphql::dynamic::{Enum, EnumItem};
 
 use crate::sonar_enums::{sonar_values, SONAR_ENUMS};
 
-/// fathom's own enums: `(name, description, [(value, meaning)])`.
-const FATHOM_ENUMS: &[(&str, &str, &[(&str, &str)])] = &[
+/// An enum: `(name, description, [(value, meaning)])`.
+type EnumDef = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+/// fathom's own enums.
+const FATHOM_ENUMS: &[EnumDef] = &[
     (
         "ScheduledEventStatus",
         "fathom extension: where a scheduled event is in its life.",

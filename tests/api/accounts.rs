@@ -215,12 +215,12 @@ on_both!(
             .as_array()
             .unwrap()
             .iter()
-            .any(|a| a["id"] == gone.to_string()));
+            .any(|a| a["id"] == gone));
         assert!(listed["all"]["entities"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|a| a["id"] == gone.to_string()));
+            .any(|a| a["id"] == gone));
 
         let before = app.fingerprint().await;
         for q in [

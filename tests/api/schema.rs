@@ -33,7 +33,7 @@ fn the_generated_enums_match_sonar_enums_json() {
     assert_eq!(json.len(), fathom::sonar_enums::SONAR_ENUMS.len());
     for (name, values) in fathom::sonar_enums::SONAR_ENUMS {
         let expected = json[*name].as_object().unwrap();
-        let mut got: Vec<(&str, &str)> = values.iter().copied().collect();
+        let mut got: Vec<(&str, &str)> = values.to_vec();
         got.sort();
         let want: Vec<(&str, &str)> = expected
             .iter()
