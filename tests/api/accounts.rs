@@ -215,12 +215,12 @@ on_both!(
             .as_array()
             .unwrap()
             .iter()
-            .any(|a| a["id"] == gone));
+            .any(|a| a["id"].as_str() == Some(gone.to_string().as_str())));
         assert!(listed["all"]["entities"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|a| a["id"] == gone));
+            .any(|a| a["id"].as_str() == Some(gone.to_string().as_str())));
 
         let before = app.fingerprint().await;
         for q in [
