@@ -1,5 +1,22 @@
 //! Small value rules shared by the edge (GraphQL scalars) and the service layer.
 
+use chrono::{NaiveDate, NaiveTime};
+
+/// A `Date`: exactly `YYYY-MM-DD`, a real calendar day.
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    if s.len() != 10 {
+        return None;
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// A `Time`: `HH:MM:SS` (or `HH:MM`).
+pub fn parse_time(s: &str) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(s, "%H:%M:%S")
+        .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M"))
+        .ok()
+}
+
 /// `RRGGBB`, with or without a leading `#`; stored without it, upper-case.
 pub fn normalize_color(s: &str) -> Option<String> {
     let hex = s.strip_prefix('#').unwrap_or(s);

@@ -6,9 +6,9 @@
 
 use async_graphql::dynamic::Scalar;
 use async_graphql::{Name, Value};
-use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 
-pub use crate::domain::{normalize_color, valid_email};
+pub use crate::domain::{normalize_color, parse_date, parse_time, valid_email};
 use crate::service::collection::FilterValue;
 
 pub fn parse_i64(value: &Value) -> Option<i64> {
@@ -19,23 +19,10 @@ pub fn parse_i64(value: &Value) -> Option<i64> {
     }
 }
 
-pub fn parse_date(s: &str) -> Option<NaiveDate> {
-    if s.len() != 10 {
-        return None;
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
-}
-
 pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|d| d.with_timezone(&Utc))
-}
-
-pub fn parse_time(s: &str) -> Option<NaiveTime> {
-    NaiveTime::parse_from_str(s, "%H:%M:%S")
-        .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M"))
-        .ok()
 }
 
 pub fn format_datetime(d: &DateTime<Utc>) -> String {

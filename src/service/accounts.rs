@@ -1,7 +1,7 @@
 //! Accounts: creation, updates and status changes (with their account events), archiving,
 //! activation dates, and parent/child links.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, Set,
@@ -340,14 +340,11 @@ pub async fn update_activation_date(
     id: i64,
     input: UpdateActivationDate,
 ) -> AppResult<account::Model> {
-    let date = NaiveDate::parse_from_str(&input.activation_date, "%Y-%m-%d").map_err(|_| {
-        AppError::validation("activation_date", "activation_date must be YYYY-MM-DD")
-    })?;
+    let date = super::date_input("activation_date", &input.activation_date)?;
     let time = match &input.activation_time {
         Some(t) => Some(
-            chrono::NaiveTime::parse_from_str(t, "%H:%M:%S")
-                .or_else(|_| chrono::NaiveTime::parse_from_str(t, "%H:%M"))
-                .map_err(|_| {
+            crate::domain::parse_time(t)
+                .ok_or_else(|| {
                     AppError::validation("activation_time", "activation_time must be HH:MM:SS")
                 })?
                 .format("%H:%M:%S")

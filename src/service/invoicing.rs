@@ -210,11 +210,6 @@ pub struct CreateInvoice {
     pub due_date: Option<String>,
 }
 
-fn parse_date(field: &str, value: &str) -> AppResult<NaiveDate> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .map_err(|_| AppError::validation(field, format!("{field} must be YYYY-MM-DD")))
-}
-
 /// `createInvoice`: an invoice of the given uninvoiced debits of one account.
 pub async fn create_invoice(
     db: &DatabaseConnection,
@@ -233,11 +228,11 @@ pub async fn create_invoice(
     if ids.is_empty() {
         return Err(AppError::validation("debit_ids", "name at least one debit"));
     }
-    let date = parse_date("date", &input.date)?;
+    let date = super::date_input("date", &input.date)?;
     let due_date = input
         .due_date
         .as_deref()
-        .map(|d| parse_date("due_date", d))
+        .map(|d| super::date_input("due_date", d))
         .transpose()?;
     if due_date.is_some_and(|d| d < date) {
         return Err(AppError::validation("due_date", "due_date is before date"));

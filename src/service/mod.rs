@@ -136,6 +136,12 @@ where
     find::<E, C>(db, "record", id).await
 }
 
+/// A `Date` input, or `VALIDATION_FAILED` naming `field`.
+pub fn date_input(field: &str, value: &str) -> AppResult<chrono::NaiveDate> {
+    crate::domain::parse_date(value)
+        .ok_or_else(|| AppError::validation(field, format!("{field} must be YYYY-MM-DD")))
+}
+
 /// `Some(value)` unless `value` is empty after trimming; refuses an empty required string.
 pub fn required_text(field: &str, value: &str) -> AppResult<String> {
     let trimmed = value.trim();

@@ -201,11 +201,6 @@ pub struct AddServiceToAccount {
     pub proration_date: Option<String>,
 }
 
-fn parse_date(field: &str, value: &str) -> AppResult<NaiveDate> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .map_err(|_| AppError::validation(field, format!("{field} must be YYYY-MM-DD")))
-}
-
 /// Adds a recurring service to an account. When the account's current period is already
 /// billed (its `next_bill_date` is after the start date) and proration applies (`prorate`,
 /// else billing settings' `prorate_services`), an uninvoiced debit charges the rest of the
@@ -272,13 +267,13 @@ pub async fn add_service_to_account(
     let start = input
         .proration_date
         .as_deref()
-        .map(|d| parse_date("proration_date", d))
+        .map(|d| super::date_input("proration_date", d))
         .transpose()?
         .unwrap_or(today);
     let explicit_next = input
         .next_bill_date
         .as_deref()
-        .map(|d| parse_date("next_bill_date", d))
+        .map(|d| super::date_input("next_bill_date", d))
         .transpose()?;
     let billing = settings::billing_setting(&txn).await?;
     let prorate = input.prorate.unwrap_or(billing.prorate_services);
@@ -500,7 +495,7 @@ pub async fn delete_account_service(
     let billing = settings::billing_setting(&txn).await?;
     let prorate = input.prorate.unwrap_or(billing.prorate_services);
     let d = match input.proration_date.as_deref() {
-        Some(d) => parse_date("proration_date", d)?,
+        Some(d) => super::date_input("proration_date", d)?,
         None => settings::local_date(&txn, at).await?,
     };
     if prorate {
