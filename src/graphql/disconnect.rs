@@ -10,7 +10,7 @@ use super::objects::type_ref;
 use super::{allowed, db, gql};
 use crate::auth::Permission;
 use crate::service::disconnect::{self, DisconnectPlan};
-use crate::service::services::PlannedCredit;
+use crate::service::transactions::PlannedCredit;
 
 #[derive(Debug, Default, Deserialize)]
 struct DisconnectInput {

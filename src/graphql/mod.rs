@@ -8,6 +8,7 @@
 //! GraphQL type, so that every collection shares one mechanism ([`args`], [`loader`]).
 
 pub mod args;
+pub mod billing_defs;
 pub mod complexity;
 pub mod defs;
 pub mod disconnect;

@@ -9,7 +9,8 @@ use super::queries::SuccessResponse;
 use super::{allowed, db, gql};
 use crate::auth::Permission::{AccountsWrite, BillingWrite, SettingsWrite};
 use crate::error::AppError;
-use crate::service::services::{self as billing_services, Transaction};
+use crate::service::services as billing_services;
+use crate::service::transactions::{self, Transaction};
 use crate::service::{accounts, addresses, catalog, contacts, invoicing, settings, users};
 
 fn row<'a, M: std::any::Any + Send + Sync>(model: M) -> Option<FieldValue<'a>> {
@@ -70,7 +71,7 @@ fn billing_mutations(object: Object) -> Object {
         .field(mutation!("createAccountOneTimeTransaction" -> "[TransactionInterface]", [("input", "CreateAccountOneTimeTransactionMutationInput")],
             "Creates an uninvoiced one-time debit (or, for a credit service, a discount).", |ctx| {
             let user = allowed(&ctx, BillingWrite)?;
-            let value = match billing_services::one_time_transaction(db(&ctx), user.user_id, input(&ctx, "input")?).await? {
+            let value = match transactions::one_time_transaction(db(&ctx), user.user_id, input(&ctx, "input")?).await? {
                 Transaction::Debit(d) => FieldValue::owned_any(Row::new(d)).with_type("Debit"),
                 Transaction::Discount(d) => FieldValue::owned_any(Row::new(d)).with_type("Discount"),
             };
@@ -160,12 +161,12 @@ fn account_mutations() -> Object {
             #[derive(serde::Deserialize)]
             struct Link { child_account_id: crate::service::Id }
             let link: Link = input(&ctx, "input")?;
-            Ok(row(accounts::link(db(&ctx), user.user_id, id_arg(&ctx)?, link.child_account_id.0).await?))
+            Ok(row(crate::service::hierarchy::link(db(&ctx), user.user_id, id_arg(&ctx)?, link.child_account_id.0).await?))
         }))
         .field(mutation!("unlinkAccounts" -> "Account", [("id", "Int64Bit!")],
             "Detaches the child account id from its parent; it needs a contact with an email address or a mailing address (else NO_BILLING_CONTACT).", |ctx| {
             let user = allowed(&ctx, AccountsWrite)?;
-            Ok(row(accounts::unlink(db(&ctx), user.user_id, id_arg(&ctx)?).await?))
+            Ok(row(crate::service::hierarchy::unlink(db(&ctx), user.user_id, id_arg(&ctx)?).await?))
         }))
         .field(mutation!("createServiceableAddress" -> "Address", [("input", "CreateServiceableAddressMutationInput")],
             "Creates a serviceable address, free to be assigned to an account.", |ctx| {

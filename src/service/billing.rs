@@ -111,7 +111,7 @@ pub async fn bill_account(
             }
             let next = anchored(cycle, frequency, day)?;
             let to = next.pred_opt().unwrap_or(cycle);
-            services::insert_debit(
+            super::transactions::insert_debit(
                 &txn,
                 &account,
                 service,

@@ -18,7 +18,8 @@ use sea_orm::{
     QueryOrder, Set,
 };
 
-use super::services::{self, PlannedCredit};
+use super::services;
+use super::transactions::{self, PlannedCredit};
 use super::{accounts, addresses, audit, find, invoicing, save, settings};
 use crate::db::begin_write;
 use crate::entity::{account, account_status, address, debit, disconnection_log, scheduled_event};
@@ -109,7 +110,7 @@ pub async fn plan<C: ConnectionTrait>(
             .order_by_asc(debit::Column::Id)
             .all(db)
             .await?;
-        services::plan_credits(
+        transactions::plan_credits(
             db,
             billed_past,
             effective_date,
@@ -220,7 +221,7 @@ pub async fn apply<C: ConnectionTrait>(
     }
 
     for credit in &plan.credits {
-        services::insert_proration_credit(
+        transactions::insert_proration_credit(
             db,
             &credit.debit,
             credit.amount,

@@ -14,11 +14,13 @@ pub mod catalog;
 pub mod collection;
 pub mod contacts;
 pub mod disconnect;
+pub mod hierarchy;
 pub mod invoicing;
 pub mod proration;
 pub mod seed;
 pub mod services;
 pub mod settings;
+pub mod transactions;
 pub mod users;
 
 use chrono::{DateTime, SubsecRound, Utc};

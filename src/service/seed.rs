@@ -306,7 +306,7 @@ pub async fn seed_demo(db: &DatabaseConnection) -> AppResult<()> {
             },
         )
         .await?;
-        accounts::link(db, admin, parent.id, child.id).await?;
+        crate::service::hierarchy::link(db, admin, parent.id, child.id).await?;
     }
     // A small catalogue, with internet service on every active residential account; the
     // billing pass (the server runs it at start) bills the first month.

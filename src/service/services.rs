@@ -1,5 +1,5 @@
-//! Services (what can be charged), account services (a recurring service on an account, with
-//! proration when it is added or removed mid-period), and one-time transactions.
+//! Services (what can be charged) and account services (a recurring service on an account,
+//! with proration when it is added or removed mid-period).
 
 use chrono::{Months, NaiveDate};
 use sea_orm::sea_query::Expr;
@@ -14,7 +14,7 @@ use super::{
     Id,
 };
 use crate::db::begin_write;
-use crate::entity::{account, account_service, company, debit, discount, service};
+use crate::entity::{account, account_service, company, debit, service};
 use crate::error::{AppError, AppResult};
 
 pub const RECURRING: &str = "RECURRING";
@@ -315,7 +315,7 @@ pub async fn add_service_to_account(
             let full = price(&service, &model);
             let day_before = charged_from.pred_opt().unwrap_or(charged_from);
             let amount = proration::credit(full, period_from, period_to, day_before, false);
-            insert_debit(
+            super::transactions::insert_debit(
                 &txn,
                 &account,
                 &service,
@@ -346,128 +346,6 @@ pub async fn add_service_to_account(
     audit::created(&txn, "AccountService", model.id, user_id, &model).await?;
     txn.commit().await?;
     Ok(model)
-}
-
-/// Inserts an uninvoiced recurring debit for `[from, to]`.
-#[allow(clippy::too_many_arguments)]
-pub async fn insert_debit<C: ConnectionTrait>(
-    db: &C,
-    account: &account::Model,
-    service: &service::Model,
-    account_service: Option<&account_service::Model>,
-    amount: i64,
-    from: NaiveDate,
-    to: NaiveDate,
-    user_id: Option<i64>,
-    months: i32,
-) -> AppResult<debit::Model> {
-    let at = now();
-    let name = account_service
-        .and_then(|a| a.name_override.clone())
-        .unwrap_or_else(|| service.name.clone());
-    Ok(debit::ActiveModel {
-        account_id: Set(account.id),
-        company_id: Set(account.company_id),
-        service_id: Set(service.id),
-        account_service_id: Set(account_service.map(|a| a.id)),
-        invoice_id: Set(None),
-        amount: Set(amount),
-        quantity: Set(account_service.map(|a| a.quantity).unwrap_or(1)),
-        description: Set(Some(format!("{name} {from} to {to}"))),
-        service_name: Set(name),
-        r#type: Set(service.r#type.clone()),
-        number_of_months: Set(months),
-        prorated_from: Set(Some(from)),
-        prorated_to: Set(Some(to)),
-        reversed: Set(false),
-        user_id: Set(user_id),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?)
-}
-
-/// A credit (discount) of `amount` cents for the unused part of `debit`, from `from`.
-pub async fn insert_proration_credit<C: ConnectionTrait>(
-    db: &C,
-    debit: &debit::Model,
-    amount: i64,
-    from: NaiveDate,
-    user_id: Option<i64>,
-) -> AppResult<discount::Model> {
-    let at = now();
-    Ok(discount::ActiveModel {
-        account_id: Set(debit.account_id),
-        company_id: Set(debit.company_id),
-        service_id: Set(Some(debit.service_id)),
-        debit_id: Set(Some(debit.id)),
-        amount: Set(amount),
-        amount_remaining: Set(amount),
-        description: Set(Some(format!("Proration credit for {}", debit.service_name))),
-        service_name: Set(debit.service_name.clone()),
-        r#type: Set(debit.r#type.clone()),
-        prorated_from: Set(Some(from)),
-        prorated_to: Set(debit.prorated_to),
-        quantity: Set(debit.quantity),
-        reversed: Set(false),
-        tax_committed: Set(false),
-        user_id: Set(user_id),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?)
-}
-
-/// A planned proration credit: the debit, the amount, and the credited range.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlannedCredit {
-    pub debit: debit::Model,
-    pub amount: i64,
-    pub from: NaiveDate,
-    pub to: NaiveDate,
-}
-
-/// The credits for the unused part of each of `debits` after `d`: recurring debits with a
-/// period, not yet credited, whose credit is not zero.
-pub async fn plan_credits<C: ConnectionTrait>(
-    db: &C,
-    debits: Vec<debit::Model>,
-    d: NaiveDate,
-    whole_units: bool,
-) -> AppResult<Vec<PlannedCredit>> {
-    let mut out = Vec::new();
-    for debit in debits {
-        let (Some(from), Some(to)) = (debit.prorated_from, debit.prorated_to) else {
-            continue;
-        };
-        if debit.reversed || debit.r#type != RECURRING {
-            continue;
-        }
-        let credited = discount::Entity::find()
-            .filter(discount::Column::DebitId.eq(debit.id))
-            .one(db)
-            .await?;
-        if credited.is_some() {
-            continue;
-        }
-        let amount = proration::credit(debit.amount, from, to, d, whole_units);
-        if amount != 0 {
-            let credit_from = d.succ_opt().unwrap_or(d).max(from);
-            out.push(PlannedCredit {
-                debit,
-                amount,
-                from: credit_from,
-                to,
-            });
-        }
-    }
-    Ok(out)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -507,8 +385,15 @@ pub async fn delete_account_service(
             .one(&txn)
             .await?;
         if let Some(last) = last {
-            for credit in plan_credits(&txn, vec![last], d, billing.round_prorated_amounts).await? {
-                insert_proration_credit(
+            for credit in super::transactions::plan_credits(
+                &txn,
+                vec![last],
+                d,
+                billing.round_prorated_amounts,
+            )
+            .await?
+            {
+                super::transactions::insert_proration_credit(
                     &txn,
                     &credit.debit,
                     credit.amount,
@@ -545,116 +430,4 @@ pub async fn delete_account_service(
     .await?;
     txn.commit().await?;
     Ok(())
-}
-
-#[derive(Debug, Deserialize)]
-pub struct OneTimeTransaction {
-    pub service_id: Id,
-    pub account_id: Id,
-    pub description: Option<String>,
-    pub quantity: i32,
-    pub price_override: Option<i64>,
-}
-
-/// A one-time transaction: an uninvoiced debit for a one-time debit service, or a credit
-/// (discount) for a one-time credit service.
-pub enum Transaction {
-    Debit(debit::Model),
-    Discount(discount::Model),
-}
-
-pub async fn one_time_transaction(
-    db: &DatabaseConnection,
-    user_id: i64,
-    input: OneTimeTransaction,
-) -> AppResult<Transaction> {
-    if input.quantity < 1 {
-        return Err(AppError::validation(
-            "quantity",
-            "quantity must be 1 or more",
-        ));
-    }
-    if input
-        .price_override
-        .is_some_and(|p| !(0..=i32::MAX as i64).contains(&p))
-    {
-        return Err(AppError::validation(
-            "price_override",
-            "price_override is in cents, 0 or more",
-        ));
-    }
-    let txn = begin_write(db).await?;
-    let account = accounts::changeable(&txn, input.account_id.0)
-        .await
-        .map_err(|e| match e {
-            AppError::NotFound(m) => AppError::validation("account_id", m),
-            other => other,
-        })?;
-    let service = find::<service::Entity, _>(&txn, "Service", input.service_id.0)
-        .await
-        .map_err(|_| {
-            AppError::validation(
-                "service_id",
-                format!("service {} does not exist", input.service_id.0),
-            )
-        })?;
-    if service.r#type != ONETIME {
-        return Err(AppError::validation(
-            "service_id",
-            "a one-time transaction needs a one-time service",
-        ));
-    }
-    let amount = input.price_override.unwrap_or(service.amount) * input.quantity as i64;
-    let description = optional_text("description", input.description.as_deref())?
-        .or_else(|| Some(service.name.clone()));
-    let at = now();
-    let result = if service.application == CREDIT {
-        let model = discount::ActiveModel {
-            account_id: Set(account.id),
-            company_id: Set(account.company_id),
-            service_id: Set(Some(service.id)),
-            debit_id: Set(None),
-            amount: Set(amount),
-            amount_remaining: Set(amount),
-            description: Set(description),
-            service_name: Set(service.name.clone()),
-            r#type: Set(ONETIME.into()),
-            quantity: Set(input.quantity),
-            reversed: Set(false),
-            tax_committed: Set(false),
-            user_id: Set(Some(user_id)),
-            created_at: Set(at),
-            updated_at: Set(at),
-            version: Set(1),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        audit::created(&txn, "Discount", model.id, user_id, &model).await?;
-        Transaction::Discount(model)
-    } else {
-        let model = debit::ActiveModel {
-            account_id: Set(account.id),
-            company_id: Set(account.company_id),
-            service_id: Set(service.id),
-            amount: Set(amount),
-            quantity: Set(input.quantity),
-            description: Set(description),
-            service_name: Set(service.name.clone()),
-            r#type: Set(ONETIME.into()),
-            number_of_months: Set(0),
-            reversed: Set(false),
-            user_id: Set(Some(user_id)),
-            created_at: Set(at),
-            updated_at: Set(at),
-            version: Set(1),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        audit::created(&txn, "Debit", model.id, user_id, &model).await?;
-        Transaction::Debit(model)
-    };
-    txn.commit().await?;
-    Ok(result)
 }
