@@ -9,6 +9,7 @@ mod accounts;
 mod auth;
 mod billing;
 mod catalog;
+mod cli;
 mod collections;
 mod crash;
 mod disconnect;

@@ -1,0 +1,73 @@
+//! The `fathom` binary's commands.
+
+use std::process::Command;
+
+use axum::http::StatusCode;
+
+use crate::common;
+
+fn fathom(args: &[&str], database_url: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_fathom"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("FATHOM_LOG", "warn")
+        .output()
+        .expect("run fathom")
+}
+
+#[test]
+fn fathom_schema_prints_the_committed_schema() {
+    let out = fathom(&["schema"], "sqlite::memory:");
+    assert!(out.status.success());
+    let committed = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema.graphql"),
+    )
+    .unwrap();
+    assert!(
+        String::from_utf8(out.stdout).unwrap() == committed,
+        "run `cargo run -- schema > schema.graphql`"
+    );
+}
+
+#[test]
+fn fathom_migrate_creates_a_new_sqlite_database() {
+    let path = std::env::temp_dir().join(format!("fathom_migrate_{}.db", std::process::id()));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let out = fathom(&["migrate"], &url);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(path.exists());
+    // Migrating again is a no-op.
+    assert!(fathom(&["migrate"], &url).status.success());
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+on_both!(token_create_prints_a_working_token_alone_on_stdout, |app| {
+    let out = fathom(&["token", "create", "--name", "ci"], &app.url);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "the token alone: {stdout:?}");
+    assert!(lines[0].starts_with("fathom_"));
+    let (status, body) = app
+        .post_raw(Some(lines[0]), r#"{"query":"{ me { username } }"}"#)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["me"]["username"], "admin");
+
+    let out = fathom(
+        &["token", "create", "--name", "x", "--user", "nobody"],
+        &app.url,
+    );
+    assert!(!out.status.success(), "an unknown user is refused");
+    assert!(out.stdout.is_empty());
+});
