@@ -295,23 +295,35 @@ pub async fn update(
     input: UpdateAccount,
 ) -> AppResult<account::Model> {
     let txn = begin_write(db).await?;
-    let old = changeable(&txn, id).await?;
-    let at = now();
+    let result = update_in(&txn, user_id, id, input, now()).await?;
+    txn.commit().await?;
+    Ok(result)
+}
+
+/// [`update`] inside the caller's transaction, effective at `at`.
+pub async fn update_in<C: ConnectionTrait>(
+    txn: &C,
+    user_id: i64,
+    id: i64,
+    input: UpdateAccount,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<account::Model> {
+    let old = changeable(txn, id).await?;
     let mut am: account::ActiveModel = old.clone().into();
     if let Some(name) = &input.name {
         am.name = Set(required_text("name", name)?);
     }
     if let Some(Id(type_id)) = input.account_type_id {
-        check_type(&txn, type_id).await?;
+        check_type(txn, type_id).await?;
         am.account_type_id = Set(type_id);
     }
     if let Some(Id(company_id)) = input.company_id {
-        check_company(&txn, company_id).await?;
+        check_company(txn, company_id).await?;
         am.company_id = Set(company_id);
     }
     if let Some(Id(status_id)) = input.account_status_id {
-        let new_status = status(&txn, "account_status_id", status_id).await?;
-        change_status(&txn, &old, &new_status, at, &mut am).await?;
+        let new_status = status(txn, "account_status_id", status_id).await?;
+        change_status(txn, &old, &new_status, at, &mut am).await?;
     }
     if input.unset_serviceable_address_id == Some(true) && input.serviceable_address_id.is_some() {
         return Err(AppError::validation(
@@ -319,17 +331,16 @@ pub async fn update(
             "give serviceable_address_id or unset_serviceable_address_id, not both",
         ));
     }
-    let today = settings::local_date(&txn, at).await?;
+    let today = settings::local_date(txn, at).await?;
     if input.unset_serviceable_address_id == Some(true) {
-        if let Some(current) = addresses::assigned_to(&txn, id).await? {
-            addresses::release(&txn, id, &current, today).await?;
+        if let Some(current) = addresses::assigned_to(txn, id).await? {
+            addresses::release(txn, id, &current, today).await?;
         }
     } else if let Some(Id(address_id)) = input.serviceable_address_id {
-        addresses::assign(&txn, id, address_id, today).await?;
+        addresses::assign(txn, id, address_id, today).await?;
     }
-    let new = save(&txn, id, old.version, am).await?;
-    audit::updated(&txn, "Account", id, user_id, &old, &new, "account updated").await?;
-    txn.commit().await?;
+    let new = save(txn, id, old.version, am).await?;
+    audit::updated(txn, "Account", id, user_id, &old, &new, "account updated").await?;
     Ok(new)
 }
 

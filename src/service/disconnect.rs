@@ -332,11 +332,24 @@ pub async fn disconnect(
     prorate: Option<bool>,
 ) -> AppResult<account::Model> {
     let txn = begin_write(db).await?;
-    accounts::lock(&txn, account_id).await?;
-    let plan = plan(&txn, account_id, prorate, super::now(), None).await?;
-    let account = apply(&txn, &plan, user_id, None).await?;
+    let account = disconnect_in(&txn, user_id, account_id, prorate, super::now(), None).await?;
     txn.commit().await?;
     Ok(account)
+}
+
+/// A disconnection inside the caller's transaction, effective at `at` (a scheduled event's
+/// datetime, which may be earlier than the moment it runs).
+pub async fn disconnect_in<C: ConnectionTrait>(
+    txn: &C,
+    user_id: i64,
+    account_id: i64,
+    prorate: Option<bool>,
+    at: DateTime<Utc>,
+    scheduled_event_id: Option<i64>,
+) -> AppResult<account::Model> {
+    accounts::lock(txn, account_id).await?;
+    let plan = plan(txn, account_id, prorate, at, scheduled_event_id).await?;
+    apply(txn, &plan, user_id, scheduled_event_id).await
 }
 
 /// `disconnect_account_preview`: the plan, effective now, writing nothing.

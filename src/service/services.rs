@@ -211,6 +211,19 @@ pub async fn add_service_to_account(
     user_id: i64,
     input: AddServiceToAccount,
 ) -> AppResult<account_service::Model> {
+    let txn = begin_write(db).await?;
+    let result = add_service_to_account_in(&txn, user_id, input, now()).await?;
+    txn.commit().await?;
+    Ok(result)
+}
+
+/// [`add_service_to_account`] inside the caller's transaction, effective at `at`.
+pub async fn add_service_to_account_in<C: ConnectionTrait>(
+    txn: &C,
+    user_id: i64,
+    input: AddServiceToAccount,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<account_service::Model> {
     if input.quantity < 1 {
         return Err(AppError::validation(
             "quantity",
@@ -226,14 +239,13 @@ pub async fn add_service_to_account(
             "price_override is in cents, 0 or more",
         ));
     }
-    let txn = begin_write(db).await?;
-    let account = accounts::changeable(&txn, input.account_id.0)
+    let account = accounts::changeable(txn, input.account_id.0)
         .await
         .map_err(|e| match e {
             AppError::NotFound(m) => AppError::validation("account_id", m),
             other => other,
         })?;
-    let service = find::<service::Entity, _>(&txn, "Service", input.service_id.0)
+    let service = find::<service::Entity, _>(txn, "Service", input.service_id.0)
         .await
         .map_err(|_| {
             AppError::validation(
@@ -262,8 +274,7 @@ pub async fn add_service_to_account(
             format!("service {} is disabled", service.id),
         ));
     }
-    let at = now();
-    let today = settings::local_date(&txn, at).await?;
+    let today = settings::local_date(txn, at).await?;
     let start = input
         .proration_date
         .as_deref()
@@ -275,7 +286,7 @@ pub async fn add_service_to_account(
         .as_deref()
         .map(|d| super::date_input("next_bill_date", d))
         .transpose()?;
-    let billing = settings::billing_setting(&txn).await?;
+    let billing = settings::billing_setting(txn).await?;
     let prorate = input.prorate.unwrap_or(billing.prorate_services);
 
     let mut am = account_service::ActiveModel {
@@ -299,7 +310,7 @@ pub async fn add_service_to_account(
         version: Set(1),
         ..Default::default()
     };
-    let model = am.clone().insert(&txn).await?;
+    let model = am.clone().insert(txn).await?;
 
     // The current period is billed when the account's next bill date is after the start.
     if let Some(next_bill) = account
@@ -316,7 +327,7 @@ pub async fn add_service_to_account(
             let day_before = charged_from.pred_opt().unwrap_or(charged_from);
             let amount = proration::credit(full, period_from, period_to, day_before, false);
             super::transactions::insert_debit(
-                &txn,
+                txn,
                 &account,
                 &service,
                 Some(&model),
@@ -329,13 +340,13 @@ pub async fn add_service_to_account(
             .await?;
             am = model.clone().into();
             am.addition_prorate_date = Set(Some(charged_from));
-            am.update(&txn).await?;
+            am.update(txn).await?;
         }
     }
-    refresh_next_charge(&txn, account.id).await?;
-    let model = find::<account_service::Entity, _>(&txn, "AccountService", model.id).await?;
+    refresh_next_charge(txn, account.id).await?;
+    let model = find::<account_service::Entity, _>(txn, "AccountService", model.id).await?;
     accounts::record_event(
-        &txn,
+        txn,
         account.id,
         "SERVICES_ADDED",
         None,
@@ -343,8 +354,7 @@ pub async fn add_service_to_account(
         at,
     )
     .await?;
-    audit::created(&txn, "AccountService", model.id, user_id, &model).await?;
-    txn.commit().await?;
+    audit::created(txn, "AccountService", model.id, user_id, &model).await?;
     Ok(model)
 }
 
@@ -364,17 +374,29 @@ pub async fn delete_account_service(
     input: DeleteAccountService,
 ) -> AppResult<()> {
     let txn = begin_write(db).await?;
-    let old = find::<account_service::Entity, _>(&txn, "AccountService", id).await?;
+    let result = delete_account_service_in(&txn, user_id, id, input, now()).await?;
+    txn.commit().await?;
+    Ok(result)
+}
+
+/// [`delete_account_service`] inside the caller's transaction, effective at `at`.
+pub async fn delete_account_service_in<C: ConnectionTrait>(
+    txn: &C,
+    user_id: i64,
+    id: i64,
+    input: DeleteAccountService,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    let old = find::<account_service::Entity, _>(txn, "AccountService", id).await?;
     if old.removed_at.is_some() {
         return Err(AppError::not_found("AccountService", id));
     }
-    accounts::changeable(&txn, old.account_id).await?;
-    let at = now();
-    let billing = settings::billing_setting(&txn).await?;
+    accounts::changeable(txn, old.account_id).await?;
+    let billing = settings::billing_setting(txn).await?;
     let prorate = input.prorate.unwrap_or(billing.prorate_services);
     let d = match input.proration_date.as_deref() {
         Some(d) => super::date_input("proration_date", d)?,
-        None => settings::local_date(&txn, at).await?,
+        None => settings::local_date(txn, at).await?,
     };
     if prorate {
         let last = debit::Entity::find()
@@ -382,11 +404,11 @@ pub async fn delete_account_service(
             .filter(debit::Column::Reversed.eq(false))
             .order_by_desc(debit::Column::ProratedTo)
             .order_by_desc(debit::Column::Id)
-            .one(&txn)
+            .one(txn)
             .await?;
         if let Some(last) = last {
             for credit in super::transactions::plan_credits(
-                &txn,
+                txn,
                 vec![last],
                 d,
                 billing.round_prorated_amounts,
@@ -394,7 +416,7 @@ pub async fn delete_account_service(
             .await?
             {
                 super::transactions::insert_proration_credit(
-                    &txn,
+                    txn,
                     &credit.debit,
                     credit.amount,
                     credit.from,
@@ -406,10 +428,10 @@ pub async fn delete_account_service(
     }
     let mut am: account_service::ActiveModel = old.clone().into();
     am.removed_at = Set(Some(at));
-    let new = save(&txn, id, old.version, am).await?;
-    refresh_next_charge(&txn, old.account_id).await?;
+    let new = save(txn, id, old.version, am).await?;
+    refresh_next_charge(txn, old.account_id).await?;
     accounts::record_event(
-        &txn,
+        txn,
         old.account_id,
         "SERVICES_REMOVED",
         Some(old.service_id.to_string()),
@@ -418,7 +440,7 @@ pub async fn delete_account_service(
     )
     .await?;
     audit::record(
-        &txn,
+        txn,
         audit::LogType::Deleted,
         "AccountService",
         id,
@@ -428,6 +450,5 @@ pub async fn delete_account_service(
         "service removed from account",
     )
     .await?;
-    txn.commit().await?;
     Ok(())
 }

@@ -158,6 +158,18 @@ pub async fn one_time_transaction(
     user_id: i64,
     input: OneTimeTransaction,
 ) -> AppResult<Transaction> {
+    let txn = begin_write(db).await?;
+    let result = one_time_transaction_in(&txn, user_id, input).await?;
+    txn.commit().await?;
+    Ok(result)
+}
+
+/// [`one_time_transaction`] inside the caller's transaction.
+pub async fn one_time_transaction_in<C: ConnectionTrait>(
+    txn: &C,
+    user_id: i64,
+    input: OneTimeTransaction,
+) -> AppResult<Transaction> {
     if input.quantity < 1 {
         return Err(AppError::validation(
             "quantity",
@@ -173,14 +185,13 @@ pub async fn one_time_transaction(
             "price_override is in cents, 0 or more",
         ));
     }
-    let txn = begin_write(db).await?;
-    let account = accounts::changeable(&txn, input.account_id.0)
+    let account = accounts::changeable(txn, input.account_id.0)
         .await
         .map_err(|e| match e {
             AppError::NotFound(m) => AppError::validation("account_id", m),
             other => other,
         })?;
-    let service = find::<service::Entity, _>(&txn, "Service", input.service_id.0)
+    let service = find::<service::Entity, _>(txn, "Service", input.service_id.0)
         .await
         .map_err(|_| {
             AppError::validation(
@@ -218,9 +229,9 @@ pub async fn one_time_transaction(
             version: Set(1),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
-        audit::created(&txn, "Discount", model.id, user_id, &model).await?;
+        audit::created(txn, "Discount", model.id, user_id, &model).await?;
         Transaction::Discount(model)
     } else {
         let model = debit::ActiveModel {
@@ -240,11 +251,10 @@ pub async fn one_time_transaction(
             version: Set(1),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
-        audit::created(&txn, "Debit", model.id, user_id, &model).await?;
+        audit::created(txn, "Debit", model.id, user_id, &model).await?;
         Transaction::Debit(model)
     };
-    txn.commit().await?;
     Ok(result)
 }
