@@ -40,6 +40,12 @@ pub enum Command {
         #[arg(long)]
         date: Option<chrono::NaiveDate>,
     },
+    /// Carry out due scheduled events, without serving HTTP.
+    RunScheduled {
+        /// Run what is due now and exit (default: keep running).
+        #[arg(long)]
+        once: bool,
+    },
     /// Print the GraphQL schema (SDL).
     Schema,
 }
@@ -111,6 +117,21 @@ pub async fn run(cli: Cli) -> AppResult<()> {
                 "billed {date}: {} account(s), {} debit(s), {} invoice(s)",
                 report.accounts_billed, report.debits_created, report.invoices_created
             );
+            Ok(())
+        }
+        Command::RunScheduled { once } => {
+            let conn = db::connect(&config.database_url).await?;
+            db::migrate(&conn).await?;
+            service::seed::seed_defaults(&conn).await?;
+            if once {
+                let report = service::scheduled::run_due(&conn, service::now()).await?;
+                println!(
+                    "scheduled events: {} completed, {} failed, {} to retry",
+                    report.completed, report.failed, report.retried
+                );
+            } else {
+                crate::worker::scheduler_loop(conn).await;
+            }
             Ok(())
         }
         Command::Serve { demo } => serve(config, demo).await,

@@ -1,17 +1,51 @@
-//! The background work of `serve`: the daily billing pass.
+//! The background work of `serve` (and `fathom run-scheduled`): the daily billing pass, and
+//! scheduled events as they fall due.
 //!
 //! The pass is idempotent, so the worker simply runs it for the local "today" at start and
-//! then every hour; only the first run of a day finds anything to bill.
+//! then every hour; only the first run of a day finds anything to bill. The scheduler sleeps
+//! until the next event is due (at most a minute), or until events change.
 
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 
-use crate::service::{billing, now, settings};
+use crate::service::{billing, now, scheduled, settings};
 
 pub const BILLING_INTERVAL: Duration = Duration::from_secs(3600);
 
 pub fn spawn(db: DatabaseConnection) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(scheduler_loop(db.clone()));
+    spawn_billing(db)
+}
+
+/// Runs due scheduled events forever.
+pub async fn scheduler_loop(db: DatabaseConnection) {
+    loop {
+        match scheduled::run_due(&db, now()).await {
+            Ok(report) if report != scheduled::RunReport::default() => {
+                tracing::info!(?report, "scheduled events")
+            }
+            Ok(_) => {}
+            Err(err) => tracing::error!(error = ?err, "running scheduled events failed"),
+        }
+        let wait = match scheduled::next_due(&db).await {
+            Ok(Some(at)) => (at - now())
+                .to_std()
+                .unwrap_or_default()
+                .min(MAX_SCHEDULER_SLEEP),
+            _ => MAX_SCHEDULER_SLEEP,
+        }
+        .max(Duration::from_millis(50));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = scheduled::changed().notified() => {}
+        }
+    }
+}
+
+pub const MAX_SCHEDULER_SLEEP: Duration = Duration::from_secs(60);
+
+fn spawn_billing(db: DatabaseConnection) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             if let Err(err) = bill_today(&db).await {

@@ -204,6 +204,29 @@ const INPUTS: &[InputDef] = &[
     ),
     ("CreatePersonalAccessTokenMutationInput", &[("name", "String!", "")]),
     (
+        "CreateScheduledEventMutationInput",
+        &[
+            ("description", "String", ""),
+            ("datetime", "Datetime!", "When it takes effect; must be in the future."),
+            ("event", "ScheduledEventEvent!", "DISCONNECT_ACCOUNT, CHANGE_STATUS, ADD_SERVICE, REMOVE_SERVICE or ONE_TIME_TRANSACTION; others are UNSUPPORTED_EVENT."),
+            ("primary_event_object_id", "String", "CHANGE_STATUS: the status id; ADD_SERVICE and ONE_TIME_TRANSACTION: the service id; REMOVE_SERVICE: the account service id."),
+            ("amount", "Int", "ADD_SERVICE and ONE_TIME_TRANSACTION: a price in cents instead of the service's."),
+            ("prorate", "Boolean", "DISCONNECT_ACCOUNT and REMOVE_SERVICE: prorate or not; null inherits the billing setting when it runs."),
+            ("account_id", "Int64Bit!", ""),
+        ],
+    ),
+    (
+        "UpdateScheduledEventMutationInput",
+        &[
+            ("description", "String", ""),
+            ("datetime", "Datetime", "Must be in the future."),
+            ("primary_event_object_id", "String", ""),
+            ("amount", "Int", ""),
+            ("prorate", "Boolean", ""),
+            ("unset_prorate", "Boolean", "Back to inheriting the billing setting."),
+        ],
+    ),
+    (
         "DisconnectAccountMutationInput",
         &[(
             "prorate",

@@ -7,11 +7,15 @@ use super::inputs::{id_arg, input, optional_input};
 use super::objects::type_ref;
 use super::queries::SuccessResponse;
 use super::{allowed, db, gql};
-use crate::auth::Permission::{AccountsWrite, BillingWrite, SettingsWrite};
+use crate::auth::Permission::{
+    AccountsDisconnect, AccountsWrite, BillingWrite, ScheduledEventsWrite, SettingsWrite,
+};
 use crate::error::AppError;
 use crate::service::services as billing_services;
 use crate::service::transactions::{self, Transaction};
-use crate::service::{accounts, addresses, catalog, contacts, invoicing, settings, users};
+use crate::service::{
+    accounts, addresses, catalog, contacts, invoicing, scheduled, settings, users,
+};
 
 fn row<'a, M: std::any::Any + Send + Sync>(model: M) -> Option<FieldValue<'a>> {
     Some(FieldValue::owned_any(Row::new(model)))
@@ -40,7 +44,32 @@ macro_rules! mutation {
 }
 
 pub fn mutation_type() -> Object {
-    billing_mutations(account_mutations())
+    scheduled_mutations(billing_mutations(account_mutations()))
+}
+
+fn scheduled_mutations(object: Object) -> Object {
+    object
+        .field(mutation!("createScheduledEvent" -> "ScheduledEvent", [("input", "CreateScheduledEventMutationInput")],
+            "Schedules something to do to an account at a future datetime, carried out exactly once by the worker, as the calling user.", |ctx| {
+            let user = allowed(&ctx, ScheduledEventsWrite)?;
+            let create: scheduled::CreateScheduledEvent = input(&ctx, "input")?;
+            if create.event == "DISCONNECT_ACCOUNT" {
+                user.require(AccountsDisconnect)?;
+            }
+            Ok(row(scheduled::create(db(&ctx), user.user_id, create).await?))
+        }))
+        .field(mutation!("updateScheduledEvent" -> "ScheduledEvent", [("id", "Int64Bit!"), ("input", "UpdateScheduledEventMutationInput")],
+            "Changes a pending scheduled event (else EVENT_NOT_PENDING).", |ctx| {
+            let user = allowed(&ctx, ScheduledEventsWrite)?;
+            Ok(row(scheduled::update(db(&ctx), user.user_id, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("deleteScheduledEvent" -> "SuccessResponse", [("id", "Int64Bit!")],
+            "Deletes a pending scheduled event (else EVENT_NOT_PENDING); it stays listed as CANCELLED.", |ctx| {
+            let user = allowed(&ctx, ScheduledEventsWrite)?;
+            let id = id_arg(&ctx)?;
+            scheduled::delete(db(&ctx), user.user_id, id).await?;
+            Ok(deleted("scheduled event", id))
+        }))
 }
 
 fn billing_mutations(object: Object) -> Object {

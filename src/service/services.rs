@@ -374,9 +374,9 @@ pub async fn delete_account_service(
     input: DeleteAccountService,
 ) -> AppResult<()> {
     let txn = begin_write(db).await?;
-    let result = delete_account_service_in(&txn, user_id, id, input, now()).await?;
+    delete_account_service_in(&txn, user_id, id, input, now()).await?;
     txn.commit().await?;
-    Ok(result)
+    Ok(())
 }
 
 /// [`delete_account_service`] inside the caller's transaction, effective at `at`.

@@ -14,4 +14,5 @@ mod collections;
 mod crash;
 mod disconnect;
 mod limits;
+mod scheduled;
 mod schema;
