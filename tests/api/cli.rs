@@ -71,3 +71,47 @@ on_both!(token_create_prints_a_working_token_alone_on_stdout, |app| {
     assert!(!out.status.success(), "an unknown user is refused");
     assert!(out.stdout.is_empty());
 });
+
+on_both!(
+    run_scheduled_once_carries_out_what_is_due_and_exits,
+    |app| {
+        let account = common::create_account(app, "Scheduled", 1).await;
+        // Scheduled in the future, then made due by moving the clock of the database: an event
+        // whose datetime has passed (written directly: the API refuses a past datetime).
+        let created = app
+        .ok(
+            "mutation($a: Int64Bit!) { createScheduledEvent(input: {account_id: $a, event: CHANGE_STATUS, primary_event_object_id: \"2\", datetime: \"2999-01-01T00:00:00Z\"}) { id } }",
+            serde_json::json!({"a": account}),
+        )
+        .await;
+        let id: i64 = created["createScheduledEvent"]["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+        let event = fathom::entity::scheduled_event::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut am: fathom::entity::scheduled_event::ActiveModel = event.into();
+        am.datetime = Set(fathom::service::now() - chrono::Duration::minutes(1));
+        am.update(&app.db).await.unwrap();
+
+        let out = fathom(&["run-scheduled", "--once"], &app.url);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("1 completed"));
+        let row = app
+            .ok(
+                "query($id: Int64Bit!) { accounts(id: $id) { entities { account_status_id } } }",
+                serde_json::json!({"id": account}),
+            )
+            .await;
+        assert_eq!(row["accounts"]["entities"][0]["account_status_id"], "2");
+    }
+);

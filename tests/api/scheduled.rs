@@ -89,7 +89,10 @@ on_both!(
         );
 
         let once = app.fingerprint().await;
-        assert_eq!(run_events(app, "2026-02-06T08:00:00Z").await, Default::default());
+        assert_eq!(
+            run_events(app, "2026-02-06T08:00:00Z").await,
+            Default::default()
+        );
         assert_eq!(app.fingerprint().await, once, "exactly once");
         app.assert_money_conserved().await;
     }
