@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_data_model;
 mod m20261122_000002_forbid_history_deletes;
 mod m20261122_000003_add_account_billing_day;
+mod m20261122_000004_create_report_views;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_data_model::Migration),
             Box::new(m20261122_000002_forbid_history_deletes::Migration),
             Box::new(m20261122_000003_add_account_billing_day::Migration),
+            Box::new(m20261122_000004_create_report_views::Migration),
         ]
     }
 }

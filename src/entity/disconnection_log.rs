@@ -19,6 +19,8 @@ pub struct Model {
     pub previous_account_status_id: i64,
     pub account_status_id: i64,
     pub scheduled_event_id: Option<i64>,
+    /// The total of the proration credits the disconnection gave, in cents.
+    pub credit_total: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i64,

@@ -22,6 +22,8 @@ pub mod invoice;
 pub mod invoice_discount_application;
 pub mod log;
 pub mod personal_access_token;
+pub mod report_activation;
+pub mod report_disconnection;
 pub mod role;
 pub mod scheduled_event;
 pub mod service;

@@ -21,7 +21,11 @@ pub const BASE_FIELDS: &[(&str, &str)] = &[
 
 /// The type of attribute `name` of `def`, if `name` is in its allowlist.
 pub fn attribute_type(def: &EntityDef, name: &str) -> Option<(&'static str, &'static str)> {
-    if let Some((n, t)) = BASE_FIELDS.iter().find(|(n, _)| *n == name) {
+    if let Some((n, t)) = BASE_FIELDS
+        .iter()
+        .filter(|_| def.base)
+        .find(|(n, _)| *n == name)
+    {
         return Some((n, t.trim_end_matches('!')));
     }
     def.field(name).map(|f| (f.name(), f.base_type()))
@@ -33,7 +37,10 @@ fn unknown(def: &EntityDef, field: &str, name: &str) -> AppError {
 
 /// The arguments of a collection field of `def`.
 pub fn collection_arguments(def: &EntityDef) -> Vec<InputValue> {
-    let mut args = vec![InputValue::new("id", TypeRef::named("Int64Bit"))];
+    let mut args = Vec::new();
+    if def.base {
+        args.push(InputValue::new("id", TypeRef::named("Int64Bit")));
+    }
     for f in def.fields {
         args.push(InputValue::new(f.name(), TypeRef::named(f.base_type())));
     }

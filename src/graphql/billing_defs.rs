@@ -71,6 +71,7 @@ pub static SERVICE: EntityDef = EntityDef {
     hidden: nothing_hidden,
     extra: extra_fields::service,
     interfaces: &[],
+    base: true,
 };
 
 pub static ACCOUNT_SERVICE: EntityDef = EntityDef {
@@ -103,6 +104,7 @@ pub static ACCOUNT_SERVICE: EntityDef = EntityDef {
     hidden: || Condition::all().add(account_service::Column::RemovedAt.is_null()),
     extra: no_extra,
     interfaces: &[],
+    base: true,
 };
 
 const DEBIT_FIELDS: &[F] = &[
@@ -167,6 +169,7 @@ pub static DEBIT: EntityDef = EntityDef {
     hidden: nothing_hidden,
     extra: no_extra,
     interfaces: &["TransactionInterface"],
+    base: true,
 };
 
 pub static DISCOUNT: EntityDef = EntityDef {
@@ -215,6 +218,7 @@ pub static DISCOUNT: EntityDef = EntityDef {
     hidden: nothing_hidden,
     extra: no_extra,
     interfaces: &["TransactionInterface"],
+    base: true,
 };
 
 pub static INVOICE: EntityDef = EntityDef {
@@ -276,6 +280,7 @@ pub static INVOICE: EntityDef = EntityDef {
     hidden: nothing_hidden,
     extra: no_extra,
     interfaces: &[],
+    base: true,
 };
 
 pub static BILLING_SETTING: EntityDef = EntityDef {
@@ -345,4 +350,5 @@ pub static BILLING_SETTING: EntityDef = EntityDef {
     hidden: nothing_hidden,
     extra: no_extra,
     interfaces: &[],
+    base: true,
 };

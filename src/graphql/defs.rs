@@ -90,6 +90,7 @@ pub static COMPANY: EntityDef = EntityDef {
     hidden: nothing_hidden,
     extra: no_extra,
     interfaces: &[],
+    base: true,
 };
 
 pub static USER: EntityDef = EntityDef {
@@ -130,6 +131,7 @@ pub static USER: EntityDef = EntityDef {
     hidden: nothing_hidden,
     extra: no_extra,
     interfaces: &[],
+    base: true,
 };
 
 pub static PERSONAL_ACCESS_TOKEN: EntityDef = EntityDef {
@@ -157,6 +159,7 @@ pub static PERSONAL_ACCESS_TOKEN: EntityDef = EntityDef {
     hidden: nothing_hidden,
     extra: extra_fields::personal_access_token,
     interfaces: &[],
+    base: true,
 };
 
 pub static ACCOUNT_STATUS: EntityDef = EntityDef {
@@ -181,6 +184,7 @@ pub static ACCOUNT_STATUS: EntityDef = EntityDef {
     hidden: nothing_hidden,
     extra: no_extra,
     interfaces: &[],
+    base: true,
 };
 
 pub static ACCOUNT_TYPE: EntityDef = EntityDef {
@@ -201,6 +205,7 @@ pub static ACCOUNT_TYPE: EntityDef = EntityDef {
     hidden: nothing_hidden,
     extra: no_extra,
     interfaces: &[],
+    base: true,
 };
 
 pub static ACCOUNT: EntityDef = EntityDef {
@@ -278,6 +283,7 @@ pub static ACCOUNT: EntityDef = EntityDef {
     hidden: nothing_hidden,
     extra: no_extra,
     interfaces: &[],
+    base: true,
 };
 
 pub static ADDRESS: EntityDef = EntityDef {
@@ -328,6 +334,7 @@ pub static ADDRESS: EntityDef = EntityDef {
     hidden: nothing_hidden,
     extra: no_extra,
     interfaces: &[],
+    base: true,
 };
 
 pub static CONTACT: EntityDef = EntityDef {
@@ -356,6 +363,7 @@ pub static CONTACT: EntityDef = EntityDef {
     hidden: nothing_hidden,
     extra: no_extra,
     interfaces: &[],
+    base: true,
 };
 
 pub static SCHEDULED_EVENT: EntityDef = EntityDef {
@@ -384,6 +392,7 @@ pub static SCHEDULED_EVENT: EntityDef = EntityDef {
     hidden: nothing_hidden,
     extra: no_extra,
     interfaces: &[],
+    base: true,
 };
 
 pub static DISCONNECTION_LOG: EntityDef = EntityDef {
@@ -430,6 +439,11 @@ pub static DISCONNECTION_LOG: EntityDef = EntityDef {
             "fathom extension: the status the account moved to.",
         ),
         F(
+            "credit_total",
+            "Int!",
+            "fathom extension: the total of the proration credits given, in cents.",
+        ),
+        F(
             "scheduled_event_id",
             "Int64Bit",
             "fathom extension: the scheduled event that did it, if any.",
@@ -448,6 +462,7 @@ pub static DISCONNECTION_LOG: EntityDef = EntityDef {
     hidden: nothing_hidden,
     extra: no_extra,
     interfaces: &[],
+    base: true,
 };
 
 pub static SERVICEABLE_ADDRESS_ACCOUNT_ASSIGNMENT_HISTORY: EntityDef = EntityDef {
@@ -472,6 +487,7 @@ pub static SERVICEABLE_ADDRESS_ACCOUNT_ASSIGNMENT_HISTORY: EntityDef = EntityDef
     hidden: nothing_hidden,
     extra: no_extra,
     interfaces: &[],
+    base: true,
 };
 
 pub static ACCOUNT_EVENT: EntityDef = EntityDef {
@@ -496,6 +512,7 @@ pub static ACCOUNT_EVENT: EntityDef = EntityDef {
     hidden: nothing_hidden,
     extra: no_extra,
     interfaces: &[],
+    base: true,
 };
 
 pub static LOG: EntityDef = EntityDef {
@@ -523,6 +540,7 @@ pub static LOG: EntityDef = EntityDef {
     hidden: nothing_hidden,
     extra: no_extra,
     interfaces: &[],
+    base: true,
 };
 
 pub static SYSTEM_SETTING: EntityDef = EntityDef {
@@ -541,6 +559,7 @@ pub static SYSTEM_SETTING: EntityDef = EntityDef {
     hidden: nothing_hidden,
     extra: no_extra,
     interfaces: &[],
+    base: true,
 };
 
 /// Every entity, in the order their types appear.

@@ -74,6 +74,9 @@ pub struct EntityDef {
     pub extra: fn() -> Vec<async_graphql::dynamic::Field>,
     /// Interfaces the type implements.
     pub interfaces: &'static [&'static str],
+    /// Whether the type has the fields every record has (`id`, `sonar_unique_id`,
+    /// `created_at`, `updated_at`, `_version`); report rows do not.
+    pub base: bool,
 }
 
 impl EntityDef {

@@ -20,6 +20,7 @@ pub mod loader;
 pub mod mutations;
 pub mod objects;
 pub mod queries;
+pub mod report;
 pub mod scalars;
 
 use async_graphql::dynamic::{ResolverContext, Schema, SchemaError};
@@ -81,6 +82,9 @@ pub fn build_schema(db: DatabaseConnection, limits: &Limits) -> Result<Schema, S
         if !def.plural.is_empty() {
             builder = builder.register(objects::connection_type(def));
         }
+    }
+    for ty in report::types() {
+        builder = builder.register(ty);
     }
     for ty in disconnect::types() {
         builder = builder.register(ty);

@@ -65,8 +65,8 @@ pub fn row_id(def: &EntityDef, row: &Row) -> Option<i64> {
     }
 }
 
-pub fn object_type(def: &'static EntityDef) -> Object {
-    let mut obj = Object::new(def.name).description(def.description);
+/// The fields every record has: `id`, `sonar_unique_id`, `created_at`, `updated_at`, `_version`.
+fn base_fields(def: &'static EntityDef, mut obj: Object) -> Object {
     obj = obj.field(column_field(def, "id", "id", "Int64Bit!"));
     obj = obj.field(
         Field::new(
@@ -98,6 +98,14 @@ pub fn object_type(def: &'static EntityDef) -> Object {
         })
         .description("Incremented on every change of the record."),
     );
+    obj
+}
+
+pub fn object_type(def: &'static EntityDef) -> Object {
+    let mut obj = Object::new(def.name).description(def.description);
+    if def.base {
+        obj = base_fields(def, obj);
+    }
     for f in def.fields {
         let mut field = column_field(def, f.0, f.0, f.1);
         if !f.2.is_empty() {

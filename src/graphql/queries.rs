@@ -20,6 +20,7 @@ pub fn query_type() -> Object {
     }
     query
         .field(super::disconnect::preview_field())
+        .field(super::report::query_field())
         .field(
             Field::new(
                 "system_setting",

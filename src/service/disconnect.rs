@@ -273,6 +273,7 @@ pub async fn apply<C: ConnectionTrait>(
         previous_account_status_id: Set(account.account_status_id),
         account_status_id: Set(target.id),
         scheduled_event_id: Set(scheduled_event_id),
+        credit_total: Set(plan.credits.iter().map(|c| c.amount).sum()),
         created_at: Set(plan.at),
         updated_at: Set(plan.at),
         version: Set(1),

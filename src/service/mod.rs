@@ -17,6 +17,7 @@ pub mod disconnect;
 pub mod hierarchy;
 pub mod invoicing;
 pub mod proration;
+pub mod report;
 pub mod scheduled;
 pub mod seed;
 pub mod services;

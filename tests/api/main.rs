@@ -14,5 +14,6 @@ mod collections;
 mod crash;
 mod disconnect;
 mod limits;
+mod report;
 mod scheduled;
 mod schema;

@@ -1,0 +1,28 @@
+//! Entity for the `report_disconnections` view (read-only): one row per disconnection log.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
+#[sea_orm(table_name = "report_disconnections")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub disconnection_log_id: i64,
+    pub account_id: i64,
+    pub account_name: String,
+    pub account_type_id: i64,
+    pub company_id: i64,
+    pub disconnected_at: DateTimeUtc,
+    pub disconnected_by_user_id: i64,
+    #[sea_orm(column_type = "Text")]
+    pub serviceable_address_reference_record: Option<String>,
+    pub final_invoice_id: Option<i64>,
+    pub final_invoice_total: Option<i64>,
+    pub credit_total: i64,
+    pub scheduled: bool,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,269 @@
+//! `activations_and_disconnections_report` (a fathom extension, beyond Sonar's schema) and its
+//! types. Its two tables are entity descriptions over database views, so they take their own
+//! `search`, `sorter`, `paginator` and `general_search` like every other collection.
+
+use std::sync::Arc;
+
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, TypeRef};
+use async_graphql::Value;
+
+use super::args::{self, collection_arguments};
+use super::defs::ACCOUNT;
+use super::entity_def::{no_extra, nothing_hidden, EntityDef, Ops, RelDef, F};
+use super::objects::{connection_type, object_type, type_ref, Connection};
+use super::scalars::{parse_date, parse_i64};
+use super::{allowed, db, gql};
+use crate::auth::Permission::ReportsRead;
+use crate::entity::{report_activation, report_disconnection};
+use crate::error::AppError;
+use crate::service::report::{self, Period, Summary};
+
+fn account() -> Vec<RelDef> {
+    vec![RelDef {
+        name: "account",
+        target: &ACCOUNT,
+        many: false,
+        source_column: "account_id",
+        target_column: "id",
+        fixed: None,
+        description: "",
+    }]
+}
+
+pub static ACCOUNT_ACTIVATION: EntityDef = EntityDef {
+    name: "AccountActivation",
+    plural: "",
+    description: "fathom extension: one activation of an account (an ACTIVATED account event) in the report's period.",
+    fields: &[
+        F("account_event_id", "Int64Bit!", "The ACTIVATED account event."),
+        F("account_id", "Int64Bit!", ""),
+        F("account_name", "String!", ""),
+        F("account_type_id", "Int64Bit!", ""),
+        F("account_status_id", "Int64Bit!", "The account's status now."),
+        F("activated_at", "Datetime!", ""),
+        F("reactivation", "Boolean!", "Whether the account had been activated before."),
+        F("serviceable_address_id", "Int64Bit", "The account's serviceable address now."),
+    ],
+    general_search: &["account_name"],
+    relations: account,
+    read: ReportsRead,
+    ops: &Ops::<report_activation::Entity>::new(),
+    hidden: nothing_hidden,
+    extra: no_extra,
+    interfaces: &[],
+    base: false,
+};
+
+pub static ACCOUNT_DISCONNECTION: EntityDef = EntityDef {
+    name: "AccountDisconnection",
+    plural: "",
+    description:
+        "fathom extension: one disconnection (a disconnection log) in the report's period.",
+    fields: &[
+        F("disconnection_log_id", "Int64Bit!", ""),
+        F("account_id", "Int64Bit!", ""),
+        F("account_name", "String!", ""),
+        F("account_type_id", "Int64Bit!", ""),
+        F("disconnected_at", "Datetime!", ""),
+        F("disconnected_by_user_id", "Int64Bit", ""),
+        F(
+            "serviceable_address_reference_record",
+            "Text",
+            "The released address, as it was.",
+        ),
+        F("final_invoice_id", "Int64Bit", ""),
+        F(
+            "final_invoice_total",
+            "Int",
+            "The final invoice's total debits, in cents.",
+        ),
+        F(
+            "credit_total",
+            "Int!",
+            "The proration credits given, in cents.",
+        ),
+        F(
+            "scheduled",
+            "Boolean!",
+            "Whether a scheduled event carried it out.",
+        ),
+    ],
+    general_search: &["account_name", "serviceable_address_reference_record"],
+    relations: account,
+    read: ReportsRead,
+    ops: &Ops::<report_disconnection::Entity>::new(),
+    hidden: nothing_hidden,
+    extra: no_extra,
+    interfaces: &[],
+    base: false,
+};
+
+/// The report's table fields: its own collection arguments, over the report's period.
+fn table(
+    name: &'static str,
+    def: &'static EntityDef,
+    within: fn(&Period) -> sea_orm::Condition,
+) -> Field {
+    let mut field = Field::new(name, TypeRef::named_nn(def.connection_name()), move |ctx| {
+        FieldFuture::new(async move {
+            let period = ctx.parent_value.try_downcast_ref::<Period>()?;
+            let args = args::parse(def, &ctx.args).map_err(gql)?;
+            let page = def
+                .ops
+                .list(db(&ctx), &args, within(period))
+                .await
+                .map_err(gql)?;
+            Ok(Some(FieldValue::owned_any(Connection(Arc::new(page)))))
+        })
+    });
+    for arg in collection_arguments(def) {
+        field = field.argument(arg);
+    }
+    field
+}
+
+fn date_arg(
+    ctx: &async_graphql::dynamic::ResolverContext<'_>,
+    name: &str,
+) -> Result<Option<chrono::NaiveDate>, AppError> {
+    match ctx.args.get(name).filter(|v| !v.is_null()) {
+        None => Ok(None),
+        Some(v) => match v.as_value() {
+            Value::String(s) => parse_date(s)
+                .map(Some)
+                .ok_or_else(|| AppError::validation(name, "must be YYYY-MM-DD")),
+            _ => Err(AppError::validation(name, "must be YYYY-MM-DD")),
+        },
+    }
+}
+
+pub fn query_field() -> Field {
+    Field::new("activations_and_disconnections_report", TypeRef::named_nn("ActivationsAndDisconnectionsReport"), |ctx| {
+        FieldFuture::new(async move {
+            allowed(&ctx, ReportsRead).map_err(gql)?;
+            let start = date_arg(&ctx, "start_date").map_err(gql)?;
+            let end = date_arg(&ctx, "end_date").map_err(gql)?;
+            let company = ctx.args.get("company_id").and_then(|v| parse_i64(v.as_value()));
+            let period = report::period(db(&ctx), start, end, company).await.map_err(gql)?;
+            Ok(Some(FieldValue::owned_any(period)))
+        })
+    })
+    .description(
+        "fathom extension: activations and disconnections over a period of local dates (default: the twelve months \
+         ending today), optionally for one company, with a monthly summary.",
+    )
+    .argument(InputValue::new("start_date", TypeRef::named("Date")))
+    .argument(InputValue::new("end_date", TypeRef::named("Date")))
+    .argument(InputValue::new("company_id", TypeRef::named("Int64Bit")))
+}
+
+fn number<'a>(n: i64) -> Option<FieldValue<'a>> {
+    Some(FieldValue::value(Value::from(n)))
+}
+
+pub fn types() -> Vec<Object> {
+    let report = Object::new("ActivationsAndDisconnectionsReport")
+        .description("fathom extension: the Activations & Disconnections report.")
+        .field(Field::new("start_date", type_ref("Date!"), |ctx| {
+            FieldFuture::new(async move {
+                let p = ctx.parent_value.try_downcast_ref::<Period>()?;
+                Ok(Some(FieldValue::value(Value::String(
+                    p.start_date.to_string(),
+                ))))
+            })
+        }))
+        .field(Field::new("end_date", type_ref("Date!"), |ctx| {
+            FieldFuture::new(async move {
+                let p = ctx.parent_value.try_downcast_ref::<Period>()?;
+                Ok(Some(FieldValue::value(Value::String(
+                    p.end_date.to_string(),
+                ))))
+            })
+        }))
+        .field(table(
+            "activations",
+            &ACCOUNT_ACTIVATION,
+            report::activations_in,
+        ))
+        .field(table(
+            "disconnections",
+            &ACCOUNT_DISCONNECTION,
+            report::disconnections_in,
+        ))
+        .field(Field::new(
+            "summary",
+            type_ref("ActivationsAndDisconnectionsSummary!"),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let p = ctx.parent_value.try_downcast_ref::<Period>()?;
+                    let summary = report::summary(db(&ctx), p).await.map_err(gql)?;
+                    Ok(Some(FieldValue::owned_any(summary)))
+                })
+            },
+        ));
+    let summary_field = |name: &'static str, f: fn(&Summary) -> i64| {
+        Field::new(name, type_ref("Int!"), move |ctx| {
+            FieldFuture::new(async move {
+                Ok(number(f(ctx.parent_value.try_downcast_ref::<Summary>()?)))
+            })
+        })
+    };
+    let summary = Object::new("ActivationsAndDisconnectionsSummary")
+        .description("fathom extension: counts over the report's period.")
+        .field(summary_field("activation_count", |s| s.activation_count))
+        .field(summary_field("disconnection_count", |s| {
+            s.disconnection_count
+        }))
+        .field(
+            summary_field("net_change", |s| s.activation_count - s.disconnection_count)
+                .description("Activations less disconnections."),
+        )
+        .field(
+            Field::new(
+                "months",
+                type_ref("[ActivationsAndDisconnectionsMonth!]!"),
+                |ctx| {
+                    FieldFuture::new(async move {
+                        let s = ctx.parent_value.try_downcast_ref::<Summary>()?;
+                        Ok(Some(FieldValue::list(
+                            s.months.iter().map(|m| FieldValue::owned_any(m.clone())),
+                        )))
+                    })
+                },
+            )
+            .description("Every month of the period, zeros included."),
+        );
+    let month_field = |name: &'static str, ty: &'static str, f: fn(&report::Month) -> Value| {
+        Field::new(name, type_ref(ty), move |ctx| {
+            FieldFuture::new(async move {
+                Ok(Some(FieldValue::value(f(ctx
+                    .parent_value
+                    .try_downcast_ref::<report::Month>()?))))
+            })
+        })
+    };
+    let month = Object::new("ActivationsAndDisconnectionsMonth")
+        .description("fathom extension: one local month of the report.")
+        .field(
+            month_field("month", "String!", |m| Value::String(m.month.clone()))
+                .description("YYYY-MM"),
+        )
+        .field(month_field("activations", "Int!", |m| {
+            Value::from(m.activations)
+        }))
+        .field(month_field("disconnections", "Int!", |m| {
+            Value::from(m.disconnections)
+        }))
+        .field(month_field("net", "Int!", |m| {
+            Value::from(m.activations - m.disconnections)
+        }));
+    vec![
+        report,
+        summary,
+        month,
+        object_type(&ACCOUNT_ACTIVATION),
+        object_type(&ACCOUNT_DISCONNECTION),
+        connection_type(&ACCOUNT_ACTIVATION),
+        connection_type(&ACCOUNT_DISCONNECTION),
+    ]
+}
