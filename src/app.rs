@@ -41,6 +41,7 @@ pub struct AppState {
     pub schema: Schema,
     pub max_batch: usize,
     pub metrics: Arc<Metrics>,
+    pub limiter: Arc<crate::rate_limit::RateLimiter>,
 }
 
 /// Builds the router over a migrated, seeded database.
@@ -51,6 +52,10 @@ pub fn router(db: DatabaseConnection, config: &Config) -> AppResult<Router> {
         db,
         schema,
         max_batch: config.limits.max_batch,
+        limiter: Arc::new(crate::rate_limit::RateLimiter::new(
+            config.limits.rate_limit_per_minute,
+            config.limits.rate_limit_burst,
+        )),
         metrics: Arc::new(Metrics::default()),
     };
     let mut router = Router::new()
@@ -162,9 +167,12 @@ fn error_body(status: StatusCode, message: &str, code: &str) -> Response {
 }
 
 fn app_error_response(status: StatusCode, err: AppError) -> Response {
-    let code = err.code();
-    let message = err.into_graphql().message;
-    error_body(status, &message, code)
+    let error = err.into_graphql();
+    let body = serde_json::json!({
+        "data": null,
+        "errors": [{ "message": error.message, "extensions": error.extensions }]
+    });
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
 #[derive(Deserialize)]
@@ -267,6 +275,17 @@ async fn execute(
             &format!("a batch holds 1 to {} operations", state.max_batch),
             "VALIDATION_FAILED",
         );
+    }
+    if let Err(wait) = state.limiter.check(user.token_id, items.len() as u32) {
+        let seconds = wait.as_secs() + 1;
+        let mut response = app_error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            AppError::RateLimited(seconds),
+        );
+        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
     }
     let mut requests = Vec::with_capacity(items.len());
     for item in items {

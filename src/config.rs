@@ -66,6 +66,22 @@ pub struct Limits {
         global = true
     )]
     pub request_timeout_secs: u64,
+    /// Sustained GraphQL operations per minute per personal access token (0: no limit).
+    #[arg(
+        long,
+        env = "FATHOM_RATE_LIMIT_PER_MINUTE",
+        default_value_t = 1200,
+        global = true
+    )]
+    pub rate_limit_per_minute: u32,
+    /// Operations a token may send at once before the sustained rate applies.
+    #[arg(
+        long,
+        env = "FATHOM_RATE_LIMIT_BURST",
+        default_value_t = 600,
+        global = true
+    )]
+    pub rate_limit_burst: u32,
 }
 
 impl Default for Limits {
@@ -77,6 +93,8 @@ impl Default for Limits {
             max_body_bytes: 1024 * 1024,
             max_batch: 10,
             request_timeout_secs: 10,
+            rate_limit_per_minute: 1200,
+            rate_limit_burst: 600,
         }
     }
 }

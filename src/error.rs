@@ -45,6 +45,10 @@ pub enum AppError {
     /// `QUERY_TOO_COMPLEX`: the query exceeds a depth, complexity or size limit.
     #[error("{0}")]
     QueryTooComplex(String),
+    /// `RATE_LIMITED`: the token sent more operations than its rate allows; retry after the
+    /// given number of seconds (also in `extensions.retry_after` and the `Retry-After` header).
+    #[error("too many requests for this token; retry after {0} s")]
+    RateLimited(u64),
     /// `INTERNAL`: anything else. The client sees only a request id.
     #[error("internal error")]
     Internal(String),
@@ -65,6 +69,7 @@ impl AppError {
             AppError::UnsupportedEvent(_) => "UNSUPPORTED_EVENT",
             AppError::NoBillingContact(_) => "NO_BILLING_CONTACT",
             AppError::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
+            AppError::RateLimited(_) => "RATE_LIMITED",
             AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -105,6 +110,9 @@ impl AppError {
             }
             if let Some(id) = &request_id {
                 ext.set("request_id", id.as_str());
+            }
+            if let AppError::RateLimited(seconds) = &self {
+                ext.set("retry_after", *seconds);
             }
         });
         err

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod entity;
 pub mod error;
 pub mod graphql;
+pub mod rate_limit;
 pub mod service;
 pub mod sonar_enums;
 pub mod worker;

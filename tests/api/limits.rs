@@ -157,3 +157,45 @@ on_both!(introspection_works_for_an_authenticated_caller, |app| {
         body["errors"]
     );
 });
+
+on_both!(a_token_over_its_rate_is_told_to_retry_later, |app| {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+    let mut config = fathom::config::Config::for_database("unused");
+    config.limits.rate_limit_per_minute = 60;
+    config.limits.rate_limit_burst = 3;
+    let router = fathom::app::router(app.db.clone(), &config).unwrap();
+    let send = |token: String| {
+        let router = router.clone();
+        async move {
+            let request = Request::post("/api/graphql")
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"query":"{ me { username } }"}"#))
+                .unwrap();
+            router.oneshot(request).await.unwrap()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(send(app.token.clone()).await.status(), StatusCode::OK);
+    }
+    let limited = send(app.token.clone()).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.headers()["retry-after"], "1");
+    let bytes = http_body_util::BodyExt::collect(limited.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(error_code(&body).as_deref(), Some("RATE_LIMITED"));
+    assert_eq!(body["errors"][0]["extensions"]["retry_after"], 1);
+    // Another token has its own allowance.
+    let (_, other) = fathom::service::users::create_token(&app.db, 1, "other")
+        .await
+        .unwrap();
+    assert_eq!(
+        send(other.as_str().to_owned()).await.status(),
+        StatusCode::OK
+    );
+});
