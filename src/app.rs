@@ -172,7 +172,12 @@ fn app_error_response(status: StatusCode, err: AppError) -> Response {
         "data": null,
         "errors": [{ "message": error.message, "extensions": error.extensions }]
     });
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]

@@ -312,34 +312,56 @@ pub async fn add_service_to_account_in<C: ConnectionTrait>(
     };
     let model = am.clone().insert(txn).await?;
 
-    // The current period is billed when the account's next bill date is after the start.
+    // When proration applies and the start is before the account's next bill date, the
+    // periods already billed are charged now, from the start: normally the rest of the current
+    // period; for a start before the last bill date (a back-dated addition, or a scheduled one
+    // run late), each period since, so that no day goes unbilled. A period ends the day before
+    // a billing date and starts `frequency` billing dates earlier. Otherwise (an inactive
+    // account, an explicit next bill date) the next billing pass bills it.
+    let billed_now = accounts::is_active(txn, &account).await? && explicit_next.is_none();
     if let Some(next_bill) = account
         .next_bill_date
-        .filter(|n| *n > start && explicit_next.is_none())
+        .filter(|n| *n > start && billed_now && prorate)
     {
-        let period_from = next_bill
-            .checked_sub_months(Months::new(frequency as u32))
-            .unwrap_or(next_bill);
-        let period_to = next_bill.pred_opt().unwrap_or(next_bill);
-        let charged_from = start.max(period_from);
-        if prorate && charged_from <= period_to {
-            let full = price(&service, &model);
-            let day_before = charged_from.pred_opt().unwrap_or(charged_from);
-            let amount = proration::credit(full, period_from, period_to, day_before, false);
-            super::transactions::insert_debit(
-                txn,
-                &account,
-                &service,
-                Some(&model),
-                amount,
-                charged_from,
-                period_to,
-                Some(user_id),
-                frequency,
-            )
-            .await?;
+        let day = billing_day(&account, next_bill);
+        let full = price(&service, &model);
+        let mut period_end = next_bill;
+        let mut first_charged = None;
+        for _ in 0..120 {
+            let period_from = anchored(period_end, -frequency, day)?;
+            let period_to = period_end.pred_opt().unwrap_or(period_end);
+            let charged_from = Ord::max(start, period_from);
+            if charged_from <= period_to {
+                let day_before = charged_from.pred_opt().unwrap_or(charged_from);
+                let amount = proration::credit(
+                    full,
+                    period_from,
+                    period_to,
+                    day_before,
+                    billing.round_prorated_amounts,
+                );
+                super::transactions::insert_debit(
+                    txn,
+                    &account,
+                    &service,
+                    Some(&model),
+                    amount,
+                    charged_from,
+                    period_to,
+                    Some(user_id),
+                    frequency,
+                )
+                .await?;
+                first_charged = Some(charged_from);
+            }
+            if start >= period_from {
+                break;
+            }
+            period_end = period_from;
+        }
+        if let Some(first) = first_charged {
             am = model.clone().into();
-            am.addition_prorate_date = Set(Some(charged_from));
+            am.addition_prorate_date = Set(Some(first));
             am.update(txn).await?;
         }
     }
@@ -399,31 +421,26 @@ pub async fn delete_account_service_in<C: ConnectionTrait>(
         None => settings::local_date(txn, at).await?,
     };
     if prorate {
-        let last = debit::Entity::find()
+        // Every debit of the service billed past the last charged day: usually the last one;
+        // more when the date is in an earlier period (a back-dated or late removal).
+        let billed_past = debit::Entity::find()
             .filter(debit::Column::AccountServiceId.eq(id))
-            .filter(debit::Column::Reversed.eq(false))
-            .order_by_desc(debit::Column::ProratedTo)
-            .order_by_desc(debit::Column::Id)
-            .one(txn)
+            .filter(debit::Column::ProratedTo.gt(d))
+            .order_by_asc(debit::Column::Id)
+            .all(txn)
             .await?;
-        if let Some(last) = last {
-            for credit in super::transactions::plan_credits(
-                txn,
-                vec![last],
-                d,
-                billing.round_prorated_amounts,
-            )
-            .await?
-            {
-                super::transactions::insert_proration_credit(
-                    txn,
-                    &credit.debit,
-                    credit.amount,
-                    credit.from,
-                    Some(user_id),
-                )
+        let credits =
+            super::transactions::plan_credits(txn, billed_past, d, billing.round_prorated_amounts)
                 .await?;
-            }
+        for credit in credits {
+            super::transactions::insert_proration_credit(
+                txn,
+                &credit.debit,
+                credit.amount,
+                credit.from,
+                Some(user_id),
+            )
+            .await?;
         }
     }
     let mut am: account_service::ActiveModel = old.clone().into();

@@ -736,3 +736,60 @@ on_both!(a_status_change_away_from_active_also_stops_billing, |app| {
     assert_eq!(rows[1]["prorated_from"], "2026-04-20");
     assert_eq!(rows[1]["prorated_to"], "2026-05-19");
 });
+
+on_both!(
+    back_dated_additions_and_removals_cover_every_period_since,
+    |app| {
+        let t0 = noon("2026-01-15");
+        let account = app.account_activated_at("Back", t0).await;
+        let fiber = app.recurring_service("Fiber", 5000, 1).await;
+        app.ok_at(
+            t0,
+            ADD,
+            json!({"input": {"account_id": account, "service_id": fiber, "quantity": 1}}),
+        )
+        .await;
+        bill(app, "2026-02-15").await;
+        // On Feb 20, a service added as of Jan 25: the rest of the first period and all of the
+        // second are charged. [Jan 25, Feb 14] is 21 of 31 days: 3100 × 21 / 31 = 2100.
+        let ip = app.recurring_service("IP", 3100, 1).await;
+        let added = app
+        .ok_at(noon("2026-02-20"), ADD, json!({"input": {"account_id": account, "service_id": ip, "quantity": 1, "prorate": true, "proration_date": "2026-01-25"}}))
+        .await;
+        let rows = debits(app, account).await;
+        let ip_rows: Vec<_> = rows
+            .iter()
+            .filter(|d| d["service_name"] == "IP")
+            .map(|d| {
+                (
+                    d["amount"].clone(),
+                    d["prorated_from"].clone(),
+                    d["prorated_to"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            ip_rows,
+            [
+                (json!(3100), json!("2026-02-15"), json!("2026-03-14")),
+                (json!(2100), json!("2026-01-25"), json!("2026-02-14"))
+            ]
+        );
+        app.assert_billing_is_contiguous().await;
+
+        // Removed as of Feb 1: Feb 2 – 14 of the first debit (13 of its 21 days: 1300) and all of
+        // the second (3100) are credited.
+        let id = added["addServiceToAccount"]["id"].clone();
+        app.ok_at(noon("2026-02-20"), "mutation($id: Int64Bit!) { deleteAccountService(id: $id, input: {prorate: true, proration_date: \"2026-02-01\"}) { success } }", json!({"id": id})).await;
+        let credits = app.ok("query($id: Int64Bit!) { discounts(account_id: $id, sorter: [{attribute: \"amount\", direction: ASC}]) { entities { amount prorated_from prorated_to } } }", json!({"id": account})).await;
+        assert_eq!(
+            credits["discounts"]["entities"],
+            json!([
+                {"amount": 1300, "prorated_from": "2026-02-02", "prorated_to": "2026-02-14"},
+                {"amount": 3100, "prorated_from": "2026-02-15", "prorated_to": "2026-03-14"},
+            ])
+        );
+        app.assert_billing_is_contiguous().await;
+        app.assert_money_conserved().await;
+    }
+);
