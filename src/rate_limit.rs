@@ -36,7 +36,8 @@ impl RateLimiter {
         *tokens =
             (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(self.burst);
         *last = now;
-        let cost = cost as f64;
+        // A batch larger than the burst could never pass: it costs the whole burst instead.
+        let cost = (cost as f64).min(self.burst);
         if *tokens >= cost {
             *tokens -= cost;
             Ok(())

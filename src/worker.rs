@@ -21,21 +21,28 @@ pub fn spawn(db: DatabaseConnection) -> tokio::task::JoinHandle<()> {
 /// Runs due scheduled events forever.
 pub async fn scheduler_loop(db: DatabaseConnection) {
     loop {
-        match scheduled::run_due(&db, now()).await {
+        let progress = match scheduled::run_due(&db, now()).await {
             Ok(report) if report != scheduled::RunReport::default() => {
-                tracing::info!(?report, "scheduled events")
+                tracing::info!(?report, "scheduled events");
+                true
             }
-            Ok(_) => {}
-            Err(err) => tracing::error!(error = ?err, "running scheduled events failed"),
-        }
-        let wait = match scheduled::next_due(&db).await {
+            Ok(_) => false,
+            Err(err) => {
+                tracing::error!(error = ?err, "running scheduled events failed");
+                false
+            }
+        };
+        let mut wait = match scheduled::next_due(&db).await {
             Ok(Some(at)) => (at - now())
                 .to_std()
                 .unwrap_or_default()
                 .min(MAX_SCHEDULER_SLEEP),
             _ => MAX_SCHEDULER_SLEEP,
+        };
+        if !progress {
+            // A due event that another server holds, or one this run put off: do not spin.
+            wait = wait.max(Duration::from_secs(1));
         }
-        .max(Duration::from_millis(50));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = scheduled::changed().notified() => {}

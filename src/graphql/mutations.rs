@@ -7,9 +7,7 @@ use super::inputs::{id_arg, input, optional_input};
 use super::objects::type_ref;
 use super::queries::SuccessResponse;
 use super::{allowed, db, gql};
-use crate::auth::Permission::{
-    AccountsDisconnect, AccountsWrite, BillingWrite, ScheduledEventsWrite, SettingsWrite,
-};
+use crate::auth::Permission::{AccountsWrite, BillingWrite, ScheduledEventsWrite, SettingsWrite};
 use crate::error::AppError;
 use crate::service::services as billing_services;
 use crate::service::transactions::{self, Transaction};
@@ -53,20 +51,27 @@ fn scheduled_mutations(object: Object) -> Object {
             "Schedules something to do to an account at a future datetime, carried out exactly once by the worker, as the calling user.", |ctx| {
             let user = allowed(&ctx, ScheduledEventsWrite)?;
             let create: scheduled::CreateScheduledEvent = input(&ctx, "input")?;
-            if create.event == "DISCONNECT_ACCOUNT" {
-                user.require(AccountsDisconnect)?;
+            if let Some(permission) = scheduled::permission_for(&create.event) {
+                user.require(permission)?;
             }
             Ok(row(scheduled::create(db(&ctx), user.user_id, create).await?))
         }))
         .field(mutation!("updateScheduledEvent" -> "ScheduledEvent", [("id", "Int64Bit!"), ("input", "UpdateScheduledEventMutationInput")],
             "Changes a pending scheduled event (else EVENT_NOT_PENDING).", |ctx| {
             let user = allowed(&ctx, ScheduledEventsWrite)?;
-            Ok(row(scheduled::update(db(&ctx), user.user_id, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
+            let id = id_arg(&ctx)?;
+            if let Some(permission) = scheduled::permission_for(&scheduled::event_kind(db(&ctx), id).await?) {
+                user.require(permission)?;
+            }
+            Ok(row(scheduled::update(db(&ctx), user.user_id, id, optional_input(&ctx, "input")?).await?))
         }))
         .field(mutation!("deleteScheduledEvent" -> "SuccessResponse", [("id", "Int64Bit!")],
             "Deletes a pending scheduled event (else EVENT_NOT_PENDING); it stays listed as CANCELLED.", |ctx| {
             let user = allowed(&ctx, ScheduledEventsWrite)?;
             let id = id_arg(&ctx)?;
+            if let Some(permission) = scheduled::permission_for(&scheduled::event_kind(db(&ctx), id).await?) {
+                user.require(permission)?;
+            }
             scheduled::delete(db(&ctx), user.user_id, id).await?;
             Ok(deleted("scheduled event", id))
         }))

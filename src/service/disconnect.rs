@@ -348,6 +348,7 @@ pub async fn disconnect_in<C: ConnectionTrait>(
     at: DateTime<Utc>,
     scheduled_event_id: Option<i64>,
 ) -> AppResult<account::Model> {
+    super::scheduled::lock_pending_disconnections(txn, account_id).await?;
     accounts::lock(txn, account_id).await?;
     let plan = plan(txn, account_id, prorate, at, scheduled_event_id).await?;
     apply(txn, &plan, user_id, scheduled_event_id).await

@@ -12,6 +12,12 @@ use super::{now, settings};
 use crate::entity::{report_activation, report_disconnection};
 use crate::error::{AppError, AppResult};
 
+/// The longest period a report covers (a hundred years).
+pub const MAX_MONTHS: u32 = 1200;
+
+/// Months counted by one summary query (each is a column; databases cap their number).
+const MONTHS_PER_QUERY: usize = 400;
+
 /// A period of local dates and the UTC instants that bound it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Period {
@@ -63,6 +69,15 @@ pub async fn period<C: ConnectionTrait>(
         return Err(AppError::validation(
             "start_date",
             "start_date is after end_date",
+        ));
+    }
+    if start_date
+        .checked_add_months(Months::new(MAX_MONTHS))
+        .is_some_and(|limit| end_date >= limit)
+    {
+        return Err(AppError::validation(
+            "start_date",
+            format!("a report covers at most {MAX_MONTHS} months"),
         ));
     }
     let after_end = end_date
@@ -179,16 +194,22 @@ async fn count_by_month<C: ConnectionTrait>(
 
 pub async fn summary<C: ConnectionTrait>(db: &C, period: &Period) -> AppResult<Summary> {
     let buckets = months(period);
-    let activations =
-        count_by_month(db, "report_activations", "activated_at", &buckets, period).await?;
-    let disconnections = count_by_month(
-        db,
-        "report_disconnections",
-        "disconnected_at",
-        &buckets,
-        period,
-    )
-    .await?;
+    let mut activations = Vec::with_capacity(buckets.len());
+    let mut disconnections = Vec::with_capacity(buckets.len());
+    for chunk in buckets.chunks(MONTHS_PER_QUERY) {
+        activations
+            .extend(count_by_month(db, "report_activations", "activated_at", chunk, period).await?);
+        disconnections.extend(
+            count_by_month(
+                db,
+                "report_disconnections",
+                "disconnected_at",
+                chunk,
+                period,
+            )
+            .await?,
+        );
+    }
     let months: Vec<Month> = buckets
         .into_iter()
         .zip(activations.iter().zip(disconnections.iter()))

@@ -14,11 +14,11 @@
 
 use std::sync::OnceLock;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use serde::Deserialize;
 use tokio::sync::Notify;
@@ -74,7 +74,8 @@ pub struct UpdateScheduledEvent {
 fn future_datetime(value: &str) -> AppResult<DateTime<Utc>> {
     let at = DateTime::parse_from_rfc3339(value)
         .map_err(|_| AppError::validation("datetime", "datetime must be ISO 8601 with an offset"))?
-        .with_timezone(&Utc);
+        .with_timezone(&Utc)
+        .trunc_subsecs(6);
     if at <= now() {
         return Err(AppError::ScheduledInPast(format!(
             "{value} is not in the future"
@@ -194,12 +195,19 @@ pub async fn create(
     }
     .insert(&txn)
     .await
-    .map_err(|e| match AppError::from(e) {
-        AppError::Conflict(_) => AppError::Conflict(format!(
-            "account {} already has a pending scheduled disconnection",
-            account.id
-        )),
-        other => other,
+    .map_err(|e| {
+        let unique = matches!(
+            e.sql_err(),
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+        );
+        if unique && input.event == "DISCONNECT_ACCOUNT" {
+            AppError::Conflict(format!(
+                "account {} already has a pending scheduled disconnection",
+                account.id
+            ))
+        } else {
+            AppError::from(e)
+        }
     })?;
     audit::created(&txn, "ScheduledEvent", model.id, user_id, &model).await?;
     txn.commit().await?;
@@ -207,8 +215,17 @@ pub async fn create(
     Ok(model)
 }
 
+/// A pending event, taken (locked) for the rest of the transaction: the event before its
+/// account, in the same order as the worker, so the two never deadlock.
 async fn pending<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<scheduled_event::Model> {
-    let event = find::<scheduled_event::Entity, _>(db, "ScheduledEvent", id).await?;
+    let mut select = scheduled_event::Entity::find_by_id(id);
+    if db.get_database_backend() == DbBackend::Postgres {
+        select = select.lock_exclusive();
+    }
+    let event = select
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("ScheduledEvent", id))?;
     if event.status != PENDING {
         return Err(AppError::EventNotPending(format!(
             "scheduled event {id} is {}; only pending events can change",
@@ -216,6 +233,44 @@ async fn pending<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<scheduled_eve
         )));
     }
     Ok(event)
+}
+
+/// Takes the account's pending scheduled disconnections before the account itself (the
+/// worker's order: event, then account), so that disconnecting now while the worker runs a
+/// scheduled disconnection of the same account waits instead of deadlocking.
+pub async fn lock_pending_disconnections<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+) -> AppResult<()> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        scheduled_event::Entity::find()
+            .filter(scheduled_event::Column::AccountId.eq(account_id))
+            .filter(scheduled_event::Column::Event.eq("DISCONNECT_ACCOUNT"))
+            .filter(scheduled_event::Column::Status.eq(PENDING))
+            .lock_exclusive()
+            .all(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The permission scheduling (or changing) an event of this kind needs, besides
+/// `SCHEDULED_EVENTS_WRITE`: the one its mutation needs.
+pub fn permission_for(event: &str) -> Option<crate::auth::Permission> {
+    use crate::auth::Permission::{AccountsDisconnect, AccountsWrite, BillingWrite};
+    match event {
+        "DISCONNECT_ACCOUNT" => Some(AccountsDisconnect),
+        "CHANGE_STATUS" => Some(AccountsWrite),
+        "ADD_SERVICE" | "REMOVE_SERVICE" | "ONE_TIME_TRANSACTION" => Some(BillingWrite),
+        _ => None,
+    }
+}
+
+/// The kind of a scheduled event (for the permission its change needs).
+pub async fn event_kind<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<String> {
+    Ok(find::<scheduled_event::Entity, _>(db, "ScheduledEvent", id)
+        .await?
+        .event)
 }
 
 pub async fn update(
@@ -238,6 +293,7 @@ pub async fn update(
     if let Some(d) = datetime {
         am.datetime = Set(d);
         am.next_attempt_at = Set(None);
+        am.attempts = Set(0);
     }
     if let Some(d) = &input.description {
         am.description = Set(optional_text("description", Some(d))?);
@@ -384,9 +440,12 @@ fn due(at: DateTime<Utc>) -> Condition {
 
 /// Carries out every event due at `at`, one transaction each. Several workers (servers) may
 /// run this at once: on PostgreSQL each claims a different event (`FOR UPDATE SKIP LOCKED`);
-/// on SQLite write transactions are serialized.
+/// on SQLite write transactions are serialized. The event's effect runs in a savepoint of the
+/// transaction that holds the event: on success both commit together; on a refusal only the
+/// savepoint is rolled back and the event is marked, still under its lock.
 pub async fn run_due(db: &DatabaseConnection, at: DateTime<Utc>) -> AppResult<RunReport> {
     let mut report = RunReport::default();
+    // Events this run already handled without finishing them (to retry later): never twice.
     let mut skip: Vec<i64> = Vec::new();
     loop {
         let txn = begin_write(db).await?;
@@ -404,50 +463,86 @@ pub async fn run_due(db: &DatabaseConnection, at: DateTime<Utc>) -> AppResult<Ru
             txn.rollback().await?;
             return Ok(report);
         };
-        match execute(&txn, &event).await {
+        skip.push(event.id);
+        let savepoint = txn.begin().await?;
+        let outcome = execute(&savepoint, &event).await;
+        let marked = match &outcome {
             Ok(message) => {
-                let done = finish(&txn, &event, COMPLETED, &message, None).await;
-                match done {
-                    Ok(()) => {
-                        txn.commit().await?;
-                        report.completed += 1;
-                    }
-                    Err(_) => {
-                        txn.rollback().await?;
-                        skip.push(event.id);
-                    }
-                }
+                savepoint.commit().await?;
+                finish(&txn, &event, COMPLETED, message, None).await
             }
             Err(err) => {
-                txn.rollback().await?;
-                let transient = matches!(err, AppError::Internal(_) | AppError::Conflict(_));
-                let attempts = event.attempts + 1;
-                let message = match &err {
-                    AppError::Internal(_) => "a transient error (see the server log)".to_owned(),
-                    other => other.to_string(),
-                };
-                if matches!(err, AppError::Internal(_)) {
-                    tracing::error!(event_id = event.id, error = ?err, "scheduled event failed");
-                }
-                let txn = begin_write(db).await?;
-                let (status, retry) = if transient && attempts < MAX_ATTEMPTS {
-                    (
-                        PENDING,
-                        Some(now() + Duration::seconds(30 * 2i64.pow(attempts as u32))),
-                    )
-                } else {
-                    (FAILED, None)
-                };
-                let _ = finish(&txn, &event, status, &message, retry).await;
+                savepoint.rollback().await?;
+                let (status, message, retry_at) = outcome_of_failure(&event, err, at);
+                finish(&txn, &event, status, &message, retry_at).await
+            }
+        };
+        match (marked, &outcome) {
+            (Ok(()), Ok(_)) => {
                 txn.commit().await?;
-                if status == FAILED {
+                report.completed += 1;
+            }
+            (Ok(()), Err(err)) => {
+                txn.commit().await?;
+                if outcome_of_failure(&event, err, at).0 == FAILED {
                     report.failed += 1;
                 } else {
                     report.retried += 1;
-                    skip.push(event.id);
                 }
             }
+            // The event could not be marked (it changed under us): nothing of this attempt is
+            // kept; count it as a transient failure in a transaction of its own.
+            (Err(mark_err), _) => {
+                txn.rollback().await?;
+                tracing::warn!(event_id = event.id, error = ?mark_err, "could not mark a scheduled event");
+                let txn = begin_write(db).await?;
+                if let Some(current) = scheduled_event::Entity::find_by_id(event.id)
+                    .one(&txn)
+                    .await?
+                {
+                    if current.status == PENDING {
+                        let (status, message, retry_at) =
+                            outcome_of_failure(&current, &mark_err, at);
+                        if finish(&txn, &current, status, &message, retry_at)
+                            .await
+                            .is_ok()
+                        {
+                            txn.commit().await?;
+                            report.retried += 1;
+                            continue;
+                        }
+                    }
+                }
+                txn.rollback().await?;
+            }
         }
+    }
+}
+
+/// What a failed attempt means: `FAILED` for a refusal (or a transient error on the last
+/// try), else `PENDING` again with a retry time (30 s, doubling).
+fn outcome_of_failure(
+    event: &scheduled_event::Model,
+    err: &AppError,
+    at: DateTime<Utc>,
+) -> (&'static str, String, Option<DateTime<Utc>>) {
+    let transient = matches!(err, AppError::Internal(_) | AppError::Conflict(_));
+    let message = match err {
+        AppError::Internal(_) => {
+            tracing::error!(event_id = event.id, error = ?err, "scheduled event failed");
+            "a transient error (see the server log)".to_owned()
+        }
+        other => other.to_string(),
+    };
+    let attempts = event.attempts + 1;
+    if transient && attempts < MAX_ATTEMPTS {
+        (
+            PENDING,
+            message,
+            Some(at + Duration::seconds(30 * 2i64.pow(attempts as u32))),
+        )
+    } else {
+        (FAILED, message, None)
     }
 }
 

@@ -241,3 +241,21 @@ on_both!(
         );
     }
 );
+
+on_both!(a_report_period_is_at_most_a_hundred_years, |app| {
+    let body = app
+        .gql(REPORT, json!({"start": "1900-01-01", "end": "2026-01-01"}))
+        .await;
+    assert_eq!(
+        common::error_code(&body).as_deref(),
+        Some("VALIDATION_FAILED")
+    );
+    let data = app.ok("{ activations_and_disconnections_report(start_date: \"1950-01-01\", end_date: \"2026-12-31\") { summary { months { month } } } }", json!({})).await;
+    assert_eq!(
+        data["activations_and_disconnections_report"]["summary"]["months"]
+            .as_array()
+            .unwrap()
+            .len(),
+        77 * 12
+    );
+});

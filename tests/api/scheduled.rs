@@ -312,3 +312,53 @@ on_both!(
         assert_eq!(run_events(app, "2999-01-02T00:00:00Z").await.completed, 0);
     }
 );
+
+on_both!(
+    disconnecting_now_while_the_worker_runs_the_scheduled_one_happens_once,
+    |app| {
+        let mut accounts = Vec::new();
+        for i in 0..6 {
+            let account = billed_account(app, &format!("Race {i}")).await;
+            app.ok_at(noon("2026-01-20"), CREATE, json!({"input": {"account_id": account, "event": "DISCONNECT_ACCOUNT", "datetime": "2026-02-01T12:00:00Z"}})).await;
+            accounts.push(account);
+        }
+        let manual = futures_util::future::join_all(accounts.iter().map(|id| {
+            app.gql(
+                "mutation($id: Int64Bit!) { disconnectAccount(id: $id) { id } }",
+                json!({"id": id}),
+            )
+        }));
+        let worker = fathom::service::scheduled::run_due(&app.db, instant("2026-02-02T00:00:00Z"));
+        let (bodies, report) =
+            fathom::service::at_instant(noon("2026-02-02"), async { tokio::join!(manual, worker) })
+                .await;
+        let report = report.unwrap();
+        let mut manual_ok = 0;
+        for body in &bodies {
+            match error_code(body) {
+                None => manual_ok += 1,
+                Some(code) => assert!(code == "ACCOUNT_NOT_ACTIVE" || code == "CONFLICT", "{body}"),
+            }
+        }
+        // Each account was disconnected exactly once, by one side or the other.
+        let logs = app.ok("{ disconnection_logs(paginator: {page: 1, records_per_page: 100}) { entities { account_id } } }", json!({})).await;
+        let mut ids: Vec<String> = logs["disconnection_logs"]["entities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["account_id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 6);
+        assert_eq!(
+            logs["disconnection_logs"]["entities"]
+                .as_array()
+                .unwrap()
+                .len(),
+            6
+        );
+        assert_eq!(manual_ok as u64 + report.completed, 6, "{report:?}");
+        app.assert_money_conserved().await;
+    }
+);
