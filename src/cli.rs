@@ -46,6 +46,15 @@ pub enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Generate a realistic book of accounts with history (for benchmarks).
+    Seed {
+        /// How many accounts.
+        #[arg(long)]
+        accounts: u64,
+        /// Months of history.
+        #[arg(long, default_value_t = 12)]
+        months: u32,
+    },
     /// Print the GraphQL schema (SDL).
     Schema,
 }
@@ -132,6 +141,16 @@ pub async fn run(cli: Cli) -> AppResult<()> {
             } else {
                 crate::worker::scheduler_loop(conn).await;
             }
+            Ok(())
+        }
+        Command::Seed { accounts, months } => {
+            let conn = db::connect(&config.database_url).await?;
+            db::migrate(&conn).await?;
+            if let Some(token) = service::seed::seed_defaults(&conn).await? {
+                eprintln!("admin token (shown once): {token}");
+            }
+            let created = service::book::seed_book(&conn, accounts, months).await?;
+            println!("seeded {created} account(s) with {months} month(s) of history");
             Ok(())
         }
         Command::Serve { demo } => serve(config, demo).await,

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod addresses;
 pub mod audit;
 pub mod billing;
+pub mod book;
 pub mod catalog;
 pub mod collection;
 pub mod contacts;
