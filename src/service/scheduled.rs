@@ -627,3 +627,65 @@ pub async fn next_due(db: &DatabaseConnection) -> AppResult<Option<DateTime<Utc>
     .flatten()
     .min())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(attempts: i32) -> scheduled_event::Model {
+        let at = Utc::now();
+        scheduled_event::Model {
+            id: 7,
+            account_id: 1,
+            event: "CHANGE_STATUS".into(),
+            datetime: at,
+            description: None,
+            primary_event_object_id: Some("2".into()),
+            amount: None,
+            prorate: None,
+            status: PENDING.into(),
+            complete: false,
+            executed_at: None,
+            result_message: None,
+            attempts,
+            next_attempt_at: None,
+            created_by_user_id: 1,
+            created_at: at,
+            updated_at: at,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn a_refusal_fails_the_event_at_once_with_its_reason() {
+        let at = Utc::now();
+        let (status, message, retry) = outcome_of_failure(
+            &event(0),
+            &AppError::AccountArchived("account 1 is archived".into()),
+            at,
+        );
+        assert_eq!((status, retry), (FAILED, None));
+        assert!(message.contains("archived"));
+    }
+
+    #[test]
+    fn a_transient_error_retries_with_doubling_backoff_then_fails() {
+        let at = Utc::now();
+        let conflict = AppError::Conflict("changed".into());
+        let (status, _, retry) = outcome_of_failure(&event(0), &conflict, at);
+        assert_eq!(status, PENDING);
+        assert_eq!(retry, Some(at + Duration::seconds(60)));
+        let (_, _, retry) = outcome_of_failure(&event(2), &conflict, at);
+        assert_eq!(retry, Some(at + Duration::seconds(240)));
+        let (status, message, retry) = outcome_of_failure(
+            &event(MAX_ATTEMPTS - 1),
+            &AppError::Internal("db down".into()),
+            at,
+        );
+        assert_eq!((status, retry), (FAILED, None));
+        assert!(
+            !message.contains("db down"),
+            "internal detail stays in the log"
+        );
+    }
+}
