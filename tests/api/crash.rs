@@ -245,3 +245,97 @@ async fn a_crash_mid_burst_leaves_each_account_wholly_disconnected_or_untouched_
     run(&app).await;
     app.finish().await;
 }
+
+/// The scheduler, killed mid-run and started again, carries out every due event exactly once.
+async fn scheduler_run(app: &common::TestApp) {
+    const EVENTS: usize = 40;
+    let t0 = noon("2026-01-15");
+    let fiber = app.recurring_service("Fiber", 5000, 1).await;
+    let mut accounts = Vec::new();
+    for i in 0..EVENTS {
+        let account = app.account_activated_at(&format!("Sched {i}"), t0).await;
+        app.ok_at(t0, "mutation($a: Int64Bit!, $s: Int64Bit!) { addServiceToAccount(input: {account_id: $a, service_id: $s, quantity: 1}) { id } }", json!({"a": account, "s": fiber})).await;
+        app.ok_at(t0, "mutation($a: Int64Bit!) { createScheduledEvent(input: {account_id: $a, event: DISCONNECT_ACCOUNT, datetime: \"2026-02-01T12:00:00Z\", prorate: true}) { id } }", json!({"a": account})).await;
+        accounts.push(account);
+    }
+    fathom::service::billing::run_pass(&app.db, common::day("2026-01-15"))
+        .await
+        .unwrap();
+
+    let completed = || {
+        one(
+            app,
+            "SELECT COUNT(*) AS n FROM scheduled_events WHERE status = 'COMPLETED'".to_owned(),
+        )
+    };
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_fathom"))
+        .arg("run-scheduled")
+        .env("DATABASE_URL", &app.url)
+        .env("FATHOM_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while completed().await < 5 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    worker.kill().expect("SIGKILL");
+    let _ = worker.wait();
+    let before_restart = completed().await;
+    eprintln!(
+        "{before_restart} of {EVENTS} events completed before the kill ({})",
+        app.backend
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_fathom"))
+        .args(["run-scheduled", "--once"])
+        .env("DATABASE_URL", &app.url)
+        .env("FATHOM_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    assert_eq!(completed().await, EVENTS as i64, "every event carried out");
+    assert_eq!(
+        one(
+            app,
+            "SELECT COUNT(*) AS n FROM scheduled_events WHERE status <> 'COMPLETED'".to_owned()
+        )
+        .await,
+        0
+    );
+    for &account in &accounts {
+        let logs = one(app, format!("SELECT COUNT(*) AS n FROM disconnection_logs WHERE account_id = {account} AND scheduled_event_id IS NOT NULL")).await;
+        let credits = one(
+            app,
+            format!("SELECT COUNT(*) AS n FROM discounts WHERE account_id = {account}"),
+        )
+        .await;
+        assert_eq!((logs, credits), (1, 1), "account {account}: exactly once");
+    }
+    app.assert_money_conserved().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts and kills the real binary; run by .ci/run"]
+async fn a_scheduler_killed_mid_run_carries_out_every_event_exactly_once_sqlite() {
+    let app = common::TestApp::sqlite().await;
+    scheduler_run(&app).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts and kills the real binary; run by .ci/run"]
+async fn a_scheduler_killed_mid_run_carries_out_every_event_exactly_once_postgres() {
+    let Some(app) = common::TestApp::postgres().await else {
+        eprintln!("FATHOM_TEST_POSTGRES_URL is not set: skipped");
+        return;
+    };
+    scheduler_run(&app).await;
+    app.finish().await;
+}
