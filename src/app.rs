@@ -314,15 +314,17 @@ async fn execute(
             )]));
             continue;
         }
-        let loader = DataLoader::new(
+        let loader = DataLoader::with_cache(
             RelLoader {
                 db: state.db.clone(),
                 batches: state.metrics.relation_batches.clone(),
             },
             tokio::spawn,
+            async_graphql::dataloader::HashMapCache::default(),
         )
-        // Long enough for a whole page's parents to join one batch, even in a debug build.
-        .delay(Duration::from_millis(3));
+        // Long enough for a whole page's parents to join one batch (their loads are issued
+        // together); short, because each wave of relations waits once.
+        .delay(Duration::from_millis(1));
         let request = request.data(user.clone()).data(loader);
         let mut response = state.schema.execute(request).await;
         ensure_codes(&mut response);

@@ -2,7 +2,9 @@
 //! input types, and their parsing into [`CollectionArgs`], checking every attribute against
 //! the entity's allowlist.
 
-use async_graphql::dynamic::{InputObject, InputValue, ObjectAccessor, TypeRef, ValueAccessor};
+use async_graphql::dynamic::{InputObject, InputValue, ObjectAccessor, TypeRef};
+use async_graphql::indexmap::IndexMap;
+use async_graphql::Name;
 use async_graphql::Value;
 
 use super::entity_def::EntityDef;
@@ -180,11 +182,11 @@ fn range_op(value: &Value) -> Op {
 }
 
 /// Parses the paginator alone (also used by the report's own tables).
-pub fn paginator(value: Option<ValueAccessor<'_>>) -> AppResult<(u64, u64)> {
-    let Some(value) = value.filter(|v| !v.is_null()) else {
+pub fn paginator(value: Option<&Value>) -> AppResult<(u64, u64)> {
+    let Some(value) = value.filter(|v| !matches!(v, Value::Null)) else {
         return Ok((1, DEFAULT_RECORDS_PER_PAGE));
     };
-    let map = object(value.as_value(), "paginator")?;
+    let map = object(value, "paginator")?;
     let page = get(map, "page");
     let per_page = get(map, "records_per_page");
     let page = match page {
@@ -210,20 +212,27 @@ pub fn paginator(value: Option<ValueAccessor<'_>>) -> AppResult<(u64, u64)> {
     Ok((page as u64, per_page as u64))
 }
 
-/// Parses every collection argument of `def` from `args`.
+/// Parses every collection argument of `def` from a field's arguments.
 pub fn parse(def: &EntityDef, args: &ObjectAccessor<'_>) -> AppResult<CollectionArgs> {
+    parse_map(def, args.as_index_map())
+}
+
+/// Parses every collection argument of `def` from `args` (names to values).
+pub fn parse_map(def: &EntityDef, args: &IndexMap<Name, Value>) -> AppResult<CollectionArgs> {
     let mut out = CollectionArgs::default();
     (out.page, out.records_per_page) = paginator(args.get("paginator"))?;
 
     for (name, value) in args.iter() {
         let name = name.as_str();
-        if matches!(name, "paginator" | "sorter" | "search" | "general_search") || value.is_null() {
+        if matches!(name, "paginator" | "sorter" | "search" | "general_search")
+            || matches!(value, Value::Null)
+        {
             continue;
         }
         let Some((column, ty)) = attribute_type(def, name) else {
             continue;
         };
-        let filter = to_filter(ty, value.as_value())
+        let filter = to_filter(ty, value)
             .ok_or_else(|| AppError::validation(name, format!("{name} is not a valid {ty}")))?;
         out.equals.push(Clause {
             column,
@@ -233,7 +242,7 @@ pub fn parse(def: &EntityDef, args: &ObjectAccessor<'_>) -> AppResult<Collection
     }
 
     if let Some(sorter) = args.get("sorter") {
-        for item in items(sorter.as_value()) {
+        for item in items(sorter) {
             let map = object(item, "sorter")?;
             let attribute = match get(map, "attribute") {
                 Value::String(s) => s.as_str(),
@@ -248,15 +257,18 @@ pub fn parse(def: &EntityDef, args: &ObjectAccessor<'_>) -> AppResult<Collection
     }
 
     if let Some(search) = args.get("search") {
-        for item in items(search.as_value()) {
+        for item in items(search) {
             out.search.push(parse_search(def, object(item, "search")?)?);
         }
     }
 
-    if let Some(text) = args.get("general_search").filter(|v| !v.is_null()) {
-        let text = text
-            .string()
-            .map_err(|_| AppError::validation("general_search", "must be a string"))?;
+    if let Some(text) = args
+        .get("general_search")
+        .filter(|v| !matches!(v, Value::Null))
+    {
+        let Value::String(text) = text else {
+            return Err(AppError::validation("general_search", "must be a string"));
+        };
         if !text.trim().is_empty() {
             out.general_search = Some((text.trim().to_owned(), def.general_search.to_vec()));
         }

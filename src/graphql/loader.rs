@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use async_graphql::dataloader::Loader;
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader as LoaderTrait};
 use sea_orm::sea_query::{Alias, Expr};
 use sea_orm::{DatabaseConnection, ExprTrait};
 
@@ -49,7 +49,11 @@ pub struct RelLoader {
     pub batches: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
-impl Loader<RelKey> for RelLoader {
+/// The per-request loader, with a cache so that pages prefetched for a whole page of parents
+/// are found again by each parent's field.
+pub type Loader = DataLoader<RelLoader, HashMapCache>;
+
+impl LoaderTrait<RelKey> for RelLoader {
     type Value = Arc<Page<AnyModel>>;
     type Error = Arc<AppError>;
 

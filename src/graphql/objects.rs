@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, TypeRef,
 };
@@ -12,7 +11,7 @@ use sea_orm::{ColumnTrait, Condition};
 
 use super::args::{self, collection_arguments};
 use super::entity_def::{EntityDef, RelDef, Row};
-use super::loader::{RelKey, RelLoader};
+use super::loader::{Loader, RelKey};
 use super::scalars::to_graphql;
 use super::{db, gql, require};
 use crate::entity::account;
@@ -170,9 +169,10 @@ pub fn connection_type(def: &'static EntityDef) -> Object {
         .field(Field::new(
             "entities",
             TypeRef::named_list_nn(def.name),
-            |ctx| {
+            move |ctx| {
                 FieldFuture::new(async move {
                     let conn = ctx.parent_value.try_downcast_ref::<Connection>()?;
+                    prefetch_relations(&ctx, def, &conn.0.items).await;
                     Ok(Some(FieldValue::list(
                         conn.0.items.iter().map(|r| FieldValue::borrowed_any(r)),
                     )))
@@ -209,7 +209,7 @@ pub fn page_info_type() -> Object {
 }
 
 fn relation_field(def: &'static EntityDef, rel: RelDef) -> Field {
-    let relation: &'static str = Box::leak(format!("{}.{}", def.name, rel.name).into_boxed_str());
+    let relation = relation_name(def, &rel);
     let target = rel.target;
     let (source_column, target_column, fixed, many) =
         (rel.source_column, rel.target_column, rel.fixed, rel.many);
@@ -245,7 +245,7 @@ fn relation_field(def: &'static EntityDef, rel: RelDef) -> Field {
                 args_key,
                 value,
             };
-            let loader = ctx.data::<DataLoader<RelLoader>>()?;
+            let loader = ctx.data::<Loader>()?;
             let page = loader
                 .load_one(key)
                 .await
@@ -332,4 +332,76 @@ pub fn root_collection(def: &'static EntityDef) -> Field {
         );
     }
     field
+}
+
+/// Loads, in one batch, every relation selected on a page's rows before their fields resolve.
+/// The executor resolves an object's fields one after another, so without this each relation
+/// would wait for its own DataLoader batch; with it they share one, and the fields then find
+/// their pages in the loader's cache. Best effort: anything it cannot do, the fields do.
+async fn prefetch_relations(ctx: &ResolverContext<'_>, def: &'static EntityDef, rows: &[Row]) {
+    if rows.is_empty() {
+        return;
+    }
+    let Ok(loader) = ctx.ctx.data::<Loader>() else {
+        return;
+    };
+    let relations = (def.relations)();
+    let mut batches = Vec::new();
+    for field in ctx.ctx.field().selection_set() {
+        let Some(rel) = relations.iter().find(|r| r.name == field.name()) else {
+            continue;
+        };
+        let args = if rel.many {
+            let Ok(given) = field.arguments() else {
+                continue;
+            };
+            let given: async_graphql::indexmap::IndexMap<_, _> = given.into_iter().collect();
+            match args::parse_map(rel.target, &given) {
+                Ok(parsed) => parsed,
+                Err(_) => continue,
+            }
+        } else {
+            CollectionArgs::default()
+        };
+        let relation: &'static str = relation_name(def, rel);
+        let args_key: Arc<str> = format!("{args:?}").into();
+        let args = Arc::new(args);
+        let keys: Vec<RelKey> = rows
+            .iter()
+            .filter_map(|row| match def.ops.get(&*row.0, rel.source_column) {
+                Some(sea_orm::Value::BigInt(Some(value))) => Some(RelKey {
+                    relation,
+                    target: rel.target,
+                    target_column: rel.target_column,
+                    fixed: rel.fixed,
+                    args: args.clone(),
+                    args_key: args_key.clone(),
+                    value,
+                }),
+                _ => None,
+            })
+            .collect();
+        if !keys.is_empty() {
+            batches.push(keys);
+        }
+    }
+    if batches.len() > 1 {
+        let _ =
+            futures_util::future::join_all(batches.into_iter().map(|keys| loader.load_many(keys)))
+                .await;
+    }
+}
+
+/// The name that identifies a relation in the loader (`Type.relation`), interned once.
+fn relation_name(def: &EntityDef, rel: &RelDef) -> &'static str {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashMap<(String, String), &'static str>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    names
+        .entry((def.name.to_owned(), rel.name.to_owned()))
+        .or_insert_with(|| Box::leak(format!("{}.{}", def.name, rel.name).into_boxed_str()))
 }
