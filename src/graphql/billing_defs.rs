@@ -2,44 +2,11 @@
 
 use sea_orm::{ColumnTrait, Condition};
 
-use super::defs::{ACCOUNT, ACCOUNT_STATUS, COMPANY, NO, NONE, USER, ZERO};
-use super::entity_def::{no_extra, nothing_hidden, EntityDef, Ops, RelDef, F};
+use super::defs::{many, one, rel, ACCOUNT, ACCOUNT_STATUS, COMPANY, NO, NONE, USER, ZERO};
+use super::entity_def::{no_extra, nothing_hidden, EntityDef, Ops, F};
 use super::extra_fields;
 use crate::auth::Permission::{AccountsRead, BillingRead};
 use crate::entity::*;
-
-fn rel(
-    name: &'static str,
-    target: &'static EntityDef,
-    source: &'static str,
-    target_column: &'static str,
-) -> RelDef {
-    RelDef {
-        name,
-        target,
-        many: false,
-        source_column: source,
-        target_column,
-        fixed: None,
-        description: "",
-    }
-}
-
-fn many(name: &'static str, target: &'static EntityDef, target_column: &'static str) -> RelDef {
-    RelDef {
-        name,
-        target,
-        many: true,
-        source_column: "id",
-        target_column,
-        fixed: None,
-        description: "",
-    }
-}
-
-fn one(name: &'static str, target: &'static EntityDef, source: &'static str) -> RelDef {
-    rel(name, target, source, "id")
-}
 
 pub static SERVICE: EntityDef = EntityDef {
     name: "Service",

@@ -17,7 +17,7 @@ pub(super) const NONE: &str = "Not a fathom feature: always null.";
 pub(super) const NO: &str = "Not a fathom feature: always false.";
 pub(super) const ZERO: &str = "Not a fathom feature: always 0.";
 
-fn rel(
+pub(super) fn rel(
     name: &'static str,
     target: &'static EntityDef,
     source: &'static str,
@@ -34,7 +34,11 @@ fn rel(
     }
 }
 
-fn many(name: &'static str, target: &'static EntityDef, target_column: &'static str) -> RelDef {
+pub(super) fn many(
+    name: &'static str,
+    target: &'static EntityDef,
+    target_column: &'static str,
+) -> RelDef {
     RelDef {
         name,
         target,
@@ -46,7 +50,7 @@ fn many(name: &'static str, target: &'static EntityDef, target_column: &'static 
     }
 }
 
-fn one(name: &'static str, target: &'static EntityDef, source: &'static str) -> RelDef {
+pub(super) fn one(name: &'static str, target: &'static EntityDef, source: &'static str) -> RelDef {
     rel(name, target, source, "id")
 }
 

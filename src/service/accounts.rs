@@ -234,12 +234,7 @@ pub async fn create(
         ..Default::default()
     };
     if let Some(Id(id)) = input.id {
-        if id <= 0 {
-            return Err(AppError::validation("id", "id must be positive"));
-        }
-        if account::Entity::find_by_id(id).one(&txn).await?.is_some() {
-            return Err(AppError::Conflict(format!("account {id} already exists")));
-        }
+        super::free_id::<account::Entity, _>(&txn, "account", id).await?;
         am.id = Set(id);
     }
     let inserted = am.insert(&txn).await?;

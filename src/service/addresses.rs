@@ -158,12 +158,7 @@ pub async fn create_serviceable(
             })?;
     }
     if let Some(Id(id)) = input.id {
-        if id <= 0 {
-            return Err(AppError::validation("id", "id must be positive"));
-        }
-        if address::Entity::find_by_id(id).one(&txn).await?.is_some() {
-            return Err(AppError::Conflict(format!("address {id} already exists")));
-        }
+        super::free_id::<address::Entity, _>(&txn, "address", id).await?;
         am.id = Set(id);
     }
     let model = am.insert(&txn).await?;

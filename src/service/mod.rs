@@ -109,6 +109,23 @@ where
         .ok_or_else(|| AppError::not_found(what, id))
 }
 
+/// Checks an id a caller chose for a new `E` (to keep numbers from a previous system): it must
+/// be positive and free (`CONFLICT` naming `what` otherwise).
+pub async fn free_id<E, C>(db: &C, what: &str, id: i64) -> AppResult<()>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    if id <= 0 {
+        return Err(AppError::validation("id", "id must be positive"));
+    }
+    let col = collection::column::<E>("id")?;
+    if E::find().filter(col.eq(id)).one(db).await?.is_some() {
+        return Err(AppError::Conflict(format!("{what} {id} already exists")));
+    }
+    Ok(())
+}
+
 /// Writes the changed fields of `am` to the row `model` was read from, if and only if nobody
 /// changed that row since (its `version` is still the one read); bumps `version` and
 /// `updated_at`. A lost race is a `CONFLICT`.

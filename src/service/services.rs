@@ -90,12 +90,7 @@ pub async fn create_service(
         ..Default::default()
     };
     if let Some(Id(id)) = input.id {
-        if id <= 0 {
-            return Err(AppError::validation("id", "id must be positive"));
-        }
-        if service::Entity::find_by_id(id).one(&txn).await?.is_some() {
-            return Err(AppError::Conflict(format!("service {id} already exists")));
-        }
+        super::free_id::<service::Entity, _>(&txn, "service", id).await?;
         am.id = Set(id);
     }
     let model = am.insert(&txn).await?;
@@ -224,35 +219,14 @@ pub async fn add_service_to_account_in<C: ConnectionTrait>(
     input: AddServiceToAccount,
     at: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<account_service::Model> {
-    if input.quantity < 1 {
-        return Err(AppError::validation(
-            "quantity",
-            "quantity must be 1 or more",
-        ));
-    }
-    if input
-        .price_override
-        .is_some_and(|p| !(0..=i32::MAX as i64).contains(&p))
-    {
-        return Err(AppError::validation(
-            "price_override",
-            "price_override is in cents, 0 or more",
-        ));
-    }
-    let account = accounts::changeable(txn, input.account_id.0)
-        .await
-        .map_err(|e| match e {
-            AppError::NotFound(m) => AppError::validation("account_id", m),
-            other => other,
-        })?;
-    let service = find::<service::Entity, _>(txn, "Service", input.service_id.0)
-        .await
-        .map_err(|_| {
-            AppError::validation(
-                "service_id",
-                format!("service {} does not exist", input.service_id.0),
-            )
-        })?;
+    let (account, service) = super::transactions::charge_target(
+        txn,
+        input.account_id.0,
+        input.service_id.0,
+        input.quantity,
+        input.price_override,
+    )
+    .await?;
     let Some(frequency) = service
         .billing_frequency
         .filter(|_| service.r#type == RECURRING)

@@ -146,6 +146,41 @@ pub struct OneTimeTransaction {
     pub price_override: Option<i64>,
 }
 
+/// Checks what a charge refers to: a quantity of 1 or more, a price override of 0 or more
+/// cents, an account that may change, and a service; refused fields are named.
+pub(super) async fn charge_target<C: ConnectionTrait>(
+    txn: &C,
+    account_id: i64,
+    service_id: i64,
+    quantity: i32,
+    price_override: Option<i64>,
+) -> AppResult<(account::Model, service::Model)> {
+    if quantity < 1 {
+        return Err(AppError::validation(
+            "quantity",
+            "quantity must be 1 or more",
+        ));
+    }
+    if price_override.is_some_and(|p| !(0..=i32::MAX as i64).contains(&p)) {
+        return Err(AppError::validation(
+            "price_override",
+            "price_override is in cents, 0 or more",
+        ));
+    }
+    let account = accounts::changeable(txn, account_id)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound(m) => AppError::validation("account_id", m),
+            other => other,
+        })?;
+    let service = find::<service::Entity, _>(txn, "Service", service_id)
+        .await
+        .map_err(|_| {
+            AppError::validation("service_id", format!("service {service_id} does not exist"))
+        })?;
+    Ok((account, service))
+}
+
 /// A one-time transaction: an uninvoiced debit for a one-time debit service, or a credit
 /// (discount) for a one-time credit service.
 pub enum Transaction {
@@ -170,35 +205,14 @@ pub async fn one_time_transaction_in<C: ConnectionTrait>(
     user_id: i64,
     input: OneTimeTransaction,
 ) -> AppResult<Transaction> {
-    if input.quantity < 1 {
-        return Err(AppError::validation(
-            "quantity",
-            "quantity must be 1 or more",
-        ));
-    }
-    if input
-        .price_override
-        .is_some_and(|p| !(0..=i32::MAX as i64).contains(&p))
-    {
-        return Err(AppError::validation(
-            "price_override",
-            "price_override is in cents, 0 or more",
-        ));
-    }
-    let account = accounts::changeable(txn, input.account_id.0)
-        .await
-        .map_err(|e| match e {
-            AppError::NotFound(m) => AppError::validation("account_id", m),
-            other => other,
-        })?;
-    let service = find::<service::Entity, _>(txn, "Service", input.service_id.0)
-        .await
-        .map_err(|_| {
-            AppError::validation(
-                "service_id",
-                format!("service {} does not exist", input.service_id.0),
-            )
-        })?;
+    let (account, service) = charge_target(
+        txn,
+        input.account_id.0,
+        input.service_id.0,
+        input.quantity,
+        input.price_override,
+    )
+    .await?;
     if service.r#type != ONETIME {
         return Err(AppError::validation(
             "service_id",

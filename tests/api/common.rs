@@ -438,3 +438,29 @@ impl TestApp {
         }
     }
 }
+
+/// An account activated on Jan 15 with a $50 monthly service billed for Jan 15 – Feb 14, a
+/// serviceable address, and an uninvoiced $25 one-time charge.
+pub async fn billed_account(app: &TestApp, name: &str) -> (i64, i64) {
+    let t0 = noon("2026-01-15");
+    let address = create_address(app, &format!("{name} street")).await;
+    let account = app.account_activated_at(name, t0).await;
+    app.ok_at(t0, "mutation($id: Int64Bit!, $a: Int64Bit) { updateAccount(id: $id, input: {serviceable_address_id: $a}) { id } }", json!({"id": account, "a": address})).await;
+    let fiber = app
+        .recurring_service(&format!("{name} fiber"), 5000, 1)
+        .await;
+    app.ok_at(
+        t0,
+        "mutation($input: AddServiceToAccountMutationInput) { addServiceToAccount(input: $input) { id } }",
+        json!({"input": {"account_id": account, "service_id": fiber, "quantity": 1}}),
+    )
+    .await;
+    fathom::service::billing::run_pass(&app.db, day("2026-01-15"))
+        .await
+        .unwrap();
+    let install = app
+        .one_time_service(&format!("{name} install"), 2500, false)
+        .await;
+    app.ok_at(t0, "mutation($s: Int64Bit!, $a: Int64Bit!) { createAccountOneTimeTransaction(input: {service_id: $s, account_id: $a, quantity: 1}) { id } }", json!({"s": install, "a": account})).await;
+    (account, address)
+}

@@ -1,7 +1,7 @@
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set, Statement};
 use serde_json::{json, Value};
 
-use crate::common::{self, create_address, error_code, noon};
+use crate::common::{self, billed_account, error_code, noon};
 
 const ADD: &str = "mutation($input: AddServiceToAccountMutationInput) { addServiceToAccount(input: $input) { id } }";
 const PREVIEW: &str = r#"query($id: Int64Bit!, $input: DisconnectAccountMutationInput) { disconnect_account_preview(id: $id, input: $input) {
@@ -16,32 +16,6 @@ const LOGS: &str = r#"query($id: Int64Bit!) { accounts(id: $id) { entities { dis
     id disconnected_at disconnected_by_user_id serviceable_address_id serviceable_address_reference_record
     final_invoice_id prorated proration_source previous_account_status_id account_status_id scheduled_event_id
 } } } } }"#;
-
-/// An account activated on Jan 15 with a $50 monthly service billed for Jan 15 – Feb 14, a
-/// serviceable address, and an uninvoiced $25 one-time charge.
-async fn billed_account(app: &common::TestApp, name: &str) -> (i64, i64) {
-    let t0 = noon("2026-01-15");
-    let address = create_address(app, &format!("{name} street")).await;
-    let account = app.account_activated_at(name, t0).await;
-    app.ok_at(t0, "mutation($id: Int64Bit!, $a: Int64Bit) { updateAccount(id: $id, input: {serviceable_address_id: $a}) { id } }", json!({"id": account, "a": address})).await;
-    let fiber = app
-        .recurring_service(&format!("{name} fiber"), 5000, 1)
-        .await;
-    app.ok_at(
-        t0,
-        ADD,
-        json!({"input": {"account_id": account, "service_id": fiber, "quantity": 1}}),
-    )
-    .await;
-    fathom::service::billing::run_pass(&app.db, common::day("2026-01-15"))
-        .await
-        .unwrap();
-    let install = app
-        .one_time_service(&format!("{name} install"), 2500, false)
-        .await;
-    app.ok_at(t0, "mutation($s: Int64Bit!, $a: Int64Bit!) { createAccountOneTimeTransaction(input: {service_id: $s, account_id: $a, quantity: 1}) { id } }", json!({"s": install, "a": account})).await;
-    (account, address)
-}
 
 on_both!(
     disconnecting_invoices_prorates_releases_and_logs_exactly_what_the_preview_said,

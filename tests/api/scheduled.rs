@@ -1,6 +1,6 @@
 use serde_json::{json, Value};
 
-use crate::common::{self, create_address, error_code, noon};
+use crate::common::{self, billed_account, error_code, noon};
 
 const CREATE: &str = "mutation($input: CreateScheduledEventMutationInput) { createScheduledEvent(input: $input) { id status complete datetime event prorate attempts created_by_user_id } }";
 const EVENT: &str = "query($id: Int64Bit!) { scheduled_events(id: $id) { entities { status complete executed_at result_message attempts } } }";
@@ -22,35 +22,10 @@ async fn event(app: &common::TestApp, id: &Value) -> Value {
     app.ok(EVENT, json!({"id": id})).await["scheduled_events"]["entities"][0].clone()
 }
 
-/// An account billed for Jan 15 – Feb 14 ($50), with an address and an uninvoiced $25 charge.
-async fn billed_account(app: &common::TestApp, name: &str) -> i64 {
-    let t0 = noon("2026-01-15");
-    let address = create_address(app, &format!("{name} way")).await;
-    let account = app.account_activated_at(name, t0).await;
-    app.ok_at(t0, "mutation($id: Int64Bit!, $a: Int64Bit) { updateAccount(id: $id, input: {serviceable_address_id: $a}) { id } }", json!({"id": account, "a": address})).await;
-    let fiber = app
-        .recurring_service(&format!("{name} fiber"), 5000, 1)
-        .await;
-    app.ok_at(
-        t0,
-        ADD,
-        json!({"input": {"account_id": account, "service_id": fiber, "quantity": 1}}),
-    )
-    .await;
-    fathom::service::billing::run_pass(&app.db, common::day("2026-01-15"))
-        .await
-        .unwrap();
-    let install = app
-        .one_time_service(&format!("{name} install"), 2500, false)
-        .await;
-    app.ok_at(t0, "mutation($s: Int64Bit!, $a: Int64Bit!) { createAccountOneTimeTransaction(input: {service_id: $s, account_id: $a, quantity: 1}) { id } }", json!({"s": install, "a": account})).await;
-    account
-}
-
 on_both!(
     a_scheduled_disconnection_runs_once_effective_at_its_datetime_even_when_late,
     |app| {
-        let account = billed_account(app, "Later").await;
+        let (account, _) = billed_account(app, "Later").await;
         let created = app
         .ok_at(noon("2026-01-20"), CREATE, json!({"input": {"account_id": account, "event": "DISCONNECT_ACCOUNT", "datetime": "2026-02-01T12:00:00Z", "prorate": true, "description": "moving away"}}))
         .await;
@@ -101,7 +76,7 @@ on_both!(
 on_both!(two_workers_at_once_carry_out_each_event_once, |app| {
     let mut accounts = Vec::new();
     for i in 0..5 {
-        let account = billed_account(app, &format!("Pair {i}")).await;
+        let (account, _) = billed_account(app, &format!("Pair {i}")).await;
         app.ok_at(noon("2026-01-20"), CREATE, json!({"input": {"account_id": account, "event": "DISCONNECT_ACCOUNT", "datetime": "2026-02-01T12:00:00Z"}})).await;
         accounts.push(account);
     }
@@ -318,7 +293,7 @@ on_both!(
     |app| {
         let mut accounts = Vec::new();
         for i in 0..6 {
-            let account = billed_account(app, &format!("Race {i}")).await;
+            let (account, _) = billed_account(app, &format!("Race {i}")).await;
             app.ok_at(noon("2026-01-20"), CREATE, json!({"input": {"account_id": account, "event": "DISCONNECT_ACCOUNT", "datetime": "2026-02-01T12:00:00Z"}})).await;
             accounts.push(account);
         }
