@@ -8,7 +8,8 @@ use std::time::Duration;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::dynamic::Schema;
 use async_graphql::http::GraphiQLSource;
-use async_graphql::{ErrorExtensionValues, Response as GqlResponse, ServerError};
+use async_graphql::parser::types::OperationType;
+use async_graphql::Response as GqlResponse;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -23,6 +24,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Config;
 use crate::error::{request_id, AppError, AppResult};
+use crate::graphql::guard::Guard;
 use crate::graphql::loader::RelLoader;
 use crate::service::users;
 
@@ -42,13 +44,21 @@ pub struct AppState {
     pub max_batch: usize,
     pub metrics: Arc<Metrics>,
     pub limiter: Arc<crate::rate_limit::RateLimiter>,
+    pub guard: Arc<Guard>,
+    /// How long one HTTP request may run, its GraphQL work included (CPU-bound or not).
+    pub request_timeout: Duration,
 }
 
 /// Builds the router over a migrated, seeded database.
 pub fn router(db: DatabaseConnection, config: &Config) -> AppResult<Router> {
     let schema = crate::graphql::build_schema(db.clone(), &config.limits)
         .map_err(|e| AppError::internal(format!("schema: {e}")))?;
+    let guard = Guard::new(&schema.sdl(), &config.limits)
+        .map_err(|e| AppError::internal(format!("schema: {e}")))?;
+    let request_timeout = Duration::from_secs(config.limits.request_timeout_secs);
     let state = AppState {
+        guard: Arc::new(guard),
+        request_timeout,
         db,
         schema,
         max_batch: config.limits.max_batch,
@@ -66,9 +76,10 @@ pub fn router(db: DatabaseConnection, config: &Config) -> AppResult<Router> {
         .route("/metrics", get(metrics))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(config.limits.max_body_bytes))
+        // A backstop: the GraphQL work itself is stopped at `request_timeout` (see `execute`).
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(config.limits.request_timeout_secs),
+            request_timeout + Duration::from_secs(2),
         ));
     // Outermost: the limits' own plain-text refusals become GraphQL errors with a code.
     router = router.layer(axum::middleware::map_response(coded_refusals));
@@ -105,9 +116,7 @@ async fn coded_refusals(response: Response) -> Response {
             "the request body is larger than the limit",
             "QUERY_TOO_COMPLEX",
         ),
-        StatusCode::REQUEST_TIMEOUT => {
-            app_error_response(status, AppError::internal("request timed out"))
-        }
+        StatusCode::REQUEST_TIMEOUT => app_error_response(status, timed_out()),
         StatusCode::SERVICE_UNAVAILABLE => response,
         s if s.is_client_error() => error_body(
             status,
@@ -259,12 +268,28 @@ fn normalize_request(mut request: serde_json::Value) -> Result<serde_json::Value
     Ok(request)
 }
 
+fn timed_out() -> AppError {
+    AppError::QueryTooComplex(
+        "the request did not finish within the time limit and was stopped; mutations in it \
+         that had finished are kept (each is all or nothing), the rest wrote nothing; ask for \
+         less at a time"
+            .into(),
+    )
+}
+
+fn refused(err: AppError) -> GqlResponse {
+    GqlResponse::from_errors(vec![err
+        .into_graphql()
+        .into_server_error(Default::default())])
+}
+
 async fn execute(
     state: AppState,
     headers: HeaderMap,
     json: serde_json::Value,
     read_only: bool,
 ) -> Response {
+    let deadline = tokio::time::Instant::now() + state.request_timeout;
     state.metrics.requests.fetch_add(1, Ordering::Relaxed);
     let user = match authenticate(&state, &headers).await {
         Ok(user) => user,
@@ -281,15 +306,7 @@ async fn execute(
             "VALIDATION_FAILED",
         );
     }
-    if let Err(wait) = state.limiter.check(user.token_id, items.len() as u32) {
-        let seconds = wait.as_secs() + 1;
-        let mut response = app_error_response(
-            StatusCode::TOO_MANY_REQUESTS,
-            AppError::RateLimited(seconds),
-        );
-        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
+    if let Err(response) = take_rate(&state, user.token_id, items.len()) {
         return response;
     }
     let mut requests = Vec::with_capacity(items.len());
@@ -304,16 +321,54 @@ async fn execute(
             Err(err) => return app_error_response(StatusCode::BAD_REQUEST, err),
         }
     }
-    let mut responses = Vec::with_capacity(requests.len());
-    for request in requests {
-        state.metrics.operations.fetch_add(1, Ordering::Relaxed);
-        if read_only && is_mutation(&request) {
-            responses.push(GqlResponse::from_errors(vec![coded(
-                "mutations must be sent with POST",
-                "VALIDATION_FAILED",
-            )]));
-            continue;
+    // Each request is checked (nesting, depth, cost, input values) before async-graphql sees
+    // it; its document is parsed here, once.
+    let mut prepared = Vec::with_capacity(requests.len());
+    let mut extra_writes = 0usize;
+    for mut request in requests {
+        let checked = state.guard.check(
+            &request.query,
+            &request.variables,
+            request.operation_name.as_deref(),
+        );
+        prepared.push(match checked {
+            Err(err) => Err(err),
+            Ok(checked) => {
+                let mutation = match checked.operation_type {
+                    Some(ty) => ty == OperationType::Mutation,
+                    None => has_mutation(&checked.document),
+                };
+                if read_only && mutation {
+                    Err(AppError::validation(
+                        "query",
+                        "mutations must be sent with POST",
+                    ))
+                } else {
+                    if mutation {
+                        // Every mutation field is one operation for the rate limit.
+                        extra_writes += checked.measure.root_fields.saturating_sub(1);
+                    }
+                    request.set_parsed_query(checked.document);
+                    Ok(request)
+                }
+            }
+        });
+    }
+    if extra_writes > 0 {
+        if let Err(response) = take_rate(&state, user.token_id, extra_writes) {
+            return response;
         }
+    }
+    let mut responses = Vec::with_capacity(prepared.len());
+    for request in prepared {
+        state.metrics.operations.fetch_add(1, Ordering::Relaxed);
+        let request = match request {
+            Ok(request) => request,
+            Err(err) => {
+                responses.push(refused(err));
+                continue;
+            }
+        };
         let loader = DataLoader::with_cache(
             RelLoader {
                 db: state.db.clone(),
@@ -326,7 +381,25 @@ async fn execute(
         // together); short, because each wave of relations waits once.
         .delay(Duration::from_millis(1));
         let request = request.data(user.clone()).data(loader);
-        let mut response = state.schema.execute(request).await;
+        // On a task of its own: a panic becomes an INTERNAL answer, and at the deadline the
+        // work is aborted (at its next await; everything before it is bounded by the guard).
+        let schema = state.schema.clone();
+        let fixed_now = crate::service::fixed_now();
+        let task = tokio::spawn(async move {
+            match fixed_now {
+                Some(at) => crate::service::at_instant(at, schema.execute(request)).await,
+                None => schema.execute(request).await,
+            }
+        });
+        let abort = task.abort_handle();
+        let mut response = match tokio::time::timeout_at(deadline, task).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(join)) => refused(AppError::internal(format!("request task failed: {join}"))),
+            Err(_) => {
+                abort.abort();
+                return app_error_response(StatusCode::REQUEST_TIMEOUT, timed_out());
+            }
+        };
         ensure_codes(&mut response);
         if !response.errors.is_empty() {
             state.metrics.errors.fetch_add(1, Ordering::Relaxed);
@@ -349,28 +422,30 @@ async fn execute(
     }
 }
 
-fn is_mutation(request: &async_graphql::Request) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    match &doc.operations {
-        DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
-        DocumentOperations::Multiple(ops) => match &request.operation_name {
-            Some(name) => ops
-                .get(name.as_str())
-                .is_some_and(|op| op.node.ty == OperationType::Mutation),
-            None => ops.values().any(|op| op.node.ty == OperationType::Mutation),
-        },
-    }
+/// Takes `cost` operations from the token's rate budget, or answers 429.
+fn take_rate(state: &AppState, token_id: i64, cost: usize) -> Result<(), Response> {
+    let cost = u32::try_from(cost).unwrap_or(u32::MAX);
+    state.limiter.check(token_id, cost).map_err(|wait| {
+        let seconds = wait.as_secs() + 1;
+        let mut response = app_error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            AppError::RateLimited(seconds),
+        );
+        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    })
 }
 
-fn coded(message: &str, code: &str) -> ServerError {
-    let mut err = ServerError::new(message, None);
-    let mut ext = ErrorExtensionValues::default();
-    ext.set("code", code);
-    err.extensions = Some(ext);
-    err
+fn has_mutation(doc: &async_graphql::parser::types::ExecutableDocument) -> bool {
+    use async_graphql::parser::types::DocumentOperations;
+    match &doc.operations {
+        DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
+        DocumentOperations::Multiple(ops) => {
+            ops.values().any(|op| op.node.ty == OperationType::Mutation)
+        }
+    }
 }
 
 /// Gives every error an `extensions.code`: parse and validation errors (no path) are
@@ -391,6 +466,7 @@ fn ensure_codes(response: &mut GqlResponse) {
             let code = if lower.contains("nested too deep")
                 || lower.contains("too complex")
                 || lower.contains("recursion limit")
+                || lower.contains("recursion depth")
                 || lower.contains("directives")
             {
                 "QUERY_TOO_COMPLEX"

@@ -158,12 +158,20 @@ pub async fn run(cli: Cli) -> AppResult<()> {
 }
 
 async fn serve(config: Config, demo: bool) -> AppResult<()> {
-    let conn = db::connect(&config.database_url).await?;
-    db::migrate(&conn).await?;
-    let token = service::seed::seed_defaults(&conn).await?;
+    // Migrations and seeding may run long: they get a connection without a statement limit.
+    let setup = db::connect(&config.database_url).await?;
+    db::migrate(&setup).await?;
+    let token = service::seed::seed_defaults(&setup).await?;
     if demo {
-        service::seed::seed_demo(&conn).await?;
+        service::seed::seed_demo(&setup).await?;
     }
+    setup.close().await?;
+    let conn = db::connect_with(
+        &config.database_url,
+        None,
+        Some(config.limits.statement_timeout()),
+    )
+    .await?;
     crate::worker::spawn(conn.clone());
     let router = app::router(conn, &config)?;
     let listener = TcpListener::bind(&config.bind)

@@ -99,6 +99,14 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// How long one database statement may run while serving: a second past the request
+    /// timeout, so that the query of a request that timed out stops too.
+    pub fn statement_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.request_timeout_secs.saturating_add(1))
+    }
+}
+
 impl Config {
     pub fn for_database(database_url: impl Into<String>) -> Self {
         Config {

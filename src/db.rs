@@ -20,6 +20,19 @@ pub async fn connect_in_schema(
     url: &str,
     schema: Option<&str>,
 ) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, schema, None).await
+}
+
+/// Like [`connect_in_schema`], with a bound on how long one statement may run: PostgreSQL's
+/// `statement_timeout` on every connection; on SQLite, a progress handler that interrupts a
+/// statement running longer. The server sets it a little above its request timeout, so a
+/// request that timed out does not leave its query running. Migrations and bulk commands
+/// connect without it.
+pub async fn connect_with(
+    url: &str,
+    schema: Option<&str>,
+    statement_timeout: Option<Duration>,
+) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
     if let Some(schema) = schema {
         opts.set_schema_search_path(schema.to_owned());
@@ -36,10 +49,87 @@ pub async fn connect_in_schema(
                 .foreign_keys(true)
                 .create_if_missing(true)
         });
+        if let Some(limit) = statement_timeout {
+            opts.map_sqlx_sqlite_pool_opts(move |pool| {
+                pool.after_connect(move |conn, _| {
+                    Box::pin(async move { sqlite_statement_limit::install(conn, limit).await })
+                })
+            });
+        }
     } else {
         opts.max_connections(16).min_connections(1);
+        if let Some(limit) = statement_timeout {
+            let value = format!("{}ms", limit.as_millis());
+            opts.map_sqlx_postgres_opts(move |o| o.options([("statement_timeout", value.clone())]));
+        }
     }
     Database::connect(opts).await
+}
+
+/// SQLite has no statement timeout: a progress handler, called every few thousand virtual
+/// machine steps, interrupts the statement once it has run longer than the limit. When a
+/// statement starts and ends comes from SQLite's trace hook (`SQLITE_TRACE_STMT`,
+/// `SQLITE_TRACE_PROFILE`).
+mod sqlite_statement_limit {
+    use std::ffi::{c_int, c_uint, c_void};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, OnceLock};
+    use std::time::{Duration, Instant};
+
+    use sea_orm::sqlx::SqliteConnection;
+
+    /// No statement is running.
+    const IDLE: u64 = u64::MAX;
+
+    fn millis() -> u64 {
+        static BASE: OnceLock<Instant> = OnceLock::new();
+        BASE.get_or_init(Instant::now).elapsed().as_millis() as u64
+    }
+
+    /// Marks a statement's start (`SQLITE_TRACE_STMT`) and end (`SQLITE_TRACE_PROFILE`).
+    unsafe extern "C" fn trace(
+        event: c_uint,
+        context: *mut c_void,
+        _statement: *mut c_void,
+        _detail: *mut c_void,
+    ) -> c_int {
+        let value = if event == libsqlite3_sys::SQLITE_TRACE_STMT as c_uint {
+            millis()
+        } else {
+            IDLE
+        };
+        // SAFETY: `context` is the `AtomicU64` that the progress handler's closure keeps alive
+        // for as long as the connection is open (see `install`).
+        unsafe { (*(context as *const AtomicU64)).store(value, Ordering::Relaxed) };
+        0
+    }
+
+    pub async fn install(
+        conn: &mut SqliteConnection,
+        limit: Duration,
+    ) -> Result<(), sea_orm::sqlx::Error> {
+        let limit = limit.as_millis() as u64;
+        let mut handle = conn.lock_handle().await?;
+        let started = Arc::new(AtomicU64::new(IDLE));
+        let context = Arc::as_ptr(&started) as *mut c_void;
+        // The closure owns `started`; sqlx drops it when the connection closes, after which
+        // SQLite calls neither hook again.
+        handle.set_progress_handler(10_000, move || {
+            let since = started.load(Ordering::Relaxed);
+            since == IDLE || millis().saturating_sub(since) <= limit
+        });
+        // SAFETY: a valid open connection; the callback only stores into `context`.
+        unsafe {
+            libsqlite3_sys::sqlite3_trace_v2(
+                handle.as_raw_handle().as_ptr(),
+                (libsqlite3_sys::SQLITE_TRACE_STMT | libsqlite3_sys::SQLITE_TRACE_PROFILE)
+                    as c_uint,
+                Some(trace),
+                context,
+            );
+        }
+        Ok(())
+    }
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {

@@ -1,13 +1,29 @@
 //! Small value rules shared by the edge (GraphQL scalars) and the service layer.
 
-use chrono::{NaiveDate, NaiveTime};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
 
-/// A `Date`: exactly `YYYY-MM-DD`, a real calendar day.
+/// The years a date or an instant (in UTC) may fall in. Both databases store them as text or
+/// as values that sort correctly only within four-digit years; outside them the output
+/// scalars could not print them either.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// A `Date`: exactly `YYYY-MM-DD`, a real calendar day, in years 1–9999.
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
     if s.len() != 10 {
         return None;
     }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .filter(|d| YEARS.contains(&d.year()))
+}
+
+/// A `Datetime`: RFC 3339 with an offset, in years 1–9999 once converted to UTC
+/// (`9999-12-31T23:00:00-14:00` is in year 10000 and refused).
+pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+        .filter(|d| YEARS.contains(&d.year()))
 }
 
 /// A `Time`: `HH:MM:SS` (or `HH:MM`).
@@ -39,6 +55,21 @@ pub fn valid_email(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_must_fall_in_years_1_to_9999_in_utc() {
+        assert!(parse_datetime("9999-12-31T23:00:00Z").is_some());
+        assert!(parse_datetime("9999-12-31T23:00:00-14:00").is_none());
+        assert!(parse_datetime("0001-01-01T00:00:00+01:00").is_none());
+        assert!(parse_datetime("2026-01-31T17:00:00-06:00").is_some());
+    }
+
+    #[test]
+    fn dates_must_fall_in_years_1_to_9999() {
+        assert!(parse_date("0000-12-31").is_none());
+        assert!(parse_date("0001-01-01").is_some());
+        assert!(parse_date("9999-12-31").is_some());
+    }
 
     #[test]
     fn colors_accept_a_leading_hash_and_refuse_other_forms() {

@@ -9782,6 +9782,18 @@ pub static SONAR_ENUMS: &[(&str, &[(&str, &str)])] = &[
         ("COUNTY_56043", "Washakie, Wyoming"),
         ("COUNTY_56045", "Weston, Wyoming"),
     ]),
+    ("WebhookEndpointEventDispatchAttemptStatus", &[
+        ("PENDING", "The dispatched webhook is pending to be sent."),
+        ("SUCCESS", "The dispatched webhook had been sent and was successful."),
+        ("FAIL", "The dispatched webhook had been sent and failed."),
+    ]),
+    ("WebhookEndpointModelEvent", &[
+        ("CREATED", "The created event for the model."),
+        ("UPDATED", "The updated event for the model."),
+        ("DELETED", "The deleted event for the model."),
+        ("ATTACHED", "The pivot attach event for the model."),
+        ("DETACHED", "The pivot detach event for the model."),
+    ]),
 ];
 
 /// The values of the enum `name`, if it is one of Sonar's.

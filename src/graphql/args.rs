@@ -11,7 +11,8 @@ use super::entity_def::EntityDef;
 use super::scalars::{kind_of, to_filter, Kind};
 use crate::error::{AppError, AppResult};
 use crate::service::collection::{
-    Clause, CollectionArgs, Op, DEFAULT_RECORDS_PER_PAGE, MAX_RECORDS_PER_PAGE,
+    Clause, CollectionArgs, Op, DEFAULT_RECORDS_PER_PAGE, MAX_RECORDS_PER_PAGE, MAX_SEARCHES,
+    MAX_SEARCH_FIELDS, MAX_SEARCH_TEXT, MAX_SORTERS,
 };
 
 /// Fields every entity has besides its own: `(name, GraphQL type)`.
@@ -49,15 +50,19 @@ pub fn collection_arguments(def: &EntityDef) -> Vec<InputValue> {
     args.push(InputValue::new("paginator", TypeRef::named("Paginator")).description(format!(
         "Page to return; records_per_page defaults to {DEFAULT_RECORDS_PER_PAGE}, at most {MAX_RECORDS_PER_PAGE}."
     )));
-    args.push(InputValue::new("sorter", TypeRef::named_list("Sorter")));
     args.push(
-        InputValue::new("search", TypeRef::named_list("Search")).description(
-            "Fields inside one Search must all match; separate Search objects are alternatives.",
-        ),
+        InputValue::new("sorter", TypeRef::named_list("Sorter"))
+            .description(format!("At most {MAX_SORTERS} entries, applied in order.")),
+    );
+    args.push(
+        InputValue::new("search", TypeRef::named_list("Search")).description(format!(
+            "Fields inside one Search must all match; separate Search objects are alternatives. \
+             At most {MAX_SEARCHES} Search objects of at most {MAX_SEARCH_FIELDS} fields each."
+        )),
     );
     args.push(
         InputValue::new("general_search", TypeRef::named(TypeRef::STRING)).description(format!(
-            "Case-insensitive text found in any of: {}.",
+            "Case-insensitive text (at most {MAX_SEARCH_TEXT} characters) found in any of: {}.",
             def.general_search.join(", ")
         )),
     );
@@ -242,7 +247,14 @@ pub fn parse_map(def: &EntityDef, args: &IndexMap<Name, Value>) -> AppResult<Col
     }
 
     if let Some(sorter) = args.get("sorter") {
-        for item in items(sorter) {
+        let sorter = items(sorter);
+        if sorter.len() > MAX_SORTERS {
+            return Err(AppError::validation(
+                "sorter",
+                format!("at most {MAX_SORTERS} sorter entries are allowed"),
+            ));
+        }
+        for item in sorter {
             let map = object(item, "sorter")?;
             let attribute = match get(map, "attribute") {
                 Value::String(s) => s.as_str(),
@@ -257,7 +269,14 @@ pub fn parse_map(def: &EntityDef, args: &IndexMap<Name, Value>) -> AppResult<Col
     }
 
     if let Some(search) = args.get("search") {
-        for item in items(search) {
+        let search = items(search);
+        if search.len() > MAX_SEARCHES {
+            return Err(AppError::validation(
+                "search",
+                format!("at most {MAX_SEARCHES} Search objects are allowed"),
+            ));
+        }
+        for item in search {
             out.search.push(parse_search(def, object(item, "search")?)?);
         }
     }
@@ -269,6 +288,7 @@ pub fn parse_map(def: &EntityDef, args: &IndexMap<Name, Value>) -> AppResult<Col
         let Value::String(text) = text else {
             return Err(AppError::validation("general_search", "must be a string"));
         };
+        check_search_text("general_search", text)?;
         if !text.trim().is_empty() {
             out.general_search = Some((text.trim().to_owned(), def.general_search.to_vec()));
         }
@@ -306,6 +326,9 @@ fn parse_search(
                 ));
             }
             let raw = get(item, "search_value");
+            if let Value::String(text) = raw {
+                check_search_text(&field_path, text)?;
+            }
             let value = to_filter(ty, raw).ok_or_else(|| {
                 AppError::validation(&field_path, format!("search_value is not a valid {ty}"))
             })?;
@@ -348,5 +371,21 @@ fn parse_search(
             });
         }
     }
+    if clauses.len() > MAX_SEARCH_FIELDS {
+        return Err(AppError::validation(
+            "search",
+            format!("one Search holds at most {MAX_SEARCH_FIELDS} fields"),
+        ));
+    }
     Ok(clauses)
+}
+
+fn check_search_text(field: &str, text: &str) -> AppResult<()> {
+    if text.chars().count() > MAX_SEARCH_TEXT {
+        return Err(AppError::validation(
+            field,
+            format!("a search text is at most {MAX_SEARCH_TEXT} characters"),
+        ));
+    }
+    Ok(())
 }

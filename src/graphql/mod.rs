@@ -15,6 +15,7 @@ pub mod disconnect;
 pub mod entity_def;
 pub mod enums;
 pub mod extra_fields;
+pub mod guard;
 pub mod inputs;
 pub mod loader;
 pub mod mutations;
@@ -62,7 +63,8 @@ pub fn require<'a>(
     Ok(user)
 }
 
-/// Builds the schema. Limits guard depth, complexity (see [`complexity`]) and directives.
+/// Builds the schema. Depth and complexity are checked before a request reaches it
+/// ([`guard`]); the schema itself limits directives, and fragment nesting as a backstop.
 pub fn build_schema(db: DatabaseConnection, limits: &Limits) -> Result<Schema, SchemaError> {
     let mut builder = Schema::build("Query", Some("Mutation"), None);
     for scalar in scalars::scalars() {
@@ -99,9 +101,8 @@ pub fn build_schema(db: DatabaseConnection, limits: &Limits) -> Result<Schema, S
         .register(queries::query_type())
         .register(mutations::mutation_type())
         .data(State { db })
-        .limit_depth(limits.max_depth)
-        .limit_directives(limits.max_directives)
-        .extension(complexity::ComplexityLimit::new(limits.max_complexity));
+        .limit_recursive_depth(guard::MAX_NESTING)
+        .limit_directives(limits.max_directives);
     builder.finish()
 }
 

@@ -8,7 +8,7 @@ use async_graphql::dynamic::Scalar;
 use async_graphql::{Name, Value};
 use chrono::{DateTime, SecondsFormat, Utc};
 
-pub use crate::domain::{normalize_color, parse_date, parse_time, valid_email};
+pub use crate::domain::{normalize_color, parse_date, parse_datetime, parse_time, valid_email};
 use crate::service::collection::FilterValue;
 
 pub fn parse_i64(value: &Value) -> Option<i64> {
@@ -17,12 +17,6 @@ pub fn parse_i64(value: &Value) -> Option<i64> {
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
-}
-
-pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|d| d.with_timezone(&Utc))
 }
 
 pub fn format_datetime(d: &DateTime<Utc>) -> String {
@@ -51,10 +45,10 @@ pub fn scalars() -> Vec<Scalar> {
             .description("A 64-bit integer id. Output as a string; accepted as an int or a string.")
             .validator(|v| parse_i64(v).is_some()),
         Scalar::new("Date")
-            .description("A calendar date, YYYY-MM-DD.")
+            .description("A calendar date, YYYY-MM-DD, in years 1 to 9999.")
             .validator(|v| string_of_form(v, |s| parse_date(s).is_some())),
         Scalar::new("Datetime")
-            .description("An instant, ISO 8601 with an offset (e.g. 2026-01-31T17:00:00-06:00). Output in UTC.")
+            .description("An instant, ISO 8601 with an offset (e.g. 2026-01-31T17:00:00-06:00), in years 1 to 9999 once in UTC. Output in UTC.")
             .validator(|v| string_of_form(v, |s| parse_datetime(s).is_some())),
         Scalar::new("HtmlHexColor")
             .description("A colour as six hexadecimal digits; a leading # is accepted.")

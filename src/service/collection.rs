@@ -21,6 +21,16 @@ use crate::error::{AppError, AppResult};
 /// Largest page a client may ask for (as in Sonar).
 pub const MAX_RECORDS_PER_PAGE: u64 = 10_000;
 pub const DEFAULT_RECORDS_PER_PAGE: u64 = 100;
+/// At most this many `sorter` entries (no entity has a use for more; SQLite refuses very long
+/// `ORDER BY` lists).
+pub const MAX_SORTERS: usize = 10;
+/// At most this many `Search` alternatives in one `search` argument.
+pub const MAX_SEARCHES: usize = 100;
+/// At most this many fields in one `Search` (its lists together). With [`MAX_SEARCHES`], a
+/// search stays far below SQLite's limit on expression depth.
+pub const MAX_SEARCH_FIELDS: usize = 50;
+/// At most this many characters in a text searched for (`general_search`, a `search_value`).
+pub const MAX_SEARCH_TEXT: usize = 1_000;
 
 /// A value to compare a column with.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,7 +6,7 @@
 //! `total_debits` − Σ what was applied to it, and for every discount `amount` =
 //! `amount_remaining` + Σ what was applied from it.
 
-use chrono::{Duration, NaiveDate};
+use chrono::{Datelike, NaiveDate};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -96,11 +96,20 @@ pub async fn write_invoice<C: ConnectionTrait>(
         1,
     );
     let remaining_due = total - applied_total;
+    let due_date = match due_date {
+        Some(d) => d,
+        None => date
+            .checked_add_days(chrono::Days::new(DEFAULT_DUE_DAYS as u64))
+            .filter(|d| crate::domain::YEARS.contains(&d.year()))
+            .ok_or_else(|| {
+                AppError::validation("date", "the invoice's due date would fall after 9999")
+            })?,
+    };
     let model = invoice::ActiveModel {
         account_id: Set(account.id),
         company_id: Set(account.company_id),
         date: Set(date),
-        due_date: Set(due_date.unwrap_or(date + Duration::days(DEFAULT_DUE_DAYS))),
+        due_date: Set(due_date),
         end_date: Set(end_date),
         total_debits: Set(total),
         remaining_due: Set(remaining_due),

@@ -48,6 +48,11 @@ pub fn now() -> DateTime<Utc> {
         .trunc_subsecs(6)
 }
 
+/// The instant [`now`] is fixed at in this task, if any (to carry it onto a spawned task).
+pub fn fixed_now() -> Option<DateTime<Utc>> {
+    FIXED_NOW.try_with(|t| *t).ok()
+}
+
 /// Runs `work` with [`now`] fixed at `instant`.
 pub async fn at_instant<F: std::future::Future>(instant: DateTime<Utc>, work: F) -> F::Output {
     FIXED_NOW.scope(instant, work).await
@@ -109,15 +114,24 @@ where
         .ok_or_else(|| AppError::not_found(what, id))
 }
 
+/// The largest id a caller may choose (Sonar's `id` input, kept for numbers carried over from
+/// a previous system). Twelve digits cover any account book; the ids fathom assigns itself
+/// continue past the largest chosen one, so a bound far below `i64::MAX` keeps a chosen id
+/// from exhausting the sequence.
+pub const MAX_CHOSEN_ID: i64 = 999_999_999_999;
+
 /// Checks an id a caller chose for a new `E` (to keep numbers from a previous system): it must
-/// be positive and free (`CONFLICT` naming `what` otherwise).
+/// be within 1..=[`MAX_CHOSEN_ID`] and free (`CONFLICT` naming `what` otherwise).
 pub async fn free_id<E, C>(db: &C, what: &str, id: i64) -> AppResult<()>
 where
     E: EntityTrait,
     C: ConnectionTrait,
 {
-    if id <= 0 {
-        return Err(AppError::validation("id", "id must be positive"));
+    if !(1..=MAX_CHOSEN_ID).contains(&id) {
+        return Err(AppError::validation(
+            "id",
+            format!("a chosen id must be between 1 and {MAX_CHOSEN_ID}"),
+        ));
     }
     let col = collection::column::<E>("id")?;
     if E::find().filter(col.eq(id)).one(db).await?.is_some() {

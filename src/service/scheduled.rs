@@ -71,15 +71,32 @@ pub struct UpdateScheduledEvent {
     pub unset_prorate: Option<bool>,
 }
 
+/// How far ahead an event may be scheduled.
+pub const MAX_YEARS_AHEAD: i32 = 100;
+
 fn future_datetime(value: &str) -> AppResult<DateTime<Utc>> {
-    let at = DateTime::parse_from_rfc3339(value)
-        .map_err(|_| AppError::validation("datetime", "datetime must be ISO 8601 with an offset"))?
-        .with_timezone(&Utc)
+    let at = crate::domain::parse_datetime(value)
+        .ok_or_else(|| {
+            AppError::validation(
+                "datetime",
+                "datetime must be ISO 8601 with an offset, in years 1 to 9999",
+            )
+        })?
         .trunc_subsecs(6);
-    if at <= now() {
+    let now = now();
+    if at <= now {
         return Err(AppError::ScheduledInPast(format!(
             "{value} is not in the future"
         )));
+    }
+    let horizon = now
+        .checked_add_months(chrono::Months::new(12 * MAX_YEARS_AHEAD as u32))
+        .unwrap_or(now);
+    if at > horizon {
+        return Err(AppError::validation(
+            "datetime",
+            format!("{value} is more than {MAX_YEARS_AHEAD} years ahead"),
+        ));
     }
     Ok(at)
 }

@@ -80,7 +80,7 @@ on_both!(
         // whose datetime has passed (written directly: the API refuses a past datetime).
         let created = app
         .ok(
-            "mutation($a: Int64Bit!) { createScheduledEvent(input: {account_id: $a, event: CHANGE_STATUS, primary_event_object_id: \"2\", datetime: \"2999-01-01T00:00:00Z\"}) { id } }",
+            "mutation($a: Int64Bit!) { createScheduledEvent(input: {account_id: $a, event: CHANGE_STATUS, primary_event_object_id: \"2\", datetime: \"2099-01-01T00:00:00Z\"}) { id } }",
             serde_json::json!({"a": account}),
         )
         .await;

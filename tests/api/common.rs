@@ -78,7 +78,9 @@ impl TestApp {
         backend: &'static str,
         cleanup: Cleanup,
     ) -> TestApp {
-        let db = fathom::db::connect_in_schema(url, schema)
+        let config = Config::for_database(url);
+        // As `fathom serve` connects: statements limited to a second past the request timeout.
+        let db = fathom::db::connect_with(url, schema, Some(config.limits.statement_timeout()))
             .await
             .expect("connect");
         fathom::db::migrate(&db).await.expect("migrate");
@@ -86,7 +88,6 @@ impl TestApp {
             .await
             .expect("seed")
             .expect("a new admin token");
-        let config = Config::for_database(url);
         let router = fathom::app::router(db.clone(), &config).expect("router");
         let url = match schema {
             Some(schema) => {

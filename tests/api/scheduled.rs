@@ -130,7 +130,7 @@ on_both!(scheduling_refusals_write_nothing, |app| {
     let (_, token) = fathom::service::users::create_token(&app.db, reader.id, "t")
         .await
         .unwrap();
-    let body = app.gql_as(token.as_str(), CREATE, json!({"input": {"account_id": account, "event": "CHANGE_STATUS", "primary_event_object_id": "2", "datetime": "2999-01-01T00:00:00Z"}})).await;
+    let body = app.gql_as(token.as_str(), CREATE, json!({"input": {"account_id": account, "event": "CHANGE_STATUS", "primary_event_object_id": "2", "datetime": "2099-01-01T00:00:00Z"}})).await;
     assert_eq!(error_code(&body).as_deref(), Some("FORBIDDEN"));
 });
 
@@ -182,7 +182,7 @@ on_both!(
         );
         assert_eq!(app.fingerprint().await, before);
 
-        let other = app.ok(CREATE, json!({"input": {"account_id": account, "event": "CHANGE_STATUS", "primary_event_object_id": "1", "datetime": "2999-01-01T00:00:00Z"}})).await;
+        let other = app.ok(CREATE, json!({"input": {"account_id": account, "event": "CHANGE_STATUS", "primary_event_object_id": "1", "datetime": "2099-01-01T00:00:00Z"}})).await;
         let other_id = other["createScheduledEvent"]["id"].clone();
         let deleted = app
             .ok(
@@ -275,7 +275,7 @@ on_both!(
     disconnecting_now_cancels_the_pending_scheduled_disconnection,
     |app| {
         let account = app.account_activated_at("Now", noon("2026-01-15")).await;
-        let created = app.ok(CREATE, json!({"input": {"account_id": account, "event": "DISCONNECT_ACCOUNT", "datetime": "2999-01-01T00:00:00Z"}})).await;
+        let created = app.ok(CREATE, json!({"input": {"account_id": account, "event": "DISCONNECT_ACCOUNT", "datetime": "2099-01-01T00:00:00Z"}})).await;
         let id = created["createScheduledEvent"]["id"].clone();
         app.ok(
             "mutation($id: Int64Bit!) { disconnectAccount(id: $id) { id } }",
