@@ -17,3 +17,4 @@ mod limits;
 mod report;
 mod scheduled;
 mod schema;
+mod users;
