@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use axum::http::StatusCode;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Map, Value};
 
 use crate::common::{self, create_account, error_code, TestApp};
@@ -731,3 +732,74 @@ async fn create_user_as(app: &TestApp, token: &str, username: &str) -> i64 {
     assert!(body.get("errors").is_none(), "{body}");
     id_of(&body["data"]["createUser"]["id"])
 }
+
+on_both!(
+    two_last_administrators_disabling_each_other_at_once_leave_one_enabled,
+    |app| {
+        let (x, x_token) = user_with_token(app, "x", Some("Administrator")).await;
+        let (y, y_token) = user_with_token(app, "y", Some("Administrator")).await;
+        let administrator = role_id(app, "Administrator").await;
+        // x and y become the only enabled users with USERS_MANAGE.
+        let body = app
+            .gql_as(
+                &x_token,
+                UPDATE_USER,
+                json!({ "id": 1, "input": { "enabled": false } }),
+            )
+            .await;
+        assert!(body.get("errors").is_none(), "{body}");
+        let disable = |id: i64| {
+            json!({ "query": UPDATE_USER, "variables": { "id": id, "input": { "enabled": false } } })
+                .to_string()
+        };
+        for round in 0..4 {
+            let (by_x, by_y) = tokio::join!(
+                app.post_raw(Some(&x_token), disable(y)),
+                app.post_raw(Some(&y_token), disable(x)),
+            );
+            let won = |(status, body): &(StatusCode, Value)| {
+                *status == StatusCode::OK && body.get("errors").is_none()
+            };
+            assert_eq!(
+                won(&by_x) as u8 + won(&by_y) as u8,
+                1,
+                "round {round}: exactly one wins: {by_x:?} {by_y:?}"
+            );
+            for (status, body) in [&by_x, &by_y] {
+                if !won(&(*status, (*body).clone())) {
+                    // Refused by the rule, or, when the winner committed first, by
+                    // authentication: the loser's own token no longer works.
+                    let code = error_code(body);
+                    assert!(
+                        matches!(
+                            code.as_deref(),
+                            Some("VALIDATION_FAILED" | "UNAUTHENTICATED")
+                        ),
+                        "round {round}: {body}"
+                    );
+                }
+            }
+            let managers = fathom::entity::user::Entity::find()
+                .filter(fathom::entity::user::Column::Enabled.eq(true))
+                .filter(fathom::entity::user::Column::RoleId.eq(administrator))
+                .count(&app.db)
+                .await
+                .unwrap();
+            assert_eq!(managers, 1, "round {round}");
+            // The survivor enables the other again.
+            let (survivor, other) = if won(&by_x) {
+                (&x_token, y)
+            } else {
+                (&y_token, x)
+            };
+            let body = app
+                .gql_as(
+                    survivor,
+                    UPDATE_USER,
+                    json!({ "id": other, "input": { "enabled": true } }),
+                )
+                .await;
+            assert!(body.get("errors").is_none(), "{body}");
+        }
+    }
+);
