@@ -108,6 +108,29 @@ impl Permission {
         }
     }
 
+    /// What the permission allows, for the schema's `Permission` enum.
+    pub fn description(self) -> &'static str {
+        match self {
+            Permission::AccountsRead => {
+                "Read accounts, their contacts, addresses, events and logs, users and roles"
+            }
+            Permission::AccountsWrite => {
+                "Create and change accounts, contacts and serviceable addresses"
+            }
+            Permission::AccountsDisconnect => "Disconnect accounts",
+            Permission::BillingRead => {
+                "Read services, account services, debits, discounts and invoices"
+            }
+            Permission::BillingWrite => "Create services, charges, credits and invoices",
+            Permission::ScheduledEventsWrite => "Schedule, change and delete scheduled events",
+            Permission::SettingsWrite => {
+                "Change system and billing settings, account statuses and account types"
+            }
+            Permission::ReportsRead => "Read the activations and disconnections report",
+            Permission::UsersManage => "Create and change users, and delete other users' tokens",
+        }
+    }
+
     pub fn from_name(name: &str) -> Option<Self> {
         Permission::ALL.into_iter().find(|p| p.name() == name)
     }

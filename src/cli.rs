@@ -35,6 +35,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Run the billing pass for a local date (default: today in the instance time zone).
     Bill {
         #[arg(long)]
@@ -68,6 +73,27 @@ pub enum TokenCommand {
         /// The user the token acts as (default: admin, created when there are no users).
         #[arg(long, default_value = "admin")]
         user: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user and print their id alone on stdout. Give them a token with
+    /// `fathom token create --name NAME --user USERNAME`.
+    Create {
+        /// Unique, without spaces.
+        #[arg(long)]
+        username: String,
+        /// The role by name: "Administrator", "Billing" or "Read Only" (or another role's name).
+        #[arg(long)]
+        role: String,
+        /// The user's name (default: the username); also their public name.
+        #[arg(long)]
+        name: Option<String>,
+        /// The user's email address (default: USERNAME@fathom.invalid, a reserved domain that
+        /// can never be a real address; fathom sends no email).
+        #[arg(long)]
+        email: Option<String>,
     },
 }
 
@@ -111,6 +137,31 @@ pub async fn run(cli: Cli) -> AppResult<()> {
             let (_, token) = service::users::create_token(&txn, found.id, &name).await?;
             txn.commit().await?;
             println!("{}", token.as_str());
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    username,
+                    role,
+                    name,
+                    email,
+                },
+        } => {
+            let conn = db::connect(&config.database_url).await?;
+            db::migrate(&conn).await?;
+            if let Some(token) = service::seed::seed_defaults(&conn).await? {
+                eprintln!("admin token (shown once): {token}");
+            }
+            let user = service::user_management::create_from_cli(
+                &conn,
+                &username,
+                &role,
+                name.as_deref(),
+                email.as_deref(),
+            )
+            .await?;
+            println!("{}", user.id);
             Ok(())
         }
         Command::Bill { date } => {

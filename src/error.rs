@@ -23,6 +23,10 @@ pub enum AppError {
     /// `CONFLICT`: a uniqueness rule or a concurrent change got in the way.
     #[error("{0}")]
     Conflict(String),
+    /// `CONFLICT` with `extensions.field`: the value given for that field is already taken
+    /// (a unique rule on one field, e.g. a username).
+    #[error("{message}")]
+    Taken { field: String, message: String },
     /// `ACCOUNT_NOT_ACTIVE`: the account is not in an activating status.
     #[error("{0}")]
     AccountNotActive(String),
@@ -61,7 +65,7 @@ impl AppError {
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::Validation { .. } => "VALIDATION_FAILED",
-            AppError::Conflict(_) => "CONFLICT",
+            AppError::Conflict(_) | AppError::Taken { .. } => "CONFLICT",
             AppError::AccountNotActive(_) => "ACCOUNT_NOT_ACTIVE",
             AppError::AccountArchived(_) => "ACCOUNT_ARCHIVED",
             AppError::ScheduledInPast(_) => "SCHEDULED_IN_PAST",
@@ -99,7 +103,9 @@ impl AppError {
                 tracing::error!(request_id = %id, detail = %detail, "internal error");
                 (format!("internal error (request id {id})"), None, Some(id))
             }
-            AppError::Validation { field, message } => (message.clone(), Some(field.clone()), None),
+            AppError::Validation { field, message } | AppError::Taken { field, message } => {
+                (message.clone(), Some(field.clone()), None)
+            }
             other => (other.to_string(), None, None),
         };
         let mut err = async_graphql::Error::new(message);

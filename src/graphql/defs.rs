@@ -102,7 +102,11 @@ pub static USER: EntityDef = EntityDef {
     plural: "users",
     description: "A person who uses fathom. Personal access tokens act as their user.",
     fields: &[
-        F("completed_setup", "Boolean!", ""),
+        F(
+            "completed_setup",
+            "Boolean!",
+            "fathom has no set-up step (no passwords): always true.",
+        ),
         F("email_address", "EmailAddress!", ""),
         F(
             "enabled",
@@ -119,12 +123,17 @@ pub static USER: EntityDef = EntityDef {
             "Int64Bit",
             "The role whose permissions this user has.",
         ),
-        F("super_admin", "Boolean!", ""),
+        F(
+            "super_admin",
+            "Boolean!",
+            "Recorded as given; fathom grants permissions by role only, so this grants nothing by itself.",
+        ),
         F("username", "String!", ""),
     ],
     general_search: &["name", "username", "email_address"],
     relations: || {
         vec![
+            one("role", &ROLE, "role_id"),
             many("archived_accounts", &ACCOUNT, "archived_by_user_id"),
             many("debits", &DEBIT, "user_id"),
             many("discounts", &DISCOUNT, "user_id"),
@@ -134,6 +143,21 @@ pub static USER: EntityDef = EntityDef {
     ops: &Ops::<user::Entity>::new(),
     hidden: nothing_hidden,
     extra: no_extra,
+    interfaces: &[],
+    base: true,
+};
+
+pub static ROLE: EntityDef = EntityDef {
+    name: "Role",
+    plural: "roles",
+    description: "A named set of permissions; every user has one. Built in: Administrator (every permission), Billing (all but USERS_MANAGE and SETTINGS_WRITE), Read Only (the _READ ones).",
+    fields: &[F("name", "String!", "")],
+    general_search: &["name"],
+    relations: || vec![many("users", &USER, "role_id")],
+    read: AccountsRead,
+    ops: &Ops::<role::Entity>::new(),
+    hidden: nothing_hidden,
+    extra: extra_fields::role,
     interfaces: &[],
     base: true,
 };
@@ -584,6 +608,7 @@ pub fn all() -> Vec<&'static EntityDef> {
         &INVOICE,
         &LOG,
         &PERSONAL_ACCESS_TOKEN,
+        &ROLE,
         &SCHEDULED_EVENT,
         &SERVICE,
         &SERVICEABLE_ADDRESS_ACCOUNT_ASSIGNMENT_HISTORY,

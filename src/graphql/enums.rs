@@ -3,6 +3,7 @@
 
 use async_graphql::dynamic::{Enum, EnumItem};
 
+use crate::auth::Permission;
 use crate::sonar_enums::{sonar_values, SONAR_ENUMS};
 
 /// An enum: `(name, description, [(value, meaning)])`.
@@ -62,5 +63,20 @@ pub fn enums() -> Vec<Enum> {
             .map(|(v, meaning)| EnumItem::new(*v).description(*meaning));
         out.push(Enum::new(*name).description(*description).items(items));
     }
+    out.push(permission_enum());
     out
+}
+
+/// `Permission` (what `Role.applied_permissions` lists), from [`Permission::ALL`].
+fn permission_enum() -> Enum {
+    Enum::new("Permission")
+        .description(
+            "What a role allows. fathom has its own, coarser set of permissions than Sonar, so \
+             these values are fathom's.",
+        )
+        .items(
+            Permission::ALL
+                .iter()
+                .map(|p| EnumItem::new(p.name()).description(p.description())),
+        )
 }

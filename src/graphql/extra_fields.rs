@@ -4,7 +4,8 @@ use async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, TypeRef};
 use async_graphql::Value;
 
 use super::entity_def::{Row, WithSecret};
-use crate::entity::{personal_access_token, service};
+use crate::auth::decode_permissions;
+use crate::entity::{personal_access_token, role, service};
 
 /// `Service.recurring_service_detail`: the billing frequency of a recurring service.
 pub fn service() -> Vec<Field> {
@@ -89,4 +90,25 @@ pub fn personal_access_token() -> Vec<Field> {
         })
     })
     .description("The token itself: returned once, by createPersonalAccessToken; null afterwards.")]
+}
+
+/// `Role.applied_permissions`: the permissions the role grants.
+pub fn role() -> Vec<Field> {
+    vec![Field::new(
+        "applied_permissions",
+        TypeRef::named_list_nn("Permission"),
+        |ctx| {
+            FieldFuture::new(async move {
+                let row = ctx.parent_value.try_downcast_ref::<Row>()?;
+                let permissions = row
+                    .downcast::<role::Model>()
+                    .map(|r| decode_permissions(&r.permissions))
+                    .unwrap_or_default();
+                Ok(Some(FieldValue::list(permissions.into_iter().map(|p| {
+                    FieldValue::value(Value::Enum(async_graphql::Name::new(p.name())))
+                }))))
+            })
+        },
+    )
+    .description("The permissions the role grants.")]
 }

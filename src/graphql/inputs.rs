@@ -14,6 +14,10 @@ type InputDef = (
 
 const UNUSED: &str = "Accepted for compatibility; fathom does not use it.";
 
+const USERNAME: &str = "Unique (else CONFLICT with extensions.field username), without spaces.";
+
+const SUPER_ADMIN: &str = "Recorded and returned as given. fathom grants permissions by role only, so this grants nothing by itself: give the Administrator role for every permission.";
+
 const INPUTS: &[InputDef] = &[
     ("UpdateSystemSettingsMutationInput", &[("timezone", "Timezone", "")]),
     (
@@ -203,6 +207,36 @@ const INPUTS: &[InputDef] = &[
         ],
     ),
     ("CreatePersonalAccessTokenMutationInput", &[("name", "String!", "")]),
+    (
+        "CreateUserMutationInput",
+        &[
+            ("name", "String!", ""),
+            ("username", "String!", USERNAME),
+            ("super_admin", "Boolean", "Defaults to false. Recorded and returned as given. fathom grants permissions by role only, so this grants nothing by itself: give the Administrator role for every permission."),
+            ("role_id", "Int64Bit", "The role whose permissions the user has. Left out: Read Only (every _READ permission, nothing else), the least privilege."),
+            ("email_address", "EmailAddress!", ""),
+            ("mobile_number", "Numeric", ""),
+            ("language", "Language", ""),
+            ("public_name", "String!", ""),
+            ("enabled", "Boolean", "Defaults to true. A disabled user's tokens do not work."),
+        ],
+    ),
+    (
+        "UpdateUserMutationInput",
+        &[
+            ("name", "String", ""),
+            ("username", "String", USERNAME),
+            ("super_admin", "Boolean", SUPER_ADMIN),
+            ("role_id", "Int64Bit", "A new role. Nobody can give themselves a role without USERS_MANAGE, and at least one enabled user with USERS_MANAGE always remains (else VALIDATION_FAILED)."),
+            ("email_address", "EmailAddress", ""),
+            ("mobile_number", "Numeric", ""),
+            ("password", "String", "Accepted so that Sonar scripts run unchanged; fathom has no passwords (only personal access tokens) and ignores it."),
+            ("language", "Language", ""),
+            ("public_name", "String", ""),
+            ("enabled", "Boolean", "false disables the user: their tokens stop working on their next request. Nobody can disable themselves, and at least one enabled user with USERS_MANAGE always remains (else VALIDATION_FAILED)."),
+            ("unset_mobile_number", "Boolean", "Clear the mobile number."),
+        ],
+    ),
     (
         "CreateScheduledEventMutationInput",
         &[

@@ -7,12 +7,14 @@ use super::inputs::{id_arg, input, optional_input};
 use super::objects::type_ref;
 use super::queries::SuccessResponse;
 use super::{allowed, db, gql};
-use crate::auth::Permission::{AccountsWrite, BillingWrite, ScheduledEventsWrite, SettingsWrite};
+use crate::auth::Permission::{
+    AccountsWrite, BillingWrite, ScheduledEventsWrite, SettingsWrite, UsersManage,
+};
 use crate::error::AppError;
 use crate::service::services as billing_services;
 use crate::service::transactions::{self, Transaction};
 use crate::service::{
-    accounts, addresses, catalog, contacts, invoicing, scheduled, settings, users,
+    accounts, addresses, catalog, contacts, invoicing, scheduled, settings, user_management, users,
 };
 
 fn row<'a, M: std::any::Any + Send + Sync>(model: M) -> Option<FieldValue<'a>> {
@@ -42,7 +44,21 @@ macro_rules! mutation {
 }
 
 pub fn mutation_type() -> Object {
-    scheduled_mutations(billing_mutations(account_mutations()))
+    user_mutations(scheduled_mutations(billing_mutations(account_mutations())))
+}
+
+fn user_mutations(object: Object) -> Object {
+    object
+        .field(mutation!("createUser" -> "User", [("input", "CreateUserMutationInput")],
+            "Creates a user (USERS_MANAGE). The username must be free (else CONFLICT); without role_id the user gets the Read Only role. Give them a token with `fathom token create --user USERNAME`.", |ctx| {
+            let user = allowed(&ctx, UsersManage)?;
+            Ok(row(user_management::create(db(&ctx), user.user_id, input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("updateUser" -> "User", [("id", "Int64Bit!"), ("input", "UpdateUserMutationInput")],
+            "Changes a user (USERS_MANAGE). Disabling a user stops their tokens on their next request. At least one enabled user with USERS_MANAGE always remains: nobody can disable themselves or give themselves a role without USERS_MANAGE (VALIDATION_FAILED).", |ctx| {
+            let user = allowed(&ctx, UsersManage)?;
+            Ok(row(user_management::update(db(&ctx), user.user_id, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
+        }))
 }
 
 fn scheduled_mutations(object: Object) -> Object {

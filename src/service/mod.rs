@@ -24,6 +24,7 @@ pub mod seed;
 pub mod services;
 pub mod settings;
 pub mod transactions;
+pub mod user_management;
 pub mod users;
 
 use chrono::{DateTime, SubsecRound, Utc};

@@ -110,8 +110,8 @@ on_both!(
     }
 );
 
-/// Creates a user with a built-in role and a token for them (there is no user-management
-/// mutation yet, so this goes through the service layer).
+/// Creates a user with a built-in role and a token for them, through the service layer (the
+/// API's `createUser` is tested in `users.rs`; a token for another user has no API path).
 async fn user_with_role(app: &common::TestApp, username: &str, role: &str) -> (i64, String) {
     let user = fathom::service::users::create_user(
         &app.db,

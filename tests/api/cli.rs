@@ -147,3 +147,132 @@ on_both!(seed_builds_a_book_with_history, |app| {
     app.assert_money_conserved().await;
     app.assert_billing_is_contiguous().await;
 });
+
+on_both!(
+    user_create_prints_the_new_users_id_and_token_create_gives_them_a_token,
+    |app| {
+        let out = fathom(
+            &[
+                "user",
+                "create",
+                "--username",
+                "carol",
+                "--role",
+                "Billing",
+                "--name",
+                "Carol Jones",
+                "--email",
+                "carol@example.com",
+            ],
+            &app.url,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let id: i64 = stdout
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("the id alone: {stdout:?}"));
+
+        let out = fathom(
+            &[
+                "token",
+                "create",
+                "--name",
+                "carol's script",
+                "--user",
+                "carol",
+            ],
+            &app.url,
+        );
+        assert!(out.status.success());
+        let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let (status, body) = app
+            .post_raw(
+                Some(&token),
+                r#"{"query":"{ me { id username name email_address } }"}"#,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["data"]["me"]["id"], id.to_string());
+        assert_eq!(body["data"]["me"]["username"], "carol");
+        assert_eq!(body["data"]["me"]["name"], "Carol Jones");
+        assert_eq!(body["data"]["me"]["email_address"], "carol@example.com");
+        let data = app
+            .ok(
+                "query($id: Int64Bit) { users(id: $id) { entities { role { name } public_name } } logs(loggable_type: \"User\", loggable_id: $id) { entities { type user_id } } }",
+                serde_json::json!({"id": id}),
+            )
+            .await;
+        assert_eq!(data["users"]["entities"][0]["role"]["name"], "Billing");
+        assert_eq!(data["users"]["entities"][0]["public_name"], "Carol Jones");
+        assert_eq!(
+            data["logs"]["entities"],
+            serde_json::json!([{"type": "CREATED", "user_id": null}]),
+            "audited as a change from the command line"
+        );
+
+        // An unknown role, or a taken username: a clear error, and nothing written.
+        let before = app.fingerprint().await;
+        let out = fathom(
+            &[
+                "user",
+                "create",
+                "--username",
+                "dave",
+                "--role",
+                "Superuser",
+            ],
+            &app.url,
+        );
+        assert!(!out.status.success());
+        assert!(out.stdout.is_empty());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("no role named \"Superuser\"")
+                && stderr.contains("Administrator, Billing, Read Only"),
+            "{stderr}"
+        );
+        let out = fathom(
+            &[
+                "user",
+                "create",
+                "--username",
+                "carol",
+                "--role",
+                "Read Only",
+            ],
+            &app.url,
+        );
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("the username carol is taken"));
+        assert_eq!(app.fingerprint().await, before);
+
+        // Without --name and --email: the username, and an address that can never be real.
+        let out = fathom(
+            &[
+                "user",
+                "create",
+                "--username",
+                "erin",
+                "--role",
+                "Read Only",
+            ],
+            &app.url,
+        );
+        assert!(out.status.success());
+        let data = app
+            .ok(
+                "{ users(username: \"erin\") { entities { name email_address role { name } } } }",
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(
+            data["users"]["entities"][0],
+            serde_json::json!({"name": "erin", "email_address": "erin@fathom.invalid", "role": {"name": "Read Only"}})
+        );
+    }
+);

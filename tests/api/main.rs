@@ -18,3 +18,4 @@ mod limits;
 mod report;
 mod scheduled;
 mod schema;
+mod users;
