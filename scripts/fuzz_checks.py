@@ -2,8 +2,9 @@
 
 Loaded by schemathesis through the SCHEMATHESIS_HOOKS environment variable (set by `scripts/fuzz`).
 
-Checks (each raises AssertionError, which schemathesis reports with the request as a curl command and
-the response):
+Checks (each raises an AssertionError, which schemathesis reports with the request as a curl command and
+the response; each kind of problem has its own exception type, so that schemathesis, which keeps one
+failure per operation, type and raise site, reports every kind):
 
 - fathom_no_server_error: no 5xx, and only statuses fathom answers on purpose (200, 400; 408 and 413
   are accepted refusals).
@@ -117,6 +118,11 @@ _long_strings = st.sampled_from(["a" * 256, "a" * 257, "x" * 10_000, "é" * 3000
 _sqlish = st.sampled_from(
     ["%", "_", "%_%", "\\", "'", "''", '"', "' OR '1'='1", "'; DROP TABLE accounts; --", "\u0000", "a\u0000b", "\u0000\u0000"]
 )
+# Field names of the published schema, filled in once it is loaded (after_load_schema): sorters,
+# searches and `exists` take attribute names as strings, and random text never names one.
+FIELD_NAMES: list[str] = ["id", "name"]
+_field_names = st.deferred(lambda: st.sampled_from(FIELD_NAMES))
+
 _out_of_range_int = st.sampled_from([2**31, -(2**31) - 1, 2**32, 2**32 + 1, 2**53 + 1, 2**63, -(2**63) - 1, 10**30])
 
 def _datetime(dates):
@@ -141,7 +147,7 @@ SCALARS = {
         _int(_out_of_range_int),
     ),
     "String": _mostly(
-        _str(st.text(min_size=1, max_size=30)),
+        _weighted((3, _str(st.text(min_size=1, max_size=30))), (1, _str(_field_names))),
         _str(st.one_of(_sqlish, _long_strings, _junk)),
         odd_percent=5,
     ),
@@ -191,6 +197,21 @@ SCALARS = {
 
 for _name, _strategy in SCALARS.items():
     schemathesis.graphql.scalar(_name, _strategy)
+
+
+@schemathesis.hook
+def after_load_schema(ctx, schema):
+    client_schema = getattr(schema, "client_schema", None)
+    if client_schema is None:
+        return
+    names = {
+        field
+        for type_name, type_ in client_schema.type_map.items()
+        if isinstance(type_, graphql.GraphQLObjectType) and not type_name.startswith("__")
+        for field in type_.fields
+    }
+    if names:
+        FIELD_NAMES[:] = sorted(names)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,11 +286,26 @@ LEAK_PATTERNS = [
 ]
 
 
+_KINDS: dict[str, type] = {}
+
+
+def _fail(kind: str, message: str):
+    """Raise an AssertionError whose type names `kind`.
+
+    Schemathesis reports one failure per operation for each exception type and raise site, so each
+    kind of problem (a code, a leak pattern, a scalar type...) gets a type of its own and is reported
+    on its own, instead of hiding behind the first failure of its check.
+    """
+    if kind not in _KINDS:
+        _KINDS[kind] = type(f"FuzzFailure[{kind}]", (AssertionError,), {})
+    raise _KINDS[kind](message)
+
+
 def _payload(response) -> Any:
     try:
         return json.loads(response.content)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise AssertionError(f"the answer is not valid JSON ({exc}): {response.content[:500]!r}") from None
+        _fail("non-json", f"the answer is not valid JSON ({exc}): {response.content[:500]!r}")
 
 
 def _request_text(case) -> str:
@@ -291,11 +327,11 @@ def fathom_no_server_error(ctx, response, case):
     """No 5xx; only the statuses fathom answers on purpose."""
     status = response.status_code
     if status >= 500:
-        raise AssertionError(f"server error: HTTP {status}")
+        _fail(f"http-{status}", f"server error: HTTP {status}")
     if status in ACCEPTED_REFUSALS:
         return True
     if status not in EXPECTED_STATUSES:
-        raise AssertionError(f"unexpected HTTP status {status} (expected 200 or 400; 408/413 accepted)")
+        _fail(f"http-{status}", f"unexpected HTTP status {status} (expected 200 or 400; 408/413 accepted)")
     return True
 
 
@@ -306,33 +342,33 @@ def fathom_error_codes(ctx, response, case):
         return True
     payload = _payload(response)
     if not isinstance(payload, dict):
-        raise AssertionError(f"the answer is not a JSON object: {type(payload).__name__}")
+        _fail("not-object", f"the answer is not a JSON object: {type(payload).__name__}")
     extra = set(payload) - {"data", "errors", "extensions"}
     if extra:
-        raise AssertionError(f"unexpected top-level keys {sorted(extra)}")
+        _fail("top-level-keys", f"unexpected top-level keys {sorted(extra)}")
     if "data" not in payload and "errors" not in payload:
-        raise AssertionError("the answer has neither `data` nor `errors`")
+        _fail("no-data-no-errors", "the answer has neither `data` nor `errors`")
     if "errors" in payload and not isinstance(payload["errors"], list):
-        raise AssertionError("`errors` is not a list")
+        _fail("errors-not-list", "`errors` is not a list")
     if payload.get("data") is None and not _errors(payload):
-        raise AssertionError("`data` is null (or missing) and there is no error")
-    problems = []
+        _fail("null-data-no-error", "`data` is null (or missing) and there is no error")
+    problems = []  # (kind, message)
     for index, error in enumerate(_errors(payload)):
         if not isinstance(error, dict):
-            problems.append(f"errors[{index}] is not an object")
+            problems.append(("error-not-object", f"errors[{index}] is not an object"))
             continue
         if not isinstance(error.get("message"), str) or not error["message"]:
-            problems.append(f"errors[{index}] has no message")
+            problems.append(("no-message", f"errors[{index}] has no message"))
         extensions = error.get("extensions")
         code = extensions.get("code") if isinstance(extensions, dict) else None
         if code is None:
-            problems.append(f"errors[{index}] has no extensions.code: {error.get('message')!r}")
+            problems.append(("no-code", f"errors[{index}] has no extensions.code: {error.get('message')!r}"))
         elif code not in ERROR_CODES:
-            problems.append(f"errors[{index}] has an undocumented code {code!r}: {error.get('message')!r}")
+            problems.append((f"code-{code}", f"errors[{index}] has an undocumented code {code!r}: {error.get('message')!r}"))
         elif code in NEVER_EXPECTED_CODES:
-            problems.append(f"errors[{index}] has code {code}: {error.get('message')!r}")
+            problems.append((f"code-{code}", f"errors[{index}] has code {code}: {error.get('message')!r}"))
     if problems:
-        raise AssertionError("; ".join(problems))
+        _fail(problems[0][0], "; ".join(message for _, message in problems))
     return True
 
 
@@ -351,12 +387,12 @@ def fathom_no_leak(ctx, response, case):
         texts = [json.dumps(error, ensure_ascii=False) for error in _errors(payload)]
     request = _request_text(case)
     for text in texts:
-        for pattern in LEAK_PATTERNS:
+        for number, pattern in enumerate(LEAK_PATTERNS):
             for match in pattern.finditer(text):
                 # An error may quote the caller's own input; that is not a leak.
                 if match.group(0) in request:
                     continue
-                raise AssertionError(f"error leaks internals ({pattern.pattern!r} matched {match.group(0)!r}): {text[:800]}")
+                _fail(f"leak-{number}", f"error leaks internals ({pattern.pattern!r} matched {match.group(0)!r}): {text[:800]}")
     return True
 
 
@@ -379,8 +415,11 @@ def fathom_rejects_invalid_documents(ctx, response, case):
         return True
     problems = graphql.validate(case.operation.schema.client_schema, document)
     if problems:
-        raise AssertionError(
-            "an invalid document was executed without an error: " + "; ".join(p.message for p in problems[:5])
+        # One failure per kind of violation: the message without its values.
+        kind = re.sub(r"-?[0-9]+|\"[^\"]*\"|'[^']*'", "_", problems[0].message)
+        _fail(
+            f"invalid-document {kind}",
+            "an invalid document was executed without an error: " + "; ".join(p.message for p in problems[:5]),
         )
     return True
 
@@ -447,9 +486,9 @@ class _Walker:
         self.fragments = fragments
         self.problems: list[str] = []
 
-    def problem(self, path, message):
+    def problem(self, kind, path, message):
         if len(self.problems) < 10:
-            self.problems.append(f"{'.'.join(str(p) for p in path) or '<root>'}: {message}")
+            self.problems.append((kind, f"{'.'.join(str(p) for p in path) or '<root>'}: {message}"))
 
     def _applies(self, condition: str | None, runtime: graphql.GraphQLNamedType | None, declared) -> bool | None:
         """Does a fragment on `condition` apply? None when unknown (abstract type, no __typename)."""
@@ -498,7 +537,7 @@ class _Walker:
 
     def object(self, value, type_, selection_set, path):
         if not isinstance(value, dict):
-            self.problem(path, f"expected an object of type {type_.name}, got {json.dumps(value)[:100]}")
+            self.problem("not-an-object", path, f"expected an object of type {type_.name}, got {json.dumps(value)[:100]}")
             return
         runtime = type_ if isinstance(type_, graphql.GraphQLObjectType) else None
         typename = value.get("__typename")
@@ -507,28 +546,28 @@ class _Walker:
             if isinstance(candidate, graphql.GraphQLObjectType) and self.schema.is_sub_type(type_, candidate):
                 runtime = candidate
             else:
-                self.problem(path, f"__typename {typename!r} is not a possible type of {type_.name}")
+                self.problem("typename", path, f"__typename {typename!r} is not a possible type of {type_.name}")
                 return
         fields = self.collect(selection_set, runtime, type_, {})
         for key in value:
             if key not in fields:
-                self.problem(path + [key], "a field that was not selected")
+                self.problem("unselected-field", path + [key], "a field that was not selected")
         for key, entries in fields.items():
             if key not in value:
                 if any(certain for _, _, certain in entries):
-                    self.problem(path + [key], "a selected field is missing")
+                    self.problem("missing-field", path + [key], "a selected field is missing")
                 continue
             node, parent, _ = entries[0]
             name = node.name.value
             if name == "__typename":
                 expected = runtime.name if runtime is not None else None
                 if not isinstance(value[key], str) or (expected and value[key] != expected):
-                    self.problem(path + [key], f"__typename {value[key]!r}, expected {expected or 'a type name'}")
+                    self.problem("typename", path + [key], f"__typename {value[key]!r}, expected {expected or 'a type name'}")
                 continue
             if name.startswith("__"):
                 continue  # introspection: not fuzzed
             if not hasattr(parent, "fields") or name not in parent.fields:
-                self.problem(path + [key], f"field {name} is not on {getattr(parent, 'name', parent)}")
+                self.problem("unknown-field", path + [key], f"field {name} is not on {getattr(parent, 'name', parent)}")
                 continue
             field_type = parent.fields[name].type
             sub_selection = graphql.SelectionSetNode(
@@ -539,26 +578,26 @@ class _Walker:
     def value(self, value, type_, selection_set, path):
         if isinstance(type_, graphql.GraphQLNonNull):
             if value is None:
-                self.problem(path, f"null in non-null position {type_}")
+                self.problem("null-in-non-null", path, f"null in non-null position {type_}")
                 return
             type_ = type_.of_type
         if value is None:
             return
         if isinstance(type_, graphql.GraphQLList):
             if not isinstance(value, list):
-                self.problem(path, f"expected a list ({type_}), got {json.dumps(value)[:100]}")
+                self.problem("not-a-list", path, f"expected a list ({type_}), got {json.dumps(value)[:100]}")
                 return
             for index, item in enumerate(value):
                 self.value(item, type_.of_type, selection_set, path + [index])
             return
         if isinstance(type_, graphql.GraphQLEnumType):
             if not isinstance(value, str) or value not in type_.values:
-                self.problem(path, f"{json.dumps(value)[:100]} is not a value of enum {type_.name}")
+                self.problem(f"enum-{type_.name}", path, f"{json.dumps(value)[:100]} is not a value of enum {type_.name}")
             return
         if isinstance(type_, graphql.GraphQLScalarType):
             validator = SCALAR_VALIDATORS.get(type_.name)
             if validator is not None and not validator(value):
-                self.problem(path, f"{json.dumps(value)[:100]} is not a valid {type_.name}")
+                self.problem(f"scalar-{type_.name}", path, f"{json.dumps(value)[:100]} is not a valid {type_.name}")
             return
         self.object(value, type_, selection_set, path)
 
@@ -595,7 +634,10 @@ def fathom_data_conforms(ctx, response, case):
     walker = _Walker(schema, fragments)
     walker.object(payload["data"], root, operation.selection_set, [])
     if walker.problems:
-        raise AssertionError("the answer does not conform to the schema: " + "; ".join(walker.problems))
+        _fail(
+            walker.problems[0][0],
+            "the answer does not conform to the schema: " + "; ".join(message for _, message in walker.problems),
+        )
     return True
 
 

@@ -277,10 +277,12 @@ fn timed_out() -> AppError {
     )
 }
 
+/// A request refused before execution: the error has no location and no path.
 fn refused(err: AppError) -> GqlResponse {
-    GqlResponse::from_errors(vec![err
-        .into_graphql()
-        .into_server_error(Default::default())])
+    let error = err.into_graphql();
+    let mut server_error = async_graphql::ServerError::new(error.message, None);
+    server_error.extensions = error.extensions;
+    GqlResponse::from_errors(vec![server_error])
 }
 
 async fn execute(

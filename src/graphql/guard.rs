@@ -112,6 +112,14 @@ impl Guard {
         }
         let document = async_graphql::parser::parse_query(query)
             .map_err(|e| AppError::validation("query", e.to_string()))?;
+        // Fragments spreading fragments nest too, and every later check (async-graphql's
+        // included) follows spreads recursively: bound the nesting they add up to first.
+        let nesting = spread_nesting(&document)?;
+        if nesting > MAX_NESTING {
+            return Err(AppError::QueryTooComplex(format!(
+                "selections and the fragments spread in them nest {nesting} deep; at most {MAX_NESTING} are allowed"
+            )));
+        }
 
         let operations: Vec<&OperationDefinition> = match &document.operations {
             DocumentOperations::Single(op) => vec![&op.node],
@@ -309,6 +317,100 @@ fn named(ty: &Type) -> &str {
     }
 }
 
+/// What nesting a selection set holds: how deep it nests by itself, and at which level it
+/// spreads which fragment.
+#[derive(Default)]
+struct Shape<'a> {
+    own: usize,
+    spreads: Vec<(usize, &'a str)>,
+}
+
+/// Walks one selection set (recursion bounded by the text nesting, already checked). A field
+/// with a selection, an inline fragment and a spread each add a level, as async-graphql counts.
+fn shape_of<'a>(set: &'a SelectionSet, level: usize, out: &mut Shape<'a>) {
+    out.own = out.own.max(level);
+    for item in &set.items {
+        match &item.node {
+            Selection::Field(field) => {
+                if !field.node.selection_set.node.items.is_empty() {
+                    shape_of(&field.node.selection_set.node, level + 1, out);
+                }
+            }
+            Selection::InlineFragment(inline) => {
+                shape_of(&inline.node.selection_set.node, level + 1, out)
+            }
+            Selection::FragmentSpread(spread) => out
+                .spreads
+                .push((level + 1, spread.node.fragment_name.node.as_str())),
+        }
+    }
+}
+
+/// The deepest nesting of any operation or fragment of `doc` with every spread written out,
+/// computed without recursing through spreads (a chain of thousands of fragments must not
+/// exhaust the stack here either). A fragment that spreads itself is refused.
+fn spread_nesting(doc: &ExecutableDocument) -> Result<usize, AppError> {
+    let mut shapes: HashMap<&str, Shape> = HashMap::new();
+    for (name, fragment) in &doc.fragments {
+        let mut shape = Shape::default();
+        shape_of(&fragment.node.selection_set.node, 0, &mut shape);
+        shapes.insert(name.as_str(), shape);
+    }
+    // Longest path through the spreads, by an explicit depth-first walk.
+    let mut depth: HashMap<&str, usize> = HashMap::new();
+    for start in shapes.keys().copied() {
+        if depth.contains_key(start) {
+            continue;
+        }
+        let mut stack: Vec<(&str, usize)> = vec![(start, 0)];
+        let mut on_stack: std::collections::HashSet<&str> = [start].into();
+        while let Some((name, next)) = stack.last().copied() {
+            let shape = &shapes[name];
+            match shape.spreads.get(next) {
+                Some((_, target)) => {
+                    stack.last_mut().expect("not empty").1 += 1;
+                    if !shapes.contains_key(target) || depth.contains_key(target) {
+                        continue;
+                    }
+                    if !on_stack.insert(target) {
+                        return Err(AppError::validation(
+                            "query",
+                            format!("fragment {target} spreads itself"),
+                        ));
+                    }
+                    stack.push((target, 0));
+                }
+                None => {
+                    let deepest = shape
+                        .spreads
+                        .iter()
+                        .map(|(level, target)| level + depth.get(target).copied().unwrap_or(0))
+                        .fold(shape.own, usize::max);
+                    depth.insert(name, deepest);
+                    on_stack.remove(name);
+                    stack.pop();
+                }
+            }
+        }
+    }
+    let operations: Vec<&OperationDefinition> = match &doc.operations {
+        DocumentOperations::Single(op) => vec![&op.node],
+        DocumentOperations::Multiple(ops) => ops.values().map(|op| &op.node).collect(),
+    };
+    let mut deepest = depth.values().copied().max().unwrap_or(0);
+    for op in operations {
+        let mut shape = Shape::default();
+        shape_of(&op.selection_set.node, 0, &mut shape);
+        let op_depth = shape
+            .spreads
+            .iter()
+            .map(|(level, target)| level + depth.get(target).copied().unwrap_or(0))
+            .fold(shape.own, usize::max);
+        deepest = deepest.max(op_depth);
+    }
+    Ok(deepest)
+}
+
 /// Tab, line feed and carriage return are text; every other control character is refused.
 pub fn check_text(s: &str, path: &str) -> Result<(), AppError> {
     match s
@@ -398,6 +500,37 @@ mod tests {
         assert_eq!(text_nesting("{ a # [[[[[\n }"), 1);
         assert_eq!(text_nesting("{ a(x: \"\"\" [[[ \\\"\"\" [[ \"\"\") }"), 2);
         assert_eq!(text_nesting("{ a(x: [[[1]]]) }"), 5);
+    }
+
+    fn spread_nesting_of(query: &str) -> Result<usize, AppError> {
+        spread_nesting(&async_graphql::parser::parse_query(query).unwrap())
+    }
+
+    #[test]
+    fn spreads_add_the_nesting_of_their_fragments() {
+        assert_eq!(spread_nesting_of("{ a { b } }").unwrap(), 1);
+        assert_eq!(
+            spread_nesting_of("{ a { ...F } } fragment F on A { b { c } }").unwrap(),
+            3
+        );
+    }
+
+    #[test]
+    fn a_chain_of_twenty_thousand_fragments_is_measured_without_recursion() {
+        let mut q = String::from("{ me { ...f0 } }");
+        for i in 0..20_000 {
+            q.push_str(&format!(" fragment f{i} on Me {{ ...f{} name }}", i + 1));
+        }
+        q.push_str(" fragment f20000 on Me { name }");
+        assert!(spread_nesting_of(&q).unwrap() > 20_000);
+    }
+
+    #[test]
+    fn a_fragment_cycle_is_refused() {
+        assert!(spread_nesting_of(
+            "{ a { ...F } } fragment F on A { ...G } fragment G on A { ...F }"
+        )
+        .is_err());
     }
 
     #[test]

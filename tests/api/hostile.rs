@@ -39,62 +39,77 @@ fn truncate(body: &Value) -> String {
     body.to_string().chars().take(600).collect()
 }
 
-on_both!(values_nested_thousands_deep_are_refused_before_parsing, |app| {
-    for depth in [100, 1_600, 100_000] {
-        let list = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
-        refused(
-            app,
-            &format!("{{ accounts(name: {list}) {{ page_info {{ total_count }} }} }}"),
-            json!({}),
-            "QUERY_TOO_COMPLEX",
-        )
-        .await;
-        // The same through a variable's default value and its type.
-        let ty = format!("{}String{}", "[".repeat(depth), "]".repeat(depth));
-        refused(
+on_both!(
+    values_nested_thousands_deep_are_refused_before_parsing,
+    |app| {
+        for depth in [100, 1_600, 100_000] {
+            let list = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+            refused(
+                app,
+                &format!("{{ accounts(name: {list}) {{ page_info {{ total_count }} }} }}"),
+                json!({}),
+                "QUERY_TOO_COMPLEX",
+            )
+            .await;
+            // The same through a variable's default value and its type.
+            let ty = format!("{}String{}", "[".repeat(depth), "]".repeat(depth));
+            refused(
             app,
             &format!("query($n: {ty} = {list}) {{ accounts(name: $n) {{ page_info {{ total_count }} }} }}"),
             json!({}),
             "QUERY_TOO_COMPLEX",
         )
         .await;
+        }
+        // Variables nested deeper than allowed (but within what JSON parsing accepts).
+        let mut deep = json!(1);
+        for _ in 0..100 {
+            deep = json!([deep]);
+        }
+        refused(
+            app,
+            "query($n: String) { accounts(name: $n) { page_info { total_count } } }",
+            json!({"n": deep}),
+            "QUERY_TOO_COMPLEX",
+        )
+        .await;
+        // Selections nested deep through fragments, each fragment shallow in itself.
+        let mut q = String::from("{ accounts { entities { ...f0 } } }");
+        for level in 0..40 {
+            q.push_str(&format!(
+                " fragment f{level} on Account {{ parent_account {{ ...f{} }} }}",
+                level + 1
+            ));
+        }
+        q.push_str(" fragment f40 on Account { id }");
+        refused(app, &q, json!({}), "QUERY_TOO_COMPLEX").await;
+        // A chain of twenty thousand fragments, each spreading the next (every check that
+        // follows spreads recursively would exhaust the stack).
+        let mut q = String::from("{ me { ...f0 } }");
+        for i in 0..20_000 {
+            q.push_str(&format!(" fragment f{i} on Me {{ ...f{} name }}", i + 1));
+        }
+        q.push_str(" fragment f20000 on Me { name }");
+        refused(app, &q, json!({}), "QUERY_TOO_COMPLEX").await;
     }
-    // Variables nested deeper than allowed (but within what JSON parsing accepts).
-    let mut deep = json!(1);
-    for _ in 0..100 {
-        deep = json!([deep]);
-    }
-    refused(
-        app,
-        "query($n: String) { accounts(name: $n) { page_info { total_count } } }",
-        json!({"n": deep}),
-        "QUERY_TOO_COMPLEX",
-    )
-    .await;
-    // Selections nested deep through fragments, each fragment shallow in itself.
-    let mut q = String::from("{ accounts { entities { ...f0 } } }");
-    for level in 0..40 {
-        q.push_str(&format!(
-            " fragment f{level} on Account {{ parent_account {{ ...f{} }} }}",
-            level + 1
-        ));
-    }
-    q.push_str(" fragment f40 on Account { id }");
-    refused(app, &q, json!({}), "QUERY_TOO_COMPLEX").await;
-});
+);
 
-on_both!(fragments_that_double_each_level_are_refused_at_once, |app| {
-    // 2^60 fields written out; measured in time linear in the document.
-    let mut q = String::from("{ accounts { entities { ...f60 } } } fragment f0 on Account { id }");
-    for level in 1..=60 {
-        q.push_str(&format!(
-            " fragment f{level} on Account {{ ...f{p} ...f{p} }}",
-            p = level - 1
-        ));
+on_both!(
+    fragments_that_double_each_level_are_refused_at_once,
+    |app| {
+        // 2^60 fields written out; measured in time linear in the document.
+        let mut q =
+            String::from("{ accounts { entities { ...f60 } } } fragment f0 on Account { id }");
+        for level in 1..=60 {
+            q.push_str(&format!(
+                " fragment f{level} on Account {{ ...f{p} ...f{p} }}",
+                p = level - 1
+            ));
+        }
+        let body = refused(app, &q, json!({}), "QUERY_TOO_COMPLEX").await;
+        assert!(body.to_string().contains("too complex"), "{body}");
     }
-    let body = refused(app, &q, json!({}), "QUERY_TOO_COMPLEX").await;
-    assert!(body.to_string().contains("too complex"), "{body}");
-});
+);
 
 on_both!(
     a_datetime_past_year_9999_in_utc_is_refused_and_never_runs_early,
@@ -152,7 +167,11 @@ on_both!(
 on_both!(
     a_chosen_id_cannot_exhaust_the_sequence_of_automatic_ids,
     |app| {
-        for id in [json!(9223372036854775807i64), json!("1000000000000"), json!(0)] {
+        for id in [
+            json!(9223372036854775807i64),
+            json!("1000000000000"),
+            json!(0),
+        ] {
             let mut input = account_input("Huge Id");
             input["id"] = id;
             refused(
@@ -184,7 +203,12 @@ on_both!(control_characters_in_strings_are_refused, |app| {
         "VALIDATION_FAILED",
     )
     .await;
-    for bad in ["nul\u{0}here", "bell\u{7}", "escape\u{1b}[2J", "delete\u{7f}"] {
+    for bad in [
+        "nul\u{0}here",
+        "bell\u{7}",
+        "escape\u{1b}[2J",
+        "delete\u{7f}",
+    ] {
         let body = refused(
             app,
             CREATE_ACCOUNT,
@@ -222,15 +246,17 @@ on_both!(control_characters_in_strings_are_refused, |app| {
     assert_eq!(ok["createAccount"]["name"], "Two\tcolumns\r\nand lines");
 });
 
-on_both!(search_and_sorter_are_capped_below_what_the_databases_refuse, |app| {
-    let alternative = |i: usize| json!({"string_fields": [{"attribute": "name", "search_value": format!("n{i}"), "match": true}]});
-    const SEARCH: &str =
+on_both!(
+    search_and_sorter_are_capped_below_what_the_databases_refuse,
+    |app| {
+        let alternative = |i: usize| json!({"string_fields": [{"attribute": "name", "search_value": format!("n{i}"), "match": true}]});
+        const SEARCH: &str =
         "query($s: [Search]) { accounts(search: $s) { entities { id } page_info { total_count } } }";
-    let too_many: Vec<Value> = (0..1_000).map(alternative).collect();
-    let body = refused(app, SEARCH, json!({"s": too_many}), "VALIDATION_FAILED").await;
-    assert_eq!(body["errors"][0]["extensions"]["field"], "search");
-    // At the caps (100 alternatives of 50 fields each) both databases answer.
-    let wide: Vec<Value> = (0..100)
+        let too_many: Vec<Value> = (0..1_000).map(alternative).collect();
+        let body = refused(app, SEARCH, json!({"s": too_many}), "VALIDATION_FAILED").await;
+        assert_eq!(body["errors"][0]["extensions"]["field"], "search");
+        // At the caps (100 alternatives of 50 fields each) both databases answer.
+        let wide: Vec<Value> = (0..100)
         .map(|i| {
             let fields: Vec<Value> = (0..50)
                 .map(|j| json!({"attribute": "name", "search_value": format!("n{i}-{j}"), "match": false, "partial_matching": true}))
@@ -238,39 +264,44 @@ on_both!(search_and_sorter_are_capped_below_what_the_databases_refuse, |app| {
             json!({ "string_fields": fields })
         })
         .collect();
-    let ok = app.gql(SEARCH, json!({ "s": wide })).await;
-    assert!(ok.get("errors").is_none(), "{}", truncate(&ok));
-    let fields: Vec<Value> = (0..51)
-        .map(|j| json!({"attribute": "name", "search_value": format!("{j}"), "match": true}))
-        .collect();
-    refused(
-        app,
-        SEARCH,
-        json!({"s": [{ "string_fields": fields }]}),
-        "VALIDATION_FAILED",
-    )
-    .await;
+        let ok = app.gql(SEARCH, json!({ "s": wide })).await;
+        assert!(ok.get("errors").is_none(), "{}", truncate(&ok));
+        let fields: Vec<Value> = (0..51)
+            .map(|j| json!({"attribute": "name", "search_value": format!("{j}"), "match": true}))
+            .collect();
+        refused(
+            app,
+            SEARCH,
+            json!({"s": [{ "string_fields": fields }]}),
+            "VALIDATION_FAILED",
+        )
+        .await;
 
-    const SORT: &str = "query($s: [Sorter]) { accounts(sorter: $s) { entities { id } } }";
-    let sorter: Vec<Value> = (0..2_000)
-        .map(|_| json!({"attribute": "name", "direction": "ASC"}))
-        .collect();
-    let body = refused(app, SORT, json!({ "s": sorter }), "VALIDATION_FAILED").await;
-    assert_eq!(body["errors"][0]["extensions"]["field"], "sorter");
-    let ten: Vec<Value> = (0..10)
-        .map(|_| json!({"attribute": "name", "direction": "DESC"}))
-        .collect();
-    assert!(app.gql(SORT, json!({ "s": ten })).await.get("errors").is_none());
+        const SORT: &str = "query($s: [Sorter]) { accounts(sorter: $s) { entities { id } } }";
+        let sorter: Vec<Value> = (0..2_000)
+            .map(|_| json!({"attribute": "name", "direction": "ASC"}))
+            .collect();
+        let body = refused(app, SORT, json!({ "s": sorter }), "VALIDATION_FAILED").await;
+        assert_eq!(body["errors"][0]["extensions"]["field"], "sorter");
+        let ten: Vec<Value> = (0..10)
+            .map(|_| json!({"attribute": "name", "direction": "DESC"}))
+            .collect();
+        assert!(app
+            .gql(SORT, json!({ "s": ten }))
+            .await
+            .get("errors")
+            .is_none());
 
-    let long = "x".repeat(1_001);
-    refused(
-        app,
-        "query($v: String) { accounts(general_search: $v) { entities { id } } }",
-        json!({ "v": long }),
-        "VALIDATION_FAILED",
-    )
-    .await;
-});
+        let long = "x".repeat(1_001);
+        refused(
+            app,
+            "query($v: String) { accounts(general_search: $v) { entities { id } } }",
+            json!({ "v": long }),
+            "VALIDATION_FAILED",
+        )
+        .await;
+    }
+);
 
 on_both!(int_arguments_are_32_bits, |app| {
     for (query, variables) in [
@@ -307,8 +338,11 @@ on_both!(int_arguments_are_32_bits, |app| {
         )
         .await;
     assert_eq!(ok["accounts"]["page_info"]["page"], 2147483647);
-    app.ok("{ accounts(id: 9223372036854775807) { entities { id } } }", json!({}))
-        .await;
+    app.ok(
+        "{ accounts(id: 9223372036854775807) { entities { id } } }",
+        json!({}),
+    )
+    .await;
 });
 
 on_both!(every_mutation_field_counts_against_the_limits, |app| {
@@ -379,3 +413,40 @@ on_both!(a_statement_running_past_its_limit_is_stopped, |app| {
     assert!(row.is_some());
     db.close().await.ok();
 });
+
+on_both!(
+    a_request_over_its_time_is_stopped_and_answered_at_once,
+    |app| {
+        let mut config = fathom::config::Config::for_database("unused");
+        config.limits.request_timeout_secs = 1;
+        let router = fathom::app::router(app.db.clone(), &config).unwrap();
+        // Twenty thousand root fields, each a database read: within the cost limit, but slow.
+        let mut q = String::from("{");
+        for i in 0..20_000 {
+            q.push_str(&format!(" a{i}: me {{ name }}"));
+        }
+        q.push('}');
+        let request = axum::http::Request::post("/api/graphql")
+            .header("authorization", format!("Bearer {}", app.token))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(json!({ "query": q }).to_string()))
+            .unwrap();
+        let started = std::time::Instant::now();
+        let response = tower::ServiceExt::oneshot(router.clone(), request)
+            .await
+            .unwrap();
+        let elapsed = started.elapsed();
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        let bytes = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(error_code(&body).as_deref(), Some("QUERY_TOO_COMPLEX"));
+        assert!(
+            elapsed < Duration::from_secs(8),
+            "answered after {elapsed:?}"
+        );
+        assert!(app.gql(ME, json!({})).await.get("errors").is_none());
+    }
+);
