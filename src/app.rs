@@ -308,7 +308,7 @@ async fn execute(
             "VALIDATION_FAILED",
         );
     }
-    if let Err(response) = take_rate(&state, user.token_id, items.len()) {
+    if let Some(response) = rate_refusal(&state, user.token_id, items.len()) {
         return response;
     }
     let mut requests = Vec::with_capacity(items.len());
@@ -357,7 +357,7 @@ async fn execute(
         });
     }
     if extra_writes > 0 {
-        if let Err(response) = take_rate(&state, user.token_id, extra_writes) {
+        if let Some(response) = rate_refusal(&state, user.token_id, extra_writes) {
             return response;
         }
     }
@@ -424,10 +424,10 @@ async fn execute(
     }
 }
 
-/// Takes `cost` operations from the token's rate budget, or answers 429.
-fn take_rate(state: &AppState, token_id: i64, cost: usize) -> Result<(), Response> {
+/// Takes `cost` operations from the token's rate budget; when it has too few, the 429 answer.
+fn rate_refusal(state: &AppState, token_id: i64, cost: usize) -> Option<Response> {
     let cost = u32::try_from(cost).unwrap_or(u32::MAX);
-    state.limiter.check(token_id, cost).map_err(|wait| {
+    state.limiter.check(token_id, cost).err().map(|wait| {
         let seconds = wait.as_secs() + 1;
         let mut response = app_error_response(
             StatusCode::TOO_MANY_REQUESTS,

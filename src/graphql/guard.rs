@@ -260,9 +260,9 @@ impl Guard {
                 Ok(())
             }
             Value::List(items) => {
-                let item_ty = ty.and_then(|t| match &t.base {
-                    BaseType::List(inner) => Some(inner.as_ref()),
-                    BaseType::Named(_) => Some(t),
+                let item_ty = ty.map(|t| match &t.base {
+                    BaseType::List(inner) => inner.as_ref(),
+                    BaseType::Named(_) => t,
                 });
                 for (i, item) in items.iter().enumerate() {
                     self.check_value(item, item_ty, &format!("{path}[{i}]"))?;
