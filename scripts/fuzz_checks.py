@@ -27,6 +27,7 @@ an unknown enum value must be refused) run beside these (see `scripts/fuzz`).
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -108,9 +109,7 @@ def _mostly(valid, odd, odd_percent=2):
 
 
 _dates = st.dates()
-_near_dates = st.dates(
-    min_value=__import__("datetime").date(2020, 1, 1), max_value=__import__("datetime").date(2035, 12, 31)
-)
+_near_dates = st.dates(min_value=datetime.date(2020, 1, 1), max_value=datetime.date(2035, 12, 31))
 _times = st.times().map(lambda t: t.strftime("%H:%M:%S"))
 _offsets = st.sampled_from(["Z", "+00:00", "-06:00", "+05:30", "+14:00", "-12:00"])
 
@@ -123,7 +122,11 @@ _sqlish = st.sampled_from(
 FIELD_NAMES: list[str] = ["id", "name"]
 _field_names = st.deferred(lambda: st.sampled_from(FIELD_NAMES))
 
+# A NUL somewhere in otherwise ordinary text (PostgreSQL refuses it in text; SQLite may cut there).
+_with_nul = st.tuples(st.text(max_size=15), st.text(max_size=15)).map(lambda t: f"{t[0]}\u0000{t[1]}")
+
 _out_of_range_int = st.sampled_from([2**31, -(2**31) - 1, 2**32, 2**32 + 1, 2**53 + 1, 2**63, -(2**63) - 1, 10**30])
+
 
 def _datetime(dates):
     return st.tuples(dates, _times, _offsets).map(lambda t: f"{t[0].isoformat()}T{t[1]}{t[2]}")
@@ -148,7 +151,7 @@ SCALARS = {
     ),
     "String": _mostly(
         _weighted((3, _str(st.text(min_size=1, max_size=30))), (1, _str(_field_names))),
-        _str(st.one_of(_sqlish, _long_strings, _junk)),
+        _weighted((2, _str(_with_nul)), (3, _str(st.one_of(_sqlish, _long_strings, _junk)))),
         odd_percent=5,
     ),
     "Int64Bit": _mostly(
@@ -282,6 +285,9 @@ LEAK_PATTERNS = [
         r"\.cargo/",
         rf"\b({TABLES})\.[a-z_]+\b",
         r"\b(pool timed out|connection refused|PoolTimedOut)\b",
+        # serde / Rust type names (e.g. "invalid value: integer `4294967296`, expected i32")
+        r"\bexpected (an? )?[iu](8|16|32|64|128|size)\b",
+        r"\binvalid type: \w+",
     )
 ]
 
@@ -432,8 +438,6 @@ _TIME_RE = re.compile(r"\A[0-9]{2}:[0-9]{2}:[0-9]{2}\Z")
 
 
 def _valid_date(value) -> bool:
-    import datetime
-
     if not isinstance(value, str) or not _DATE_RE.match(value):
         return False
     try:
@@ -444,8 +448,6 @@ def _valid_date(value) -> bool:
 
 
 def _valid_datetime(value) -> bool:
-    import datetime
-
     if not isinstance(value, str):
         return False
     try:
@@ -602,6 +604,10 @@ class _Walker:
         self.object(value, type_, selection_set, path)
 
 
+# Known deviations a run may tolerate (comma-separated FUZZ_TOLERATE), each named where it applies.
+_TOLERATED = {t.strip() for t in os.environ.get("FUZZ_TOLERATE", "").split(",") if t.strip()}
+
+
 @schemathesis.check
 def fathom_data_conforms(ctx, response, case):
     """`data` has exactly the selected fields, with values of the published types."""
@@ -633,6 +639,12 @@ def fathom_data_conforms(ctx, response, case):
         return True
     walker = _Walker(schema, fragments)
     walker.object(payload["data"], root, operation.selection_set, [])
+    if "omitted-on-error" in _TOLERATED and payload.get("errors"):
+        # A field whose resolver failed is left out of `data` (and a non-null parent of it may be
+        # null) instead of being null with the null propagated: async-graphql's dynamic schema
+        # does this, and fathom's error-shape work (the GraphQL-spec errors issue) fixes it. With
+        # FUZZ_TOLERATE=omitted-on-error, only such answers that also carry an error pass.
+        walker.problems = [p for p in walker.problems if p[0] not in ("missing-field", "null-in-non-null")]
     if walker.problems:
         _fail(
             walker.problems[0][0],
