@@ -1,5 +1,7 @@
 //! The `fathom` command line.
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
@@ -60,9 +62,28 @@ pub enum Command {
         #[arg(long, default_value_t = 12)]
         months: u32,
     },
+    /// Check the books: money conserved on every invoice and discount, billed periods
+    /// contiguous, every disconnection whole. Prints each violation (the first 1,000) and a
+    /// line per check; exit status 0 when all is right, 1 when a violation was found, 2 when
+    /// the check could not run.
+    Verify,
     /// Print the GraphQL schema (SDL).
     Schema,
 }
+
+impl Command {
+    /// The exit status when the command fails with an error: 1, except for `verify`, whose 1
+    /// means "violations found" (the books are wrong, not the program), so its errors exit 2.
+    pub fn error_status(&self) -> u8 {
+        match self {
+            Command::Verify => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// How many violations `fathom verify` prints before only counting them.
+pub const MAX_PRINTED_VIOLATIONS: u64 = 1000;
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
@@ -97,7 +118,9 @@ pub enum UserCommand {
     },
 }
 
-pub async fn run(cli: Cli) -> AppResult<()> {
+/// Runs a command; `Ok` carries the exit status of a command that ran to its end (only
+/// `verify` ends with a failure status, when it found violations).
+pub async fn run(cli: Cli) -> AppResult<ExitCode> {
     let config = cli.config;
     match cli.command {
         Command::Schema => {
@@ -105,13 +128,13 @@ pub async fn run(cli: Cli) -> AppResult<()> {
             let schema = graphql::build_schema(conn, &config.limits)
                 .map_err(|e| AppError::internal(format!("{e}")))?;
             print!("{}", schema.sdl());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
             let conn = db::connect(&config.database_url).await?;
             db::migrate(&conn).await?;
             eprintln!("migrations applied");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Token {
             command: TokenCommand::Create { name, user },
@@ -137,7 +160,7 @@ pub async fn run(cli: Cli) -> AppResult<()> {
             let (_, token) = service::users::create_token(&txn, found.id, &name).await?;
             txn.commit().await?;
             println!("{}", token.as_str());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::User {
             command:
@@ -162,7 +185,7 @@ pub async fn run(cli: Cli) -> AppResult<()> {
             )
             .await?;
             println!("{}", user.id);
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Bill { date } => {
             let conn = db::connect(&config.database_url).await?;
@@ -177,7 +200,7 @@ pub async fn run(cli: Cli) -> AppResult<()> {
                 "billed {date}: {} account(s), {} debit(s), {} invoice(s)",
                 report.accounts_billed, report.debits_created, report.invoices_created
             );
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::RunScheduled { once } => {
             let conn = db::connect(&config.database_url).await?;
@@ -192,7 +215,7 @@ pub async fn run(cli: Cli) -> AppResult<()> {
             } else {
                 crate::worker::scheduler_loop(conn).await;
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Seed { accounts, months } => {
             let conn = db::connect(&config.database_url).await?;
@@ -202,9 +225,44 @@ pub async fn run(cli: Cli) -> AppResult<()> {
             }
             let created = service::book::seed_book(&conn, accounts, months).await?;
             println!("seeded {created} account(s) with {months} month(s) of history");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { demo } => serve(config, demo).await,
+        Command::Verify => verify(&config).await,
+        Command::Serve { demo } => serve(config, demo).await.map(|()| ExitCode::SUCCESS),
+    }
+}
+
+/// `fathom verify`: reads only (no migration), prints as it goes.
+async fn verify(config: &Config) -> AppResult<ExitCode> {
+    use service::verify::Progress;
+    use std::io::Write;
+    let conn = db::connect(&config.database_url).await?;
+    let mut printed = 0u64;
+    let mut out = std::io::stdout();
+    let report = service::verify::verify(&conn, |progress| {
+        // A closed stdout (`| head`) must not stop the check: its exit status still counts.
+        let _ = match progress {
+            Progress::Violation(v) if printed < MAX_PRINTED_VIOLATIONS => {
+                printed += 1;
+                writeln!(out, "violation: {v}")
+            }
+            Progress::Violation(_) => Ok(()),
+            Progress::Checked(summary) => writeln!(out, "{summary}"),
+        };
+        let _ = out.flush();
+    })
+    .await?;
+    let total = report.violations();
+    if total > printed {
+        println!("… {} more violation(s) not printed", total - printed);
+    }
+    conn.close().await?;
+    if report.is_clean() {
+        println!("the books are right");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{total} violation(s)");
+        Ok(ExitCode::from(1))
     }
 }
 

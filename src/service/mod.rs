@@ -26,6 +26,7 @@ pub mod settings;
 pub mod transactions;
 pub mod user_management;
 pub mod users;
+pub mod verify;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{

@@ -19,3 +19,4 @@ mod report;
 mod scheduled;
 mod schema;
 mod users;
+mod verify;
