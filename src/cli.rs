@@ -212,6 +212,11 @@ pub async fn run(cli: Cli) -> AppResult<()> {
             for (table, rows) in &summary.rows {
                 println!("  {table:<50} {rows:>12}");
             }
+            println!(
+                "  (writing and ANALYZE {:.1} s, waiting for the generator {:.1} s)",
+                summary.writing.as_secs_f64(),
+                summary.waiting.as_secs_f64()
+            );
             Ok(())
         }
         Command::Serve { demo } => serve(config, demo).await,

@@ -29,6 +29,7 @@
 //! from the day the seeding runs; its ids start where the tables end. Seeding again into the
 //! same database adds another book after the first (the catalogue, found by name, is shared).
 
+mod encode;
 mod money;
 mod plan;
 mod rows;
@@ -38,15 +39,18 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use tokio::task::JoinSet;
 
+use self::encode::{Encoded, ForeignKey, Format};
 use self::plan::Window;
 use self::rows::{Bases, TABLES};
 use self::simulate::Ctx;
-use self::writer::{Encoded, Format, Writer};
+use self::writer::Writer;
 use super::catalog::{self, CreateAccountType};
 use super::services::{self, CreateService};
 use super::{now, settings, users, Id};
@@ -65,6 +69,9 @@ pub struct SeedSummary {
     /// Rows per table, in the order they were written.
     pub rows: Vec<(&'static str, u64)>,
     pub elapsed: Duration,
+    /// Summed over the writers: waiting for the generator, and writing (and `ANALYZE`).
+    pub waiting: Duration,
+    pub writing: Duration,
 }
 
 impl SeedSummary {
@@ -84,11 +91,53 @@ pub async fn seed_book(
         return Err(AppError::validation("months", "months is 1 to 1200"));
     }
     let ctx = context(db, accounts, months).await?;
-    let mut writer = Writer::open(db).await?;
-    let format = writer.format().await?;
-    let bases = writer.bases().await?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<AppResult<Encoded>>(1);
-    let generator = std::thread::spawn(move || generate(ctx, bases, format, tx));
+    let mut first = Writer::open(db).await?;
+    let format = first.format().await?;
+    let bases = first.bases().await?;
+    let parallel = first.parallelism();
+    let keys = first.keys();
+    let (tx, rx) = tokio::sync::mpsc::channel::<AppResult<Encoded>>(1);
+    let generator = std::thread::spawn(move || generate(ctx, bases, format, keys, tx));
+
+    // Writers take chunks as they come and report each one written.
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let (report, mut reports) = tokio::sync::mpsc::unbounded_channel::<AppResult<Written>>();
+    let mut writers = JoinSet::new();
+    let mut next = Some(first);
+    for _ in 0..parallel {
+        let mut writer = match next.take() {
+            Some(w) => w,
+            None => Writer::open(db).await?,
+        };
+        let (rx, report) = (rx.clone(), report.clone());
+        writers.spawn(async move {
+            loop {
+                let asked = Instant::now();
+                let chunk = rx.lock().await.recv().await;
+                let Some(chunk) = chunk else {
+                    return writer;
+                };
+                let got = Instant::now();
+                let written = match chunk {
+                    Ok(chunk) => {
+                        let (rows, accounts) = (chunk.rows, chunk.accounts);
+                        writer.write(chunk).await.map(|()| Written {
+                            rows,
+                            accounts,
+                            waiting: got - asked,
+                            writing: got.elapsed(),
+                        })
+                    }
+                    Err(e) => Err(e),
+                };
+                let failed = written.is_err();
+                if report.send(written).is_err() || failed {
+                    return writer;
+                }
+            }
+        });
+    }
+    drop(report);
 
     let bar = ProgressBar::new(accounts * 25);
     bar.set_style(
@@ -100,18 +149,23 @@ pub async fn seed_book(
     );
     let mut counts = [0u64; 13];
     let mut done = 0u64;
-    while let Some(chunk) = rx.recv().await {
-        let chunk = chunk?;
-        let (rows, book_accounts) = (chunk.rows, chunk.accounts);
-        writer.write(chunk).await?;
-        for (total, n) in counts.iter_mut().zip(rows) {
+    let (mut waiting, mut writing) = (Duration::ZERO, Duration::ZERO);
+    while let Some(written) = reports.recv().await {
+        let written = written?;
+        for (total, n) in counts.iter_mut().zip(written.rows) {
             *total += n as u64;
         }
-        done += book_accounts;
-        let written: u64 = counts.iter().sum();
-        bar.set_length(written + (accounts - done) * written / done.max(1));
-        bar.set_position(written);
+        done += written.accounts;
+        waiting += written.waiting;
+        writing += written.writing;
+        let rows: u64 = counts.iter().sum();
+        bar.set_length(rows + (accounts - done) * rows / done.max(1));
+        bar.set_position(rows);
         bar.set_message(format!("{done}/{accounts} accounts"));
+    }
+    let mut last = None;
+    while let Some(writer) = writers.join_next().await {
+        last = Some(writer.map_err(|_| AppError::internal("a seeding writer panicked"))?);
     }
     generator
         .join()
@@ -119,15 +173,28 @@ pub async fn seed_book(
     if done != accounts {
         return Err(AppError::internal("the seeding generator stopped early"));
     }
+    let writer = last.ok_or_else(|| AppError::internal("no seeding writer"))?;
     bar.set_message("ANALYZE");
+    let analyzing = Instant::now();
     writer.finish().await?;
+    writing += analyzing.elapsed();
     bar.finish_and_clear();
     Ok(SeedSummary {
         accounts,
         months,
         rows: TABLES.iter().copied().zip(counts).collect(),
         elapsed: started.elapsed(),
+        waiting,
+        writing,
     })
+}
+
+/// What a writer reports of a chunk it wrote.
+struct Written {
+    rows: [usize; 13],
+    accounts: u64,
+    waiting: Duration,
+    writing: Duration,
 }
 
 /// The generator's thread: each chunk in turn, encoded for the writer.
@@ -135,6 +202,7 @@ fn generate(
     ctx: Ctx,
     mut bases: Bases,
     format: Format,
+    keys: Vec<ForeignKey>,
     tx: tokio::sync::mpsc::Sender<AppResult<Encoded>>,
 ) {
     let chunks = ctx.accounts.div_ceil(CHUNK as u64);
@@ -142,7 +210,7 @@ fn generate(
         let n = (ctx.accounts - k * CHUNK as u64).min(CHUNK as u64) as usize;
         let encoded = simulate::chunk(&ctx, bases, k, n).and_then(|chunk| {
             bases = chunk.next_bases();
-            writer::encode(chunk, format)
+            encode::encode(chunk, format, &keys)
         });
         let failed = encoded.is_err();
         // The writer is gone (it failed): stop.

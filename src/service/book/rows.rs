@@ -115,10 +115,6 @@ impl Chunk {
         }
         Bases(next)
     }
-
-    pub fn rows(&self) -> u64 {
-        self.counts().iter().map(|c| *c as u64).sum()
-    }
 }
 
 /// The column names of `E`'s table, in the order of [`values`].

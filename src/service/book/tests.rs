@@ -153,7 +153,6 @@ fn a_chunk_keeps_the_money_invariants_and_bills_every_day_once() {
         assert!(pending > 40, "{pending}");
         let reused = c.histories.len() - c.addresses.len();
         assert!(reused > 50, "addresses move to new customers: {reused}");
-        assert_eq!(c.rows(), c.counts().iter().sum::<usize>() as u64);
     }
 }
 

@@ -1,244 +1,68 @@
-//! Writing chunks with bulk statements, one transaction per chunk.
+//! Writing encoded chunks ([`super::encode`]), one transaction per chunk.
 //!
-//! PostgreSQL: one `COPY … FROM STDIN` (text format) per table per chunk, with
-//! `synchronous_commit` off for those transactions only (a crash loses at most the last chunks
-//! committed, never consistency). SQLite: multi-row `INSERT`s with as many rows as the bound
-//! parameter limit allows (`SQLITE_LIMIT_VARIABLE_NUMBER`, read from the connection), prepared
-//! once per table, with `synchronous = OFF` and a large page cache on the seeding connection
-//! only. Indexes, foreign keys and triggers all stay: every row is checked as the API's would be.
+//! PostgreSQL: one binary `COPY … FROM STDIN` per table per chunk, `synchronous_commit` off for
+//! those transactions only (a crash can lose the last chunks committed, never consistency), and
+//! several chunks at once on connections of their own (a chunk is self-contained). Foreign keys
+//! stay, and every row is checked against them: row by row by PostgreSQL's own triggers, or —
+//! when the seeding role may set `session_replication_role` (a superuser), which skips those
+//! triggers for the seeding transactions only — set-based, by one anti-join per foreign key
+//! over the chunk's rows before its commit ([`Writer::check_foreign_keys`]); a violation rolls
+//! the chunk back. Row-by-row checks lock every referenced row and were three quarters of the
+//! time.
 //!
-//! Encoding (COPY text, or SQLite arguments) happens on the generator's thread
-//! ([`encode`]), so the database connection only ships bytes.
+//! SQLite: multi-row `INSERT`s prepared once per table, `synchronous = OFF` and a large page
+//! cache on the seeding connection only; foreign keys checked by SQLite as always.
 //!
-//! Ids: the generator numbers rows itself from the first free id of each table ([`Writer::bases`]:
-//! past both the largest id and, on PostgreSQL, the identity sequence, on SQLite the
-//! `AUTOINCREMENT` counter). Each chunk's transaction moves PostgreSQL's sequences past its rows
-//! (as [`crate::service::addresses::bump_sequence`] does), so the API's next rows never collide;
-//! SQLite moves its counter itself. Nothing else may write these tables while seeding.
+//! Indexes and triggers stay on both. Ids: the generator numbers rows itself from the first free
+//! id of each table ([`Writer::bases`]: past both the largest id and the identity sequence, or
+//! SQLite's `AUTOINCREMENT` counter). Each chunk's transaction moves PostgreSQL's sequences past
+//! its rows (as [`crate::service::addresses::bump_sequence`] does), so the API's next rows never
+//! collide; SQLite moves its counter itself. Nothing else may insert into these tables while
+//! seeding.
 
-use std::io::Write;
-use std::sync::Arc;
-
-use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use sea_orm::sqlx::pool::PoolConnection;
-use sea_orm::sqlx::sqlite::SqliteArguments;
-use sea_orm::sqlx::{self, Arguments, AssertSqlSafe, Connection, Postgres, Sqlite};
-use sea_orm::{DatabaseConnection, DbBackend, EntityTrait, ModelTrait, Value};
+use sea_orm::sqlx::{self, AssertSqlSafe, Connection, PgConnection, Postgres, Row, Sqlite};
+use sea_orm::{DatabaseConnection, DbBackend};
 
-use super::rows::{columns, values, Bases, Chunk, TABLES};
-use crate::entity::{
-    account, account_event, account_service, address, contact, debit, disconnection_log, discount,
-    invoice, invoice_discount_application as application, log, scheduled_event,
-    serviceable_address_account_assignment_history as history,
-};
+use super::encode::{Body, Encoded, ForeignKey, Format};
+use super::rows::{Bases, TABLES};
 use crate::error::{AppError, AppResult};
-
-/// How rows are encoded for the database at hand.
-#[derive(Debug, Clone, Copy)]
-pub enum Format {
-    Copy,
-    Sqlite { max_params: usize },
-}
-
-/// A chunk ready to send.
-pub struct Encoded {
-    pub accounts: u64,
-    pub rows: [usize; 13],
-    body: Body,
-}
-
-enum Body {
-    /// `(table, its COPY statement, the rows as COPY text)`.
-    Copy(Vec<(&'static str, String, Vec<u8>)>),
-    /// `(statement, its arguments)`, in order.
-    Sqlite(Vec<(Arc<str>, SqliteArguments)>),
-}
 
 fn sql_err(what: &str) -> impl Fn(sqlx::Error) -> AppError + '_ {
     move |e| AppError::internal(format!("seeding ({what}): {e}"))
 }
 
-/// Encodes a chunk's rows, table by table in [`TABLES`] order.
-pub fn encode(chunk: Chunk, format: Format) -> AppResult<Encoded> {
-    let rows = chunk.counts();
-    let mut enc = Encoder {
-        format,
-        copy: Vec::new(),
-        sqlite: Vec::new(),
-    };
-    enc.table::<account::Entity>(TABLES[0], &chunk.accounts)?;
-    enc.table::<address::Entity>(TABLES[1], &chunk.addresses)?;
-    enc.table::<history::Entity>(TABLES[2], &chunk.histories)?;
-    enc.table::<contact::Entity>(TABLES[3], &chunk.contacts)?;
-    enc.table::<account_service::Entity>(TABLES[4], &chunk.account_services)?;
-    enc.table::<scheduled_event::Entity>(TABLES[5], &chunk.scheduled_events)?;
-    enc.table::<invoice::Entity>(TABLES[6], &chunk.invoices)?;
-    enc.table::<debit::Entity>(TABLES[7], &chunk.debits)?;
-    enc.table::<discount::Entity>(TABLES[8], &chunk.discounts)?;
-    enc.table::<application::Entity>(TABLES[9], &chunk.applications)?;
-    enc.table::<disconnection_log::Entity>(TABLES[10], &chunk.disconnection_logs)?;
-    enc.table::<account_event::Entity>(TABLES[11], &chunk.account_events)?;
-    enc.table::<log::Entity>(TABLES[12], &chunk.logs)?;
-    Ok(Encoded {
-        accounts: chunk.book_accounts,
-        rows,
-        body: match format {
-            Format::Copy => Body::Copy(enc.copy),
-            Format::Sqlite { .. } => Body::Sqlite(enc.sqlite),
-        },
-    })
-}
-
-struct Encoder {
-    format: Format,
-    copy: Vec<(&'static str, String, Vec<u8>)>,
-    sqlite: Vec<(Arc<str>, SqliteArguments)>,
-}
-
-impl Encoder {
-    fn table<E: EntityTrait>(&mut self, name: &'static str, rows: &[E::Model]) -> AppResult<()>
-    where
-        E::Model: ModelTrait<Entity = E>,
-    {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let cols = columns::<E>();
-        let list = cols
-            .iter()
-            .map(|c| format!("\"{c}\""))
-            .collect::<Vec<_>>()
-            .join(",");
-        match self.format {
-            Format::Copy => {
-                let mut out = Vec::with_capacity(rows.len() * cols.len() * 12);
-                for row in rows {
-                    for (i, value) in values(row).enumerate() {
-                        if i > 0 {
-                            out.push(b'\t');
-                        }
-                        copy_value(&mut out, value)?;
-                    }
-                    out.push(b'\n');
-                }
-                self.copy
-                    .push((name, format!("COPY {name} ({list}) FROM STDIN"), out));
-            }
-            Format::Sqlite { max_params } => {
-                let per_statement = (max_params / cols.len()).max(1);
-                let tuple = format!("({})", vec!["?"; cols.len()].join(","));
-                let statement = |n: usize| -> Arc<str> {
-                    format!(
-                        "INSERT INTO \"{name}\" ({list}) VALUES {}",
-                        vec![tuple.as_str(); n].join(",")
-                    )
-                    .into()
-                };
-                let full = statement(per_statement);
-                for batch in rows.chunks(per_statement) {
-                    let mut args = SqliteArguments::default();
-                    args.reserve(batch.len() * cols.len(), 0);
-                    for row in batch {
-                        for value in values(row) {
-                            sqlite_value(&mut args, value)?;
-                        }
-                    }
-                    let sql = if batch.len() == per_statement {
-                        full.clone()
-                    } else {
-                        statement(batch.len())
-                    };
-                    self.sqlite.push((sql, args));
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-fn unexpected(value: &Value) -> AppError {
-    AppError::internal(format!("seeding: no bulk encoding for {value:?}"))
-}
-
-fn date_text(out: &mut Vec<u8>, d: NaiveDate) {
-    let _ = write!(out, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day());
-}
-
-fn instant_text(out: &mut Vec<u8>, t: DateTime<Utc>) {
-    date_text(out, t.date_naive());
-    let _ = write!(
-        out,
-        " {:02}:{:02}:{:02}.{:06}+00",
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.nanosecond() / 1000
-    );
-}
-
-/// One field of PostgreSQL's COPY text format.
-fn copy_value(out: &mut Vec<u8>, value: Value) -> AppResult<()> {
-    match value {
-        Value::Bool(Some(b)) => out.push(if b { b't' } else { b'f' }),
-        Value::Int(Some(i)) => {
-            let _ = write!(out, "{i}");
-        }
-        Value::BigInt(Some(i)) => {
-            let _ = write!(out, "{i}");
-        }
-        Value::Double(Some(f)) => {
-            let _ = write!(out, "{f}");
-        }
-        Value::String(Some(s)) => {
-            for b in s.bytes() {
-                match b {
-                    b'\\' => out.extend_from_slice(b"\\\\"),
-                    b'\t' => out.extend_from_slice(b"\\t"),
-                    b'\n' => out.extend_from_slice(b"\\n"),
-                    b'\r' => out.extend_from_slice(b"\\r"),
-                    other => out.push(other),
-                }
-            }
-        }
-        Value::ChronoDate(Some(d)) => date_text(out, d),
-        Value::ChronoDateTimeUtc(Some(t)) => instant_text(out, t),
-        other if other.as_null() == other => out.extend_from_slice(b"\\N"),
-        other => return Err(unexpected(&other)),
-    }
-    Ok(())
-}
-
-/// One bound parameter, encoded as sea-orm's own binding would (so dates and instants are the
-/// same text the API writes and compares).
-fn sqlite_value(args: &mut SqliteArguments, value: Value) -> AppResult<()> {
-    let added = match value {
-        Value::Bool(b) => args.add(b),
-        Value::Int(i) => args.add(i),
-        Value::BigInt(i) => args.add(i),
-        Value::Double(f) => args.add(f),
-        Value::String(s) => args.add(s),
-        Value::ChronoDate(d) => args.add(d),
-        Value::ChronoDateTimeUtc(t) => args.add(t),
-        other => return Err(unexpected(&other)),
-    };
-    added.map_err(AppError::internal)
-}
-
-/// A connection of its own for the whole seeding.
+/// A connection of its own, for the whole seeding.
 pub enum Writer {
-    Postgres(PoolConnection<Postgres>),
+    Postgres {
+        conn: PoolConnection<Postgres>,
+        /// The foreign keys to check set-based, when row-by-row checks are skipped.
+        set_based: Option<Vec<ForeignKey>>,
+    },
     Sqlite(PoolConnection<Sqlite>),
 }
 
 impl Writer {
     pub async fn open(db: &DatabaseConnection) -> AppResult<Writer> {
         Ok(match db.get_database_backend() {
-            DbBackend::Postgres => Writer::Postgres(
-                db.get_postgres_connection_pool()
+            DbBackend::Postgres => {
+                let mut conn = db
+                    .get_postgres_connection_pool()
                     .acquire()
                     .await
-                    .map_err(sql_err("connect"))?,
-            ),
+                    .map_err(sql_err("connect"))?;
+                let superuser: String =
+                    sqlx::query_scalar("SELECT current_setting('is_superuser')")
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(sql_err("role"))?;
+                let set_based = if superuser == "on" {
+                    foreign_keys(&mut conn).await?
+                } else {
+                    None
+                };
+                Writer::Postgres { conn, set_based }
+            }
             _ => {
                 let mut conn = db
                     .get_sqlite_connection_pool()
@@ -257,9 +81,29 @@ impl Writer {
         })
     }
 
+    /// How many chunks to write at once: PostgreSQL takes several (a server process each);
+    /// SQLite has one writer.
+    /// The foreign keys the encoder sorts references by (none: the database checks them).
+    pub fn keys(&self) -> Vec<ForeignKey> {
+        match self {
+            Writer::Postgres {
+                set_based: Some(keys),
+                ..
+            } => keys.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn parallelism(&self) -> usize {
+        match self {
+            Writer::Postgres { .. } => 2,
+            Writer::Sqlite(_) => 1,
+        }
+    }
+
     pub async fn format(&mut self) -> AppResult<Format> {
         match self {
-            Writer::Postgres(_) => Ok(Format::Copy),
+            Writer::Postgres { .. } => Ok(Format::Copy),
             Writer::Sqlite(conn) => {
                 let mut handle = conn.lock_handle().await.map_err(sql_err("limits"))?;
                 // SAFETY: a valid open connection, held locked; reading a limit changes nothing.
@@ -282,7 +126,7 @@ impl Writer {
         let mut bases = [1i64; 13];
         for (base, table) in bases.iter_mut().zip(TABLES) {
             *base = match self {
-                Writer::Postgres(conn) => {
+                Writer::Postgres { conn, .. } => {
                     let sql = format!(
                         "SELECT GREATEST(COALESCE((SELECT MAX(id) FROM {table}), 0), \
                          COALESCE(pg_sequence_last_value(pg_get_serial_sequence('{table}', 'id')::regclass), 0)) + 1"
@@ -310,12 +154,16 @@ impl Writer {
     /// Writes one chunk in one transaction.
     pub async fn write(&mut self, chunk: Encoded) -> AppResult<()> {
         match (self, chunk.body) {
-            (Writer::Postgres(conn), Body::Copy(tables)) => {
+            (Writer::Postgres { conn, set_based }, Body::Copy(tables)) => {
                 let mut tx = conn.begin().await.map_err(sql_err("begin"))?;
-                sqlx::query("SET LOCAL synchronous_commit = off")
+                let mut settings = "SET LOCAL synchronous_commit = off".to_owned();
+                if set_based.is_some() {
+                    settings.push_str("; SET LOCAL session_replication_role = replica");
+                }
+                sqlx::raw_sql(AssertSqlSafe(settings))
                     .execute(&mut *tx)
                     .await
-                    .map_err(sql_err("synchronous_commit"))?;
+                    .map_err(sql_err("settings"))?;
                 let mut setvals = Vec::new();
                 for (table, statement, data) in tables {
                     let mut copy = tx.copy_in_raw(&statement).await.map_err(sql_err(table))?;
@@ -324,6 +172,9 @@ impl Writer {
                     setvals.push(format!(
                         "setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
                     ));
+                }
+                if set_based.is_some() {
+                    Self::check_references(&mut tx, &chunk.outside).await?;
                 }
                 if !setvals.is_empty() {
                     let sql = format!("SELECT {}", setvals.join(", "));
@@ -353,10 +204,41 @@ impl Writer {
         }
     }
 
+    /// The chunk's references to rows outside it (the catalogue, mostly), checked as
+    /// PostgreSQL's own triggers would: each referenced row must exist, and is locked
+    /// (`FOR KEY SHARE`) until the commit, so that it cannot be deleted meanwhile. References to
+    /// rows of the chunk itself need no look-up (see [`super::encode::encode`]).
+    async fn check_references(
+        tx: &mut PgConnection,
+        outside: &[(ForeignKey, Vec<i64>)],
+    ) -> AppResult<()> {
+        for (key, values) in outside {
+            let sql = format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM \"{}\" WHERE \"{}\" = ANY($1) FOR KEY SHARE) x",
+                key.parent, key.parent_column
+            );
+            let found: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+                .bind(values)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(sql_err("foreign keys"))?;
+            if found != values.len() as i64 {
+                return Err(AppError::internal(format!(
+                    "seeding: rows of {} would break foreign key {} ({} of {} referenced rows exist); nothing of this chunk was written",
+                    key.table,
+                    key.name,
+                    found,
+                    values.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Fresh statistics for the planner, and the connection's settings back.
     pub async fn finish(mut self) -> AppResult<()> {
         match &mut self {
-            Writer::Postgres(conn) => {
+            Writer::Postgres { conn, .. } => {
                 let sql = format!("ANALYZE {}", TABLES.join(", "));
                 sqlx::query(AssertSqlSafe(sql))
                     .execute(&mut **conn)
@@ -379,4 +261,44 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// The single-column foreign keys of the seeded tables (in the search path's schema); `None`
+/// when one is not single-column (then PostgreSQL's own checks are kept).
+async fn foreign_keys(conn: &mut PgConnection) -> AppResult<Option<Vec<ForeignKey>>> {
+    let tables = TABLES
+        .iter()
+        .map(|t| format!("'{t}'::regclass"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT c.conname::text AS name, cl.relname::text AS child, a.attname::text AS col, \
+                pl.relname::text AS parent, pa.attname::text AS pcol, cardinality(c.conkey) AS n \
+         FROM pg_constraint c \
+         JOIN pg_class cl ON cl.oid = c.conrelid \
+         JOIN pg_class pl ON pl.oid = c.confrelid \
+         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] \
+         JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = c.confkey[1] \
+         WHERE c.contype = 'f' AND c.conrelid = ANY(ARRAY[{tables}]) ORDER BY 1"
+    );
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(sql_err("foreign keys"))?;
+    let mut keys = Vec::new();
+    for row in rows {
+        let get = |c: &str| row.try_get::<String, _>(c).map_err(sql_err("foreign keys"));
+        let n: i32 = row.try_get("n").map_err(sql_err("foreign keys"))?;
+        if n != 1 {
+            return Ok(None);
+        }
+        keys.push(ForeignKey {
+            name: get("name")?,
+            table: get("child")?,
+            column: get("col")?,
+            parent: get("parent")?,
+            parent_column: get("pcol")?,
+        });
+    }
+    Ok(Some(keys))
 }
