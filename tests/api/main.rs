@@ -18,4 +18,5 @@ mod limits;
 mod report;
 mod scheduled;
 mod schema;
+mod seed;
 mod users;
