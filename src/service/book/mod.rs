@@ -30,6 +30,7 @@
 //! same database adds another book after the first (the catalogue, found by name, is shared).
 
 mod encode;
+mod leave;
 mod money;
 mod plan;
 mod rows;

@@ -16,7 +16,7 @@ use chrono_tz::Tz;
 use super::plan::{self, Plan, When, Window};
 use super::rows::{t, Bases, Chunk};
 use crate::entity::{
-    account, account_event, account_service, address, contact, log, scheduled_event, service,
+    account, account_event, account_service, address, contact, log, service,
     serviceable_address_account_assignment_history as history,
 };
 use crate::error::AppResult;
@@ -200,6 +200,8 @@ impl Sim<'_> {
         }
     }
 
+    /// An audit row, as [`crate::service::audit::record`] writes it, by the admin user.
+    #[allow(clippy::too_many_arguments)]
     pub fn log(
         &mut self,
         kind: LogType,
@@ -484,71 +486,5 @@ impl Sim<'_> {
             at,
         );
         Ok(())
-    }
-
-    /// `createScheduledEvent(DISCONNECT_ACCOUNT)` for the account's coming disconnection.
-    fn schedule(&mut self, p: usize, when: When) {
-        let Some(leave_at) = self.plans[p].leaves.as_ref().map(|l| l.at) else {
-            return;
-        };
-        let pos = self.position(p);
-        let event = self.new_event(pos, self.ctx.instant(leave_at), when);
-        self.accts[pos].scheduled = Some(event);
-    }
-
-    fn new_event(&mut self, pos: usize, datetime: DateTime<Utc>, when: When) -> usize {
-        let at = self.ctx.instant(when);
-        let id = self.c.next_id(t::SCHEDULED_EVENTS);
-        let model = scheduled_event::Model {
-            id,
-            account_id: self.c.accounts[pos].id,
-            event: "DISCONNECT_ACCOUNT".into(),
-            datetime,
-            description: Some("moving away".into()),
-            primary_event_object_id: None,
-            amount: None,
-            prorate: None,
-            status: "PENDING".into(),
-            complete: false,
-            executed_at: None,
-            result_message: None,
-            attempts: 0,
-            next_attempt_at: None,
-            created_by_user_id: self.ctx.admin,
-            created_at: at,
-            updated_at: at,
-            version: 1,
-        };
-        let json = serde_json::to_string(&model).ok();
-        self.log(
-            LogType::Created,
-            "ScheduledEvent",
-            id,
-            None,
-            json,
-            "ScheduledEvent created".into(),
-            at,
-        );
-        self.c.scheduled_events.push(model);
-        self.c.scheduled_events.len() - 1
-    }
-
-    /// The disconnections scheduled ahead, created the evening before the book ends.
-    fn schedule_ahead(&mut self) {
-        let created = When {
-            date: self
-                .ctx
-                .window
-                .today
-                .pred_opt()
-                .unwrap_or(self.ctx.window.today),
-            secs: 18 * 3600,
-        };
-        for pos in 0..self.accts.len() {
-            if let Some(ahead) = self.plans[self.accts[pos].plan].pending {
-                let datetime = self.ctx.instant(ahead);
-                self.new_event(pos, datetime, created);
-            }
-        }
     }
 }

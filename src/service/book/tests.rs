@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 
+use super::encode::{self, ForeignKey, Format};
 use super::plan::Window;
 use super::rows::Bases;
 use super::simulate::{self, Ctx};
@@ -165,4 +166,44 @@ fn the_same_book_is_generated_twice() {
     assert_eq!(a.invoices, b.invoices);
     assert_eq!(a.discounts, b.discounts);
     assert_eq!(a.logs, b.logs);
+}
+
+#[test]
+fn only_references_outside_the_chunk_are_left_to_look_up() {
+    let ctx = ctx(1_000, "UTC");
+    let key = |table: &str, column: &str, parent: &str| ForeignKey {
+        name: format!("fk_{table}_{column}"),
+        table: table.into(),
+        column: column.into(),
+        parent: parent.into(),
+        parent_column: "id".into(),
+    };
+    let keys = vec![
+        key("debits", "invoice_id", "invoices"),
+        key("debits", "account_service_id", "account_services"),
+        key("debits", "service_id", "services"),
+        key("accounts", "account_status_id", "account_statuses"),
+        key("accounts", "parent_account_id", "accounts"),
+        key("logs", "user_id", "users"),
+    ];
+    let chunk = simulate::chunk(&ctx, Bases([100; 13]), 0, 1_000).unwrap();
+    let encoded = encode::encode(chunk, Format::Copy, &keys).unwrap();
+    let outside: HashMap<String, Vec<i64>> = encoded
+        .outside
+        .iter()
+        .map(|(k, v)| (k.name.clone(), v.clone()))
+        .collect();
+    assert!(!outside.contains_key("fk_debits_invoice_id"));
+    assert!(!outside.contains_key("fk_debits_account_service_id"));
+    assert!(!outside.contains_key("fk_accounts_parent_account_id"));
+    assert_eq!(outside["fk_accounts_account_status_id"], vec![1, 2]);
+    assert_eq!(outside["fk_logs_user_id"], vec![1]);
+    assert!(outside["fk_debits_service_id"]
+        .iter()
+        .all(|s| (1..=5).contains(s)));
+
+    // Rows not numbered from their base would make the range argument wrong: refused.
+    let mut chunk = simulate::chunk(&ctx, Bases([100; 13]), 0, 1_000).unwrap();
+    chunk.debits[3].id += 1;
+    assert!(encode::encode(chunk, Format::Copy, &keys).is_err());
 }
