@@ -2,8 +2,10 @@
 //!
 //! A book that took the service layer an account at a time (~30 accounts/s) is generated in
 //! memory instead, a chunk of [`CHUNK`] accounts at a time (so memory stays bounded whatever N),
-//! and written with bulk statements in one transaction per chunk ([`writer`]). Generation runs
-//! on a thread of its own, one chunk ahead of the writer.
+//! and written with bulk statements in one transaction per chunk ([`encode`], [`writer`]).
+//! Generation and encoding run on a thread of its own, a chunk ahead of the writers (two on
+//! PostgreSQL, one on SQLite). Measured on a shared two-core machine, 1,000,000 accounts × 12
+//! months (about 24 million rows): 2.6 minutes on PostgreSQL, 3.7 on SQLite.
 //!
 //! What a chunk holds is what the API would have written had the accounts lived through the
 //! past M months with a billing pass every day ([`simulate`], [`money`]): accounts activated on
@@ -25,6 +27,10 @@
 //! which would be most of the table, carry nothing the debits and invoices do not, and are
 //! read by nobody but a reader of the whole log.
 //!
+//! Only final invoices apply credits: the book's credits all come from disconnections (an account
+//! never comes back), and what the final invoice does not use stays on the account as
+//! `amount_remaining`.
+//!
 //! Deterministic: chunk k is drawn from its own random stream, seeded from (N, M, k), and dated
 //! from the day the seeding runs; its ids start where the tables end. Seeding again into the
 //! same database adds another book after the first (the catalogue, found by name, is shared).
@@ -43,7 +49,7 @@ mod tests;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{HumanCount, ProgressBar, ProgressState, ProgressStyle};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use tokio::task::JoinSet;
 
@@ -141,11 +147,15 @@ pub async fn seed_book(
     drop(report);
 
     let bar = ProgressBar::new(accounts * 25);
+    bar.enable_steady_tick(Duration::from_millis(250));
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} {elapsed_precise} [{wide_bar}] {human_pos}/~{human_len} rows, {per_sec}, ETA {eta}  {msg}",
+            "{spinner} {elapsed_precise} [{bar:30}] {human_pos}/~{human_len} rows, {rate}, ETA {eta}  {msg}",
         )
         .map_err(AppError::internal)?
+        .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{} rows/s", HumanCount(state.per_sec() as u64));
+        })
         .progress_chars("=> "),
     );
     let mut counts = [0u64; 13];
@@ -163,6 +173,7 @@ pub async fn seed_book(
         bar.set_length(rows + (accounts - done) * rows / done.max(1));
         bar.set_position(rows);
         bar.set_message(format!("{done}/{accounts} accounts"));
+        bar.tick();
     }
     let mut last = None;
     while let Some(writer) = writers.join_next().await {
