@@ -223,8 +223,23 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
             if let Some(token) = service::seed::seed_defaults(&conn).await? {
                 eprintln!("admin token (shown once): {token}");
             }
-            let created = service::book::seed_book(&conn, accounts, months).await?;
-            println!("seeded {created} account(s) with {months} month(s) of history");
+            let summary = service::book::seed_book(&conn, accounts, months).await?;
+            let secs = summary.elapsed.as_secs_f64();
+            let total = summary.total_rows();
+            println!(
+                "seeded {} account(s) with {} month(s) of history: {total} rows in {secs:.1} s ({:.0} rows/s)",
+                summary.accounts,
+                summary.months,
+                total as f64 / secs.max(1e-9)
+            );
+            for (table, rows) in &summary.rows {
+                println!("  {table:<50} {rows:>12}");
+            }
+            println!(
+                "  (writing and ANALYZE {:.1} s, waiting for the generator {:.1} s)",
+                summary.writing.as_secs_f64(),
+                summary.waiting.as_secs_f64()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify => verify(&config).await,

@@ -116,38 +116,6 @@ on_both!(
     }
 );
 
-on_both!(seed_builds_a_book_with_history, |app| {
-    let out = fathom(&["seed", "--accounts", "25", "--months", "3"], &app.url);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("seeded 25 account(s)"));
-    let data = app
-        .ok(
-            "{ accounts(include_archived: true) { page_info { total_count } } invoices { page_info { total_count } } activations_and_disconnections_report { summary { activation_count } } }",
-            serde_json::json!({}),
-        )
-        .await;
-    assert_eq!(data["accounts"]["page_info"]["total_count"], 25);
-    assert!(
-        data["invoices"]["page_info"]["total_count"]
-            .as_i64()
-            .unwrap()
-            >= 25,
-        "every account billed at least once"
-    );
-    assert!(
-        data["activations_and_disconnections_report"]["summary"]["activation_count"]
-            .as_i64()
-            .unwrap()
-            >= 25
-    );
-    app.assert_money_conserved().await;
-    app.assert_billing_is_contiguous().await;
-});
-
 on_both!(
     user_create_prints_the_new_users_id_and_token_create_gives_them_a_token,
     |app| {

@@ -18,5 +18,6 @@ mod limits;
 mod report;
 mod scheduled;
 mod schema;
+mod seed;
 mod users;
 mod verify;
