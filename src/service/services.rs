@@ -102,6 +102,51 @@ pub async fn create_service(
     Ok(model)
 }
 
+/// A charge for a service added inside periods already billed: `[from, to]`, prorated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatchUpCharge {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub amount: i64,
+}
+
+/// The charges for a service of price `full`, billed every `frequency` months on billing day
+/// `day`, that starts on `start` on an account whose next bill date is `next_bill` (after
+/// `start`): the rest of the current period, and for a back-dated start each whole period
+/// since, newest first. A period ends the day before a billing date and starts `frequency`
+/// billing dates earlier; each is prorated from `start` when it began before it. Shared by
+/// `addServiceToAccount` and the seeder, so both charge alike.
+pub fn catch_up_charges(
+    next_bill: NaiveDate,
+    start: NaiveDate,
+    frequency: i32,
+    day: u32,
+    full: i64,
+    whole_units: bool,
+) -> AppResult<Vec<CatchUpCharge>> {
+    let mut charges = Vec::new();
+    let mut period_end = next_bill;
+    // Ten years of monthly periods at most: a start further back is not billed further.
+    for _ in 0..120 {
+        let period_from = anchored(period_end, -frequency, day)?;
+        let period_to = period_end.pred_opt().unwrap_or(period_end);
+        let from = Ord::max(start, period_from);
+        if from <= period_to {
+            let day_before = from.pred_opt().unwrap_or(from);
+            charges.push(CatchUpCharge {
+                from,
+                to: period_to,
+                amount: proration::credit(full, period_from, period_to, day_before, whole_units),
+            });
+        }
+        if start >= period_from {
+            break;
+        }
+        period_end = period_from;
+    }
+    Ok(charges)
+}
+
 /// The price of one bill of an account service, in cents.
 pub fn price(service: &service::Model, account_service: &account_service::Model) -> i64 {
     account_service.price_override.unwrap_or(service.amount) * account_service.quantity as i64
@@ -297,43 +342,29 @@ pub async fn add_service_to_account_in<C: ConnectionTrait>(
         .next_bill_date
         .filter(|n| *n > start && billed_now && prorate)
     {
-        let day = billing_day(&account, next_bill);
-        let full = price(&service, &model);
-        let mut period_end = next_bill;
-        let mut first_charged = None;
-        for _ in 0..120 {
-            let period_from = anchored(period_end, -frequency, day)?;
-            let period_to = period_end.pred_opt().unwrap_or(period_end);
-            let charged_from = Ord::max(start, period_from);
-            if charged_from <= period_to {
-                let day_before = charged_from.pred_opt().unwrap_or(charged_from);
-                let amount = proration::credit(
-                    full,
-                    period_from,
-                    period_to,
-                    day_before,
-                    billing.round_prorated_amounts,
-                );
-                super::transactions::insert_debit(
-                    txn,
-                    &account,
-                    &service,
-                    Some(&model),
-                    amount,
-                    charged_from,
-                    period_to,
-                    Some(user_id),
-                    frequency,
-                )
-                .await?;
-                first_charged = Some(charged_from);
-            }
-            if start >= period_from {
-                break;
-            }
-            period_end = period_from;
+        let charges = catch_up_charges(
+            next_bill,
+            start,
+            frequency,
+            billing_day(&account, next_bill),
+            price(&service, &model),
+            billing.round_prorated_amounts,
+        )?;
+        for charge in &charges {
+            super::transactions::insert_debit(
+                txn,
+                &account,
+                &service,
+                Some(&model),
+                charge.amount,
+                charge.from,
+                charge.to,
+                Some(user_id),
+                frequency,
+            )
+            .await?;
         }
-        if let Some(first) = first_charged {
+        if let Some(first) = charges.last().map(|c| c.from) {
             am = model.clone().into();
             am.addition_prorate_date = Set(Some(first));
             am.update(txn).await?;

@@ -18,8 +18,8 @@ use super::simulate::Sim;
 use crate::entity::{debit, invoice, invoice_discount_application as application, service};
 use crate::error::AppResult;
 use crate::service::audit::LogType;
-use crate::service::services::{anchored, billing_day, price};
-use crate::service::{invoicing, proration};
+use crate::service::invoicing;
+use crate::service::services::{anchored, billing_day, catch_up_charges, price};
 
 impl Sim<'_> {
     /// The billing pass for `date` on the account at `pos`: every cycle up to `date` bills each
@@ -156,42 +156,28 @@ impl Sim<'_> {
         let Some(frequency) = service.billing_frequency else {
             return Ok(());
         };
-        let day = billing_day(account, next_bill);
-        let full = price(service, &self.c.account_services[as_pos]);
-        let mut period_end = next_bill;
-        let mut first_charged = None;
-        for _ in 0..120 {
-            let period_from = anchored(period_end, -frequency, day)?;
-            let period_to = period_end.pred_opt().unwrap_or(period_end);
-            let charged_from = Ord::max(start, period_from);
-            if charged_from <= period_to {
-                let day_before = charged_from.pred_opt().unwrap_or(charged_from);
-                let amount = proration::credit(
-                    full,
-                    period_from,
-                    period_to,
-                    day_before,
-                    self.ctx.whole_units,
-                );
-                self.insert_debit(
-                    pos,
-                    service,
-                    Some(as_pos),
-                    amount,
-                    charged_from,
-                    period_to,
-                    true,
-                    at,
-                );
-                first_charged = Some(charged_from);
-            }
-            if start >= period_from {
-                break;
-            }
-            period_end = period_from;
+        let charges = catch_up_charges(
+            next_bill,
+            start,
+            frequency,
+            billing_day(account, next_bill),
+            price(service, &self.c.account_services[as_pos]),
+            self.ctx.whole_units,
+        )?;
+        for charge in &charges {
+            self.insert_debit(
+                pos,
+                service,
+                Some(as_pos),
+                charge.amount,
+                charge.from,
+                charge.to,
+                true,
+                at,
+            );
         }
-        if first_charged.is_some() {
-            self.c.account_services[as_pos].addition_prorate_date = first_charged;
+        if let Some(first) = charges.last() {
+            self.c.account_services[as_pos].addition_prorate_date = Some(first.from);
         }
         Ok(())
     }
