@@ -1,0 +1,133 @@
+"""bench/RESULTS.md: the latest run's table above the kept history of earlier measurements."""
+
+import os
+import platform
+import re
+import subprocess
+from datetime import datetime, timezone
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(HERE, "RESULTS.md")
+MARK = "<!-- bench/run writes everything above this line; what follows is kept -->"
+INTRO = """`bash bench/run --accounts N` writes the section for a book of N accounts (the other sizes'
+sections stay as they were). Below them: earlier measurements, kept by hand.
+"""
+
+
+def _version(cmd):
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    with open("/proc/meminfo") as f:
+        mem = int(f.readline().split()[1]) / 1024 / 1024
+    return f"{os.cpu_count()} × {cpu}, {mem:.0f} GiB, {platform.system()} {platform.release()}"
+
+
+def _n(value, digits=0):
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def _cpu(r):
+    parts = []
+    if r.get("server_ms") is not None:
+        parts.append(f"{r['server_ms']:.2f}")
+    else:
+        parts.append("–")
+    parts.append(f"{r['postgres_ms']:.2f}" if r.get("postgres_ms") is not None else "–")
+    return " / ".join(parts)
+
+
+def markdown(results, args, seconds):
+    commit = _version(["git", "-C", HERE, "rev-parse", "--short", "HEAD"])
+    graphile = "unknown"
+    try:
+        import json
+        with open(os.path.join(HERE, ".node/node_modules/postgraphile/package.json")) as f:
+            graphile = json.load(f)["version"]
+    except (OSError, ValueError, KeyError):
+        pass
+    lines = [
+        f"## {args.accounts:,} accounts",
+        "",
+        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `{args.command}` "
+        f"({seconds / 60:.0f} min in all) on {machine()}; fathom {commit} (release build), "
+        f"{_version(['psql', '--version'])} server on 127.0.0.1, SQLite (bundled with sqlx), "
+        f"PostGraphile {graphile} (`--cluster-workers 2`, `NODE_ENV=production`), {_version(['wrk', '--version'])}, "
+        f"{_version(['pgbench', '--version'])}.",
+        "",
+        f"Book: {args.accounts:,} accounts × {args.months} months. Reads: wrk, 2 threads, 16 connections, "
+        f"{args.seconds:g} s per run after a {3} s warm-up, {args.rounds} rounds alternating the contenders; "
+        "the figure is the median. A floor is the same work as plain SQL (pgbench on PostgreSQL, "
+        "`examples/sql_floor.rs` through sqlx on SQLite); a peer is PostGraphile over the same database. "
+        "Ratio = fathom ÷ peer or floor (higher is better). CPU is milliseconds per operation of the "
+        "server process (fathom, PostGraphile's cluster; for commands, the fathom command) / of PostgreSQL, "
+        "read from /proc.",
+        "",
+        "| database | workload | fathom | peer or floor | ratio | fathom p50 / p99 ms | CPU ms/op fathom (server / PostgreSQL) | CPU ms/op peer or floor | failed |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for kind, r in results.items():
+        for key, wl in r["workloads"].items():
+            c = wl["contenders"]
+            f = c["fathom"]
+            for other in [n for n in c if n != "fathom"]:
+                o = c[other]
+                ratio = f["ops"] / o["ops"] if o["ops"] else float("nan")
+                lat = f"{_n(f.get('p50'), 1)} / {_n(f.get('p99'), 1)}" if f.get("p50") is not None else "–"
+                lines.append(
+                    f"| {kind} | ({key}) {wl['title']}, {wl['unit']} | {_n(f['ops'])} | {other}: {_n(o['ops'])} | "
+                    f"**{ratio:.2f}** | {lat} | {_cpu(f)} | {_cpu(o)} | {f['failed']} |")
+    lines += ["", "Rounds (ops/s of each run, fathom first) and notes:", ""]
+    for kind, r in results.items():
+        for key, wl in r["workloads"].items():
+            rounds = "; ".join(f"{name} {', '.join(_n(v) for v in c.get('rounds', [c['ops']]))}"
+                               for name, c in wl["contenders"].items())
+            note = f" — {wl['note']}" if wl.get("note") else ""
+            client = wl["contenders"]["fathom"].get("client_ms")
+            if wl["contenders"]["fathom"].get("p50") is not None and client is not None:
+                note += f" — wrk's own CPU: {client:.2f} ms/request"
+            lines.append(f"- {kind} ({key}): {rounds}{note}")
+    lines += ["", "| database | book | seeding | copy for the run | `fathom verify` | catch-up billing | peak RSS |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+    for kind, r in results.items():
+        b, m = r["book"], r["memory"]
+        seeding = (f"{b['seed_seconds']:.0f} s (this run)" if b["seed_seconds"] is not None
+                   else f"kept from {b['seeded_at'][:16]} ({_n(b.get('kept_seed_seconds'))} s then)")
+        rss = ", ".join(f"{name} {v:.0f} MiB" for name, v in m.items())
+        lines.append(
+            f"| {kind} | {b['accounts']:,} accounts, {b['invoices']:,} invoices, {b['debits']:,} debits | {seeding} | "
+            f"{b['copy_seconds']:.0f} s | {b['verify_seconds']:.0f} s, passed | {b['catch_up']['seconds']:.1f} s "
+            f"({b['catch_up']['output']}) | {rss} |")
+    return "\n".join(lines) + "\n"
+
+
+def write(text, accounts):
+    """Replaces this book size's section (sections are kept per size, smallest first) and keeps
+    the history below MARK."""
+    sections, kept = {}, ""
+    if os.path.exists(RESULTS):
+        with open(RESULTS) as f:
+            old = f.read()
+        if MARK in old:
+            old, kept = old.split(MARK, 1)
+        for m in re.finditer(r"<!-- accounts: (\d+) -->\n(.*?)<!-- /accounts -->\n", old, re.S):
+            sections[int(m.group(1))] = m.group(2)
+    sections[accounts] = text
+    body = "# fathom benchmark results\n\n" + INTRO + "\n"
+    for size in sorted(sections):
+        body += f"<!-- accounts: {size} -->\n{sections[size]}<!-- /accounts -->\n"
+    with open(RESULTS, "w") as f:
+        f.write(body + "\n" + MARK + kept)

@@ -1,0 +1,84 @@
+"""The servers under test: fathom and PostGraphile, started, checked and stopped."""
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import time
+
+from . import procs
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post(port, path, body, token=None, timeout=120):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    conn.request("POST", path, body, headers)
+    response = conn.getresponse()
+    return response.status, json.loads(response.read() or b"null")
+
+
+def wait_http(port, path, seconds=120):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", path)
+            if conn.getresponse().status < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"nothing answered on port {port}{path}")
+
+
+class Server:
+    def __init__(self, name, args, env, path, health, token=None):
+        self.name, self.path, self.token = name, path, token
+        self.port = free_port()
+        env = dict(env)
+        args = [a.replace("{port}", str(self.port)) for a in args]
+        env = {k: v.replace("{port}", str(self.port)) for k, v in env.items()}
+        self.proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_http(self.port, health)
+        self.tree = procs.Tree(self.proc.pid)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+    def ask(self, query):
+        """One request, which must answer without errors."""
+        status, body = post(self.port, self.path, json.dumps({"query": query}), self.token)
+        if status != 200 or not body or body.get("errors") or not body.get("data"):
+            raise SystemExit(f"{self.name} did not answer {query[:80]}…: {status} {json.dumps(body)[:500]}")
+        return body["data"]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def fathom(binary, url, token):
+    env = dict(os.environ, DATABASE_URL=url, FATHOM_LOG="warn", FATHOM_BIND="127.0.0.1:{port}",
+               FATHOM_RATE_LIMIT_PER_MINUTE="0")
+    return Server("fathom", [binary, "serve"], env, "/api/graphql", "/healthz", token)
+
+
+def postgraphile(binary, pg_url):
+    env = dict(os.environ, NODE_ENV="production")
+    args = [binary, "-c", pg_url, "--port", "{port}", "--host", "127.0.0.1", "--cluster-workers", "2",
+            "--disable-default-mutations", "--disable-query-log", "--simple-collections", "omit"]
+    return Server("PostGraphile", args, env, "/graphql", "/graphql")

@@ -1,0 +1,216 @@
+"""The workloads: the GraphQL fathom and PostGraphile answer, and the SQL floors.
+
+A floor is the SQL a minimal implementation of the same work needs, with nothing around it:
+for reads, the statements that fetch exactly the selected rows; for writes, the same rows
+written by plain SQL in one transaction per account. Floors are written once for both
+databases, with a few dialect pieces filled in (`Dialect`).
+"""
+
+from datetime import date, datetime, timedelta, timezone
+
+# (a) a page of 100 accounts with their status's name.
+PAGE = ("{ accounts(paginator: {page: 1, records_per_page: 100}) "
+        "{ entities { id name account_status { name } } } }")
+PAGE_PEER = ("{ allAccounts(first: 100, orderBy: ID_ASC, condition: {archivedAt: null}) "
+             "{ nodes { id name accountStatusByAccountStatusId { name } } } }")
+PAGE_FLOOR = """
+SELECT a.id, a.name, s.name FROM accounts a JOIN account_statuses s ON s.id = a.account_status_id
+WHERE a.archived_at IS NULL ORDER BY a.id LIMIT 100
+"""
+
+# (b) the same page with status, type, addresses, child accounts and the total count.
+RICH = ("{ accounts(paginator: {page: 1, records_per_page: 100}) { entities { id name "
+        "account_status { id name } account_type { id name } addresses { entities { id line1 } } "
+        "child_accounts { entities { id name } } } page_info { total_count } } }")
+RICH_PEER = ("{ allAccounts(first: 100, orderBy: ID_ASC, condition: {archivedAt: null}) { totalCount nodes { id name "
+             "accountStatusByAccountStatusId { id name } accountTypeByAccountTypeId { id name } "
+             "addressesByAddressableId { nodes { id line1 } } accountsByParentAccountId { nodes { id name } } } } }")
+_PAGE_IDS = "SELECT id FROM accounts WHERE archived_at IS NULL ORDER BY id LIMIT 100"
+RICH_FLOOR = f"""
+SELECT a.id, a.name, s.id, s.name, t.id, t.name FROM accounts a
+JOIN account_statuses s ON s.id = a.account_status_id JOIN account_types t ON t.id = a.account_type_id
+WHERE a.archived_at IS NULL ORDER BY a.id LIMIT 100
+;
+SELECT addressable_id, id, line1 FROM addresses WHERE addressable_id IN ({_PAGE_IDS}) ORDER BY id
+;
+SELECT parent_account_id, id, name FROM accounts WHERE parent_account_id IN ({_PAGE_IDS}) ORDER BY id
+;
+SELECT COUNT(*) FROM accounts WHERE archived_at IS NULL
+"""
+
+# (c) one account with its invoices and their debits.
+ACCOUNT = ("{ accounts(id: ID) { entities { id name invoices { entities { id date total_debits remaining_due "
+           "debits { entities { id amount description } } } } } } }")
+ACCOUNT_PEER = ('{ accountById(id: "ID") { id name invoicesByAccountId { nodes { id date totalDebits remainingDue '
+                "debitsByInvoiceId { nodes { id amount description } } } } } }")
+ACCOUNT_FLOOR = """
+SELECT id, name FROM accounts WHERE id = :aid
+;
+SELECT id, date, total_debits, remaining_due FROM invoices WHERE account_id = :aid ORDER BY id
+;
+SELECT invoice_id, id, amount, description FROM debits
+WHERE invoice_id IN (SELECT id FROM invoices WHERE account_id = :aid) ORDER BY id
+"""
+
+# (d) the Activations & Disconnections report over its default period.
+REPORT = ("{ activations_and_disconnections_report { "
+          "activations { entities { account_event_id account_name activated_at } page_info { total_count } } "
+          "disconnections { entities { disconnection_log_id account_name disconnected_at } page_info { total_count } } "
+          "summary { activation_count disconnection_count months { month activations disconnections } } } }")
+
+
+class Dialect:
+    """The few pieces of SQL that differ, and literals for one run's instant."""
+
+    def __init__(self, kind, now=None):
+        self.kind = kind
+        self.now_instant = now or datetime.now(timezone.utc).replace(microsecond=0)
+
+    def stamp(self, instant):
+        # No colons on PostgreSQL: pgbench would read `:30` as a variable.
+        if self.kind == "postgres":
+            return f"to_timestamp({int(instant.timestamp())})"
+        return f"'{instant.strftime('%Y-%m-%dT%H:%M:%S+00:00')}'"
+
+    @property
+    def now(self):
+        return self.stamp(self.now_instant)
+
+    @property
+    def today(self):
+        return f"'{self.now_instant.date().isoformat()}'"
+
+    def day(self, d):
+        return f"'{d.isoformat()}'"
+
+    def days_between(self, later, earlier):
+        if self.kind == "postgres":
+            return f"(CAST({later} AS date) - CAST({earlier} AS date))"
+        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+    def plus_month(self, column, days=0):
+        if self.kind == "postgres":
+            return f"CAST({column} + INTERVAL '1 month' + INTERVAL '{days} day' AS date)"
+        return f"date({column}, '+1 month', '{days:+d} day')"
+
+    def month_of(self, column):
+        if self.kind == "postgres":
+            return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM')"
+        return f"substr({column}, 1, 7)"
+
+
+def report_floor(d):
+    """The report's statements: per table, one page, its count, and the monthly summary."""
+    end = d.now_instant.date()
+    start = (end.replace(year=end.year - 1) + timedelta(days=1))
+    lo, hi = d.day(start), d.day(end + timedelta(days=1))
+    if d.kind == "sqlite":
+        lo, hi = f"'{start.isoformat()}T00:00:00+00:00'", f"'{(end + timedelta(days=1)).isoformat()}T00:00:00+00:00'"
+    parts = []
+    for view, column, columns in [
+        ("report_activations", "activated_at", "account_event_id, account_name, activated_at"),
+        ("report_disconnections", "disconnected_at", "disconnection_log_id, account_name, disconnected_at"),
+    ]:
+        where = f"{column} >= {lo} AND {column} < {hi}"
+        parts.append(f"SELECT {columns} FROM {view} WHERE {where} ORDER BY id LIMIT 100")
+        parts.append(f"SELECT COUNT(*) FROM {view} WHERE {where}")
+        parts.append(f"SELECT {d.month_of(column)} AS m, COUNT(*) FROM {view} WHERE {where} GROUP BY 1 ORDER BY 1")
+    return "\n;\n".join(parts)
+
+
+def disconnection_floor(d, disconnect_status, with_event=False):
+    """The rows a disconnection writes, for the account :aid (and its event :eid)."""
+    now, today = d.now, d.today
+    days_left = d.days_between("prorated_to", today)
+    days_all = d.days_between("prorated_to", "prorated_from") + " + 1"
+    final = f"(SELECT MAX(id) FROM invoices WHERE account_id = :aid AND date = {today} AND message = 'Final invoice')"
+    statements = [
+        f"UPDATE accounts SET account_status_id = {disconnect_status}, next_bill_date = NULL, "
+        f"next_recurring_charge_amount = 0, updated_at = {now}, version = version + 1 WHERE id = :aid",
+        f"UPDATE account_services SET next_bill_date = NULL, updated_at = {now}, version = version + 1 "
+        "WHERE account_id = :aid AND removed_at IS NULL",
+        # Proration credits for what was billed past today.
+        "INSERT INTO discounts (account_id, company_id, service_id, debit_id, amount, amount_remaining, description, "
+        "service_name, type, prorated_from, prorated_to, quantity, reversed, tax_committed, created_at, updated_at, version) "
+        f"SELECT account_id, company_id, service_id, id, amount * {days_left} / ({days_all}), "
+        f"amount * {days_left} / ({days_all}), 'Proration credit', service_name, type, {today}, prorated_to, quantity, "
+        f"FALSE, FALSE, {now}, {now}, 1 FROM debits WHERE account_id = :aid AND prorated_to > {today} AND reversed = FALSE",
+        # The final invoice, when anything is uninvoiced; its debits; the credits applied to it.
+        "INSERT INTO invoices (account_id, company_id, date, due_date, end_date, total_debits, remaining_due, total_taxes, "
+        "child_invoice_remaining_due, status, message, number_of_months, void, frozen, delinquent, late_fee_applied, "
+        "late_fee_only, pending_email, tax_committed, auto_pay_attempts, created_at, updated_at, version) "
+        f"SELECT :aid, MIN(company_id), {today}, {today}, {today}, SUM(amount), SUM(amount), 0, 0, 'UNPAID', "
+        f"'Final invoice', 1, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, 0, {now}, {now}, 1 "
+        "FROM debits WHERE account_id = :aid AND invoice_id IS NULL HAVING COUNT(*) > 0",
+        f"UPDATE debits SET invoice_id = {final}, updated_at = {now}, version = version + 1 "
+        "WHERE account_id = :aid AND invoice_id IS NULL",
+        "INSERT INTO invoice_discount_applications (invoice_id, discount_id, amount, created_at, updated_at, version) "
+        f"SELECT {final}, id, amount_remaining, {now}, {now}, 1 FROM discounts "
+        f"WHERE account_id = :aid AND amount_remaining > 0 AND {final} IS NOT NULL",
+        f"UPDATE discounts SET amount_remaining = 0, updated_at = {now}, version = version + 1 "
+        f"WHERE account_id = :aid AND amount_remaining > 0 AND {final} IS NOT NULL",
+        # The serviceable address released, its history closed.
+        f"UPDATE addresses SET addressable_id = NULL, addressable_type = NULL, updated_at = {now}, version = version + 1 "
+        "WHERE addressable_id = :aid AND serviceable = TRUE",
+        f"UPDATE serviceable_address_account_assignment_histories SET end_date = {today}, updated_at = {now}, "
+        "version = version + 1 WHERE account_id = :aid AND end_date IS NULL",
+        # The log, the account event, the audit row; other pending disconnections cancelled.
+        "INSERT INTO disconnection_logs (account_id, disconnected_at, disconnected_by_user_id, final_invoice_id, prorated, "
+        "proration_source, previous_account_status_id, account_status_id, scheduled_event_id, credit_total, created_at, "
+        f"updated_at, version) VALUES (:aid, {now}, 1, {final}, TRUE, 'INPUT', 1, {disconnect_status}, "
+        f"{':eid' if with_event else 'NULL'}, 0, {now}, {now}, 1)",
+        "INSERT INTO account_events (account_id, event, event_datetime, previous, current, created_at, updated_at, version) "
+        f"VALUES (:aid, 'STATUS_UPDATED', {now}, 'Active', 'Inactive', {now}, {now}, 1)",
+        "INSERT INTO logs (type, loggable_type, loggable_id, user_id, previous, current, message, created_at, updated_at, "
+        f"version) VALUES ('UPDATED', 'Account', :aid, 1, NULL, NULL, 'account disconnected', {now}, {now}, 1)",
+        f"UPDATE scheduled_events SET status = 'CANCELLED', updated_at = {now}, version = version + 1 "
+        f"WHERE account_id = :aid AND event = 'DISCONNECT_ACCOUNT' AND status = 'PENDING'"
+        + (" AND id <> :eid" if with_event else ""),
+    ]
+    if with_event:
+        statements.append(
+            f"UPDATE scheduled_events SET status = 'COMPLETED', complete = TRUE, executed_at = {now}, "
+            f"attempts = attempts + 1, updated_at = {now}, version = version + 1 WHERE id = :eid")
+    return "\n;\n".join(statements)
+
+
+def billing_floor(d, bill_date):
+    """The rows billing one account for its cycle writes: a debit per due service, the services
+    moved on a month, the invoice, its debits, the log, the account's next bill date."""
+    now, day = d.now, d.day(bill_date)
+    invoice = "(SELECT MAX(id) FROM invoices WHERE account_id = :aid)"
+    return "\n;\n".join([
+        "INSERT INTO debits (account_id, company_id, service_id, account_service_id, amount, quantity, description, "
+        "service_name, type, number_of_months, prorated_from, prorated_to, reversed, created_at, updated_at, version) "
+        "SELECT s.account_id, v.company_id, s.service_id, s.id, COALESCE(s.price_override, v.amount) * s.quantity, "
+        f"s.quantity, v.name, v.name, v.type, 1, s.next_bill_date, {d.plus_month('s.next_bill_date', -1)}, FALSE, "
+        f"{now}, {now}, 1 FROM account_services s JOIN services v ON v.id = s.service_id "
+        f"WHERE s.account_id = :aid AND s.removed_at IS NULL AND s.next_bill_date <= {day} AND v.type = 'RECURRING'",
+        f"UPDATE account_services SET next_bill_date = {d.plus_month('next_bill_date')}, "
+        f"number_of_times_billed = number_of_times_billed + 1, updated_at = {now}, version = version + 1 "
+        f"WHERE account_id = :aid AND removed_at IS NULL AND next_bill_date <= {day}",
+        "INSERT INTO invoices (account_id, company_id, date, due_date, end_date, total_debits, remaining_due, total_taxes, "
+        "child_invoice_remaining_due, status, message, number_of_months, void, frozen, delinquent, late_fee_applied, "
+        "late_fee_only, pending_email, tax_committed, auto_pay_attempts, created_at, updated_at, version) "
+        f"SELECT :aid, MIN(company_id), {day}, {day}, {day}, SUM(amount), SUM(amount), 0, 0, 'UNPAID', NULL, 1, "
+        f"FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, 0, {now}, {now}, 1 "
+        "FROM debits WHERE account_id = :aid AND invoice_id IS NULL HAVING COUNT(*) > 0",
+        f"UPDATE debits SET invoice_id = {invoice}, updated_at = {now}, version = version + 1 "
+        "WHERE account_id = :aid AND invoice_id IS NULL",
+        "INSERT INTO logs (type, loggable_type, loggable_id, user_id, previous, current, message, created_at, updated_at, "
+        f"version) VALUES ('SYSTEM', 'Invoice', :aid, NULL, NULL, NULL, 'invoice', {now}, {now}, 1)",
+        f"UPDATE accounts SET next_bill_date = {d.plus_month('next_bill_date')}, updated_at = {now}, "
+        "version = version + 1 WHERE id = :aid",
+    ])
+
+
+def pgbench_script(floor, pick=None):
+    """A floor as a pgbench script: one transaction per run; `pick` (a SELECT with \\gset)
+    chooses the item, e.g. the next account from a queue table."""
+    lines = ["BEGIN;"]
+    if pick:
+        lines.append(pick)
+    for statement in floor.split("\n;\n"):
+        lines.append(" ".join(statement.split()) + ";")
+    lines.append("COMMIT;")
+    return "\n".join(lines) + "\n"
