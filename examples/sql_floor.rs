@@ -128,12 +128,18 @@ async fn main() {
         .expect("open the database");
 
     let next = Arc::new(AtomicUsize::new(0));
-    let deadline = args.seconds.map(|s| Instant::now() + Duration::from_secs_f64(s));
+    let deadline = args
+        .seconds
+        .map(|s| Instant::now() + Duration::from_secs_f64(s));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.clients {
-        let (pool, statements, items, next) =
-            (pool.clone(), statements.clone(), items.clone(), next.clone());
+        let (pool, statements, items, next) = (
+            pool.clone(),
+            statements.clone(),
+            items.clone(),
+            next.clone(),
+        );
         let write = args.write;
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -156,7 +162,10 @@ async fn main() {
                     for name in names {
                         query = query.bind(*item.get(name).expect("a value for each parameter"));
                     }
-                    query.fetch_all(&mut *conn).await.expect("a floor statement");
+                    query
+                        .fetch_all(&mut *conn)
+                        .await
+                        .expect("a floor statement");
                 }
                 conn.execute("COMMIT").await.expect("commit");
                 latencies.push(at.elapsed().as_secs_f64() * 1000.0);
