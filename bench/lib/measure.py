@@ -1,8 +1,12 @@
 """One measurement: a load run with the CPU time each process spent on it."""
 
 import statistics
+import time
 
 from . import procs
+
+
+SETTLE_SECONDS = 0.5
 
 
 class Meter:
@@ -19,6 +23,9 @@ class Meter:
 
     def stop(self, ops):
         """CPU milliseconds per operation for `ops` operations."""
+        if self.postgres:
+            # A backend whose client just left is counted once the postmaster has reaped it.
+            time.sleep(SETTLE_SECONDS)
         per = 1000.0 / ops if ops else float("nan")
         return {
             "server_ms": ((self.server.cpu() - self.s0) * per) if self.server else None,
