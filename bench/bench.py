@@ -98,7 +98,7 @@ class Run:
             self.postgres = procs.Tree(procs.postmaster_pid(data), reaped=True)
         self.token = books.fathom(a.fathom, self.book.url, "token", "create", "--name", "bench").stdout.strip()
 
-    def compare(self, key, title, contenders, unit="req/s"):
+    def compare(self, key, title, contenders, unit="req/s", refused=None):
         """Warm-up, then `rounds` rounds alternating the contenders; medians kept."""
         print(f"   ({key}) {title}", flush=True)
         for _, run, _ in contenders:
@@ -111,6 +111,10 @@ class Run:
             "title": title, "unit": unit,
             "contenders": {name: measure.median(r) for name, r in rounds.items()},
         }
+        for name, problem in (refused or {}).items():
+            self.results["workloads"][key]["contenders"][name] = {
+                "ops": 0.0, "n": 0, "failed": 1, "p50": None, "p99": None, "refused": problem,
+                "server_ms": None, "postgres_ms": None, "client_ms": None}
 
     def reads(self):
         a, d = self.args, self.dialect
@@ -128,13 +132,19 @@ class Run:
                 ("d", "Activations & Disconnections report, default period", w.REPORT, None, w.report_floor(d), {}),
             ]
             for key, title, query, peer_query, floor_sql, params in cases:
-                fathom.ask(query)
-                contenders = [("fathom", self.http(fathom, query), fathom.tree)]
-                if peer and peer_query:
-                    peer.ask(peer_query)
-                    contenders.append(("PostGraphile", self.http(peer, peer_query), peer.tree))
+                contenders, refused = [], {}
+                for name, server, q in [("fathom", fathom, query), ("PostGraphile", peer, peer_query)]:
+                    if server is None or q is None:
+                        continue
+                    # A server that cannot answer the request once is recorded as such, not loaded.
+                    problem = server.ask(q)
+                    if problem:
+                        print(f"      {name} did not answer: {problem}", flush=True)
+                        refused[name] = problem
+                    else:
+                        contenders.append((name, self.http(server, q), server.tree))
                 contenders.append(("SQL floor", self.floor(floor_sql, params), None))
-                self.compare(key, title, contenders)
+                self.compare(key, title, contenders, refused=refused)
             self.disconnections(fathom)
             self.results["memory"]["fathom"] = fathom.tree.peak_rss_mib()
             if peer:

@@ -37,11 +37,19 @@ def machine():
 def _n(value, digits=0):
     if value is None:
         return "–"
+    if digits == 0 and abs(value) < 10:
+        digits = 1
     return f"{value:,.{digits}f}"
+
+
+def _show(r):
+    return f"did not answer ({r['refused']})" if r.get("refused") else _n(r["ops"])
 
 
 def _cpu(r):
     parts = []
+    if r.get("refused"):
+        return "–"
     if r.get("server_ms") is not None:
         parts.append(f"{r['server_ms']:.2f}")
     else:
@@ -85,10 +93,20 @@ def markdown(results, args, seconds):
             f = c["fathom"]
             for other in [n for n in c if n != "fathom"]:
                 o = c[other]
+                if f.get("refused"):
+                    lines.append(
+                        f"| {kind} | ({key}) {wl['title']}, {wl['unit']} | did not answer ({f['refused']}) | "
+                        f"{other}: {_show(o)} | **0** | – | – | {_cpu(o)} | all |")
+                    continue
+                if o.get("refused"):
+                    lines.append(
+                        f"| {kind} | ({key}) {wl['title']}, {wl['unit']} | {_n(f['ops'])} | {other}: did not answer "
+                        f"({o['refused']}) | – | – | {_cpu(f)} | – | {f['failed']} |")
+                    continue
                 ratio = f["ops"] / o["ops"] if o["ops"] else float("nan")
                 lat = f"{_n(f.get('p50'), 1)} / {_n(f.get('p99'), 1)}" if f.get("p50") is not None else "–"
                 lines.append(
-                    f"| {kind} | ({key}) {wl['title']}, {wl['unit']} | {_n(f['ops'])} | {other}: {_n(o['ops'])} | "
+                    f"| {kind} | ({key}) {wl['title']}, {wl['unit']} | {_show(f)} | {other}: {_show(o)} | "
                     f"**{ratio:.2f}** | {lat} | {_cpu(f)} | {_cpu(o)} | {f['failed']} |")
     lines += ["", "Rounds (ops/s of each run, fathom first) and notes:", ""]
     for kind, r in results.items():
