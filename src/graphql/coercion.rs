@@ -13,13 +13,12 @@ pub fn explain(message: &str) -> Option<(String, String)> {
         return Some(argument(path, reason));
     }
     if let Some(rest) = message.strip_prefix("Field \"") {
-        // Field "f" argument "a" of type "T" is required but not provided
-        let (_, rest) = rest.split_once("\" argument \"")?;
-        let (argument, rest) = rest.split_once("\" of type \"")?;
-        let (ty, _) = rest.split_once('"')?;
+        // Field "f" argument "a" of type "Parent" is required but not provided
+        let (field, rest) = rest.split_once("\" argument \"")?;
+        let (argument, _) = rest.split_once("\" of type \"")?;
         return Some((
             argument.to_owned(),
-            format!("{argument} is required ({ty}) but was not given"),
+            format!("{argument} is required (an argument of {field}) but was not given"),
         ));
     }
     if let Some(rest) = message.strip_prefix("Variable \"$") {
@@ -31,14 +30,20 @@ pub fn explain(message: &str) -> Option<(String, String)> {
 
 fn argument(path: &str, reason: &str) -> (String, String) {
     if let Some(ty) = quoted_after(reason, "expected type \"") {
-        return (path.to_owned(), format!("{path}: expected {}", expected(ty)));
+        return (
+            path.to_owned(),
+            format!("{path}: expected {}", expected(ty)),
+        );
     }
     if let Some(rest) = reason.strip_prefix("field \"") {
         if let Some((field, rest)) = rest.split_once("\" of type \"") {
             let ty = rest.split('"').next().unwrap_or("");
             let full = format!("{path}.{field}");
             if rest.contains("is required but not provided") {
-                return (full.clone(), format!("{full} is required ({ty}) but was not given"));
+                return (
+                    full.clone(),
+                    format!("{full} is required ({ty}) but was not given"),
+                );
             }
         }
     }
@@ -46,7 +51,10 @@ fn argument(path: &str, reason: &str) -> (String, String) {
         if let Some((field, rest)) = rest.split_once("\" of type \"") {
             let ty = rest.split('"').next().unwrap_or("");
             let full = format!("{path}.{field}");
-            return (full.clone(), format!("{full}: {ty} has no field named {field}"));
+            return (
+                full.clone(),
+                format!("{full}: {ty} has no field named {field}"),
+            );
         }
     }
     if let Some(rest) = reason.strip_prefix("enumeration type \"") {
@@ -114,16 +122,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(field, "input.name");
-        assert_eq!(message, "input.name is required (String!) but was not given");
+        assert_eq!(
+            message,
+            "input.name is required (String!) but was not given"
+        );
     }
 
     #[test]
     fn a_missing_argument_and_a_variable_are_named() {
-        let (field, _) = explain(
-            "Field \"disconnectAccount\" argument \"id\" of type \"Int64Bit!\" is required but not provided",
+        let (field, message) = explain(
+            "Field \"disconnectAccount\" argument \"id\" of type \"Mutation\" is required but not provided",
         )
         .unwrap();
         assert_eq!(field, "id");
+        assert_eq!(
+            message,
+            "id is required (an argument of disconnectAccount) but was not given"
+        );
         let (field, _) = explain(
             "Variable \"$id\" of type \"String\" used in position expecting type \"Int64Bit!\"",
         )

@@ -57,7 +57,8 @@ where
             FieldFuture::Value(value) => FieldFuture::Value(value),
             FieldFuture::Future(future) => FieldFuture::Future(Box::pin(async move {
                 future.await.map_err(|err| {
-                    context.add_error(context.set_error_path(err.into_server_error(context.item.pos)));
+                    context
+                        .add_error(context.set_error_path(err.into_server_error(context.item.pos)));
                     async_graphql::Error::new(FIELD_FAILED)
                 })
             })),

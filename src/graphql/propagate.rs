@@ -11,8 +11,7 @@
 //! unordered; clients read fields by name).
 
 use async_graphql::parser::types::{
-    BaseType, DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
-    Type,
+    BaseType, DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet, Type,
 };
 use async_graphql::{Name, PathSegment, Response, Value};
 
@@ -95,7 +94,9 @@ fn nearest_nullable(
                 for set in &sets {
                     collect(document, set, key, &on, &mut found, 0);
                 }
-                let (name, owner) = found.first().map(|(f, o)| (f.name.node.as_str(), o.clone()))?;
+                let (name, owner) = found
+                    .first()
+                    .map(|(f, o)| (f.name.node.as_str(), o.clone()))?;
                 let ty = if name == "__typename" {
                     typename.clone()
                 } else {
@@ -145,8 +146,19 @@ fn collect<'d>(
             }
             Selection::InlineFragment(inline) => {
                 let inline = &inline.node;
-                let on = inline.type_condition.as_ref().map(|c| c.node.on.node.as_str()).unwrap_or(on);
-                collect(document, &inline.selection_set.node, key, on, out, depth + 1);
+                let on = inline
+                    .type_condition
+                    .as_ref()
+                    .map(|c| c.node.on.node.as_str())
+                    .unwrap_or(on);
+                collect(
+                    document,
+                    &inline.selection_set.node,
+                    key,
+                    on,
+                    out,
+                    depth + 1,
+                );
             }
             Selection::FragmentSpread(spread) => {
                 if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {

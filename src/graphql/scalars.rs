@@ -41,7 +41,10 @@ fn string_of_form(value: &Value, check: fn(&str) -> bool) -> bool {
 
 /// The description of one of fathom's own scalars (what its values look like).
 pub fn describe(name: &str) -> Option<&'static str> {
-    DESCRIPTIONS.iter().find(|(n, _)| *n == name).map(|(_, d)| *d)
+    DESCRIPTIONS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, d)| *d)
 }
 
 const DESCRIPTIONS: &[(&str, &str)] = &[
@@ -65,36 +68,31 @@ fn scalar(name: &str) -> Scalar {
 
 pub fn scalars() -> Vec<Scalar> {
     vec![
-        scalar("Int64Bit")
-            .validator(|v| parse_i64(v).is_some()),
-        scalar("Date")
-            .validator(|v| string_of_form(v, |s| parse_date(s).is_some())),
-        scalar("Datetime")
-            .validator(|v| string_of_form(v, |s| parse_datetime(s).is_some())),
-        scalar("HtmlHexColor")
-            .validator(|v| string_of_form(v, |s| normalize_color(s).is_some())),
-        scalar("EmailAddress")
-            .validator(|v| string_of_form(v, valid_email)),
-        scalar("Latitude")
-            .validator(|v| parse_coordinate(v, 90.0).is_some()),
-        scalar("Longitude")
-            .validator(|v| parse_coordinate(v, 180.0).is_some()),
-        scalar("Time")
-            .validator(|v| string_of_form(v, |s| parse_time(s).is_some())),
+        scalar("Int64Bit").validator(|v| parse_i64(v).is_some()),
+        scalar("Date").validator(|v| string_of_form(v, |s| parse_date(s).is_some())),
+        scalar("Datetime").validator(|v| string_of_form(v, |s| parse_datetime(s).is_some())),
+        scalar("HtmlHexColor").validator(|v| string_of_form(v, |s| normalize_color(s).is_some())),
+        scalar("EmailAddress").validator(|v| string_of_form(v, valid_email)),
+        scalar("Latitude").validator(|v| parse_coordinate(v, 90.0).is_some()),
+        scalar("Longitude").validator(|v| parse_coordinate(v, 180.0).is_some()),
+        scalar("Time").validator(|v| string_of_form(v, |s| parse_time(s).is_some())),
         scalar("Text").validator(|v| matches!(v, Value::String(_))),
-        scalar("Numeric")
-            .validator(|v| string_of_form(v, |s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))),
-        scalar("URL")
-            .validator(|v| string_of_form(v, |s| s.starts_with("http://") || s.starts_with("https://"))),
-        scalar("Geopoint")
-            .validator(|v| {
-                string_of_form(v, |s| {
-                    s.split_once(',').is_some_and(|(a, b)| {
-                        a.trim().parse::<f64>().is_ok_and(|x| x.abs() <= 90.0)
-                            && b.trim().parse::<f64>().is_ok_and(|y| y.abs() <= 180.0)
-                    })
+        scalar("Numeric").validator(|v| {
+            string_of_form(v, |s| {
+                !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+            })
+        }),
+        scalar("URL").validator(|v| {
+            string_of_form(v, |s| s.starts_with("http://") || s.starts_with("https://"))
+        }),
+        scalar("Geopoint").validator(|v| {
+            string_of_form(v, |s| {
+                s.split_once(',').is_some_and(|(a, b)| {
+                    a.trim().parse::<f64>().is_ok_and(|x| x.abs() <= 90.0)
+                        && b.trim().parse::<f64>().is_ok_and(|y| y.abs() <= 180.0)
                 })
-            }),
+            })
+        }),
     ]
 }
 

@@ -19,22 +19,25 @@ fn field_error<'a>(body: &'a Value, path: Value, code: &str) -> &'a Value {
     error
 }
 
-on_both!(a_failed_nullable_field_is_null_beside_the_fields_that_answered, |app| {
-    let id = create_account(app, "Ada Lovelace", 1).await;
-    let body = app
-        .gql(
-            "mutation($id: Int64Bit!) {
+on_both!(
+    a_failed_nullable_field_is_null_beside_the_fields_that_answered,
+    |app| {
+        let id = create_account(app, "Ada Lovelace", 1).await;
+        let body = app
+            .gql(
+                "mutation($id: Int64Bit!) {
                gone: disconnectAccount(id: 999999) { id }
                done: disconnectAccount(id: $id) { id account_status { name } }
              }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert_eq!(body["data"]["gone"], Value::Null, "{body}");
-    assert_eq!(body["data"]["done"]["id"], id.to_string(), "{body}");
-    let error = field_error(&body, json!(["gone"]), "NOT_FOUND");
-    assert_eq!(error["locations"][0]["line"], 2, "{body}");
-});
+                json!({ "id": id }),
+            )
+            .await;
+        assert_eq!(body["data"]["gone"], Value::Null, "{body}");
+        assert_eq!(body["data"]["done"]["id"], id.to_string(), "{body}");
+        let error = field_error(&body, json!(["gone"]), "NOT_FOUND");
+        assert_eq!(error["locations"][0]["line"], 2, "{body}");
+    }
+);
 
 on_both!(a_failed_non_null_root_field_makes_data_null, |app| {
     create_account(app, "Ada Lovelace", 1).await;
@@ -100,9 +103,11 @@ on_both!(a_failed_non_null_field_in_a_list_nulls_its_element, |app| {
     assert_eq!(ids, vec![first.to_string(), second.to_string()]);
 });
 
-on_both!(errors_under_aliases_and_fragments_follow_the_response_keys, |app| {
-    create_account(app, "Ada Lovelace", 1).await;
-    let body = app
+on_both!(
+    errors_under_aliases_and_fragments_follow_the_response_keys,
+    |app| {
+        create_account(app, "Ada Lovelace", 1).await;
+        let body = app
         .gql(
             "query Q { list: accounts { ...Row } }
              fragment Row on AccountConnection {
@@ -111,13 +116,28 @@ on_both!(errors_under_aliases_and_fragments_follow_the_response_keys, |app| {
             json!({}),
         )
         .await;
-    assert_eq!(body["data"], json!({ "list": { "entities": [null] } }), "{body}");
-    field_error(&body, json!(["list", "entities", 0, "bills"]), "VALIDATION_FAILED");
-});
+        assert_eq!(
+            body["data"],
+            json!({ "list": { "entities": [null] } }),
+            "{body}"
+        );
+        field_error(
+            &body,
+            json!(["list", "entities", 0, "bills"]),
+            "VALIDATION_FAILED",
+        );
+    }
+);
 
 /// Sends `query` with `variables`: refused before it runs, with `VALIDATION_FAILED`,
 /// `extensions.field` = `field`, a message containing `says`, and nothing written.
-async fn input_refused(app: &common::TestApp, query: &str, variables: Value, field: &str, says: &str) {
+async fn input_refused(
+    app: &common::TestApp,
+    query: &str,
+    variables: Value,
+    field: &str,
+    says: &str,
+) {
     let before = app.fingerprint().await;
     let body = app.gql(query, variables).await;
     let errors = body["errors"].as_array().expect("errors");
@@ -127,7 +147,10 @@ async fn input_refused(app: &common::TestApp, query: &str, variables: Value, fie
     assert_eq!(error["extensions"]["field"], field, "{body}");
     let message = error["message"].as_str().unwrap();
     assert!(message.contains(says), "{message}");
-    assert!(error.get("path").is_none(), "a request error has no path: {body}");
+    assert!(
+        error.get("path").is_none(),
+        "a request error has no path: {body}"
+    );
     assert!(body["data"].is_null(), "{body}");
     assert_eq!(app.fingerprint().await, before, "nothing is written");
 }
@@ -135,44 +158,47 @@ async fn input_refused(app: &common::TestApp, query: &str, variables: Value, fie
 const CREATE: &str =
     "mutation($input: CreateAccountMutationInput) { createAccount(input: $input) { id } }";
 
-on_both!(input_coercion_errors_name_the_input_and_what_it_expects, |app| {
-    let contact = |email: &str| json!({"name": "Ada", "email_address": email});
-    // A bad email, in a variable.
-    input_refused(
-        app,
-        CREATE,
-        json!({"input": {"name": "Ada", "account_status_id": 1, "account_type_id": 1,
+on_both!(
+    input_coercion_errors_name_the_input_and_what_it_expects,
+    |app| {
+        let contact = |email: &str| json!({"name": "Ada", "email_address": email});
+        // A bad email, in a variable.
+        input_refused(
+            app,
+            CREATE,
+            json!({"input": {"name": "Ada", "account_status_id": 1, "account_type_id": 1,
                          "company_id": 1, "primary_contact": contact("not an email")}}),
-        "input.primary_contact.email_address",
-        "expected EmailAddress, an email address such as name@example.com",
-    )
-    .await;
-    // A required input field left out.
-    input_refused(
-        app,
-        CREATE,
-        json!({"input": {"account_status_id": 1, "account_type_id": 1, "company_id": 1,
+            "input.primary_contact.email_address",
+            "expected EmailAddress, an email address such as name@example.com",
+        )
+        .await;
+        // A required input field left out.
+        input_refused(
+            app,
+            CREATE,
+            json!({"input": {"account_status_id": 1, "account_type_id": 1, "company_id": 1,
                          "primary_contact": contact("ada@example.com")}}),
-        "input.name",
-        "input.name is required (String!)",
-    )
-    .await;
-    // An Int64Bit that is not a number, written in the document.
-    input_refused(
-        app,
-        "mutation { disconnectAccount(id: \"abc\") { id } }",
-        json!({}),
-        "id",
-        "expected Int64Bit, a 64-bit integer id",
-    )
-    .await;
-    // A required argument left out.
-    input_refused(
-        app,
-        "mutation { disconnectAccount { id } }",
-        json!({}),
-        "id",
-        "id is required (Int64Bit!)",
-    )
-    .await;
-});
+            "input.name",
+            "input.name is required (String!)",
+        )
+        .await;
+        // An Int64Bit that is not a number, written in the document.
+        input_refused(
+            app,
+            "mutation { disconnectAccount(id: \"abc\") { id } }",
+            json!({}),
+            "id",
+            "expected Int64Bit, a 64-bit integer id",
+        )
+        .await;
+        // A required argument left out.
+        input_refused(
+            app,
+            "mutation { disconnectAccount { id } }",
+            json!({}),
+            "id",
+            "id is required (an argument of disconnectAccount)",
+        )
+        .await;
+    }
+);
