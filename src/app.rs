@@ -382,6 +382,8 @@ async fn execute(
         // Long enough for a whole page's parents to join one batch (their loads are issued
         // together); short, because each wave of relations waits once.
         .delay(Duration::from_millis(1));
+        // Kept to place the `null`s of failed fields once the request has run.
+        let (query, operation_name) = (request.query.clone(), request.operation_name.clone());
         let request = request.data(user.clone()).data(loader);
         // On a task of its own: a panic becomes an INTERNAL answer, and at the deadline the
         // work is aborted (at its next await; everything before it is bounded by the guard).
@@ -402,6 +404,12 @@ async fn execute(
                 return app_error_response(StatusCode::REQUEST_TIMEOUT, timed_out());
             }
         };
+        crate::graphql::propagate::apply(
+            &state.guard,
+            &query,
+            operation_name.as_deref(),
+            &mut response,
+        );
         ensure_codes(&mut response);
         if !response.errors.is_empty() {
             state.metrics.errors.fetch_add(1, Ordering::Relaxed);
@@ -451,7 +459,8 @@ fn has_mutation(doc: &async_graphql::parser::types::ExecutableDocument) -> bool 
 }
 
 /// Gives every error an `extensions.code`: parse and validation errors (no path) are
-/// `VALIDATION_FAILED`, or `QUERY_TOO_COMPLEX` for the depth and directive limits; an
+/// `VALIDATION_FAILED` (with `extensions.field` naming the input when a value did not fit
+/// its type), or `QUERY_TOO_COMPLEX` for the depth and directive limits; an
 /// execution error without a code is `INTERNAL`, its message replaced by a request id.
 fn ensure_codes(response: &mut GqlResponse) {
     for err in &mut response.errors {
@@ -476,6 +485,11 @@ fn ensure_codes(response: &mut GqlResponse) {
                 "VALIDATION_FAILED"
             };
             ext.set("code", code);
+            // A value that does not fit its input type: name it, and say what was expected.
+            if let Some((field, message)) = crate::graphql::coercion::explain(&err.message) {
+                ext.set("field", field);
+                err.message = message;
+            }
         } else {
             let id = request_id();
             tracing::error!(request_id = %id, detail = %err.message, "uncoded resolver error");

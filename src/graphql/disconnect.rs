@@ -18,7 +18,7 @@ struct DisconnectInput {
 }
 
 pub fn mutation_field() -> Field {
-    Field::new("disconnectAccount", TypeRef::named("Account"), |ctx| {
+    super::field("disconnectAccount", TypeRef::named("Account"), |ctx| {
         FieldFuture::new(async move {
             let user = allowed(&ctx, Permission::AccountsDisconnect).map_err(gql)?;
             let id = id_arg(&ctx).map_err(gql)?;
@@ -39,7 +39,7 @@ pub fn mutation_field() -> Field {
 }
 
 pub fn preview_field() -> Field {
-    Field::new("disconnect_account_preview", TypeRef::named_nn("DisconnectAccountPreview"), |ctx| {
+    super::field("disconnect_account_preview", TypeRef::named_nn("DisconnectAccountPreview"), |ctx| {
         FieldFuture::new(async move {
             allowed(&ctx, Permission::AccountsRead).map_err(gql)?;
             // It shows debits and credits too.
@@ -63,7 +63,7 @@ fn plan_field(
     description: &'static str,
     value: for<'a> fn(&'a DisconnectPlan) -> Option<FieldValue<'a>>,
 ) -> Field {
-    Field::new(name, type_ref(ty), move |ctx| {
+    super::field(name, type_ref(ty), move |ctx| {
         FieldFuture::new(async move {
             let plan = ctx.parent_value.try_downcast_ref::<DisconnectPlan>()?;
             Ok(value(plan))
@@ -134,7 +134,7 @@ pub fn types() -> Vec<Object> {
             |p| rows(&p.active_child_accounts),
         ));
     let credit_field = |name: &'static str, ty: &'static str, f: fn(&PlannedCredit) -> Value| {
-        Field::new(name, type_ref(ty), move |ctx| {
+        super::field(name, type_ref(ty), move |ctx| {
             FieldFuture::new(async move {
                 let credit = ctx.parent_value.try_downcast_ref::<PlannedCredit>()?;
                 Ok(Some(FieldValue::value(f(credit))))

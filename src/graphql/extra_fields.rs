@@ -9,7 +9,7 @@ use crate::entity::{personal_access_token, role, service};
 
 /// `Service.recurring_service_detail`: the billing frequency of a recurring service.
 pub fn service() -> Vec<Field> {
-    vec![Field::new(
+    vec![super::field(
         "recurring_service_detail",
         TypeRef::named("RecurringServiceDetail"),
         |ctx| {
@@ -35,7 +35,7 @@ pub fn recurring_service_detail_type() -> Object {
     };
     Object::new("RecurringServiceDetail")
         .description("How a recurring service bills.")
-        .field(Field::new(
+        .field(super::field(
             "id",
             TypeRef::named_nn("Int64Bit"),
             move |ctx| {
@@ -45,7 +45,7 @@ pub fn recurring_service_detail_type() -> Object {
             },
         ))
         .field(
-            Field::new(
+            super::field(
                 "billing_frequency",
                 TypeRef::named_nn(TypeRef::INT),
                 move |ctx| {
@@ -58,7 +58,7 @@ pub fn recurring_service_detail_type() -> Object {
             )
             .description("Months between bills."),
         )
-        .field(Field::new(
+        .field(super::field(
             "service_id",
             TypeRef::named_nn("Int64Bit"),
             move |ctx| {
@@ -67,7 +67,7 @@ pub fn recurring_service_detail_type() -> Object {
                 })
             },
         ))
-        .field(Field::new(
+        .field(super::field(
             "service",
             TypeRef::named("Service"),
             move |ctx| {
@@ -80,7 +80,7 @@ pub fn recurring_service_detail_type() -> Object {
 
 /// `PersonalAccessToken.token`: the secret, shown only in the response that created it.
 pub fn personal_access_token() -> Vec<Field> {
-    vec![Field::new("token", TypeRef::named("Text"), |ctx| {
+    vec![super::field("token", TypeRef::named("Text"), |ctx| {
         FieldFuture::new(async move {
             let row = ctx.parent_value.try_downcast_ref::<Row>()?;
             let secret = row
@@ -94,7 +94,7 @@ pub fn personal_access_token() -> Vec<Field> {
 
 /// `Role.applied_permissions`: the permissions the role grants.
 pub fn role() -> Vec<Field> {
-    vec![Field::new(
+    vec![super::field(
         "applied_permissions",
         TypeRef::named_list_nn("Permission"),
         |ctx| {

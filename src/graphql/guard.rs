@@ -50,8 +50,8 @@ pub struct Guard {
 
 /// The argument and field types of the schema, read from its SDL.
 enum TypeShape {
-    /// An object or interface: per field, its arguments and the named type it returns.
-    Output(HashMap<String, (HashMap<String, Type>, String)>),
+    /// An object or interface: per field, its arguments and the type it returns.
+    Output(HashMap<String, (HashMap<String, Type>, Type)>),
     /// An input object: its fields.
     Input(HashMap<String, Type>),
 }
@@ -87,6 +87,14 @@ impl Guard {
             max_complexity: limits.max_complexity as u128,
             types,
         })
+    }
+
+    /// The type a field of an object or interface type returns, as the schema declares it.
+    pub fn field_type(&self, on: &str, field: &str) -> Option<&Type> {
+        match self.types.get(on) {
+            Some(TypeShape::Output(fields)) => fields.get(field).map(|(_, ty)| ty),
+            _ => None,
+        }
     }
 
     /// Checks one request; the error is the one the client gets (`QUERY_TOO_COMPLEX` for a
@@ -220,7 +228,7 @@ impl Guard {
                         let ty = known.and_then(|(args, _)| args.get(name.node.as_str()));
                         self.check_value(&value.node, ty, name.node.as_str())?;
                     }
-                    let returns = known.map(|(_, returns)| returns.as_str()).unwrap_or("");
+                    let returns = known.map(|(_, returns)| named(returns)).unwrap_or("");
                     self.check_selections(&field.selection_set.node, returns)?;
                 }
                 Selection::InlineFragment(inline) => {
@@ -291,7 +299,7 @@ impl Guard {
 
 fn output_fields(
     fields: Vec<async_graphql::Positioned<async_graphql::parser::types::FieldDefinition>>,
-) -> HashMap<String, (HashMap<String, Type>, String)> {
+) -> HashMap<String, (HashMap<String, Type>, Type)> {
     fields
         .into_iter()
         .map(|f| {
@@ -301,16 +309,13 @@ fn output_fields(
                 .into_iter()
                 .map(|a| (a.node.name.node.to_string(), a.node.ty.node))
                 .collect();
-            (
-                f.name.node.to_string(),
-                (args, named(&f.ty.node).to_owned()),
-            )
+            (f.name.node.to_string(), (args, f.ty.node))
         })
         .collect()
 }
 
 /// The named type at the bottom of `ty`'s lists.
-fn named(ty: &Type) -> &str {
+pub fn named(ty: &Type) -> &str {
     match &ty.base {
         BaseType::Named(name) => name.as_str(),
         BaseType::List(inner) => named(inner),

@@ -9,6 +9,7 @@
 
 pub mod args;
 pub mod billing_defs;
+pub mod coercion;
 pub mod complexity;
 pub mod defs;
 pub mod disconnect;
@@ -20,11 +21,12 @@ pub mod inputs;
 pub mod loader;
 pub mod mutations;
 pub mod objects;
+pub mod propagate;
 pub mod queries;
 pub mod report;
 pub mod scalars;
 
-use async_graphql::dynamic::{ResolverContext, Schema, SchemaError};
+use async_graphql::dynamic::{Field, FieldFuture, ResolverContext, Schema, SchemaError, TypeRef};
 use sea_orm::DatabaseConnection;
 
 use crate::auth::{CurrentUser, Permission};
@@ -34,6 +36,34 @@ use crate::error::AppError;
 /// Shared state resolvers read from the schema data.
 pub struct State {
     pub db: DatabaseConnection,
+}
+
+/// What a failed field leaves for async-graphql once [`field`] has reported the real error
+/// (with its path): [`propagate`] removes it and puts the `null`s where GraphQL says.
+pub const FIELD_FAILED: &str = "\u{0}field failed";
+
+/// A field of the schema: `Field::new`, with the resolver's error reported the way GraphQL
+/// requires (with `path` and `locations`). async-graphql's dynamic schema would drop the
+/// field from its object and the path from the error; this reports the error through the
+/// context, with both, and [`propagate::apply`] then makes the field `null` (or the nearest
+/// nullable ancestor, when the field is non-null).
+pub fn field<F>(name: impl Into<String>, ty: impl Into<TypeRef>, resolver: F) -> Field
+where
+    F: for<'a> Fn(ResolverContext<'a>) -> FieldFuture<'a> + Send + Sync + 'static,
+{
+    Field::new(name, ty, move |ctx| {
+        let context = ctx.ctx;
+        match resolver(ctx) {
+            FieldFuture::Value(value) => FieldFuture::Value(value),
+            FieldFuture::Future(future) => FieldFuture::Future(Box::pin(async move {
+                future.await.map_err(|err| {
+                    context
+                        .add_error(context.set_error_path(err.into_server_error(context.item.pos)));
+                    async_graphql::Error::new(FIELD_FAILED)
+                })
+            })),
+        }
+    })
 }
 
 pub fn gql(err: AppError) -> async_graphql::Error {

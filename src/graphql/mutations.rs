@@ -1,6 +1,6 @@
 //! The root mutation type. Each resolver: permission, input, one service call, result.
 
-use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object};
+use async_graphql::dynamic::{FieldFuture, FieldValue, InputValue, Object};
 
 use super::entity_def::{Row, WithSecret};
 use super::inputs::{id_arg, input, optional_input};
@@ -32,7 +32,7 @@ fn deleted<'a>(what: &str, id: i64) -> Option<FieldValue<'a>> {
 /// `Result<Option<FieldValue>, AppError>`.
 macro_rules! mutation {
     ($name:literal -> $ret:literal, [$(($arg:literal, $ty:literal)),*], $desc:literal, |$ctx:ident| $body:block) => {
-        Field::new($name, type_ref($ret), |$ctx| {
+        super::field($name, type_ref($ret), |$ctx| {
             FieldFuture::new(async move {
                 let result: Result<Option<FieldValue>, AppError> = async { $body }.await;
                 result.map_err(gql)

@@ -43,7 +43,7 @@ pub fn column_field(
     ty: &'static str,
 ) -> Field {
     let base = ty.trim_end_matches('!');
-    Field::new(name, type_ref(ty), move |ctx| {
+    super::field(name, type_ref(ty), move |ctx| {
         FieldFuture::new(async move {
             let row = row(&ctx)?;
             let value = def
@@ -68,7 +68,7 @@ pub fn row_id(def: &EntityDef, row: &Row) -> Option<i64> {
 fn base_fields(def: &'static EntityDef, mut obj: Object) -> Object {
     obj = obj.field(column_field(def, "id", "id", "Int64Bit!"));
     obj = obj.field(
-        Field::new(
+        super::field(
             "sonar_unique_id",
             TypeRef::named_nn(TypeRef::ID),
             move |ctx| {
@@ -86,7 +86,7 @@ fn base_fields(def: &'static EntityDef, mut obj: Object) -> Object {
     obj = obj.field(column_field(def, "created_at", "created_at", "Datetime!"));
     obj = obj.field(column_field(def, "updated_at", "updated_at", "Datetime!"));
     obj = obj.field(
-        Field::new("_version", TypeRef::named_nn(TypeRef::STRING), move |ctx| {
+        super::field("_version", TypeRef::named_nn(TypeRef::STRING), move |ctx| {
             FieldFuture::new(async move {
                 let version = match def.ops.get(&*row(&ctx)?.0, "version") {
                     Some(sea_orm::Value::BigInt(Some(v))) => v,
@@ -166,7 +166,7 @@ pub fn transaction_interface() -> async_graphql::dynamic::Interface {
 pub fn connection_type(def: &'static EntityDef) -> Object {
     Object::new(def.connection_name())
         .description(format!("A page of {} records.", def.name))
-        .field(Field::new(
+        .field(super::field(
             "entities",
             TypeRef::named_list_nn(def.name),
             move |ctx| {
@@ -179,7 +179,7 @@ pub fn connection_type(def: &'static EntityDef) -> Object {
                 })
             },
         ))
-        .field(Field::new(
+        .field(super::field(
             "page_info",
             TypeRef::named_nn("PageInfo"),
             |ctx| {
@@ -193,7 +193,7 @@ pub fn connection_type(def: &'static EntityDef) -> Object {
 
 pub fn page_info_type() -> Object {
     let number = |name: &'static str, f: fn(&Page<Row>) -> u64| {
-        Field::new(name, TypeRef::named_nn(TypeRef::INT), move |ctx| {
+        super::field(name, TypeRef::named_nn(TypeRef::INT), move |ctx| {
             FieldFuture::new(async move {
                 let conn = ctx.parent_value.try_downcast_ref::<Connection>()?;
                 Ok(Some(FieldValue::value(Value::from(f(&conn.0)))))
@@ -218,7 +218,7 @@ fn relation_field(def: &'static EntityDef, rel: RelDef) -> Field {
     } else {
         TypeRef::named(target.name)
     };
-    let mut field = Field::new(rel.name, ty, move |ctx| {
+    let mut field = super::field(rel.name, ty, move |ctx| {
         FieldFuture::new(async move {
             require(&ctx, target.read)?;
             let Some(sea_orm::Value::BigInt(Some(value))) =
@@ -294,7 +294,7 @@ fn clone_error(e: &crate::error::AppError) -> crate::error::AppError {
 /// The root collection field of `def` (e.g. `accounts`).
 pub fn root_collection(def: &'static EntityDef) -> Field {
     let is_account = def.name == "Account";
-    let mut field = Field::new(
+    let mut field = super::field(
         def.plural,
         TypeRef::named_nn(def.connection_name()),
         move |ctx| {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, TypeRef};
+use async_graphql::dynamic::{FieldFuture, FieldValue, Object, TypeRef};
 
 use super::defs;
 use super::entity_def::Row;
@@ -22,7 +22,7 @@ pub fn query_type() -> Object {
         .field(super::disconnect::preview_field())
         .field(super::report::query_field())
         .field(
-            Field::new(
+            super::field(
                 "system_setting",
                 TypeRef::named_nn("SystemSetting"),
                 |ctx| {
@@ -36,7 +36,7 @@ pub fn query_type() -> Object {
             .description("Instance-wide settings (the time zone)."),
         )
         .field(
-            Field::new(
+            super::field(
                 "billing_setting",
                 TypeRef::named_nn("BillingSetting"),
                 |ctx| {
@@ -50,7 +50,7 @@ pub fn query_type() -> Object {
             .description("The global billing settings."),
         )
         .field(
-            Field::new("me", TypeRef::named_nn("Me"), |ctx| {
+            super::field("me", TypeRef::named_nn("Me"), |ctx| {
                 FieldFuture::new(async move {
                     let user = caller(&ctx)?;
                     let model = users::get(db(&ctx), user.user_id).await.map_err(gql)?;
@@ -60,7 +60,7 @@ pub fn query_type() -> Object {
             .description("The user the request's token acts as."),
         )
         .field(
-            Field::new(
+            super::field(
                 "personal_access_tokens",
                 TypeRef::named_nn("PersonalAccessTokenConnection"),
                 |ctx| {
@@ -103,7 +103,7 @@ pub fn extra_types() -> Vec<Object> {
         super::objects::connection_type(&defs::PERSONAL_ACCESS_TOKEN),
         Object::new("SuccessResponse")
             .description("The result of a delete.")
-            .field(Field::new(
+            .field(super::field(
                 "success",
                 TypeRef::named_nn(TypeRef::BOOLEAN),
                 |ctx| {
@@ -113,7 +113,7 @@ pub fn extra_types() -> Vec<Object> {
                     })
                 },
             ))
-            .field(Field::new("message", TypeRef::named("Text"), |ctx| {
+            .field(super::field("message", TypeRef::named("Text"), |ctx| {
                 FieldFuture::new(async move {
                     let r = ctx.parent_value.try_downcast_ref::<SuccessResponse>()?;
                     Ok(r.message.clone().map(FieldValue::value))

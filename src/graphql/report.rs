@@ -104,7 +104,7 @@ fn table(
     def: &'static EntityDef,
     within: fn(&Period) -> sea_orm::Condition,
 ) -> Field {
-    let mut field = Field::new(name, TypeRef::named_nn(def.connection_name()), move |ctx| {
+    let mut field = super::field(name, TypeRef::named_nn(def.connection_name()), move |ctx| {
         FieldFuture::new(async move {
             let period = ctx.parent_value.try_downcast_ref::<Period>()?;
             let args = args::parse(def, &ctx.args).map_err(gql)?;
@@ -138,7 +138,7 @@ fn date_arg(
 }
 
 pub fn query_field() -> Field {
-    Field::new("activations_and_disconnections_report", TypeRef::named_nn("ActivationsAndDisconnectionsReport"), |ctx| {
+    super::field("activations_and_disconnections_report", TypeRef::named_nn("ActivationsAndDisconnectionsReport"), |ctx| {
         FieldFuture::new(async move {
             allowed(&ctx, ReportsRead).map_err(gql)?;
             let start = date_arg(&ctx, "start_date").map_err(gql)?;
@@ -164,7 +164,7 @@ fn number<'a>(n: i64) -> Option<FieldValue<'a>> {
 pub fn types() -> Vec<Object> {
     let report = Object::new("ActivationsAndDisconnectionsReport")
         .description("fathom extension: the Activations & Disconnections report.")
-        .field(Field::new("start_date", type_ref("Date!"), |ctx| {
+        .field(super::field("start_date", type_ref("Date!"), |ctx| {
             FieldFuture::new(async move {
                 let p = ctx.parent_value.try_downcast_ref::<Period>()?;
                 Ok(Some(FieldValue::value(Value::String(
@@ -172,7 +172,7 @@ pub fn types() -> Vec<Object> {
                 ))))
             })
         }))
-        .field(Field::new("end_date", type_ref("Date!"), |ctx| {
+        .field(super::field("end_date", type_ref("Date!"), |ctx| {
             FieldFuture::new(async move {
                 let p = ctx.parent_value.try_downcast_ref::<Period>()?;
                 Ok(Some(FieldValue::value(Value::String(
@@ -190,7 +190,7 @@ pub fn types() -> Vec<Object> {
             &ACCOUNT_DISCONNECTION,
             report::disconnections_in,
         ))
-        .field(Field::new(
+        .field(super::field(
             "summary",
             type_ref("ActivationsAndDisconnectionsSummary!"),
             |ctx| {
@@ -202,7 +202,7 @@ pub fn types() -> Vec<Object> {
             },
         ));
     let summary_field = |name: &'static str, f: fn(&Summary) -> i64| {
-        Field::new(name, type_ref("Int!"), move |ctx| {
+        super::field(name, type_ref("Int!"), move |ctx| {
             FieldFuture::new(async move {
                 Ok(number(f(ctx.parent_value.try_downcast_ref::<Summary>()?)))
             })
@@ -219,7 +219,7 @@ pub fn types() -> Vec<Object> {
                 .description("Activations less disconnections."),
         )
         .field(
-            Field::new(
+            super::field(
                 "months",
                 type_ref("[ActivationsAndDisconnectionsMonth!]!"),
                 |ctx| {
@@ -234,7 +234,7 @@ pub fn types() -> Vec<Object> {
             .description("Every month of the period, zeros included."),
         );
     let month_field = |name: &'static str, ty: &'static str, f: fn(&report::Month) -> Value| {
-        Field::new(name, type_ref(ty), move |ctx| {
+        super::field(name, type_ref(ty), move |ctx| {
             FieldFuture::new(async move {
                 Ok(Some(FieldValue::value(f(ctx
                     .parent_value

@@ -39,49 +39,60 @@ fn string_of_form(value: &Value, check: fn(&str) -> bool) -> bool {
     matches!(value, Value::String(s) if check(s))
 }
 
+/// The description of one of fathom's own scalars (what its values look like).
+pub fn describe(name: &str) -> Option<&'static str> {
+    DESCRIPTIONS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, d)| *d)
+}
+
+const DESCRIPTIONS: &[(&str, &str)] = &[
+    ("Int64Bit", "A 64-bit integer id. Output as a string; accepted as an int or a string."),
+    ("Date", "A calendar date, YYYY-MM-DD, in years 1 to 9999."),
+    ("Datetime", "An instant, ISO 8601 with an offset (e.g. 2026-01-31T17:00:00-06:00), in years 1 to 9999 once in UTC. Output in UTC."),
+    ("HtmlHexColor", "A colour as six hexadecimal digits; a leading # is accepted."),
+    ("EmailAddress", "An email address such as name@example.com."),
+    ("Latitude", "Degrees north, -90 to 90; a number or a numeric string."),
+    ("Longitude", "Degrees east, -180 to 180; a number or a numeric string."),
+    ("Time", "A local time of day, HH:MM:SS."),
+    ("Text", "A string that may be long."),
+    ("Numeric", "A string of digits (e.g. a phone number)."),
+    ("URL", "An absolute http(s) URL."),
+    ("Geopoint", "A point as \"latitude,longitude\"."),
+];
+
+fn scalar(name: &str) -> Scalar {
+    Scalar::new(name).description(describe(name).unwrap_or_default())
+}
+
 pub fn scalars() -> Vec<Scalar> {
     vec![
-        Scalar::new("Int64Bit")
-            .description("A 64-bit integer id. Output as a string; accepted as an int or a string.")
-            .validator(|v| parse_i64(v).is_some()),
-        Scalar::new("Date")
-            .description("A calendar date, YYYY-MM-DD, in years 1 to 9999.")
-            .validator(|v| string_of_form(v, |s| parse_date(s).is_some())),
-        Scalar::new("Datetime")
-            .description("An instant, ISO 8601 with an offset (e.g. 2026-01-31T17:00:00-06:00), in years 1 to 9999 once in UTC. Output in UTC.")
-            .validator(|v| string_of_form(v, |s| parse_datetime(s).is_some())),
-        Scalar::new("HtmlHexColor")
-            .description("A colour as six hexadecimal digits; a leading # is accepted.")
-            .validator(|v| string_of_form(v, |s| normalize_color(s).is_some())),
-        Scalar::new("EmailAddress")
-            .description("An email address.")
-            .validator(|v| string_of_form(v, valid_email)),
-        Scalar::new("Latitude")
-            .description("Degrees north, -90 to 90; a number or a numeric string.")
-            .validator(|v| parse_coordinate(v, 90.0).is_some()),
-        Scalar::new("Longitude")
-            .description("Degrees east, -180 to 180; a number or a numeric string.")
-            .validator(|v| parse_coordinate(v, 180.0).is_some()),
-        Scalar::new("Time")
-            .description("A local time of day, HH:MM:SS.")
-            .validator(|v| string_of_form(v, |s| parse_time(s).is_some())),
-        Scalar::new("Text").description("A string that may be long.").validator(|v| matches!(v, Value::String(_))),
-        Scalar::new("Numeric")
-            .description("A string of digits (e.g. a phone number).")
-            .validator(|v| string_of_form(v, |s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))),
-        Scalar::new("URL")
-            .description("An absolute http(s) URL.")
-            .validator(|v| string_of_form(v, |s| s.starts_with("http://") || s.starts_with("https://"))),
-        Scalar::new("Geopoint")
-            .description("A point as \"latitude,longitude\".")
-            .validator(|v| {
-                string_of_form(v, |s| {
-                    s.split_once(',').is_some_and(|(a, b)| {
-                        a.trim().parse::<f64>().is_ok_and(|x| x.abs() <= 90.0)
-                            && b.trim().parse::<f64>().is_ok_and(|y| y.abs() <= 180.0)
-                    })
+        scalar("Int64Bit").validator(|v| parse_i64(v).is_some()),
+        scalar("Date").validator(|v| string_of_form(v, |s| parse_date(s).is_some())),
+        scalar("Datetime").validator(|v| string_of_form(v, |s| parse_datetime(s).is_some())),
+        scalar("HtmlHexColor").validator(|v| string_of_form(v, |s| normalize_color(s).is_some())),
+        scalar("EmailAddress").validator(|v| string_of_form(v, valid_email)),
+        scalar("Latitude").validator(|v| parse_coordinate(v, 90.0).is_some()),
+        scalar("Longitude").validator(|v| parse_coordinate(v, 180.0).is_some()),
+        scalar("Time").validator(|v| string_of_form(v, |s| parse_time(s).is_some())),
+        scalar("Text").validator(|v| matches!(v, Value::String(_))),
+        scalar("Numeric").validator(|v| {
+            string_of_form(v, |s| {
+                !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+            })
+        }),
+        scalar("URL").validator(|v| {
+            string_of_form(v, |s| s.starts_with("http://") || s.starts_with("https://"))
+        }),
+        scalar("Geopoint").validator(|v| {
+            string_of_form(v, |s| {
+                s.split_once(',').is_some_and(|(a, b)| {
+                    a.trim().parse::<f64>().is_ok_and(|x| x.abs() <= 90.0)
+                        && b.trim().parse::<f64>().is_ok_and(|y| y.abs() <= 180.0)
                 })
-            }),
+            })
+        }),
     ]
 }
 
