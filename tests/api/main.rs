@@ -13,6 +13,7 @@ mod cli;
 mod collections;
 mod crash;
 mod disconnect;
+mod graphiql;
 mod hostile;
 mod limits;
 mod report;
