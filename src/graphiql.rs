@@ -116,8 +116,7 @@ static TAG: LazyLock<String> = LazyLock::new(|| {
         .collect()
 });
 
-static PAGE: LazyLock<String> =
-    LazyLock::new(|| PAGE_HTML.replace("{{assets}}", &assets_prefix()));
+static PAGE: LazyLock<String> = LazyLock::new(|| PAGE_HTML.replace("{{assets}}", &assets_prefix()));
 
 /// `/graphiql/assets/<tag>`: where this build's assets are served.
 pub fn assets_prefix() -> String {
@@ -149,7 +148,11 @@ async fn page() -> Response {
 async fn asset(Path((tag, file)): Path<(String, String)>, headers: HeaderMap) -> Response {
     // An old tag names files this build no longer has: refusing it keeps a year-long cache from
     // holding new bytes under an old name.
-    let Some(asset) = ASSETS.iter().find(|a| a.name == file).filter(|_| tag == *TAG) else {
+    let Some(asset) = ASSETS
+        .iter()
+        .find(|a| a.name == file)
+        .filter(|_| tag == *TAG)
+    else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let gzip = asset.gzip.filter(|_| {

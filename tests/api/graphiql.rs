@@ -31,10 +31,7 @@ async fn get(
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
-    headers
-        .get(name)
-        .map(|v| v.to_str().unwrap())
-        .unwrap_or("")
+    headers.get(name).map(|v| v.to_str().unwrap()).unwrap_or("")
 }
 
 /// The URLs in the page's `src="…"` and `href="…"` attributes.
@@ -91,7 +88,10 @@ on_both!(
             .collect();
         assert_eq!(assets.len(), 7, "{assets:?}");
         for url in &assets {
-            assert!(url.starts_with("/graphiql/assets/"), "{url} is not fathom's");
+            assert!(
+                url.starts_with("/graphiql/assets/"),
+                "{url} is not fathom's"
+            );
             let (status, headers, plain) = get(app, url, None).await;
             assert_eq!(status, StatusCode::OK, "{url}");
             let expected_type = match url.rsplit('.').next().unwrap() {
@@ -126,7 +126,10 @@ on_both!(
                 assert_eq!(gzipped, plain, "{url}");
             }
         }
-        let names: Vec<&str> = assets.iter().map(|u| u.rsplit('/').next().unwrap()).collect();
+        let names: Vec<&str> = assets
+            .iter()
+            .map(|u| u.rsplit('/').next().unwrap())
+            .collect();
         for name in [
             "react.production.min.js",
             "react-dom.production.min.js",
@@ -145,9 +148,15 @@ on_both!(
         let missing = format!("/graphiql/assets/{tag}/index.html");
         assert_eq!(get(app, &missing, None).await.0, StatusCode::NOT_FOUND);
 
-        let (_, _, licenses) = get(app, &format!("/graphiql/assets/{tag}/LICENSES.txt"), None).await;
+        let (_, _, licenses) =
+            get(app, &format!("/graphiql/assets/{tag}/LICENSES.txt"), None).await;
         let licenses = String::from_utf8(licenses).unwrap();
-        for line in ["graphiql 4.1.2 ", "react 18.3.1 ", "react-dom 18.3.1 ", "MIT License"] {
+        for line in [
+            "graphiql 4.1.2 ",
+            "react 18.3.1 ",
+            "react-dom 18.3.1 ",
+            "MIT License",
+        ] {
             assert!(licenses.contains(line), "{line}");
         }
     }
