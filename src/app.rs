@@ -1,5 +1,6 @@
-//! The HTTP surface: `/api/graphql` (POST, and GET for queries), `/graphiql`, `/healthz`,
-//! `/readyz`, `/metrics`; the request limits; and the shared state.
+//! The HTTP surface: `/api/graphql` (POST, and GET for queries), `/graphiql` (the page and its
+//! assets: [`crate::graphiql`]), `/healthz`, `/readyz`, `/metrics`; the request limits; and the
+//! shared state.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -7,13 +8,12 @@ use std::time::Duration;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::dynamic::Schema;
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use async_graphql::Response as GqlResponse;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use sea_orm::DatabaseConnection;
@@ -70,10 +70,10 @@ pub fn router(db: DatabaseConnection, config: &Config) -> AppResult<Router> {
     };
     let mut router = Router::new()
         .route("/api/graphql", get(graphql_get).post(graphql_post))
-        .route("/graphiql", get(graphiql))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(crate::graphiql::routes())
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(config.limits.max_body_bytes))
         // A backstop: the GraphQL work itself is stopped at `request_timeout` (see `execute`).
@@ -125,15 +125,6 @@ async fn coded_refusals(response: Response) -> Response {
         ),
         _ => app_error_response(status, AppError::internal(format!("HTTP {status}"))),
     }
-}
-
-async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/api/graphql")
-            .title("fathom GraphiQL")
-            .finish(),
-    )
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {

@@ -305,7 +305,7 @@ async fn serve(config: Config, demo: bool) -> AppResult<()> {
     println!("fathom is serving on http://{addr}");
     println!("GraphiQL: http://{addr}/graphiql");
     if let Some(token) = token {
-        println!("admin token (shown once; paste it in GraphiQL's headers as {{\"Authorization\": \"Bearer …\"}}):");
+        println!("admin token (shown once; paste it in GraphiQL's token field):");
         println!("{token}");
     }
     axum::serve(listener, router)

@@ -12,6 +12,7 @@ pub mod db;
 pub mod domain;
 pub mod entity;
 pub mod error;
+pub mod graphiql;
 pub mod graphql;
 pub mod rate_limit;
 pub mod service;

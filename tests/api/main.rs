@@ -14,6 +14,7 @@ mod collections;
 mod crash;
 mod disconnect;
 mod errors;
+mod graphiql;
 mod hostile;
 mod limits;
 mod report;
