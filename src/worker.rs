@@ -3,8 +3,8 @@
 //!
 //! The pass is idempotent, so the worker simply runs it for the local "today" at start and
 //! then every hour; only the first run of a day finds anything to bill. The same hourly loop
-//! deletes idempotency keys older than 24 hours. The scheduler sleeps
-//! until the next event is due (at most a minute), or until events change.
+//! deletes idempotency keys older than 24 hours. The scheduler sleeps until the next event is
+//! due (at most a minute), or until events change.
 
 use std::time::Duration;
 

@@ -14,6 +14,7 @@ mod collections;
 mod crash;
 mod disconnect;
 mod hostile;
+mod idempotency;
 mod limits;
 mod report;
 mod scheduled;
