@@ -11,9 +11,10 @@
 //!   is not JSON is fingerprinted as it is.
 //! - A 2xx answer is stored (GraphQL errors of a mutation included: Stripe replays errors
 //!   too), with every personal access token in it replaced by `null` (only token hashes are
-//!   kept, and a token is shown once). An answer refused before anything ran (4xx: bad body,
-//!   rate limit) frees the key; a time limit or server error (408, 5xx) releases it for the
-//!   next attempt, which answers what was committed and carries out the rest.
+//!   kept, and a token is shown once). Any other answer (a bad body, the rate limit, a server
+//!   error) frees the key when nothing committed; when something did, or the request reached
+//!   its time limit (408), the key is released for the next attempt, which answers what was
+//!   committed and carries out the rest.
 //! - A replay answers the stored status, content type and body, with
 //!   `Idempotency-Replayed: true`, and writes nothing.
 
@@ -89,7 +90,10 @@ pub(super) async fn keyed_post(state: AppState, headers: HeaderMap, body: Bytes)
 async fn settle(state: &AppState, key_id: i64, resumed: bool, response: Response) -> Response {
     let status = response.status();
     if !status.is_success() {
-        let settled = if status == StatusCode::REQUEST_TIMEOUT || status.is_server_error() {
+        // A request stopped at its time limit may have a commit still landing: keep the key
+        // (released, for the next attempt to take over). Any other refusal has finished: its
+        // key is freed unless something committed.
+        let settled = if status == StatusCode::REQUEST_TIMEOUT {
             idempotency::release(&state.db, key_id).await
         } else {
             idempotency::forget(&state.db, key_id).await
@@ -136,7 +140,7 @@ async fn settle(state: &AppState, key_id: i64, resumed: bool, response: Response
 fn replayed(stored: Stored) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
     let content_type = HeaderValue::from_str(&stored.content_type)
-        .unwrap_or(HeaderValue::from_static("application/json"));
+        .unwrap_or_else(|_| HeaderValue::from_static("application/json"));
     let mut response = (status, [(header::CONTENT_TYPE, content_type)], stored.body).into_response();
     response
         .headers_mut()
@@ -281,8 +285,8 @@ mod tests {
             key_of(&headers)
         };
         assert_eq!(with(&["k-1"]).unwrap(), "k-1");
-        assert!(with(&[&"x".repeat(255)]).is_ok());
-        assert!(with(&[&"x".repeat(256)]).is_err());
+        assert!(with(&["x".repeat(255).as_str()]).is_ok());
+        assert!(with(&["x".repeat(256).as_str()]).is_err());
         assert!(with(&[""]).is_err());
         assert!(with(&["a b"]).is_err());
         assert!(with(&["a", "b"]).is_err());

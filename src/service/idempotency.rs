@@ -29,10 +29,11 @@
 //! again in a scope that knows the markers: a field that already committed is not carried
 //! out again but answered from the record its marker names, as that record stands now; a
 //! field that never committed runs now. That answer is stored like any other and marked
-//! `Idempotency-Replayed`. A claimed key whose request committed nothing and was refused
-//! before it ran (a bad body, the rate limit) is forgotten ([`forget`]), as Stripe saves no
-//! result for a request that failed validation; one that ran into the time limit or a server
-//! error is released for the next attempt ([`release`]).
+//! `Idempotency-Replayed`. A claimed key whose request answered anything but a 2xx (a bad
+//! body, the rate limit, a server error) is forgotten when nothing committed ([`forget`]), as
+//! Stripe saves no result for a request that failed validation; one with committed fields, or
+//! one stopped at its time limit (a commit may still be landing), is released for the next
+//! attempt ([`release`]).
 //!
 //! **Expiry.** A key counts for 24 hours from its claim; an older row is ignored (and deleted
 //! when its key comes again), and the worker purges them hourly ([`purge_expired`]). These

@@ -450,7 +450,9 @@ async fn post_http(
         .get(9..12)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .unwrap_or((response.as_str(), ""));
     let replayed = head
         .to_ascii_lowercase()
         .contains("\r\nidempotency-replayed: true");
