@@ -229,6 +229,65 @@ on_both!(
     }
 );
 
+on_both!(
+    a_request_stopped_at_its_time_limit_is_finished_by_its_retry_without_repeating_what_committed,
+    |app| {
+        // PostgreSQL can hold the second account alone, so that the first disconnection
+        // commits and the second waits until the request's time limit stops it.
+        if app.backend != "postgres" {
+            return;
+        }
+        let (first, _) = billed_account(app, "Stopped first").await;
+        let (second, _) = billed_account(app, "Stopped second").await;
+        let mut config = fathom::config::Config::for_database(&app.url);
+        config.limits.request_timeout_secs = 1;
+        let router = fathom::app::router(app.db.clone(), &config).unwrap();
+        let body = json!({
+            "query": "mutation($a: Int64Bit!, $b: Int64Bit!) { a: disconnectAccount(id: $a) { id account_status_id } b: disconnectAccount(id: $b) { id account_status_id } }",
+            "variables": { "a": first, "b": second }
+        })
+        .to_string();
+        let lock = app.db.begin().await.unwrap();
+        lock.execute_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            format!("SELECT id FROM accounts WHERE id = {second} FOR UPDATE"),
+        ))
+        .await
+        .unwrap();
+        let stopped = send_keyed(
+            router.clone(),
+            app.token.clone(),
+            "stopped".to_owned(),
+            body.clone(),
+        )
+        .await;
+        assert_eq!(stopped.status, StatusCode::REQUEST_TIMEOUT, "{}", stopped.raw);
+        lock.rollback().await.unwrap();
+        assert_eq!(disconnections(app, first).await, 1);
+        assert_eq!(disconnections(app, second).await, 0);
+
+        let resumed = send_keyed(
+            router.clone(),
+            app.token.clone(),
+            "stopped".to_owned(),
+            body.clone(),
+        )
+        .await;
+        assert_eq!(resumed.status, StatusCode::OK, "{}", resumed.raw);
+        assert!(resumed.body.get("errors").is_none(), "{}", resumed.raw);
+        assert!(resumed.replayed, "part of it is a replay");
+        assert_eq!(resumed.body["data"]["a"]["id"], first.to_string());
+        assert_eq!(resumed.body["data"]["a"]["account_status_id"], "2");
+        assert_eq!(resumed.body["data"]["b"]["account_status_id"], "2");
+        assert_eq!(disconnections(app, first).await, 1, "not disconnected twice");
+        assert_eq!(disconnections(app, second).await, 1);
+
+        let again = send_keyed(router, app.token.clone(), "stopped".to_owned(), body).await;
+        assert!(again.replayed);
+        assert_eq!(again.raw, resumed.raw);
+    }
+);
+
 on_both!(a_key_longer_than_255_characters_is_refused, |app| {
     let (account, _) = billed_account(app, "Long key").await;
     let before = app.fingerprint().await;
