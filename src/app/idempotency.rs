@@ -81,8 +81,11 @@ pub(super) async fn keyed_post(state: AppState, headers: HeaderMap, body: Bytes)
     };
     let key_id = scope.key_id();
     let resumed = scope.resumed();
-    let response =
-        idempotency::within(Some(Arc::new(scope)), post_once(state.clone(), headers, body)).await;
+    let response = idempotency::within(
+        Some(Arc::new(scope)),
+        post_once(state.clone(), headers, body),
+    )
+    .await;
     settle(&state, key_id, resumed, response).await
 }
 
@@ -141,7 +144,8 @@ fn replayed(stored: Stored) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
     let content_type = HeaderValue::from_str(&stored.content_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/json"));
-    let mut response = (status, [(header::CONTENT_TYPE, content_type)], stored.body).into_response();
+    let mut response =
+        (status, [(header::CONTENT_TYPE, content_type)], stored.body).into_response();
     response
         .headers_mut()
         .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
@@ -163,8 +167,7 @@ fn key_of(headers: &HeaderMap) -> Result<String, AppError> {
         return Err(refused());
     };
     let key = value.to_str().map_err(|_| refused())?;
-    if key.is_empty() || key.len() > MAX_KEY_CHARS || !key.bytes().all(|b| b.is_ascii_graphic())
-    {
+    if key.is_empty() || key.len() > MAX_KEY_CHARS || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(refused());
     }
     Ok(key.to_owned())
@@ -230,7 +233,11 @@ fn without_tokens(body: &str) -> String {
         let token = inside
             .get(..TOKEN_CHARS)
             .filter(|t| CheckedToken::parse(t).is_some())
-            .filter(|_| inside.get(TOKEN_CHARS..).is_some_and(|r| r.starts_with('"')));
+            .filter(|_| {
+                inside
+                    .get(TOKEN_CHARS..)
+                    .is_some_and(|r| r.starts_with('"'))
+            });
         if token.is_some() {
             out.push_str("null");
             rest = &inside[TOKEN_CHARS + 1..];
@@ -268,7 +275,9 @@ mod tests {
     #[test]
     fn the_fingerprint_ignores_key_order_and_whitespace_but_not_values() {
         let a = fingerprint(br#"{"query":"mutation { x }","variables":{"id":1,"b":2}}"#);
-        let b = fingerprint(b"{ \"variables\": {\"b\": 2, \"id\": 1},\n \"query\": \"mutation { x }\" }");
+        let b = fingerprint(
+            b"{ \"variables\": {\"b\": 2, \"id\": 1},\n \"query\": \"mutation { x }\" }",
+        );
         let c = fingerprint(br#"{"query":"mutation { x }","variables":{"id":2,"b":2}}"#);
         assert_eq!(a, b);
         assert_ne!(a, c);

@@ -468,13 +468,25 @@ mod tests {
         assert!(returns_record("Account", "UPDATED", "Account"));
         assert!(!returns_record("Account", "CREATED", "Invoice"));
         assert!(returns_record("[TransactionInterface]", "CREATED", "Debit"));
-        assert!(returns_record("[TransactionInterface]", "CREATED", "Discount"));
-        assert!(!returns_record("[TransactionInterface]", "CREATED", "Invoice"));
+        assert!(returns_record(
+            "[TransactionInterface]",
+            "CREATED",
+            "Discount"
+        ));
+        assert!(!returns_record(
+            "[TransactionInterface]",
+            "CREATED",
+            "Invoice"
+        ));
     }
 
     #[test]
     fn a_delete_is_named_by_the_record_it_deleted() {
-        assert!(returns_record("SuccessResponse", "DELETED", "ScheduledEvent"));
+        assert!(returns_record(
+            "SuccessResponse",
+            "DELETED",
+            "ScheduledEvent"
+        ));
         assert!(!returns_record("SuccessResponse", "CREATED", "Discount"));
     }
 
@@ -498,6 +510,9 @@ mod tests {
             (first, second, third)
         })
         .await;
-        assert_eq!(starts, (FieldStart::Run, FieldStart::Done(done), FieldStart::Run));
+        assert_eq!(
+            starts,
+            (FieldStart::Run, FieldStart::Done(done), FieldStart::Run)
+        );
     }
 }

@@ -137,7 +137,12 @@ on_both!(
 
         let before = app.fingerprint().await;
         let other = keyed(app, "one-key", &disconnect_body(second_account)).await;
-        assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", other.raw);
+        assert_eq!(
+            other.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            other.raw
+        );
         assert_eq!(
             error_code(&other.body).as_deref(),
             Some("IDEMPOTENCY_KEY_REUSED")
@@ -208,15 +213,28 @@ on_both!(
             body.clone(),
         ));
         let deadline = Instant::now() + Duration::from_secs(10);
-        while count(app, "SELECT COUNT(*) AS n FROM idempotency_keys WHERE \"key\" = 'held'").await == 0 {
-            assert!(Instant::now() < deadline, "the first request claimed its key");
+        while count(
+            app,
+            "SELECT COUNT(*) AS n FROM idempotency_keys WHERE \"key\" = 'held'",
+        )
+        .await
+            == 0
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the first request claimed its key"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let before = app.fingerprint().await;
         let second = keyed(app, "held", &body).await;
         assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.raw);
         assert_eq!(error_code(&second.body).as_deref(), Some("CONFLICT"));
-        assert_eq!(app.fingerprint().await, before, "the refusal writes nothing");
+        assert_eq!(
+            app.fingerprint().await,
+            before,
+            "the refusal writes nothing"
+        );
 
         lock.rollback().await.unwrap();
         let first = first.await.unwrap();
@@ -261,7 +279,12 @@ on_both!(
             body.clone(),
         )
         .await;
-        assert_eq!(stopped.status, StatusCode::REQUEST_TIMEOUT, "{}", stopped.raw);
+        assert_eq!(
+            stopped.status,
+            StatusCode::REQUEST_TIMEOUT,
+            "{}",
+            stopped.raw
+        );
         lock.rollback().await.unwrap();
         assert_eq!(disconnections(app, first).await, 1);
         assert_eq!(disconnections(app, second).await, 0);
@@ -279,7 +302,11 @@ on_both!(
         assert_eq!(resumed.body["data"]["a"]["id"], first.to_string());
         assert_eq!(resumed.body["data"]["a"]["account_status_id"], "2");
         assert_eq!(resumed.body["data"]["b"]["account_status_id"], "2");
-        assert_eq!(disconnections(app, first).await, 1, "not disconnected twice");
+        assert_eq!(
+            disconnections(app, first).await,
+            1,
+            "not disconnected twice"
+        );
         assert_eq!(disconnections(app, second).await, 1);
 
         let again = send_keyed(router, app.token.clone(), "stopped".to_owned(), body).await;
@@ -368,7 +395,11 @@ on_both!(
         let fixed = keyed(app, "fixed-later", "{\"query\": \"{ me { name } }\"}").await;
         assert_eq!(fixed.status, StatusCode::OK, "{}", fixed.raw);
         assert!(!fixed.replayed);
-        assert!(fixed.body["data"]["me"]["name"].is_string(), "{}", fixed.raw);
+        assert!(
+            fixed.body["data"]["me"]["name"].is_string(),
+            "{}",
+            fixed.raw
+        );
     }
 );
 
@@ -428,19 +459,15 @@ on_both!(
         assert!(!next_day.replayed, "an expired key is a new key");
         assert!(next_day.body["data"]["me"]["id"].is_string());
 
-        let purged = fathom::service::idempotency::purge_expired(
-            &app.db,
-            t0 + chrono::Duration::hours(48),
-        )
-        .await
-        .unwrap();
+        let purged =
+            fathom::service::idempotency::purge_expired(&app.db, t0 + chrono::Duration::hours(48))
+                .await
+                .unwrap();
         assert_eq!(purged, 0, "the key claimed again at 25 h counts until 49 h");
-        let purged = fathom::service::idempotency::purge_expired(
-            &app.db,
-            t0 + chrono::Duration::hours(49),
-        )
-        .await
-        .unwrap();
+        let purged =
+            fathom::service::idempotency::purge_expired(&app.db, t0 + chrono::Duration::hours(49))
+                .await
+                .unwrap();
         assert_eq!(purged, 1);
         assert_eq!(
             count(app, "SELECT COUNT(*) AS n FROM idempotency_keys").await,
@@ -520,7 +547,7 @@ async fn post_http(
 
 /// Operations that read a large page, so that the request goes on well after its first
 /// operation (the disconnection) committed.
-const SLOW_READ: &str = "{ accounts(paginator: {page: 1, records_per_page: 3000}) { entities { id name account_status { name } account_type { name } contacts { entities { name email_address } } addresses { entities { line1 city } } } page_info { total_count } } }";
+const SLOW_READ: &str = "{ accounts(paginator: {page: 1, records_per_page: 3000}) { entities { id name account_status { name } account_type { name } contacts(paginator: {page: 1, records_per_page: 5}) { entities { name email_address } } addresses(paginator: {page: 1, records_per_page: 5}) { entities { line1 city } } } page_info { total_count } } }";
 
 async fn crash_between_commit_and_answer(app: &TestApp) {
     let (account, _) = billed_account(app, "Crash").await;
@@ -560,7 +587,11 @@ async fn crash_between_commit_and_answer(app: &TestApp) {
         "killed after the commit, before the answer was stored ({})",
         app.backend
     );
-    assert_eq!(disconnections(app, account).await, 1, "the disconnection committed");
+    assert_eq!(
+        disconnections(app, account).await,
+        1,
+        "the disconnection committed"
+    );
     assert_eq!(
         count(app, &format!("SELECT COUNT(*) AS n FROM idempotency_key_writes WHERE ordinal = 0 AND result_type = 'Account' AND result_id = {account}")).await,
         1,
