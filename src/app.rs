@@ -28,6 +28,8 @@ use crate::graphql::guard::Guard;
 use crate::graphql::loader::RelLoader;
 use crate::service::users;
 
+mod idempotency;
+
 #[derive(Default)]
 pub struct Metrics {
     pub requests: AtomicU64,
@@ -90,7 +92,12 @@ pub fn router(db: DatabaseConnection, config: &Config) -> AppResult<Router> {
             CorsLayer::new()
                 .allow_origin(AllowOrigin::list(origins))
                 .allow_methods([Method::GET, Method::POST])
-                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    idempotency::KEY_HEADER,
+                ])
+                .expose_headers([idempotency::REPLAYED_HEADER]),
         );
     }
     Ok(router)
@@ -204,6 +211,13 @@ async fn graphql_get(
 }
 
 async fn graphql_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if headers.contains_key(idempotency::KEY_HEADER) {
+        return idempotency::keyed_post(state, headers, body).await;
+    }
+    post_once(state, headers, body).await
+}
+
+async fn post_once(state: AppState, headers: HeaderMap, body: Bytes) -> Response {
     match serde_json::from_slice::<serde_json::Value>(&body) {
         Ok(json) => execute(state, headers, json, false).await,
         Err(_) => {
@@ -380,12 +394,12 @@ async fn execute(
         // work is aborted (at its next await; everything before it is bounded by the guard).
         let schema = state.schema.clone();
         let fixed_now = crate::service::fixed_now();
-        let task = tokio::spawn(async move {
+        let task = tokio::spawn(crate::service::idempotency::carry(async move {
             match fixed_now {
                 Some(at) => crate::service::at_instant(at, schema.execute(request)).await,
                 None => schema.execute(request).await,
             }
-        });
+        }));
         let abort = task.abort_handle();
         let mut response = match tokio::time::timeout_at(deadline, task).await {
             Ok(Ok(response)) => response,

@@ -138,10 +138,16 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 /// Begins a transaction that will write. On SQLite it takes the write lock at `BEGIN`
 /// (`IMMEDIATE`), so two writers never deadlock on a lock upgrade; the busy timeout queues them.
+///
+/// Inside a mutation field of a request with an `Idempotency-Key`, the transaction first
+/// records that the field was carried out under the key, so the record commits or rolls back
+/// with the mutation's effect ([`crate::service::idempotency`]).
 pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
     let mut options = TransactionOptions::default();
     if db.get_database_backend() == DbBackend::Sqlite {
         options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
     }
-    db.begin_with_options(options).await
+    let txn = db.begin_with_options(options).await?;
+    crate::service::idempotency::record_write(&txn).await?;
+    Ok(txn)
 }

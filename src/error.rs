@@ -53,6 +53,10 @@ pub enum AppError {
     /// given number of seconds (also in `extensions.retry_after` and the `Retry-After` header).
     #[error("too many requests for this token; retry after {0} s")]
     RateLimited(u64),
+    /// `IDEMPOTENCY_KEY_REUSED` (HTTP 422): the request's `Idempotency-Key` was used, within
+    /// 24 hours, by a request of the same token with another body.
+    #[error("{0}")]
+    IdempotencyKeyReused(String),
     /// `INTERNAL`: anything else. The client sees only a request id.
     #[error("internal error")]
     Internal(String),
@@ -74,6 +78,7 @@ impl AppError {
             AppError::NoBillingContact(_) => "NO_BILLING_CONTACT",
             AppError::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
             AppError::RateLimited(_) => "RATE_LIMITED",
+            AppError::IdempotencyKeyReused(_) => "IDEMPOTENCY_KEY_REUSED",
             AppError::Internal(_) => "INTERNAL",
         }
     }

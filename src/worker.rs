@@ -2,14 +2,15 @@
 //! scheduled events as they fall due.
 //!
 //! The pass is idempotent, so the worker simply runs it for the local "today" at start and
-//! then every hour; only the first run of a day finds anything to bill. The scheduler sleeps
-//! until the next event is due (at most a minute), or until events change.
+//! then every hour; only the first run of a day finds anything to bill. The same hourly loop
+//! deletes idempotency keys older than 24 hours. The scheduler sleeps until the next event is
+//! due (at most a minute), or until events change.
 
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 
-use crate::service::{billing, now, scheduled, settings};
+use crate::service::{billing, idempotency, now, scheduled, settings};
 
 pub const BILLING_INTERVAL: Duration = Duration::from_secs(3600);
 
@@ -57,6 +58,12 @@ fn spawn_billing(db: DatabaseConnection) -> tokio::task::JoinHandle<()> {
         loop {
             if let Err(err) = bill_today(&db).await {
                 tracing::error!(error = ?err, "billing pass failed; retrying in an hour");
+            }
+            // Idempotency keys count for 24 hours; the hourly pass deletes older ones.
+            match idempotency::purge_expired(&db, now()).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "expired idempotency keys deleted"),
+                Err(err) => tracing::warn!(error = ?err, "purging idempotency keys failed"),
             }
             tokio::time::sleep(BILLING_INTERVAL).await;
         }

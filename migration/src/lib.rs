@@ -11,6 +11,7 @@ mod m20261122_000001_create_data_model;
 mod m20261122_000002_forbid_history_deletes;
 mod m20261122_000003_add_account_billing_day;
 mod m20261122_000004_create_report_views;
+mod m20261129_000005_create_idempotency_keys;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_forbid_history_deletes::Migration),
             Box::new(m20261122_000003_add_account_billing_day::Migration),
             Box::new(m20261122_000004_create_report_views::Migration),
+            Box::new(m20261129_000005_create_idempotency_keys::Migration),
         ]
     }
 }

@@ -18,6 +18,8 @@ pub mod contact;
 pub mod debit;
 pub mod disconnection_log;
 pub mod discount;
+pub mod idempotency_key;
+pub mod idempotency_key_write;
 pub mod invoice;
 pub mod invoice_discount_application;
 pub mod log;

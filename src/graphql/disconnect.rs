@@ -20,11 +20,15 @@ struct DisconnectInput {
 pub fn mutation_field() -> Field {
     super::field("disconnectAccount", TypeRef::named("Account"), |ctx| {
         FieldFuture::new(async move {
-            let user = allowed(&ctx, Permission::AccountsDisconnect).map_err(gql)?;
-            let id = id_arg(&ctx).map_err(gql)?;
-            let input: DisconnectInput = optional_input(&ctx, "input").map_err(gql)?;
-            let account = disconnect::disconnect(db(&ctx), user.user_id, id, input.prorate).await.map_err(gql)?;
-            Ok(Some(FieldValue::owned_any(Row::new(account))))
+            super::idempotent::field(&ctx, "Account", async {
+                let user = allowed(&ctx, Permission::AccountsDisconnect)?;
+                let id = id_arg(&ctx)?;
+                let input: DisconnectInput = optional_input(&ctx, "input")?;
+                let account = disconnect::disconnect(db(&ctx), user.user_id, id, input.prorate).await?;
+                Ok(Some(FieldValue::owned_any(Row::new(account))))
+            })
+            .await
+            .map_err(gql)
         })
     })
     .description(

@@ -17,6 +17,7 @@ pub mod entity_def;
 pub mod enums;
 pub mod extra_fields;
 pub mod guard;
+pub mod idempotent;
 pub mod inputs;
 pub mod loader;
 pub mod mutations;

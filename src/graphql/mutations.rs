@@ -29,12 +29,14 @@ fn deleted<'a>(what: &str, id: i64) -> Option<FieldValue<'a>> {
 }
 
 /// A mutation field: `$name(args) -> $ret`, whose body evaluates to
-/// `Result<Option<FieldValue>, AppError>`.
+/// `Result<Option<FieldValue>, AppError>`. It runs through [`super::idempotent::field`], which
+/// ties it to the request's `Idempotency-Key`, if any.
 macro_rules! mutation {
     ($name:literal -> $ret:literal, [$(($arg:literal, $ty:literal)),*], $desc:literal, |$ctx:ident| $body:block) => {
         super::field($name, type_ref($ret), |$ctx| {
             FieldFuture::new(async move {
-                let result: Result<Option<FieldValue>, AppError> = async { $body }.await;
+                let result: Result<Option<FieldValue>, AppError> =
+                    super::idempotent::field(&$ctx, $ret, async { $body }).await;
                 result.map_err(gql)
             })
         })

@@ -59,6 +59,8 @@ pub async fn record<C: ConnectionTrait, P: Serialize, Q: Serialize>(
     }
     .insert(db)
     .await?;
+    // Under an `Idempotency-Key`, the record a mutation returned is named by its audit row.
+    super::idempotency::note_result(db, kind.as_str(), loggable_type, loggable_id).await?;
     Ok(())
 }
 

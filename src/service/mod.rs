@@ -16,6 +16,7 @@ pub mod collection;
 pub mod contacts;
 pub mod disconnect;
 pub mod hierarchy;
+pub mod idempotency;
 pub mod invoicing;
 pub mod proration;
 pub mod report;

@@ -229,6 +229,8 @@ pub const TABLES: &[&str] = &[
     "disconnection_logs",
     "account_events",
     "logs",
+    "idempotency_keys",
+    "idempotency_key_writes",
 ];
 
 pub fn error_code(body: &Value) -> Option<String> {

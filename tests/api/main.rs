@@ -16,6 +16,7 @@ mod disconnect;
 mod errors;
 mod graphiql;
 mod hostile;
+mod idempotency;
 mod limits;
 mod report;
 mod scheduled;
