@@ -408,7 +408,9 @@ async fn execute(
     );
     if extra_writes > 0 {
         if let Some(response) = rate_refusal(&state, user.token_id, extra_writes) {
-            let label = prepared.first().map_or("unknown", |(_, label)| label.as_str());
+            let label = prepared
+                .first()
+                .map_or("unknown", |(_, label)| label.as_str());
             return refuse(label, "RATE_LIMITED", response);
         }
     }
@@ -421,9 +423,11 @@ async fn execute(
             Ok(request) => request,
             Err(err) => {
                 let response = refused(err);
-                state
-                    .metrics
-                    .operation(&label, crate::metrics::outcome(&response), operation_started.elapsed());
+                state.metrics.operation(
+                    &label,
+                    crate::metrics::outcome(&response),
+                    operation_started.elapsed(),
+                );
                 operation_started = Instant::now();
                 request_errors.push(true);
                 responses.push(response);
@@ -468,9 +472,11 @@ async fn execute(
         };
         request_errors.push(crate::http::media::is_request_error(&response));
         ensure_codes(&mut response);
-        state
-            .metrics
-            .operation(&label, crate::metrics::outcome(&response), operation_started.elapsed());
+        state.metrics.operation(
+            &label,
+            crate::metrics::outcome(&response),
+            operation_started.elapsed(),
+        );
         operation_started = Instant::now();
         responses.push(response);
     }

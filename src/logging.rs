@@ -13,7 +13,11 @@ use crate::config::LogFormat;
 
 /// The subscriber `fathom` logs through: `filter` (tracing-subscriber's syntax; `info` when it
 /// does not parse), in `format`, written to `writer`.
-pub fn subscriber<W>(format: LogFormat, filter: &str, writer: W) -> Box<dyn Subscriber + Send + Sync>
+pub fn subscriber<W>(
+    format: LogFormat,
+    filter: &str,
+    writer: W,
+) -> Box<dyn Subscriber + Send + Sync>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {

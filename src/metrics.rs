@@ -19,7 +19,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ::metrics::{Counter, Unit};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 use sea_orm::{DatabaseConnection, DatabaseConnectionType};
 
 use crate::service::billing::PassReport;
@@ -214,7 +216,9 @@ impl Metrics {
         let lag = match crate::service::scheduled::oldest_due(db, crate::service::now()).await {
             Ok(oldest) => Some(
                 oldest
-                    .map(|at| (crate::service::now() - at).num_milliseconds().max(0) as f64 / 1000.0)
+                    .map(|at| {
+                        (crate::service::now() - at).num_milliseconds().max(0) as f64 / 1000.0
+                    })
                     .unwrap_or(0.0),
             ),
             Err(err) => {
@@ -311,11 +315,19 @@ fn pool_state(db: &DatabaseConnection) -> Option<PoolState> {
     let (size, idle, max) = match &db.inner {
         DatabaseConnectionType::SqlxPostgresPoolConnection(_) => {
             let pool = db.get_postgres_connection_pool();
-            (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
         }
         DatabaseConnectionType::SqlxSqlitePoolConnection(_) => {
             let pool = db.get_sqlite_connection_pool();
-            (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
         }
         _ => return None,
     };
@@ -344,7 +356,9 @@ fn is_plain_name(name: &str) -> bool {
     !bytes.is_empty()
         && bytes.len() <= 64
         && (bytes[0].is_ascii_alphabetic() || bytes[0] == b'_')
-        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
 }
 
 /// `ok`, or an error code (`[A-Z_]`, at most 32 characters); anything else is `other`.
@@ -372,7 +386,10 @@ mod tests {
         assert_eq!(metrics.operation_label(Some("9lives")), "other");
         assert_eq!(metrics.operation_label(Some("has space")), "other");
         assert_eq!(metrics.operation_label(Some("a\"}")), "other");
-        assert_eq!(metrics.operation_label(Some(&"a".repeat(64))), "a".repeat(64));
+        assert_eq!(
+            metrics.operation_label(Some(&"a".repeat(64))),
+            "a".repeat(64)
+        );
         assert_eq!(metrics.operation_label(Some(&"a".repeat(65))), "other");
         for i in 0..MAX_OPERATION_NAMES {
             metrics.operation_label(Some(&format!("op{i}")));

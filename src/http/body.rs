@@ -39,7 +39,10 @@ pub async fn limit(State(max): State<usize>, request: Request, next: Next) -> Re
         }
     }
     match read_up_to(body, max).await {
-        Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
         Err(Unread::TooLarge { rest, read }) => {
             discard(rest, read).await;
             too_large()

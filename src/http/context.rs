@@ -71,7 +71,8 @@ pub fn set_token(token_id: i64) {
 
 /// Records the name(s) of the operation(s) the request runs (already made safe to log).
 pub fn set_operation(name: String) {
-    let _ = CURRENT.try_with(|c| *c.operation.lock().unwrap_or_else(|e| e.into_inner()) = Some(name));
+    let _ =
+        CURRENT.try_with(|c| *c.operation.lock().unwrap_or_else(|e| e.into_inner()) = Some(name));
 }
 
 /// Runs `f` within `context` (work spawned for a request keeps its id).

@@ -106,12 +106,7 @@ pub fn is_json_request(content_type: Option<&HeaderValue>) -> bool {
         return false;
     };
     let mut parts = value.split(';');
-    if !parts
-        .next()
-        .unwrap_or("")
-        .trim()
-        .eq_ignore_ascii_case(JSON)
-    {
+    if !parts.next().unwrap_or("").trim().eq_ignore_ascii_case(JSON) {
         return false;
     }
     parts.all(|param| match param.split_once('=') {
@@ -285,7 +280,10 @@ mod tests {
             Some(GraphqlResponseJson)
         );
         // A type refused outright is not brought back by a wildcard.
-        assert_eq!(chosen("application/json;q=0, */*"), Some(GraphqlResponseJson));
+        assert_eq!(
+            chosen("application/json;q=0, */*"),
+            Some(GraphqlResponseJson)
+        );
     }
 
     #[test]

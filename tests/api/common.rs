@@ -157,7 +157,11 @@ impl TestApp {
             .await
             .expect("body")
             .to_bytes();
-        (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+        (
+            status,
+            headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
     }
 
     pub async fn post_raw(

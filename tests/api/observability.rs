@@ -2,7 +2,7 @@
 //! and `/metrics` in Prometheus' text format with the series a dashboard needs.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
@@ -73,53 +73,82 @@ on_both!(every_answer_carries_a_request_id, |app| {
     }
 });
 
-/// A `MakeWriter` that keeps what is logged.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+/// One HTTP/1.1 exchange over a plain socket: the status line and the body.
+fn http(port: u16, request: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    stream.write_all(request.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response)
 }
 
-// The subscriber is installed for this thread only, so the runtime has one thread. Logging does
-// not depend on the database: SQLite alone.
-#[tokio::test(flavor = "current_thread")]
-async fn json_logs_have_one_line_per_request_with_its_id_token_operation_duration_and_status() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = fathom::logging::subscriber(
-        fathom::config::LogFormat::Json,
-        "info",
-        move || writer.clone(),
-    );
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let app = common::TestApp::sqlite().await;
-    let token_id = 1;
-    let (status, _, _) = app
-        .send_full(graphql(
-            Some(&app.token),
-            Some("log-test-1"),
-            json!({"query": "query WhoAmI { me { username } }"}).to_string(),
-        ))
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let (status, _, _) = app
-        .send_full(graphql(
-            None,
-            Some("log-test-2"),
-            json!({"query": "{ me { username } }"}).to_string(),
-        ))
-        .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    app.finish().await;
+// The real binary, so that FATHOM_LOG_FORMAT and the process's own subscriber are what is
+// tested (a subscriber set for one test thread is not reliable among parallel tests).
+#[test]
+fn json_logs_have_one_line_per_request_with_its_id_token_operation_duration_and_status() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    let path = std::env::temp_dir().join(format!("fathom_logs_{}.db", std::process::id()));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fathom"))
+        .arg("serve")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", path.display()),
+        )
+        .env("FATHOM_BIND", format!("127.0.0.1:{port}"))
+        .env("FATHOM_LOG", "info")
+        .env("FATHOM_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start fathom");
+    // The admin token is printed once, on stdout, after the server is bound.
+    let token = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .find(|line| line.starts_with("fathom_"))
+        .expect("an admin token");
+    let query = json!({"query": "query WhoAmI { me { username } }"}).to_string();
+    let ok = http(
+        port,
+        &format!(
+            "POST /api/graphql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nX-Request-Id: log-test-1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{query}",
+            query.len()
+        ),
+    )
+    .unwrap();
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    let refused = http(
+        port,
+        &format!(
+            "POST /api/graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Request-Id: log-test-2\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{query}",
+            query.len()
+        ),
+    )
+    .unwrap();
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    // The log line is written as the answer leaves: give it a moment, then stop the server.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap();
+    let mut text = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    child.wait().unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
 
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<Value> = text
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
@@ -134,12 +163,16 @@ async fn json_logs_have_one_line_per_request_with_its_id_token_operation_duratio
     assert_eq!(ok.len(), 1, "one line per request: {text}");
     let ok = ok[0];
     assert_eq!(ok["level"], "INFO");
+    assert_eq!(ok["message"], "request");
     assert_eq!(ok["method"], "POST");
     assert_eq!(ok["path"], "/api/graphql");
     assert_eq!(ok["status"], 200);
-    assert_eq!(ok["token_id"], token_id);
+    assert!(ok["token_id"].as_i64().is_some_and(|id| id > 0), "{ok}");
     assert_eq!(ok["operation"], "WhoAmI");
-    assert!(ok["duration_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{ok}");
+    assert!(
+        ok["duration_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "{ok}"
+    );
     assert!(ok["timestamp"].is_string());
 
     let refused = access("log-test-2");
@@ -155,8 +188,8 @@ async fn json_logs_have_one_line_per_request_with_its_id_token_operation_duratio
 #[test]
 fn the_log_format_comes_from_a_flag_or_the_environment() {
     use clap::Parser;
-    let cli = fathom::cli::Cli::try_parse_from(["fathom", "--log-format", "json", "migrate"])
-        .unwrap();
+    let cli =
+        fathom::cli::Cli::try_parse_from(["fathom", "--log-format", "json", "migrate"]).unwrap();
     assert_eq!(cli.config.log_format, fathom::config::LogFormat::Json);
     let cli = fathom::cli::Cli::try_parse_from(["fathom", "migrate"]).unwrap();
     // FATHOM_LOG_FORMAT is not set for the tests: text by default.
@@ -253,10 +286,9 @@ fn parse_exposition(text: &str) -> HashMap<String, Family> {
         let family_name = ["_bucket", "_sum", "_count"]
             .iter()
             .find_map(|suffix| {
-                name.strip_suffix(suffix)
-                    .filter(|base| {
-                        families.get(*base).and_then(|f| f.kind.as_deref()) == Some("histogram")
-                    })
+                name.strip_suffix(suffix).filter(|base| {
+                    families.get(*base).and_then(|f| f.kind.as_deref()) == Some("histogram")
+                })
             })
             .unwrap_or(name);
         let family = families
@@ -275,13 +307,17 @@ fn value(
     sample: &str,
     labels: &[(&str, &str)],
 ) -> Option<f64> {
-    families.get(family)?.samples.iter().find_map(|(name, l, v)| {
-        (name == sample
-            && labels
-                .iter()
-                .all(|(k, want)| l.get(*k).map(String::as_str) == Some(*want)))
-        .then_some(*v)
-    })
+    families
+        .get(family)?
+        .samples
+        .iter()
+        .find_map(|(name, l, v)| {
+            (name == sample
+                && labels
+                    .iter()
+                    .all(|(k, want)| l.get(*k).map(String::as_str) == Some(*want)))
+            .then_some(*v)
+        })
 }
 
 on_both!(
@@ -303,18 +339,34 @@ on_both!(
         // Traffic: named, anonymous, a field error, a name too long to be a label, no token,
         // and a token over its rate.
         let named = q("query WhoAmI { me { username } }");
-        assert_eq!(send(graphql(token, None, named.clone())).await, StatusCode::OK);
+        assert_eq!(
+            send(graphql(token, None, named.clone())).await,
+            StatusCode::OK
+        );
         assert_eq!(send(graphql(token, None, named)).await, StatusCode::OK);
         assert_eq!(
-            send(graphql(token, None, q("{ accounts { entities { id account_status { name } } } }"))).await,
+            send(graphql(
+                token,
+                None,
+                q("{ accounts { entities { id account_status { name } } } }")
+            ))
+            .await,
             StatusCode::OK
         );
         assert_eq!(
-            send(graphql(token, None, q("{ disconnect_account_preview(id: 999999) { prorate } }"))).await,
+            send(graphql(
+                token,
+                None,
+                q("{ disconnect_account_preview(id: 999999) { prorate } }")
+            ))
+            .await,
             StatusCode::OK
         );
         let long_name = format!("query {} {{ me {{ username }} }}", "Q".repeat(65));
-        assert_eq!(send(graphql(token, None, q(&long_name))).await, StatusCode::OK);
+        assert_eq!(
+            send(graphql(token, None, q(&long_name))).await,
+            StatusCode::OK
+        );
         assert_eq!(
             send(graphql(None, None, q("{ me { username } }"))).await,
             StatusCode::UNAUTHORIZED
@@ -400,7 +452,11 @@ on_both!(
             for (sample, labels, v) in &family.samples {
                 if sample.ends_with("_bucket") {
                     let le = labels["le"].as_str();
-                    let le = if le == "+Inf" { f64::INFINITY } else { le.parse().unwrap() };
+                    let le = if le == "+Inf" {
+                        f64::INFINITY
+                    } else {
+                        le.parse().unwrap()
+                    };
                     let mut key = labels.clone();
                     key.remove("le");
                     series.entry(format!("{key:?}")).or_default().push((le, *v));
@@ -409,7 +465,9 @@ on_both!(
             assert!(!series.is_empty(), "{name} has buckets");
             for (key, buckets) in series {
                 assert!(
-                    buckets.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
+                    buckets
+                        .windows(2)
+                        .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
                     "{name}{key}: {buckets:?}"
                 );
                 assert_eq!(buckets.last().unwrap().0, f64::INFINITY, "{name}{key}");
@@ -420,13 +478,19 @@ on_both!(
         let count = |labels: &[(&str, &str)]| {
             value(&families, duration, &format!("{duration}_count"), labels)
         };
-        assert_eq!(count(&[("operation", "WhoAmI"), ("outcome", "ok")]), Some(2.0));
+        assert_eq!(
+            count(&[("operation", "WhoAmI"), ("outcome", "ok")]),
+            Some(2.0)
+        );
         assert!(count(&[("operation", "anonymous"), ("outcome", "ok")]).unwrap() >= 2.0);
         assert_eq!(
             count(&[("operation", "anonymous"), ("outcome", "NOT_FOUND")]),
             Some(1.0)
         );
-        assert_eq!(count(&[("operation", "other"), ("outcome", "ok")]), Some(1.0));
+        assert_eq!(
+            count(&[("operation", "other"), ("outcome", "ok")]),
+            Some(1.0)
+        );
         assert_eq!(
             count(&[("operation", "unknown"), ("outcome", "UNAUTHENTICATED")]),
             Some(1.0)
@@ -469,7 +533,10 @@ on_both!(
             ),
             Some(1.0)
         );
-        assert_eq!(scalar("fathom_billing_passes_total", &[("outcome", "ok")]), 1.0);
+        assert_eq!(
+            scalar("fathom_billing_passes_total", &[("outcome", "ok")]),
+            1.0
+        );
         assert_eq!(
             scalar("fathom_billing_accounts_billed_total", &[]),
             report.accounts_billed as f64
