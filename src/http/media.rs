@@ -214,10 +214,9 @@ pub fn is_request_error(response: &async_graphql::Response) -> bool {
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| {
             e.path.is_empty()
-                && !e
-                    .extensions
+                && e.extensions
                     .as_ref()
-                    .is_some_and(|ext| ext.get("code").is_some())
+                    .is_none_or(|ext| ext.get("code").is_none())
         })
 }
 
