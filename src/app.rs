@@ -1,10 +1,10 @@
 //! The HTTP surface: `/api/graphql` (POST, and GET for queries), `/graphiql` (the page and its
 //! assets: [`crate::graphiql`]), `/healthz`, `/readyz`, `/metrics`; the request limits; and the
-//! shared state.
+//! shared state. The layers around the routes (request ids and the access log, media types,
+//! request bodies) are in [`crate::http`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::dynamic::Schema;
@@ -26,18 +26,15 @@ use crate::config::Config;
 use crate::error::{request_id, AppError, AppResult};
 use crate::graphql::guard::Guard;
 use crate::graphql::loader::RelLoader;
+use crate::http::media::RequestErrors;
+use crate::http::{context, error_body};
+use crate::metrics::Metrics;
 use crate::service::users;
 
 mod idempotency;
 
-#[derive(Default)]
-pub struct Metrics {
-    pub requests: AtomicU64,
-    pub operations: AtomicU64,
-    pub errors: AtomicU64,
-    pub unauthenticated: AtomicU64,
-    pub relation_batches: Arc<AtomicU64>,
-}
+/// Where GraphQL is served (Sonar's path).
+pub const GRAPHQL_PATH: &str = "/api/graphql";
 
 #[derive(Clone)]
 pub struct AppState {
@@ -51,8 +48,17 @@ pub struct AppState {
     pub request_timeout: Duration,
 }
 
-/// Builds the router over a migrated, seeded database.
+/// Builds the router over a migrated, seeded database, with metrics of its own.
 pub fn router(db: DatabaseConnection, config: &Config) -> AppResult<Router> {
+    router_with_metrics(db, config, Arc::new(Metrics::new()))
+}
+
+/// Like [`router`], recording into `metrics` (which the worker shares, in `serve`).
+pub fn router_with_metrics(
+    db: DatabaseConnection,
+    config: &Config,
+    metrics: Arc<Metrics>,
+) -> AppResult<Router> {
     let schema = crate::graphql::build_schema(db.clone(), &config.limits)
         .map_err(|e| AppError::internal(format!("schema: {e}")))?;
     let guard = Guard::new(&schema.sdl(), &config.limits)
@@ -68,23 +74,32 @@ pub fn router(db: DatabaseConnection, config: &Config) -> AppResult<Router> {
             config.limits.rate_limit_per_minute,
             config.limits.rate_limit_burst,
         )),
-        metrics: Arc::new(Metrics::default()),
+        metrics,
     };
     let mut router = Router::new()
-        .route("/api/graphql", get(graphql_get).post(graphql_post))
+        .route(GRAPHQL_PATH, get(graphql_get).post(graphql_post))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics_text))
         .merge(crate::graphiql::routes())
         .with_state(state)
+        // A backstop: `http::body::limit` (next) has already read the body within the limit.
         .layer(RequestBodyLimitLayer::new(config.limits.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            config.limits.max_body_bytes,
+            crate::http::body::limit,
+        ))
         // A backstop: the GraphQL work itself is stopped at `request_timeout` (see `execute`).
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             request_timeout + Duration::from_secs(2),
         ));
-    // Outermost: the limits' own plain-text refusals become GraphQL errors with a code.
+    // The limits' own plain-text refusals become GraphQL errors with a code...
     router = router.layer(axum::middleware::map_response(coded_refusals));
+    // ...which, like every answer of /api/graphql, take the media type the client asked for.
+    router = router.layer(axum::middleware::from_fn(
+        crate::http::media::graphql_over_http,
+    ));
     let origins = config.cors_origin_list();
     if !origins.is_empty() {
         let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
@@ -96,10 +111,13 @@ pub fn router(db: DatabaseConnection, config: &Config) -> AppResult<Router> {
                     header::AUTHORIZATION,
                     header::CONTENT_TYPE,
                     idempotency::KEY_HEADER,
+                    context::REQUEST_ID,
                 ])
-                .expose_headers([idempotency::REPLAYED_HEADER]),
+                .expose_headers([idempotency::REPLAYED_HEADER, context::REQUEST_ID]),
         );
     }
+    // Outermost: every answer, CORS preflights and refusals included, has an X-Request-Id.
+    router = router.layer(axum::middleware::from_fn(context::middleware));
     Ok(router)
 }
 
@@ -144,31 +162,13 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> String {
-    let m = &state.metrics;
-    format!(
-        "# TYPE fathom_http_requests_total counter\nfathom_http_requests_total {}\n\
-         # TYPE fathom_graphql_operations_total counter\nfathom_graphql_operations_total {}\n\
-         # TYPE fathom_graphql_errors_total counter\nfathom_graphql_errors_total {}\n\
-         # TYPE fathom_unauthenticated_total counter\nfathom_unauthenticated_total {}\n\
-         # TYPE fathom_relation_batches_total counter\nfathom_relation_batches_total {}\n",
-        m.requests.load(Ordering::Relaxed),
-        m.operations.load(Ordering::Relaxed),
-        m.errors.load(Ordering::Relaxed),
-        m.unauthenticated.load(Ordering::Relaxed),
-        m.relation_batches.load(Ordering::Relaxed),
-    )
-}
-
-fn error_body(status: StatusCode, message: &str, code: &str) -> Response {
-    let body = serde_json::json!({
-        "data": null,
-        "errors": [{ "message": message, "extensions": { "code": code } }]
-    });
+async fn metrics_text(State(state): State<AppState>) -> Response {
     (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(&state.db).await,
     )
         .into_response()
 }
@@ -201,7 +201,8 @@ async fn graphql_get(
     Query(params): Query<GetParams>,
 ) -> Response {
     let mut request = serde_json::json!({ "query": params.query.unwrap_or_default() });
-    if let Some(name) = params.operation_name {
+    // GraphQL over HTTP: an empty optional parameter is the same as none.
+    if let Some(name) = params.operation_name.filter(|name| !name.is_empty()) {
         request["operationName"] = serde_json::Value::String(name);
     }
     if let Some(vars) = params.variables {
@@ -242,12 +243,12 @@ async fn authenticate(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     match users::authenticate(&state.db, crate::auth::bearer(header)).await {
-        Ok(user) => Ok(user),
+        Ok(user) => {
+            context::set_token(user.token_id);
+            Ok(user)
+        }
         Err(err @ AppError::Unauthenticated(_)) => {
-            state
-                .metrics
-                .unauthenticated
-                .fetch_add(1, Ordering::Relaxed);
+            state.metrics.unauthenticated();
             Err(app_error_response(StatusCode::UNAUTHORIZED, err))
         }
         Err(err) => Err(app_error_response(StatusCode::SERVICE_UNAVAILABLE, err)),
@@ -296,25 +297,42 @@ async fn execute(
     json: serde_json::Value,
     read_only: bool,
 ) -> Response {
+    let started = Instant::now();
     let deadline = tokio::time::Instant::now() + state.request_timeout;
-    state.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    state.metrics.request();
+    // A refusal before any operation ran is timed under the operation label known by then.
+    let refuse = |label: &str, code: &str, response: Response| {
+        state.metrics.refused(label, code, started.elapsed());
+        response
+    };
     let user = match authenticate(&state, &headers).await {
         Ok(user) => user,
-        Err(resp) => return resp,
+        Err(resp) => {
+            let code = if resp.status() == StatusCode::UNAUTHORIZED {
+                "UNAUTHENTICATED"
+            } else {
+                "INTERNAL"
+            };
+            return refuse("unknown", code, resp);
+        }
     };
     let (items, batched) = match json {
         serde_json::Value::Array(items) => (items, true),
         single => (vec![single], false),
     };
     if items.is_empty() || items.len() > state.max_batch {
-        return error_body(
-            StatusCode::BAD_REQUEST,
-            &format!("a batch holds 1 to {} operations", state.max_batch),
+        return refuse(
+            "unknown",
             "VALIDATION_FAILED",
+            error_body(
+                StatusCode::BAD_REQUEST,
+                &format!("a batch holds 1 to {} operations", state.max_batch),
+                "VALIDATION_FAILED",
+            ),
         );
     }
     if let Some(response) = rate_refusal(&state, user.token_id, items.len()) {
-        return response;
+        return refuse("unknown", "RATE_LIMITED", response);
     }
     let mut requests = Vec::with_capacity(items.len());
     for item in items {
@@ -325,7 +343,13 @@ async fn execute(
         });
         match parsed {
             Ok(r) => requests.push(r),
-            Err(err) => return app_error_response(StatusCode::BAD_REQUEST, err),
+            Err(err) => {
+                return refuse(
+                    "unknown",
+                    err.code(),
+                    app_error_response(StatusCode::BAD_REQUEST, err),
+                )
+            }
         }
     }
     // Each request is checked (nesting, depth, cost, input values) before async-graphql sees
@@ -338,41 +362,76 @@ async fn execute(
             &request.variables,
             request.operation_name.as_deref(),
         );
-        prepared.push(match checked {
-            Err(err) => Err(err),
-            Ok(checked) => {
-                let mutation = match checked.operation_type {
-                    Some(ty) => ty == OperationType::Mutation,
-                    None => has_mutation(&checked.document),
-                };
-                if read_only && mutation {
-                    Err(AppError::validation(
-                        "query",
-                        "mutations must be sent with POST",
-                    ))
-                } else {
-                    if mutation {
-                        // Every mutation field is one operation for the rate limit.
-                        extra_writes += checked.measure.root_fields.saturating_sub(1);
-                    }
-                    request.set_parsed_query(checked.document);
-                    Ok(request)
-                }
+        let checked = match checked {
+            Ok(checked) => checked,
+            Err(err) => {
+                let label = state
+                    .metrics
+                    .operation_label(request.operation_name.as_deref());
+                prepared.push((Err(err), label));
+                continue;
             }
-        });
+        };
+        let name = request
+            .operation_name
+            .clone()
+            .or_else(|| only_operation_name(&checked.document));
+        let label = state.metrics.operation_label(name.as_deref());
+        let mutation = match checked.operation_type {
+            Some(ty) => ty == OperationType::Mutation,
+            None => has_mutation(&checked.document),
+        };
+        if read_only && mutation {
+            // GraphQL over HTTP: a mutation sent with GET is 405, and names the method to use.
+            context::set_operation(label.clone());
+            let mut response = app_error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                AppError::validation("query", "mutations must be sent with POST"),
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return refuse(&label, "VALIDATION_FAILED", response);
+        }
+        if mutation {
+            // Every mutation field is one operation for the rate limit.
+            extra_writes += checked.measure.root_fields.saturating_sub(1);
+        }
+        request.set_parsed_query(checked.document);
+        prepared.push((Ok(request), label));
     }
+    context::set_operation(
+        prepared
+            .iter()
+            .map(|(_, label)| label.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+    );
     if extra_writes > 0 {
         if let Some(response) = rate_refusal(&state, user.token_id, extra_writes) {
-            return response;
+            let label = prepared
+                .first()
+                .map_or("unknown", |(_, label)| label.as_str());
+            return refuse(label, "RATE_LIMITED", response);
         }
     }
+    let request_context = context::current();
     let mut responses = Vec::with_capacity(prepared.len());
-    for request in prepared {
-        state.metrics.operations.fetch_add(1, Ordering::Relaxed);
+    let mut request_errors = Vec::with_capacity(prepared.len());
+    let mut operation_started = started;
+    for (request, label) in prepared {
         let request = match request {
             Ok(request) => request,
             Err(err) => {
-                responses.push(refused(err));
+                let response = refused(err);
+                state.metrics.operation(
+                    &label,
+                    crate::metrics::outcome(&response),
+                    operation_started.elapsed(),
+                );
+                operation_started = Instant::now();
+                request_errors.push(true);
+                responses.push(response);
                 continue;
             }
         };
@@ -392,21 +451,29 @@ async fn execute(
         let request = request.data(user.clone()).data(loader);
         // On a task of its own: a panic becomes an INTERNAL answer, and at the deadline the
         // work is aborted (at its next await; everything before it is bounded by the guard).
+        // The task keeps the request's context (its id for INTERNAL errors).
         let schema = state.schema.clone();
         let fixed_now = crate::service::fixed_now();
-        let task = tokio::spawn(crate::service::idempotency::carry(async move {
-            match fixed_now {
-                Some(at) => crate::service::at_instant(at, schema.execute(request)).await,
-                None => schema.execute(request).await,
-            }
-        }));
+        let task = tokio::spawn(context::scope(
+            request_context.clone(),
+            crate::service::idempotency::carry(async move {
+                match fixed_now {
+                    Some(at) => crate::service::at_instant(at, schema.execute(request)).await,
+                    None => schema.execute(request).await,
+                }
+            }),
+        ));
         let abort = task.abort_handle();
         let mut response = match tokio::time::timeout_at(deadline, task).await {
             Ok(Ok(response)) => response,
             Ok(Err(join)) => refused(AppError::internal(format!("request task failed: {join}"))),
             Err(_) => {
                 abort.abort();
-                return app_error_response(StatusCode::REQUEST_TIMEOUT, timed_out());
+                let err = timed_out();
+                state
+                    .metrics
+                    .operation(&label, err.code(), operation_started.elapsed());
+                return app_error_response(StatusCode::REQUEST_TIMEOUT, err);
             }
         };
         crate::graphql::propagate::apply(
@@ -415,10 +482,14 @@ async fn execute(
             operation_name.as_deref(),
             &mut response,
         );
+        request_errors.push(crate::http::media::is_request_error(&response));
         ensure_codes(&mut response);
-        if !response.errors.is_empty() {
-            state.metrics.errors.fetch_add(1, Ordering::Relaxed);
-        }
+        state.metrics.operation(
+            &label,
+            crate::metrics::outcome(&response),
+            operation_started.elapsed(),
+        );
+        operation_started = Instant::now();
         responses.push(response);
     }
     let body = if batched {
@@ -426,7 +497,7 @@ async fn execute(
     } else {
         serde_json::to_string(&responses[0])
     };
-    match body {
+    let mut response = match body {
         Ok(body) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
@@ -434,6 +505,23 @@ async fn execute(
         )
             .into_response(),
         Err(e) => app_error_response(StatusCode::INTERNAL_SERVER_ERROR, AppError::internal(e)),
+    };
+    response
+        .extensions_mut()
+        .insert(RequestErrors(request_errors));
+    response
+}
+
+/// The name of the document's operation when it holds exactly one, named.
+fn only_operation_name(
+    document: &async_graphql::parser::types::ExecutableDocument,
+) -> Option<String> {
+    use async_graphql::parser::types::DocumentOperations;
+    match &document.operations {
+        DocumentOperations::Multiple(ops) if ops.len() == 1 => {
+            ops.keys().next().map(|name| name.to_string())
+        }
+        _ => None,
     }
 }
 
@@ -441,6 +529,7 @@ async fn execute(
 fn rate_refusal(state: &AppState, token_id: i64, cost: usize) -> Option<Response> {
     let cost = u32::try_from(cost).unwrap_or(u32::MAX);
     state.limiter.check(token_id, cost).err().map(|wait| {
+        state.metrics.rate_limited();
         let seconds = wait.as_secs() + 1;
         let mut response = app_error_response(
             StatusCode::TOO_MANY_REQUESTS,

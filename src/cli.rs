@@ -296,8 +296,9 @@ async fn serve(config: Config, demo: bool) -> AppResult<()> {
         Some(config.limits.statement_timeout()),
     )
     .await?;
-    crate::worker::spawn(conn.clone());
-    let router = app::router(conn, &config)?;
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+    crate::worker::spawn(conn.clone(), metrics.clone());
+    let router = app::router_with_metrics(conn, &config, metrics)?;
     let listener = TcpListener::bind(&config.bind)
         .await
         .map_err(|e| AppError::internal(format!("bind {}: {e}", config.bind)))?;

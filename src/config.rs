@@ -23,11 +23,29 @@ pub struct Config {
     /// Log filter (tracing-subscriber syntax).
     #[arg(long, env = "FATHOM_LOG", default_value = "info", global = true)]
     pub log: String,
+    /// Log format: `text` for people, `json` (one object per line) for log collectors.
+    #[arg(
+        long,
+        env = "FATHOM_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    pub log_format: LogFormat,
     /// Comma-separated front-end origins allowed to call the API (CORS). None by default.
     #[arg(long, env = "FATHOM_CORS_ORIGINS", default_value = "", global = true)]
     pub cors_origins: String,
     #[command(flatten)]
     pub limits: Limits,
+}
+
+/// How log lines are written (`FATHOM_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, the event's fields at the top level.
+    Json,
 }
 
 /// Request limits; all on by default.
@@ -113,6 +131,7 @@ impl Config {
             database_url: database_url.into(),
             bind: "127.0.0.1:0".into(),
             log: "info".into(),
+            log_format: LogFormat::Text,
             cors_origins: String::new(),
             limits: Limits::default(),
         }

@@ -130,11 +130,10 @@ impl AppError {
     }
 }
 
-/// A short random id that ties a client-visible `INTERNAL` error to the server log.
+/// The id that ties a client-visible `INTERNAL` error to the server log: the id of the HTTP
+/// request being served (its `X-Request-Id`), or a fresh random one outside a request.
 pub fn request_id() -> String {
-    use rand::Rng;
-    let n: u64 = rand::rng().random();
-    format!("{n:016x}")
+    crate::http::context::current_id().unwrap_or_else(crate::http::context::fresh_id)
 }
 
 impl From<DbErr> for AppError {

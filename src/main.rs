@@ -6,12 +6,7 @@ use fathom::cli::{run, Cli};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(&cli.config.log).unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    fathom::logging::init(cli.config.log_format, &cli.config.log);
     let error_status = cli.command.error_status();
     match run(cli).await {
         Ok(status) => status,

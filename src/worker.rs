@@ -6,17 +6,20 @@
 //! deletes idempotency keys older than 24 hours. The scheduler sleeps until the next event is
 //! due (at most a minute), or until events change.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use sea_orm::DatabaseConnection;
 
+use crate::metrics::Metrics;
 use crate::service::{billing, idempotency, now, scheduled, settings};
 
 pub const BILLING_INTERVAL: Duration = Duration::from_secs(3600);
 
-pub fn spawn(db: DatabaseConnection) -> tokio::task::JoinHandle<()> {
+/// Starts the scheduler and the billing loop; the billing passes are recorded in `metrics`.
+pub fn spawn(db: DatabaseConnection, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(scheduler_loop(db.clone()));
-    spawn_billing(db)
+    spawn_billing(db, metrics)
 }
 
 /// Runs due scheduled events forever.
@@ -53,10 +56,10 @@ pub async fn scheduler_loop(db: DatabaseConnection) {
 
 pub const MAX_SCHEDULER_SLEEP: Duration = Duration::from_secs(60);
 
-fn spawn_billing(db: DatabaseConnection) -> tokio::task::JoinHandle<()> {
+fn spawn_billing(db: DatabaseConnection, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            if let Err(err) = bill_today(&db).await {
+            if let Err(err) = bill_today(&db, &metrics).await {
                 tracing::error!(error = ?err, "billing pass failed; retrying in an hour");
             }
             // Idempotency keys count for 24 hours; the hourly pass deletes older ones.
@@ -70,11 +73,21 @@ fn spawn_billing(db: DatabaseConnection) -> tokio::task::JoinHandle<()> {
     })
 }
 
-async fn bill_today(db: &DatabaseConnection) -> crate::error::AppResult<()> {
-    let today = settings::local_date(db, now()).await?;
-    let report = billing::run_pass(db, today).await?;
-    if report.accounts_billed > 0 {
-        tracing::info!(?report, %today, "billing pass");
+/// Runs the billing pass for the local "today", recording its duration and what it billed.
+pub async fn bill_today(
+    db: &DatabaseConnection,
+    metrics: &Metrics,
+) -> crate::error::AppResult<billing::PassReport> {
+    let started = Instant::now();
+    let result = async {
+        let today = settings::local_date(db, now()).await?;
+        let report = billing::run_pass(db, today).await?;
+        if report.accounts_billed > 0 {
+            tracing::info!(?report, %today, "billing pass");
+        }
+        Ok(report)
     }
-    Ok(())
+    .await;
+    metrics.billing_pass(started.elapsed(), result.as_ref().ok());
+    result
 }

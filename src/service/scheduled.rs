@@ -645,6 +645,24 @@ pub async fn next_due(db: &DatabaseConnection) -> AppResult<Option<DateTime<Utc>
     .min())
 }
 
+/// When the oldest pending event that is due at `now` was due (waiting for a retry included):
+/// how late the scheduler runs. One indexed read.
+pub async fn oldest_due(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+) -> AppResult<Option<DateTime<Utc>>> {
+    let oldest: Option<DateTime<Utc>> = scheduled_event::Entity::find()
+        .select_only()
+        .column(scheduled_event::Column::Datetime)
+        .filter(scheduled_event::Column::Status.eq(PENDING))
+        .filter(scheduled_event::Column::Datetime.lte(now))
+        .order_by_asc(scheduled_event::Column::Datetime)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(oldest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

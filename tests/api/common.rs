@@ -143,6 +143,27 @@ impl TestApp {
         (status, body)
     }
 
+    /// Sends a raw request; returns the status, the headers and the body as text.
+    pub async fn send_full(
+        &self,
+        request: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let response = self.router.clone().oneshot(request).await.expect("router");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (
+            status,
+            headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
+    }
+
     pub async fn post_raw(
         &self,
         token: Option<&str>,

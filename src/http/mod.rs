@@ -1,0 +1,33 @@
+//! HTTP plumbing around the GraphQL endpoint, as layers the router wraps around its routes:
+//!
+//! - [`context`]: every request gets an id (`X-Request-Id`, taken from the request when it is
+//!   sane), carried to the log line written when the answer leaves;
+//! - [`media`]: GraphQL over HTTP — which media type answers (`Accept`), which request bodies are
+//!   understood (`Content-Type`), and the status codes of `application/graphql-response+json`;
+//! - [`body`]: request bodies read whole up to the size limit; an oversized one is read to its
+//!   end and discarded before the 413, so that every client gets to read it.
+//!
+//! Nothing here knows the schema: the GraphQL handlers in [`crate::app`] mark what this layer
+//! needs to know (which answers are request errors) on the response.
+
+pub mod body;
+pub mod context;
+pub mod media;
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// A GraphQL error body with `extensions.code`, as `application/json` (`"data": null`; the
+/// [`media`] layer drops `data` for clients that asked for `application/graphql-response+json`).
+pub fn error_body(status: StatusCode, message: &str, code: &str) -> Response {
+    let body = serde_json::json!({
+        "data": null,
+        "errors": [{ "message": message, "extensions": { "code": code } }]
+    });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
