@@ -169,11 +169,38 @@ on_both!(
 on_both!(
     a_field_error_is_a_200_with_data_under_both_media_types,
     |app| {
-        let q = query("{ me { username } p: disconnect_account_preview(id: 999999) { prorate } }");
+        common::create_account(app, "Ada Lovelace", 1).await;
+        // The account's non-null `invoices` fails (page 0): the account, a nullable element,
+        // becomes null; `me` answered.
+        let q = query(
+            "{ me { username } accounts { entities { id invoices(paginator: {page: 0, records_per_page: 5}) { entities { id } } } } }",
+        );
         for accept in [GRAPHQL_JSON, "application/json"] {
             let (status, _, body) = send(app, Some(accept), q.clone()).await;
             assert_eq!(status, StatusCode::OK, "{accept}: {body}");
             assert_eq!(body["data"]["me"]["username"], "admin", "{accept}: {body}");
+            assert_eq!(
+                body["data"]["accounts"]["entities"],
+                json!([null]),
+                "{body}"
+            );
+            assert_eq!(
+                error_code(&body).as_deref(),
+                Some("VALIDATION_FAILED"),
+                "{body}"
+            );
+        }
+        // A non-null root field that fails makes `data` null: still an executed operation,
+        // 200 with a `data` entry under both media types.
+        let q = query("{ me { username } p: disconnect_account_preview(id: 999999) { prorate } }");
+        for accept in [GRAPHQL_JSON, "application/json"] {
+            let (status, _, body) = send(app, Some(accept), q.clone()).await;
+            assert_eq!(status, StatusCode::OK, "{accept}: {body}");
+            assert!(
+                body.get("data").is_some_and(Value::is_null),
+                "{accept}: {body}"
+            );
+            assert_eq!(body["errors"][0]["path"], json!(["p"]), "{body}");
             assert_eq!(error_code(&body).as_deref(), Some("NOT_FOUND"), "{body}");
         }
     }
