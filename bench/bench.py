@@ -298,6 +298,7 @@ class Run:
         self.reads()
         self.scheduled()
         self.billing()
+        self.book.discard()
         return self.results
 
 

@@ -147,6 +147,16 @@ class Book:
         out = fathom(self.binary, self.url, "bill").stdout.strip()
         self.catch_up_result = {"seconds": time.time() - started, "output": out}
 
+    def discard(self):
+        """Drops the run's copy (the kept book stays)."""
+        if self.kind == "postgres":
+            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {PG_RUN} WITH (FORCE)")
+        else:
+            for suffix in ["", "-wal", "-shm"]:
+                if os.path.exists(self.path + suffix):
+                    os.unlink(self.path + suffix)
+
     # --- direct access -------------------------------------------------------------------
 
     def pg_url(self):
