@@ -55,24 +55,6 @@ async fn post(port: u16, token: &str, body: &str) -> std::io::Result<(u16, Strin
     Ok((status, body))
 }
 
-async fn wait_healthy(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)).await {
-            let _ = stream
-                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                .await;
-            let mut out = String::new();
-            let _ = stream.read_to_string(&mut out).await;
-            if out.starts_with("HTTP/1.1 200") {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("fathom did not become healthy");
-}
-
 async fn one(app: &common::TestApp, sql: String) -> i64 {
     let row = app
         .db
@@ -115,7 +97,7 @@ async fn run(app: &common::TestApp) {
 
     let port = free_port();
     let mut server = start(&app.url, port);
-    wait_healthy(port).await;
+    common::wait_healthy(port).await;
 
     // The burst: four disconnections in flight at a time; SIGKILL after the tenth answer.
     let token = app.token.clone();
@@ -165,7 +147,7 @@ async fn run(app: &common::TestApp) {
     // Restart on the same database: it must come up and serve.
     let port = free_port();
     let mut server = start(&app.url, port);
-    wait_healthy(port).await;
+    common::wait_healthy(port).await;
     let (status, body) = post(
         port,
         &token,

@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tower::ServiceExt;
 
-use crate::common::{self, billed_account, error_code, TestApp};
+use crate::common::{self, billed_account, count, error_code, TestApp};
 
 const DISCONNECT: &str = "mutation($id: Int64Bit!) { disconnectAccount(id: $id, input: {prorate: true}) { id account_status_id account_status { name } disconnection_logs { entities { id final_invoice_id prorated } } } }";
 
@@ -64,19 +64,6 @@ async fn keyed(app: &TestApp, key: &str, body: &str) -> Answer {
 
 fn disconnect_body(account: i64) -> String {
     json!({ "query": DISCONNECT, "variables": { "id": account } }).to_string()
-}
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    let row = app
-        .db
-        .query_one_raw(Statement::from_string(
-            app.db.get_database_backend(),
-            sql.to_owned(),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get("", "n").unwrap()
 }
 
 async fn disconnections(app: &TestApp, account: i64) -> i64 {
@@ -499,24 +486,6 @@ fn start(url: &str, port: u16, timeout_secs: u64) -> Child {
         .expect("start fathom")
 }
 
-async fn wait_healthy(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)).await {
-            let _ = stream
-                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                .await;
-            let mut out = String::new();
-            let _ = stream.read_to_string(&mut out).await;
-            if out.starts_with("HTTP/1.1 200") {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("fathom did not become healthy");
-}
-
 /// One keyed HTTP/1.1 POST; the status, whether it is a replay, and the body.
 async fn post_http(
     port: u16,
@@ -570,7 +539,7 @@ async fn crash_between_commit_and_answer(app: &TestApp) {
     // The lease is the request time limit (4 s) + 5 s.
     let port = free_port();
     let mut server = start(&app.url, port, 4);
-    wait_healthy(port).await;
+    common::wait_healthy(port).await;
     let (token, sent) = (app.token.clone(), body.clone());
     let request = tokio::spawn(async move { post_http(port, &token, "crash-key", &sent).await });
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -603,7 +572,7 @@ async fn crash_between_commit_and_answer(app: &TestApp) {
     // answered from what was committed, without disconnecting again.
     let port = free_port();
     let mut server = start(&app.url, port, 10);
-    wait_healthy(port).await;
+    common::wait_healthy(port).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     let (replayed, answer) = loop {
         let sent_at = Instant::now();

@@ -3,10 +3,9 @@
 
 use std::process::Command;
 
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 
-use crate::common::{self, TestApp};
+use crate::common::{self, count as n, TestApp};
 
 fn fathom(args: &[&str], database_url: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_fathom"))
@@ -34,19 +33,6 @@ fn seed(app: &TestApp, accounts: u64, months: u32) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
-}
-
-async fn n(app: &TestApp, sql: &str) -> i64 {
-    let row = app
-        .db
-        .query_one_raw(Statement::from_string(
-            app.db.get_database_backend(),
-            sql.to_owned(),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get("", "n").unwrap()
 }
 
 const REPORT: &str = "query($start: Date, $end: Date) { activations_and_disconnections_report(start_date: $start, end_date: $end) { summary { activation_count disconnection_count months { activations disconnections } } } }";
