@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tower::ServiceExt;
 
-use crate::common::{self, billed_account, count, error_code, TestApp};
+use crate::common::{self, billed_account, error_code, TestApp};
 
 const DISCONNECT: &str = "mutation($id: Int64Bit!) { disconnectAccount(id: $id, input: {prorate: true}) { id account_status_id account_status { name } disconnection_logs { entities { id final_invoice_id prorated } } } }";
 
@@ -67,10 +67,9 @@ fn disconnect_body(account: i64) -> String {
 }
 
 async fn disconnections(app: &TestApp, account: i64) -> i64 {
-    count(
-        app,
-        &format!("SELECT COUNT(*) AS n FROM disconnection_logs WHERE account_id = {account}"),
-    )
+    app.count(&format!(
+        "SELECT COUNT(*) AS n FROM disconnection_logs WHERE account_id = {account}"
+    ))
     .await
 }
 
@@ -200,11 +199,9 @@ on_both!(
             body.clone(),
         ));
         let deadline = Instant::now() + Duration::from_secs(10);
-        while count(
-            app,
-            "SELECT COUNT(*) AS n FROM idempotency_keys WHERE \"key\" = 'held'",
-        )
-        .await
+        while app
+            .count("SELECT COUNT(*) AS n FROM idempotency_keys WHERE \"key\" = 'held'")
+            .await
             == 0
         {
             assert!(
@@ -411,11 +408,8 @@ on_both!(
         );
         assert!(!again.raw.contains(&token));
         assert_eq!(
-            count(
-                app,
-                "SELECT COUNT(*) AS n FROM personal_access_tokens WHERE name = 'ci'"
-            )
-            .await,
+            app.count("SELECT COUNT(*) AS n FROM personal_access_tokens WHERE name = 'ci'")
+                .await,
             1
         );
     }
@@ -457,7 +451,8 @@ on_both!(
                 .unwrap();
         assert_eq!(purged, 1);
         assert_eq!(
-            count(app, "SELECT COUNT(*) AS n FROM idempotency_keys").await,
+            app.count("SELECT COUNT(*) AS n FROM idempotency_keys")
+                .await,
             0
         );
     }
@@ -543,7 +538,11 @@ async fn crash_between_commit_and_answer(app: &TestApp) {
     let (token, sent) = (app.token.clone(), body.clone());
     let request = tokio::spawn(async move { post_http(port, &token, "crash-key", &sent).await });
     let deadline = Instant::now() + Duration::from_secs(30);
-    while count(app, "SELECT COUNT(*) AS n FROM idempotency_key_writes").await == 0 {
+    while app
+        .count("SELECT COUNT(*) AS n FROM idempotency_key_writes")
+        .await
+        == 0
+    {
         assert!(Instant::now() < deadline, "the disconnection committed");
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
@@ -552,7 +551,7 @@ async fn crash_between_commit_and_answer(app: &TestApp) {
     let claimed_at = Instant::now();
     request.abort();
     assert_eq!(
-        count(app, "SELECT COUNT(*) AS n FROM idempotency_keys WHERE \"key\" = 'crash-key' AND status = 'RUNNING' AND response_body IS NULL").await,
+        app.count("SELECT COUNT(*) AS n FROM idempotency_keys WHERE \"key\" = 'crash-key' AND status = 'RUNNING' AND response_body IS NULL").await,
         1,
         "killed after the commit, before the answer was stored ({})",
         app.backend
@@ -563,7 +562,7 @@ async fn crash_between_commit_and_answer(app: &TestApp) {
         "the disconnection committed"
     );
     assert_eq!(
-        count(app, &format!("SELECT COUNT(*) AS n FROM idempotency_key_writes WHERE ordinal = 0 AND result_type = 'Account' AND result_id = {account}")).await,
+        app.count(&format!("SELECT COUNT(*) AS n FROM idempotency_key_writes WHERE ordinal = 0 AND result_type = 'Account' AND result_id = {account}")).await,
         1,
         "its marker names the account"
     );

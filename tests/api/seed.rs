@@ -5,7 +5,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::common::{self, count as n, TestApp};
+use crate::common::{self, TestApp};
 
 fn fathom(args: &[&str], database_url: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_fathom"))
@@ -74,40 +74,30 @@ on_both!(
         ("pending disconnections only for active accounts", "SELECT COUNT(*) AS n FROM scheduled_events e JOIN accounts a ON a.id = e.account_id WHERE e.status = 'PENDING' AND a.account_status_id <> 1"),
         ("a completed event per scheduled disconnection", "SELECT COUNT(*) AS n FROM disconnection_logs l JOIN scheduled_events e ON e.id = l.scheduled_event_id WHERE e.status <> 'COMPLETED'"),
     ] {
-        assert_eq!(n(app, sql).await, 0, "{what} ({})", app.backend);
+        assert_eq!(app.count(sql).await, 0, "{what} ({})", app.backend);
     }
-        let disconnected = n(app, "SELECT COUNT(*) AS n FROM disconnection_logs").await;
+        let disconnected = app
+            .count("SELECT COUNT(*) AS n FROM disconnection_logs")
+            .await;
         assert_eq!(
             disconnected,
-            n(
-                app,
-                "SELECT COUNT(*) AS n FROM accounts WHERE account_status_id = 2"
-            )
-            .await
+            app.count("SELECT COUNT(*) AS n FROM accounts WHERE account_status_id = 2")
+                .await
         );
         assert!(disconnected > 0, "some accounts left");
         assert!(
-            n(
-                app,
-                "SELECT COUNT(*) AS n FROM scheduled_events WHERE status = 'PENDING'"
-            )
-            .await
+            app.count("SELECT COUNT(*) AS n FROM scheduled_events WHERE status = 'PENDING'")
+                .await
                 > 0
         );
         assert!(
-            n(
-                app,
-                "SELECT COUNT(*) AS n FROM invoice_discount_applications"
-            )
-            .await
+            app.count("SELECT COUNT(*) AS n FROM invoice_discount_applications")
+                .await
                 > 0
         );
         assert!(
-            n(
-                app,
-                "SELECT COUNT(*) AS n FROM accounts WHERE parent_account_id IS NOT NULL"
-            )
-            .await
+            app.count("SELECT COUNT(*) AS n FROM accounts WHERE parent_account_id IS NOT NULL")
+                .await
                 > 0
         );
 
@@ -121,11 +111,9 @@ on_both!(
             )
             .await;
         let summary = &data["activations_and_disconnections_report"]["summary"];
-        let activations = n(
-            app,
-            "SELECT COUNT(*) AS n FROM account_events WHERE event = 'ACTIVATED'",
-        )
-        .await;
+        let activations = app
+            .count("SELECT COUNT(*) AS n FROM account_events WHERE event = 'ACTIVATED'")
+            .await;
         assert_eq!(summary["activation_count"], activations);
         assert_eq!(activations, 200);
         assert_eq!(summary["disconnection_count"], disconnected);
@@ -148,7 +136,7 @@ on_both!(
 
         // The API keeps working on the book: new rows get fresh ids (the sequences moved), and a
         // seeded account disconnects like any other.
-        let max_account = n(app, "SELECT MAX(id) AS n FROM accounts").await;
+        let max_account = app.count("SELECT MAX(id) AS n FROM accounts").await;
         let address = common::create_address(app, "1 New Street").await;
         let account = common::create_account(app, "After the seed", 1).await;
         assert!(account > max_account);
@@ -166,11 +154,9 @@ on_both!(
         fathom::service::billing::run_pass(&app.db, today)
             .await
             .unwrap();
-        let seeded_active = n(
-            app,
-            "SELECT MIN(id) AS n FROM accounts WHERE account_status_id = 1",
-        )
-        .await;
+        let seeded_active = app
+            .count("SELECT MIN(id) AS n FROM accounts WHERE account_status_id = 1")
+            .await;
         for id in [account, seeded_active] {
             let done = app
             .ok(
@@ -183,7 +169,8 @@ on_both!(
         app.assert_money_conserved().await;
         app.assert_billing_is_contiguous().await;
         assert_eq!(
-            n(app, "SELECT COUNT(*) AS n FROM disconnection_logs").await,
+            app.count("SELECT COUNT(*) AS n FROM disconnection_logs")
+                .await,
             disconnected + 2
         );
     }
@@ -191,33 +178,31 @@ on_both!(
 
 on_both!(seeding_twice_adds_a_second_book_after_the_first, |app| {
     seed(app, 60, 6);
-    let first_max = n(app, "SELECT MAX(id) AS n FROM accounts").await;
+    let first_max = app.count("SELECT MAX(id) AS n FROM accounts").await;
     let stdout = seed(app, 60, 6);
     assert!(stdout.contains("seeded 60 account(s)"), "{stdout}");
-    assert_eq!(n(app, "SELECT COUNT(*) AS n FROM accounts").await, 120);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM accounts").await, 120);
     assert_eq!(
-        n(app, "SELECT MIN(id) AS n FROM accounts WHERE id > 0").await,
+        app.count("SELECT MIN(id) AS n FROM accounts WHERE id > 0")
+            .await,
         1,
         "the first book starts at the first id"
     );
     assert_eq!(
-        n(app, "SELECT MAX(id) AS n FROM accounts").await,
+        app.count("SELECT MAX(id) AS n FROM accounts").await,
         first_max + 60,
         "the second book follows the first"
     );
     assert_eq!(
-        n(
-            app,
-            "SELECT COUNT(*) AS n FROM services WHERE name = 'Fiber 100'"
-        )
-        .await,
+        app.count("SELECT COUNT(*) AS n FROM services WHERE name = 'Fiber 100'")
+            .await,
         1,
         "the catalogue is shared"
     );
     app.assert_money_conserved().await;
     app.assert_billing_is_contiguous().await;
     // The same book twice: the same money.
-    let totals = n(app, "SELECT COUNT(DISTINCT total_debits) AS n FROM (SELECT SUM(i.total_debits) AS total_debits FROM invoices i GROUP BY i.account_id > (SELECT MAX(id) FROM accounts) - 60) x").await;
+    let totals = app.count("SELECT COUNT(DISTINCT total_debits) AS n FROM (SELECT SUM(i.total_debits) AS total_debits FROM invoices i GROUP BY i.account_id > (SELECT MAX(id) FROM accounts) - 60) x").await;
     assert_eq!(totals, 1, "both books hold the same invoices");
     let account = common::create_account(app, "After two seeds", 1).await;
     assert_eq!(account, first_max + 61);
