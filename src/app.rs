@@ -40,6 +40,10 @@ pub const GRAPHQL_PATH: &str = "/api/graphql";
 pub struct AppState {
     pub db: DatabaseConnection,
     pub schema: Schema,
+    /// The schema that only validates, for queries answered by the compiled read path.
+    pub validator: Schema,
+    /// Whether queries may be answered by the compiled read path (`FATHOM_COMPILED_READS`).
+    pub compiled_reads: bool,
     pub max_batch: usize,
     pub metrics: Arc<Metrics>,
     pub limiter: Arc<crate::rate_limit::RateLimiter>,
@@ -61,6 +65,8 @@ pub fn router_with_metrics(
 ) -> AppResult<Router> {
     let schema = crate::graphql::build_schema(db.clone(), &config.limits)
         .map_err(|e| AppError::internal(format!("schema: {e}")))?;
+    let validator = crate::graphql::build_validator(db.clone(), &config.limits)
+        .map_err(|e| AppError::internal(format!("schema: {e}")))?;
     let guard = Guard::new(&schema.sdl(), &config.limits)
         .map_err(|e| AppError::internal(format!("schema: {e}")))?;
     let request_timeout = Duration::from_secs(config.limits.request_timeout_secs);
@@ -69,6 +75,8 @@ pub fn router_with_metrics(
         request_timeout,
         db,
         schema,
+        validator,
+        compiled_reads: config.compiled_reads,
         max_batch: config.limits.max_batch,
         limiter: Arc::new(crate::rate_limit::RateLimiter::new(
             config.limits.rate_limit_per_minute,
@@ -368,7 +376,7 @@ async fn execute(
                 let label = state
                     .metrics
                     .operation_label(request.operation_name.as_deref());
-                prepared.push((Err(err), label));
+                prepared.push((Err(err), label, None));
                 continue;
             }
         };
@@ -397,13 +405,29 @@ async fn execute(
             // Every mutation field is one operation for the rate limit.
             extra_writes += checked.measure.root_fields.saturating_sub(1);
         }
+        fill_variable_defaults(
+            &checked.document,
+            request.operation_name.as_deref(),
+            &mut request.variables,
+        );
+        let compiled = if mutation || !state.compiled_reads {
+            None
+        } else {
+            crate::graphql::compiled::plan(
+                &checked.document,
+                request.operation_name.as_deref(),
+                &request.variables,
+                &user,
+            )
+            .map(|plan| (plan, checked.document.clone()))
+        };
         request.set_parsed_query(checked.document);
-        prepared.push((Ok(request), label));
+        prepared.push((Ok(request), label, compiled));
     }
     context::set_operation(
         prepared
             .iter()
-            .map(|(_, label)| label.as_str())
+            .map(|(_, label, _)| label.as_str())
             .collect::<Vec<_>>()
             .join(","),
     );
@@ -411,7 +435,7 @@ async fn execute(
         if let Some(response) = rate_refusal(&state, user.token_id, extra_writes) {
             let label = prepared
                 .first()
-                .map_or("unknown", |(_, label)| label.as_str());
+                .map_or("unknown", |(_, label, _)| label.as_str());
             return refuse(label, "RATE_LIMITED", response);
         }
     }
@@ -419,7 +443,7 @@ async fn execute(
     let mut responses = Vec::with_capacity(prepared.len());
     let mut request_errors = Vec::with_capacity(prepared.len());
     let mut operation_started = started;
-    for (request, label) in prepared {
+    for (request, label, compiled) in prepared {
         let request = match request {
             Ok(request) => request,
             Err(err) => {
@@ -431,10 +455,33 @@ async fn execute(
                 );
                 operation_started = Instant::now();
                 request_errors.push(true);
-                responses.push(response);
+                responses.push(Answer::Response(response));
                 continue;
             }
         };
+        if let Some((plan, document)) = compiled {
+            let answer = answer_compiled(&state, &request, plan, document, deadline).await;
+            state.metrics.compiled_read(matches!(answer, Ok(Some(_))));
+            match answer {
+                Ok(Some(body)) => {
+                    state
+                        .metrics
+                        .operation(&label, "ok", operation_started.elapsed());
+                    operation_started = Instant::now();
+                    request_errors.push(false);
+                    responses.push(Answer::Compiled(body));
+                    continue;
+                }
+                Ok(None) => {}
+                Err(()) => {
+                    let err = timed_out();
+                    state
+                        .metrics
+                        .operation(&label, err.code(), operation_started.elapsed());
+                    return app_error_response(StatusCode::REQUEST_TIMEOUT, err);
+                }
+            }
+        }
         let loader = DataLoader::with_cache(
             RelLoader {
                 db: state.db.clone(),
@@ -490,12 +537,28 @@ async fn execute(
             operation_started.elapsed(),
         );
         operation_started = Instant::now();
-        responses.push(response);
+        responses.push(Answer::Response(response));
     }
     let body = if batched {
-        serde_json::to_string(&responses)
+        let mut body = String::from("[");
+        for (i, answer) in responses.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            match answer.to_json() {
+                Ok(json) => body.push_str(&json),
+                Err(e) => {
+                    return app_error_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        AppError::internal(e),
+                    )
+                }
+            }
+        }
+        body.push(']');
+        Ok(body)
     } else {
-        serde_json::to_string(&responses[0])
+        responses[0].to_json()
     };
     let mut response = match body {
         Ok(body) => (
@@ -510,6 +573,89 @@ async fn execute(
         .extensions_mut()
         .insert(RequestErrors(request_errors));
     response
+}
+
+/// The answer to one operation of a request.
+enum Answer {
+    /// From async-graphql's executor.
+    Response(GqlResponse),
+    /// From the compiled read path: the response's JSON, written already.
+    Compiled(String),
+}
+
+impl Answer {
+    fn to_json(&self) -> serde_json::Result<String> {
+        match self {
+            Answer::Response(response) => serde_json::to_string(response),
+            Answer::Compiled(body) => Ok(body.clone()),
+        }
+    }
+}
+
+/// Answers a query through the compiled read path once the validating schema has accepted
+/// it: `Ok(None)` when the general path must answer instead (the document is invalid — the
+/// general path reports why — or the plan fell back), `Err` at the deadline.
+async fn answer_compiled(
+    state: &AppState,
+    request: &async_graphql::Request,
+    plan: crate::graphql::compiled::Plan,
+    document: async_graphql::parser::types::ExecutableDocument,
+    deadline: tokio::time::Instant,
+) -> Result<Option<String>, ()> {
+    let mut check =
+        async_graphql::Request::new(request.query.clone()).variables(request.variables.clone());
+    check.operation_name = request.operation_name.clone();
+    check.set_parsed_query(document);
+    let validator = state.validator.clone();
+    let db = state.db.clone();
+    let task = tokio::spawn(context::scope(context::current(), async move {
+        if !validator.execute(check).await.errors.is_empty() {
+            return None;
+        }
+        plan.run(&db).await
+    }));
+    let abort = task.abort_handle();
+    match tokio::time::timeout_at(deadline, task).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(_)) => Ok(None),
+        Err(_) => {
+            abort.abort();
+            Err(())
+        }
+    }
+}
+
+/// Gives every variable the operation declares with a default, and the request leaves out,
+/// its default (GraphQL's CoerceVariableValues). async-graphql applies defaults where a
+/// variable is an argument but not in `@skip`/`@include`, which it evaluates on the
+/// variables as sent: without this, `@include(if: $x)` with `$x: Boolean = true` left out
+/// would drop the field.
+fn fill_variable_defaults(
+    document: &async_graphql::parser::types::ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &mut async_graphql::Variables,
+) {
+    use async_graphql::parser::types::DocumentOperations;
+    let operation = match (&document.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => &op.node,
+        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name) {
+            Some(op) => &op.node,
+            None => return,
+        },
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => match ops.values().next() {
+            Some(op) => &op.node,
+            None => return,
+        },
+        _ => return,
+    };
+    for definition in &operation.variable_definitions {
+        let definition = &definition.node;
+        if let Some(default) = &definition.default_value {
+            if !variables.contains_key(&definition.name.node) {
+                variables.insert(definition.name.node.clone(), default.node.clone());
+            }
+        }
+    }
 }
 
 /// The name of the document's operation when it holds exactly one, named.

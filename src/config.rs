@@ -35,6 +35,16 @@ pub struct Config {
     /// Comma-separated front-end origins allowed to call the API (CORS). None by default.
     #[arg(long, env = "FATHOM_CORS_ORIGINS", default_value = "", global = true)]
     pub cors_origins: String,
+    /// Answer the queries the read compiler understands with one SQL statement each
+    /// (`false`: every request goes through the general resolvers, e.g. to compare the two).
+    #[arg(
+        long,
+        env = "FATHOM_COMPILED_READS",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub compiled_reads: bool,
     #[command(flatten)]
     pub limits: Limits,
 }
@@ -133,6 +143,7 @@ impl Config {
             log: "info".into(),
             log_format: LogFormat::Text,
             cors_origins: String::new(),
+            compiled_reads: true,
             limits: Limits::default(),
         }
     }

@@ -147,6 +147,15 @@ impl Metrics {
         self.observe_request(operation, outcome, elapsed);
     }
 
+    /// A query the read compiler planned was answered by its one statement (`true`) or, having
+    /// fallen back, by the general resolvers (`false`).
+    pub fn compiled_read(&self, answered: bool) {
+        let outcome = if answered { "compiled" } else { "fallback" };
+        metrics::with_local_recorder(&self.recorder, || {
+            metrics::counter!("fathom_compiled_reads_total", "outcome" => outcome).increment(1);
+        });
+    }
+
     /// A request refused before any of its operations ran: timed, not counted as an operation.
     pub fn refused(&self, operation: &str, outcome: &str, elapsed: Duration) {
         self.observe_request(operation, outcome, elapsed);
@@ -265,6 +274,10 @@ fn describe() {
     metrics::describe_counter!(
         "fathom_relation_batches_total",
         "Batched relation queries run by the relation loader"
+    );
+    metrics::describe_counter!(
+        "fathom_compiled_reads_total",
+        "Queries the read compiler planned, by outcome: compiled (one statement answered) or fallback (the general resolvers answered)"
     );
     metrics::describe_histogram!(
         REQUEST_DURATION,

@@ -1,9 +1,7 @@
 //! The billing entities, described once (see [`super::defs`]).
 
-use sea_orm::{ColumnTrait, Condition};
-
 use super::defs::{many, one, rel, ACCOUNT, ACCOUNT_STATUS, COMPANY, NO, NONE, USER, ZERO};
-use super::entity_def::{no_extra, nothing_hidden, EntityDef, Ops, F};
+use super::entity_def::{no_extra, EntityDef, Ops, F};
 use super::extra_fields;
 use crate::auth::Permission::{AccountsRead, BillingRead};
 use crate::entity::*;
@@ -35,7 +33,7 @@ pub static SERVICE: EntityDef = EntityDef {
     },
     read: BillingRead,
     ops: &Ops::<service::Entity>::new(),
-    hidden: nothing_hidden,
+    hidden: None,
     extra: extra_fields::service,
     interfaces: &[],
     base: true,
@@ -68,7 +66,7 @@ pub static ACCOUNT_SERVICE: EntityDef = EntityDef {
     },
     read: BillingRead,
     ops: &Ops::<account_service::Entity>::new(),
-    hidden: || Condition::all().add(account_service::Column::RemovedAt.is_null()),
+    hidden: Some("removed_at"),
     extra: no_extra,
     interfaces: &[],
     base: true,
@@ -133,7 +131,7 @@ pub static DEBIT: EntityDef = EntityDef {
     },
     read: BillingRead,
     ops: &Ops::<debit::Entity>::new(),
-    hidden: nothing_hidden,
+    hidden: None,
     extra: no_extra,
     interfaces: &["TransactionInterface"],
     base: true,
@@ -182,7 +180,7 @@ pub static DISCOUNT: EntityDef = EntityDef {
     },
     read: BillingRead,
     ops: &Ops::<discount::Entity>::new(),
-    hidden: nothing_hidden,
+    hidden: None,
     extra: no_extra,
     interfaces: &["TransactionInterface"],
     base: true,
@@ -244,7 +242,7 @@ pub static INVOICE: EntityDef = EntityDef {
     },
     read: BillingRead,
     ops: &Ops::<invoice::Entity>::new(),
-    hidden: nothing_hidden,
+    hidden: None,
     extra: no_extra,
     interfaces: &[],
     base: true,
@@ -314,7 +312,7 @@ pub static BILLING_SETTING: EntityDef = EntityDef {
     },
     read: AccountsRead,
     ops: &Ops::<billing_setting::Entity>::new(),
-    hidden: nothing_hidden,
+    hidden: None,
     extra: no_extra,
     interfaces: &[],
     base: true,

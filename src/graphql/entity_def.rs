@@ -7,11 +7,14 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 
 use futures_util::future::BoxFuture;
-use sea_orm::{Condition, DatabaseConnection, EntityTrait, ModelTrait, Value};
+use sea_orm::{
+    Condition, DatabaseConnection, EntityTrait, ExprTrait, IdenStatic, ModelTrait, Value,
+};
 
 use crate::auth::Permission;
 use crate::error::AppResult;
 use crate::service::collection::{self, CollectionArgs, Page};
+use crate::service::selection::{ColumnKind, Table};
 
 /// A model of any entity, with its type erased; what object types resolve their fields from.
 pub struct Row(pub Box<dyn Any + Send + Sync>);
@@ -68,8 +71,9 @@ pub struct EntityDef {
     pub relations: fn() -> Vec<RelDef>,
     pub read: Permission,
     pub ops: &'static (dyn EntityOps + Sync),
-    /// Rows every listing of this entity leaves out (e.g. removed account services).
-    pub hidden: fn() -> Condition,
+    /// A column that must be NULL for a row to be listed: rows every listing of this entity
+    /// leaves out (removed account services).
+    pub hidden: Option<&'static str>,
     /// Fields that are not columns (computed, or shown only once).
     pub extra: fn() -> Vec<async_graphql::dynamic::Field>,
     /// Interfaces the type implements.
@@ -88,8 +92,16 @@ impl EntityDef {
     }
 }
 
-pub fn nothing_hidden() -> Condition {
-    Condition::all()
+impl EntityDef {
+    /// The condition [`EntityDef::hidden`] puts on every listing.
+    pub fn listed(&self) -> Condition {
+        match self.hidden {
+            Some(column) => Condition::all().add(
+                sea_orm::sea_query::Expr::col(sea_orm::sea_query::Alias::new(column)).is_null(),
+            ),
+            None => Condition::all(),
+        }
+    }
 }
 
 pub fn no_extra() -> Vec<async_graphql::dynamic::Field> {
@@ -102,6 +114,8 @@ pub fn no_relations() -> Vec<RelDef> {
 
 /// What the generic schema needs from a sea-orm entity, with its model type erased.
 pub trait EntityOps: Send + Sync {
+    /// The table, with its columns' kinds (for reads compiled to SQL).
+    fn table(&self) -> Table;
     fn get(&self, model: &(dyn Any + Send + Sync), column: &str) -> Option<Value>;
     fn clone_box(&self, model: &(dyn Any + Send + Sync)) -> Option<AnyModel>;
     fn list<'a>(
@@ -149,6 +163,37 @@ impl<E> Ops<E> {
     }
 }
 
+/// The table of `E`, its name interned once.
+fn table_name<E: EntityTrait>() -> &'static str {
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
+    let name = E::default().table_name().to_owned();
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    names
+        .entry(name.clone())
+        .or_insert_with(|| Box::leak(name.into_boxed_str()))
+}
+
+/// How column `name` of `E` is stored, read from its sea-orm definition.
+fn column_kind<E: EntityTrait>(name: &str) -> Option<ColumnKind> {
+    use sea_orm::sea_query::ColumnType as T;
+    use sea_orm::{ColumnTrait, Iterable};
+    let column = E::Column::iter().find(|c| c.as_str() == name)?;
+    Some(match column.def().get_column_type() {
+        T::Integer | T::SmallInteger | T::TinyInteger => ColumnKind::Int,
+        T::BigInteger => ColumnKind::BigInt,
+        T::Boolean => ColumnKind::Bool,
+        T::Double => ColumnKind::Double,
+        T::String(_) | T::Text | T::Char(_) => ColumnKind::Text,
+        T::Date => ColumnKind::Date,
+        T::TimestampWithTimeZone => ColumnKind::DateTimeUtc,
+        _ => ColumnKind::Other,
+    })
+}
+
 fn erase<M: Send + Sync + 'static>(page: Page<M>) -> Page<AnyModel> {
     Page {
         items: page.items.into_iter().map(Row::new).collect(),
@@ -163,6 +208,13 @@ where
     E: EntityTrait,
     E::Model: Clone + Send + Sync + 'static,
 {
+    fn table(&self) -> Table {
+        Table {
+            name: table_name::<E>(),
+            column: column_kind::<E>,
+        }
+    }
+
     fn get(&self, model: &(dyn Any + Send + Sync), column: &str) -> Option<Value> {
         let model = model_of::<E::Model>(model)?;
         let col = collection::column::<E>(column).ok()?;

@@ -38,6 +38,16 @@ const FATHOM_ENUMS: &[EnumDef] = &[
     ),
 ];
 
+/// The values of enum `name` (`None` for `Permission`, whose values are not a table).
+pub fn values_of(name: &str) -> Option<&'static [(&'static str, &'static str)]> {
+    sonar_values(name).or_else(|| {
+        FATHOM_ENUMS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, _, values)| *values)
+    })
+}
+
 pub fn is_value_of(name: &str, value: &str) -> bool {
     sonar_values(name).is_some_and(|values| values.iter().any(|(v, _)| *v == value))
         || FATHOM_ENUMS

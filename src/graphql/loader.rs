@@ -71,7 +71,7 @@ impl LoaderTrait<RelKey> for RelLoader {
             self.batches
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let values: Vec<i64> = group.iter().map(|k| k.value).collect();
-            let mut extra = (first.target.hidden)();
+            let mut extra = first.target.listed();
             if let Some((column, value)) = first.fixed {
                 extra = extra.add(Expr::col(Alias::new(column)).eq(value));
             }

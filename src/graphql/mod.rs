@@ -10,6 +10,7 @@
 pub mod args;
 pub mod billing_defs;
 pub mod coercion;
+pub mod compiled;
 pub mod complexity;
 pub mod defs;
 pub mod disconnect;
@@ -97,6 +98,22 @@ pub fn require<'a>(
 /// Builds the schema. Depth and complexity are checked before a request reaches it
 /// ([`guard`]); the schema itself limits directives, and fragment nesting as a backstop.
 pub fn build_schema(db: DatabaseConnection, limits: &Limits) -> Result<Schema, SchemaError> {
+    schema_builder(db, limits).finish()
+}
+
+/// The same schema, that validates a request and executes nothing: the compiled read path
+/// ([`compiled`]) runs a query only once async-graphql has found it valid here, with the very
+/// rules (and messages) the general path applies.
+pub fn build_validator(db: DatabaseConnection, limits: &Limits) -> Result<Schema, SchemaError> {
+    schema_builder(db, limits)
+        .extension(compiled::ValidateOnly)
+        .finish()
+}
+
+fn schema_builder(
+    db: DatabaseConnection,
+    limits: &Limits,
+) -> async_graphql::dynamic::SchemaBuilder {
     let mut builder = Schema::build("Query", Some("Mutation"), None);
     for scalar in scalars::scalars() {
         builder = builder.register(scalar);
@@ -134,7 +151,7 @@ pub fn build_schema(db: DatabaseConnection, limits: &Limits) -> Result<Schema, S
         .data(State { db })
         .limit_recursive_depth(guard::MAX_NESTING)
         .limit_directives(limits.max_directives);
-    builder.finish()
+    builder
 }
 
 /// Like [`require`], as an [`AppError`] (for resolvers written against the service layer).

@@ -301,7 +301,7 @@ pub fn root_collection(def: &'static EntityDef) -> Field {
             FieldFuture::new(async move {
                 require(&ctx, def.read)?;
                 let collection_args = args::parse(def, &ctx.args).map_err(gql)?;
-                let mut extra: Condition = (def.hidden)();
+                let mut extra: Condition = def.listed();
                 if is_account {
                     let include_archived = ctx
                         .args

@@ -9,7 +9,7 @@ use async_graphql::Value;
 
 use super::args::{self, collection_arguments};
 use super::defs::ACCOUNT;
-use super::entity_def::{no_extra, nothing_hidden, EntityDef, Ops, RelDef, F};
+use super::entity_def::{no_extra, EntityDef, Ops, RelDef, F};
 use super::objects::{connection_type, object_type, type_ref, Connection};
 use super::scalars::{parse_date, parse_i64};
 use super::{allowed, db, gql};
@@ -48,7 +48,7 @@ pub static ACCOUNT_ACTIVATION: EntityDef = EntityDef {
     relations: account,
     read: ReportsRead,
     ops: &Ops::<report_activation::Entity>::new(),
-    hidden: nothing_hidden,
+    hidden: None,
     extra: no_extra,
     interfaces: &[],
     base: false,
@@ -92,7 +92,7 @@ pub static ACCOUNT_DISCONNECTION: EntityDef = EntityDef {
     relations: account,
     read: ReportsRead,
     ops: &Ops::<report_disconnection::Entity>::new(),
-    hidden: nothing_hidden,
+    hidden: None,
     extra: no_extra,
     interfaces: &[],
     base: false,

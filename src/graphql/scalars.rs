@@ -66,37 +66,63 @@ fn scalar(name: &str) -> Scalar {
     Scalar::new(name).description(describe(name).unwrap_or_default())
 }
 
+/// fathom's own scalars, in the order they are registered.
+const CUSTOM: &[&str] = &[
+    "Int64Bit",
+    "Date",
+    "Datetime",
+    "HtmlHexColor",
+    "EmailAddress",
+    "Latitude",
+    "Longitude",
+    "Time",
+    "Text",
+    "Numeric",
+    "URL",
+    "Geopoint",
+];
+
 pub fn scalars() -> Vec<Scalar> {
-    vec![
-        scalar("Int64Bit").validator(|v| parse_i64(v).is_some()),
-        scalar("Date").validator(|v| string_of_form(v, |s| parse_date(s).is_some())),
-        scalar("Datetime").validator(|v| string_of_form(v, |s| parse_datetime(s).is_some())),
-        scalar("HtmlHexColor").validator(|v| string_of_form(v, |s| normalize_color(s).is_some())),
-        scalar("EmailAddress").validator(|v| string_of_form(v, valid_email)),
-        scalar("Latitude").validator(|v| parse_coordinate(v, 90.0).is_some()),
-        scalar("Longitude").validator(|v| parse_coordinate(v, 180.0).is_some()),
-        scalar("Time").validator(|v| string_of_form(v, |s| parse_time(s).is_some())),
-        scalar("Text").validator(|v| matches!(v, Value::String(_))),
-        scalar("Numeric").validator(|v| {
+    CUSTOM
+        .iter()
+        .map(|name| match validator(name) {
+            Some(check) => scalar(name).validator(check),
+            None => scalar(name),
+        })
+        .collect()
+}
+
+/// The check a value of scalar `name` must pass, as input and as output (the compiled read
+/// path applies it too).
+pub fn validator(name: &str) -> Option<fn(&Value) -> bool> {
+    Some(match name {
+        "Int64Bit" => |v| parse_i64(v).is_some(),
+        "Date" => |v| string_of_form(v, |s| parse_date(s).is_some()),
+        "Datetime" => |v| string_of_form(v, |s| parse_datetime(s).is_some()),
+        "HtmlHexColor" => |v| string_of_form(v, |s| normalize_color(s).is_some()),
+        "EmailAddress" => |v| string_of_form(v, valid_email),
+        "Latitude" => |v| parse_coordinate(v, 90.0).is_some(),
+        "Longitude" => |v| parse_coordinate(v, 180.0).is_some(),
+        "Time" => |v| string_of_form(v, |s| parse_time(s).is_some()),
+        "Text" => |v| matches!(v, Value::String(_)),
+        "Numeric" => |v| {
             string_of_form(v, |s| {
                 !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
             })
-        }),
-        scalar("URL").validator(|v| {
-            string_of_form(v, |s| s.starts_with("http://") || s.starts_with("https://"))
-        }),
-        scalar("Geopoint").validator(|v| {
+        },
+        "URL" => |v| string_of_form(v, |s| s.starts_with("http://") || s.starts_with("https://")),
+        "Geopoint" => |v| {
             string_of_form(v, |s| {
                 s.split_once(',').is_some_and(|(a, b)| {
                     a.trim().parse::<f64>().is_ok_and(|x| x.abs() <= 90.0)
                         && b.trim().parse::<f64>().is_ok_and(|y| y.abs() <= 180.0)
                 })
             })
-        }),
-    ]
+        },
+        _ => return None,
+    })
 }
 
-/// Which `search` field list an attribute of this GraphQL type belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Int,

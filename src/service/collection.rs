@@ -44,7 +44,7 @@ pub enum FilterValue {
 }
 
 impl FilterValue {
-    fn into_value(self) -> Value {
+    pub(crate) fn into_value(self) -> Value {
         match self {
             FilterValue::Int(v) => Value::BigInt(Some(v)),
             FilterValue::Str(v) => Value::String(Some(v)),
@@ -161,7 +161,7 @@ fn clause_condition<E: EntityTrait>(clause: &Clause) -> AppResult<Condition> {
     Ok(Condition::all().add(expr))
 }
 
-fn escape_like(s: &str) -> String {
+pub(crate) fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")

@@ -22,6 +22,7 @@ pub mod proration;
 pub mod report;
 pub mod scheduled;
 pub mod seed;
+pub mod selection;
 pub mod services;
 pub mod settings;
 pub mod transactions;

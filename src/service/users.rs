@@ -47,38 +47,53 @@ pub async fn authenticate(db: &DatabaseConnection, raw: Option<&str>) -> AppResu
     let token = CheckedToken::parse(raw)
         .ok_or_else(|| AppError::Unauthenticated("the token is malformed".into()))?;
     let invalid = || AppError::Unauthenticated("the token is not valid".into());
-    let token_row = personal_access_token::Entity::find()
-        .filter(personal_access_token::Column::TokenHash.eq(token.hash()))
+    // One statement: the token, its user's state and role's permissions.
+    #[derive(sea_orm::FromQueryResult)]
+    struct Found {
+        id: i64,
+        user_id: i64,
+        revoked: bool,
+        last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+        enabled: bool,
+        permissions: Option<String>,
+    }
+    let backend = db.get_database_backend();
+    let placeholder = if backend == sea_orm::DbBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    };
+    let statement = sea_orm::Statement::from_sql_and_values(
+        backend,
+        format!(
+            "SELECT t.id, t.user_id, t.revoked, t.last_used_at, u.enabled, r.permissions \
+             FROM personal_access_tokens t JOIN users u ON u.id = t.user_id \
+             LEFT JOIN roles r ON r.id = u.role_id WHERE t.token_hash = {placeholder}"
+        ),
+        [token.hash().into()],
+    );
+    let found = <Found as sea_orm::FromQueryResult>::find_by_statement(statement)
         .one(db)
         .await?
         .ok_or_else(invalid)?;
-    let user = user::Entity::find_by_id(token_row.user_id)
-        .one(db)
-        .await?
-        .ok_or_else(invalid)?;
-    if token_row.revoked {
+    if found.revoked {
         return Err(AppError::Unauthenticated(
             "the token has been revoked".into(),
         ));
     }
-    if !user.enabled {
+    if !found.enabled {
         return Err(AppError::Unauthenticated(
             "the token's user is disabled".into(),
         ));
     }
-    let permissions = match user.role_id {
-        Some(role_id) => role::Entity::find_by_id(role_id)
-            .one(db)
-            .await?
-            .map(|r| decode_permissions(&r.permissions))
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
+    let permissions = found
+        .permissions
+        .as_deref()
+        .map(decode_permissions)
+        .unwrap_or_default();
+    let token_row = (found.id, found.last_used_at);
     let at = now();
-    if token_row
-        .last_used_at
-        .is_none_or(|t| at - t >= Duration::minutes(1))
-    {
+    if token_row.1.is_none_or(|t| at - t >= Duration::minutes(1)) {
         // Conditional, so that concurrent requests write it once; a failure here must not
         // fail the request.
         let stale = at - Duration::minutes(1);
@@ -87,7 +102,7 @@ pub async fn authenticate(db: &DatabaseConnection, raw: Option<&str>) -> AppResu
                 personal_access_token::Column::LastUsedAt,
                 sea_orm::sea_query::Expr::value(at),
             )
-            .filter(personal_access_token::Column::Id.eq(token_row.id))
+            .filter(personal_access_token::Column::Id.eq(token_row.0))
             .filter(
                 sea_orm::Condition::any()
                     .add(personal_access_token::Column::LastUsedAt.is_null())
@@ -97,8 +112,8 @@ pub async fn authenticate(db: &DatabaseConnection, raw: Option<&str>) -> AppResu
             .await;
     }
     Ok(CurrentUser {
-        user_id: user.id,
-        token_id: token_row.id,
+        user_id: found.user_id,
+        token_id: found.id,
         permissions,
     })
 }

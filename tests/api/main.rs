@@ -11,6 +11,7 @@ mod billing;
 mod catalog;
 mod cli;
 mod collections;
+mod compiled;
 mod crash;
 mod disconnect;
 mod errors;
