@@ -106,6 +106,10 @@ class Book:
             with open(self.kept + ".json", "w") as f:
                 json.dump(marker, f)
         else:
+            # As autovacuum leaves a settled table: the visibility map current, so that counts
+            # can be index-only scans (copies of the book inherit it).
+            with psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=True) as conn:
+                conn.execute("VACUUM ANALYZE")
             with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
                 admin.execute(f"COMMENT ON DATABASE \"{self.kept}\" IS '{json.dumps(marker)}'")
         return marker

@@ -1,8 +1,8 @@
 //! Database migrations for fathom.
 //!
 //! The schema is portable across SQLite and PostgreSQL: every statement is
-//! built with the sea-query schema builder, except one partial unique index
-//! whose raw SQL is valid on both databases, and the triggers that refuse
+//! built with the sea-query schema builder, except partial indexes whose raw
+//! SQL is valid on both databases, and the triggers that refuse
 //! deleting history (one dialect each).
 
 pub use sea_orm_migration::prelude::*;
@@ -12,6 +12,7 @@ mod m20261122_000002_forbid_history_deletes;
 mod m20261122_000003_add_account_billing_day;
 mod m20261122_000004_create_report_views;
 mod m20261129_000005_create_idempotency_keys;
+mod m20261129_000006_add_read_indexes;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_add_account_billing_day::Migration),
             Box::new(m20261122_000004_create_report_views::Migration),
             Box::new(m20261129_000005_create_idempotency_keys::Migration),
+            Box::new(m20261129_000006_add_read_indexes::Migration),
         ]
     }
 }

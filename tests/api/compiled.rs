@@ -61,24 +61,10 @@ async fn compiled_count(router: &Router) -> u64 {
         .unwrap_or(0)
 }
 
-/// An answer as JSON, in a form two equal answers share: the general executor places an
-/// object's keys in the order its fields finish (so two async fields may come either way) and
-/// validation reports some errors in hash order, so keys are compared as sets (serde_json's
-/// map is sorted) and errors as a sorted list. The compiled path's own key order is checked
-/// by `compiled_answers_keep_the_order_of_the_selection`.
+/// An answer as JSON, compared as [`common::comparable`] does; the compiled path's own key
+/// order is checked by `compiled_answers_keep_the_order_of_the_selection`.
 fn comparable(body: &str) -> Value {
-    let mut value: Value = serde_json::from_str(body).unwrap_or(Value::String(body.into()));
-    if let Some(Value::Array(errors)) = value.get_mut("errors") {
-        errors.sort_by_key(|e| e.to_string());
-    }
-    if let Value::Array(items) = &mut value {
-        for item in items {
-            if let Some(Value::Array(errors)) = item.get_mut("errors") {
-                errors.sort_by_key(|e| e.to_string());
-            }
-        }
-    }
-    value
+    common::comparable(serde_json::from_str(body).unwrap_or(Value::String(body.into())))
 }
 
 /// Sends `body` to both routers and asserts the same status and answer; returns whether the
