@@ -93,10 +93,24 @@ class Run:
             "debits": self.book.rows("SELECT COUNT(*) FROM debits")[0][0],
             "invoices": self.book.rows("SELECT COUNT(*) FROM invoices")[0][0],
         }
+        self.results["book"]["count_ms"] = self.count_cost()
         if self.kind == "postgres":
             data = self.book.rows("SHOW data_directory")[0][0]
             self.postgres = procs.Tree(procs.postmaster_pid(data), reaped=True)
         self.token = books.fathom(a.fathom, self.book.url, "token", "create", "--name", "bench").stdout.strip()
+
+    def count_cost(self):
+        """Median milliseconds of the statement behind the default `accounts` page's
+        `total_count` (unarchived accounts), run 21 times on one connection after a warm-up."""
+        sql = "SELECT COUNT(*) FROM accounts WHERE archived_at IS NULL"
+        with self.book.connect() as conn:
+            conn.execute(sql).fetchall()
+            times = []
+            for _ in range(21):
+                started = time.perf_counter()
+                conn.execute(sql).fetchall()
+                times.append((time.perf_counter() - started) * 1000)
+        return sorted(times)[len(times) // 2]
 
     def compare(self, key, title, contenders, unit="req/s", refused=None):
         """Warm-up, then `rounds` rounds alternating the contenders; medians kept."""
@@ -292,12 +306,46 @@ class Run:
             "note": (f"{billed} of {due} due accounts billed" + ("" if finished else
                      f" before the {self.args.bill_seconds} s bound") + "; floor one account at a time")}
 
+    def report_scale(self):
+        """(d+) The report's cost with the same events in its period on a far larger book: the
+        report is measured on the run's copy, the copy is padded with accounts that have no
+        events, and the report is measured again. Within 20% is the goal."""
+        target = self.args.pad_accounts_to
+        if not target or target <= self.args.accounts:
+            return
+        title = (f"Activations & Disconnections report, default period, the book padded to {target:,} "
+                 "accounts without events, against the book as it was")
+
+        def measured():
+            server = servers.fathom(self.args.fathom, self.book.url, self.token)
+            try:
+                run = self.http(server, w.REPORT)
+                run(WARM_UP_SECONDS)
+                return measure.median([measure.run(lambda: run(self.args.seconds), server.tree, self.postgres)
+                                       for _ in range(self.args.rounds)])
+            finally:
+                server.stop()
+
+        print(f"   (d+) {title}", flush=True)
+        before = measured()
+        started = time.time()
+        added = self.book.pad_accounts(target)
+        padding = time.time() - started
+        after = measured()
+        self.results["workloads"]["d+"] = {
+            "title": title, "unit": "req/s",
+            "contenders": {"fathom": after, f"{self.args.accounts:,} accounts": before},
+            "note": (f"{added:,} accounts added in {padding:.0f} s (ANALYZE included); p50 "
+                     f"{before.get('p50') or 0:.1f} ms before, {after.get('p50') or 0:.1f} ms after"),
+        }
+
     def go(self):
         self.prepare()
         self.pools()
         self.reads()
         self.scheduled()
         self.billing()
+        self.report_scale()
         self.book.discard()
         return self.results
 
@@ -314,6 +362,8 @@ def main():
     parser.add_argument("--disconnections", type=int, default=3000)
     parser.add_argument("--bill-seconds", type=int, default=300)
     parser.add_argument("--only", choices=["sqlite", "postgres"])
+    parser.add_argument("--pad-accounts-to", type=int, default=1_000_000,
+                        help="(d+) measures the report again after padding the book to this many accounts (0: skip)")
     parser.add_argument("--command", default="bash bench/run")
     args = parser.parse_args()
 

@@ -118,8 +118,8 @@ def markdown(results, args, seconds):
             if wl["contenders"]["fathom"].get("p50") is not None and client is not None:
                 note += f" — wrk's own CPU: {client:.2f} ms/request"
             lines.append(f"- {kind} ({key}): {rounds}{note}")
-    lines += ["", "| database | book | seeding | copy for the run | `fathom verify` | catch-up billing | peak RSS |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines += ["", "| database | book | seeding | copy for the run | `fathom verify` | catch-up billing | `total_count` of the default page | peak RSS |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for kind, r in results.items():
         b, m = r["book"], r["memory"]
         seeding = (f"{b['seed_seconds']:.0f} s (this run)" if b["seed_seconds"] is not None
@@ -128,7 +128,7 @@ def markdown(results, args, seconds):
         lines.append(
             f"| {kind} | {b['accounts']:,} accounts, {b['invoices']:,} invoices, {b['debits']:,} debits | {seeding} | "
             f"{b['copy_seconds']:.0f} s | {b['verify_seconds']:.0f} s, passed | {b['catch_up']['seconds']:.1f} s "
-            f"({b['catch_up']['output']}) | {rss} |")
+            f"({b['catch_up']['output']}) | {_n(b.get('count_ms'), 2)} ms | {rss} |")
     return "\n".join(lines) + "\n"
 
 
