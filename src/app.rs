@@ -24,6 +24,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Config;
 use crate::error::{request_id, AppError, AppResult};
+use crate::graphql::compiled::Outcome;
 use crate::graphql::guard::Guard;
 use crate::graphql::loader::RelLoader;
 use crate::http::media::RequestErrors;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub limiter: Arc<crate::rate_limit::RateLimiter>,
     pub guard: Arc<Guard>,
+    /// Recent authentications, for compiled reads ([`crate::auth::TokenCache`]).
+    pub tokens: Arc<crate::auth::TokenCache>,
     /// How long one HTTP request may run, its GraphQL work included (CPU-bound or not).
     pub request_timeout: Duration,
 }
@@ -72,6 +75,7 @@ pub fn router_with_metrics(
     let request_timeout = Duration::from_secs(config.limits.request_timeout_secs);
     let state = AppState {
         guard: Arc::new(guard),
+        tokens: Arc::new(crate::auth::TokenCache::default()),
         request_timeout,
         db,
         schema,
@@ -243,17 +247,41 @@ async fn post_once(state: AppState, headers: HeaderMap, body: Bytes) -> Response
     }
 }
 
+/// Authenticates the request in full (one statement), and remembers the answer for compiled
+/// reads ([`crate::auth::TokenCache`]).
 async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<crate::auth::CurrentUser, Response> {
-    let header = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    match users::authenticate(&state.db, crate::auth::bearer(header)).await {
-        Ok(user) => {
+    authenticate_stamped(state, headers)
+        .await
+        .map(|(user, _)| user)
+}
+
+fn bearer_of(headers: &HeaderMap) -> Option<&str> {
+    crate::auth::bearer(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+/// [`authenticate`], with the token's hash and stamp.
+async fn authenticate_stamped(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(crate::auth::CurrentUser, (String, String)), Response> {
+    let answer = match users::parse_bearer(bearer_of(headers)) {
+        Ok(token) => users::authenticate_stamped(&state.db, &token)
+            .await
+            .map(|(user, stamp)| (user, (token.hash(), stamp))),
+        Err(err) => Err(err),
+    };
+    match answer {
+        Ok((user, (hash, stamp))) => {
             context::set_token(user.token_id);
-            Ok(user)
+            state.tokens.put(hash.clone(), user.clone(), stamp.clone());
+            Ok((user, (hash, stamp)))
         }
         Err(err @ AppError::Unauthenticated(_)) => {
             state.metrics.unauthenticated();
@@ -305,6 +333,38 @@ async fn execute(
     json: serde_json::Value,
     read_only: bool,
 ) -> Response {
+    // A request answered with a cached authentication that turns out stale is answered
+    // again, authenticated in full.
+    let again = (state.clone(), headers.clone(), json.clone(), read_only);
+    match execute_as(state, headers, json, read_only, true).await {
+        Ok(response) => response,
+        Err(Stale) => {
+            let (state, headers, json, read_only) = again;
+            match execute_as(state, headers, json, read_only, false).await {
+                Ok(response) => response,
+                Err(Stale) => app_error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    AppError::internal("authentication kept changing during the request"),
+                ),
+            }
+        }
+    }
+}
+
+/// A cached authentication was found stale: the request must start again.
+struct Stale;
+
+/// Answers one request. With `cached`, a token authenticated in the last minute is taken from
+/// [`crate::auth::TokenCache`] unverified: a compiled read confirms it in its own statement,
+/// and before anything else answers the token is authenticated in full; either finding it
+/// changed gives `Err(Stale)`.
+async fn execute_as(
+    state: AppState,
+    headers: HeaderMap,
+    json: serde_json::Value,
+    read_only: bool,
+    cached: bool,
+) -> Result<Response, Stale> {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + state.request_timeout;
     state.metrics.request();
@@ -313,23 +373,52 @@ async fn execute(
         state.metrics.refused(label, code, started.elapsed());
         response
     };
-    let user = match authenticate(&state, &headers).await {
-        Ok(user) => user,
-        Err(resp) => {
-            let code = if resp.status() == StatusCode::UNAUTHORIZED {
-                "UNAUTHENTICATED"
-            } else {
-                "INTERNAL"
-            };
-            return refuse("unknown", code, resp);
-        }
+    let unauthenticated = |resp: Response| {
+        let code = if resp.status() == StatusCode::UNAUTHORIZED {
+            "UNAUTHENTICATED"
+        } else {
+            "INTERNAL"
+        };
+        state.metrics.refused("unknown", code, started.elapsed());
+        resp
     };
+    let from_cache = cached
+        .then(|| users::parse_bearer(bearer_of(&headers)).ok())
+        .flatten()
+        .and_then(|token| {
+            let hash = token.hash();
+            state.tokens.get(&hash).map(|c| (c, hash))
+        });
+    // `check`: the cached authentication not yet confirmed (its token hash and stamp).
+    let (user, mut check) = match from_cache {
+        Some((cached, hash)) => {
+            context::set_token(cached.user.token_id);
+            (cached.user, Some((hash, cached.stamp)))
+        }
+        None => match authenticate(&state, &headers).await {
+            Ok(user) => (user, None),
+            Err(resp) => return Ok(unauthenticated(resp)),
+        },
+    };
+    // Before anything but a compiled read answers: the cached authentication confirmed.
+    macro_rules! confirm {
+        () => {
+            if let Some((_, stamp)) = check.take() {
+                match authenticate_stamped(&state, &headers).await {
+                    Ok((_, (_, current))) if current == stamp => {}
+                    Ok(_) => return Err(Stale),
+                    Err(resp) => return Ok(unauthenticated(resp)),
+                }
+            }
+        };
+    }
     let (items, batched) = match json {
         serde_json::Value::Array(items) => (items, true),
         single => (vec![single], false),
     };
     if items.is_empty() || items.len() > state.max_batch {
-        return refuse(
+        confirm!();
+        return Ok(refuse(
             "unknown",
             "VALIDATION_FAILED",
             error_body(
@@ -337,10 +426,11 @@ async fn execute(
                 &format!("a batch holds 1 to {} operations", state.max_batch),
                 "VALIDATION_FAILED",
             ),
-        );
+        ));
     }
     if let Some(response) = rate_refusal(&state, user.token_id, items.len()) {
-        return refuse("unknown", "RATE_LIMITED", response);
+        confirm!();
+        return Ok(refuse("unknown", "RATE_LIMITED", response));
     }
     let mut requests = Vec::with_capacity(items.len());
     for item in items {
@@ -352,11 +442,12 @@ async fn execute(
         match parsed {
             Ok(r) => requests.push(r),
             Err(err) => {
-                return refuse(
+                confirm!();
+                return Ok(refuse(
                     "unknown",
                     err.code(),
                     app_error_response(StatusCode::BAD_REQUEST, err),
-                )
+                ));
             }
         }
     }
@@ -399,7 +490,8 @@ async fn execute(
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            return refuse(&label, "VALIDATION_FAILED", response);
+            confirm!();
+            return Ok(refuse(&label, "VALIDATION_FAILED", response));
         }
         if mutation {
             // Every mutation field is one operation for the rate limit.
@@ -436,7 +528,8 @@ async fn execute(
             let label = prepared
                 .first()
                 .map_or("unknown", |(_, label, _)| label.as_str());
-            return refuse(label, "RATE_LIMITED", response);
+            confirm!();
+            return Ok(refuse(label, "RATE_LIMITED", response));
         }
     }
     let request_context = context::current();
@@ -447,6 +540,7 @@ async fn execute(
         let request = match request {
             Ok(request) => request,
             Err(err) => {
+                confirm!();
                 let response = refused(err);
                 state.metrics.operation(
                     &label,
@@ -460,10 +554,21 @@ async fn execute(
             }
         };
         if let Some((plan, document)) = compiled {
-            let answer = answer_compiled(&state, &request, plan, document, deadline).await;
-            state.metrics.compiled_read(matches!(answer, Ok(Some(_))));
+            let answer =
+                answer_compiled(&state, &request, plan, document, deadline, check.as_ref()).await;
+            state
+                .metrics
+                .compiled_read(matches!(answer, Ok(Outcome::Answer(_))));
             match answer {
-                Ok(Some(body)) => {
+                Ok(Outcome::Stale) => {
+                    if let Some((hash, _)) = &check {
+                        state.tokens.forget(hash);
+                    }
+                    return Err(Stale);
+                }
+                Ok(Outcome::Answer(body)) => {
+                    // The statement confirmed the cached authentication.
+                    check = None;
                     state
                         .metrics
                         .operation(&label, "ok", operation_started.elapsed());
@@ -472,16 +577,17 @@ async fn execute(
                     responses.push(Answer::Compiled(body));
                     continue;
                 }
-                Ok(None) => {}
+                Ok(Outcome::Fallback) => {}
                 Err(()) => {
                     let err = timed_out();
                     state
                         .metrics
                         .operation(&label, err.code(), operation_started.elapsed());
-                    return app_error_response(StatusCode::REQUEST_TIMEOUT, err);
+                    return Ok(app_error_response(StatusCode::REQUEST_TIMEOUT, err));
                 }
             }
         }
+        confirm!();
         let loader = DataLoader::with_cache(
             RelLoader {
                 db: state.db.clone(),
@@ -520,7 +626,7 @@ async fn execute(
                 state
                     .metrics
                     .operation(&label, err.code(), operation_started.elapsed());
-                return app_error_response(StatusCode::REQUEST_TIMEOUT, err);
+                return Ok(app_error_response(StatusCode::REQUEST_TIMEOUT, err));
             }
         };
         crate::graphql::propagate::apply(
@@ -548,10 +654,10 @@ async fn execute(
             match answer.to_json() {
                 Ok(json) => body.push_str(&json),
                 Err(e) => {
-                    return app_error_response(
+                    return Ok(app_error_response(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         AppError::internal(e),
-                    )
+                    ))
                 }
             }
         }
@@ -572,7 +678,7 @@ async fn execute(
     response
         .extensions_mut()
         .insert(RequestErrors(request_errors));
-    response
+    Ok(response)
 }
 
 /// The answer to one operation of a request.
@@ -593,31 +699,35 @@ impl Answer {
 }
 
 /// Answers a query through the compiled read path once the validating schema has accepted
-/// it: `Ok(None)` when the general path must answer instead (the document is invalid — the
-/// general path reports why — or the plan fell back), `Err` at the deadline.
+/// it: `Fallback` when the general path must answer instead (the document is invalid — the
+/// general path reports why — or the plan fell back), `Err` at the deadline. `check`: a
+/// cached authentication (token hash, stamp) for the statement to confirm.
 async fn answer_compiled(
     state: &AppState,
     request: &async_graphql::Request,
     plan: crate::graphql::compiled::Plan,
     document: async_graphql::parser::types::ExecutableDocument,
     deadline: tokio::time::Instant,
-) -> Result<Option<String>, ()> {
-    let mut check =
+    check: Option<&(String, String)>,
+) -> Result<Outcome, ()> {
+    let mut validation =
         async_graphql::Request::new(request.query.clone()).variables(request.variables.clone());
-    check.operation_name = request.operation_name.clone();
-    check.set_parsed_query(document);
+    validation.operation_name = request.operation_name.clone();
+    validation.set_parsed_query(document);
     let validator = state.validator.clone();
     let db = state.db.clone();
+    let confirm = check.cloned();
     let task = tokio::spawn(context::scope(context::current(), async move {
-        if !validator.execute(check).await.errors.is_empty() {
-            return None;
+        if !validator.execute(validation).await.errors.is_empty() {
+            return Outcome::Fallback;
         }
-        plan.run(&db).await
+        let confirm = confirm.as_ref().map(|(h, s)| (h.as_str(), s.as_str()));
+        plan.run(&db, confirm).await
     }));
     let abort = task.abort_handle();
     match tokio::time::timeout_at(deadline, task).await {
         Ok(Ok(answer)) => Ok(answer),
-        Ok(Err(_)) => Ok(None),
+        Ok(Err(_)) => Ok(Outcome::Fallback),
         Err(_) => {
             abort.abort();
             Err(())

@@ -167,6 +167,68 @@ pub fn decode_permissions(text: &str) -> Vec<Permission> {
 }
 
 /// The authenticated caller of a request.
+/// Authentications answered recently, by token hash, with the stamp of what each depends on
+/// (`service::users::stamp_subquery`). A compiled read uses a cached one and checks its stamp
+/// in its own statement, so that it needs no statement to authenticate, yet a revoked token,
+/// a disabled user or a changed role is refused on its next request on every server: a stale
+/// stamp sends the request back through a full authentication. Anything else (mutations, the
+/// general resolvers) authenticates in full first. Entries are trusted for at most [`TTL`]
+/// (which also keeps `last_used_at` within a couple of minutes); at most [`MAX_ENTRIES`] are
+/// kept (all are dropped when full).
+pub struct TokenCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, CachedAuth>>,
+}
+
+/// How long a cached authentication may be used (with its stamp checked).
+pub const TTL: std::time::Duration = std::time::Duration::from_secs(60);
+/// How many tokens the cache holds.
+pub const MAX_ENTRIES: usize = 10_000;
+
+#[derive(Debug, Clone)]
+pub struct CachedAuth {
+    pub user: CurrentUser,
+    pub stamp: String,
+    at: std::time::Instant,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        TokenCache {
+            entries: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+}
+
+impl TokenCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, CachedAuth>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn get(&self, hash: &str) -> Option<CachedAuth> {
+        let entries = self.lock();
+        entries.get(hash).filter(|c| c.at.elapsed() < TTL).cloned()
+    }
+
+    pub fn put(&self, hash: String, user: CurrentUser, stamp: String) {
+        let mut entries = self.lock();
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(
+            hash,
+            CachedAuth {
+                user,
+                stamp,
+                at: std::time::Instant::now(),
+            },
+        );
+    }
+
+    pub fn forget(&self, hash: &str) {
+        self.lock().remove(hash);
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
     pub user_id: i64,

@@ -55,6 +55,9 @@ impl async_graphql::extensions::Extension for ValidateOnly {
     }
 }
 
+/// A cached authentication that no longer holds.
+struct Stale;
+
 /// A compiled query: the pages one statement reads, and how to write the answer.
 pub struct Plan {
     pages: Vec<Page>,
@@ -606,24 +609,61 @@ fn format(base: &str, kind: ColumnKind) -> Option<Format> {
     })
 }
 
+/// What running a plan came to.
+pub enum Outcome {
+    /// The whole response body (`{"data":…}`).
+    Answer(String),
+    /// The general resolvers must answer.
+    Fallback,
+    /// The cached authentication the plan was made for is no longer current.
+    Stale,
+}
+
 impl Plan {
-    /// Runs the plan: the whole response body (`{"data":…}`), or `None` when the general
-    /// resolvers must answer instead.
-    pub async fn run(&self, db: &DatabaseConnection) -> Option<String> {
-        let json = match self.pages.is_empty() {
-            true => Ok("[]".to_owned()),
-            false => selection::read(db, &self.pages).await,
+    /// Runs the plan. `check` is a cached authentication to confirm in the same statement:
+    /// the token's hash and the stamp it had.
+    pub async fn run(&self, db: &DatabaseConnection, check: Option<(&str, &str)>) -> Outcome {
+        match self.answer(db, check).await {
+            Ok(Some(body)) => Outcome::Answer(body),
+            Ok(None) => Outcome::Fallback,
+            Err(Stale) => Outcome::Stale,
+        }
+    }
+
+    async fn answer(
+        &self,
+        db: &DatabaseConnection,
+        check: Option<(&str, &str)>,
+    ) -> Result<Option<String>, Stale> {
+        let json = match (self.pages.is_empty(), check) {
+            (true, None) => Ok("[null]".to_owned()),
+            _ => selection::read(db, check.map(|(hash, _)| hash), &self.pages).await,
         };
         let json = match json {
             Ok(json) => json,
             Err(err) => {
                 tracing::debug!(error = %err, "compiled read fell back to the resolvers");
-                return None;
+                return Ok(None);
             }
         };
-        let value: serde_json::Value = serde_json::from_str(&json).ok()?;
-        let pages = value.as_array()?;
-        let mut w = String::with_capacity(json.len() + json.len() / 2 + 64);
+        let Ok(serde_json::Value::Array(mut pages)) = serde_json::from_str(&json) else {
+            return Ok(None);
+        };
+        if pages.is_empty() {
+            return Ok(None);
+        }
+        let stamp = pages.remove(0);
+        if let Some((_, expected)) = check {
+            if stamp.as_str() != Some(expected) {
+                return Err(Stale);
+            }
+        }
+        Ok(self.write(&pages))
+    }
+
+    fn write(&self, pages: &[serde_json::Value]) -> Option<String> {
+        let json_len: usize = 1024;
+        let mut w = String::with_capacity(json_len);
         w.push_str("{\"data\":{");
         for (i, root) in self.roots.iter().enumerate() {
             if i > 0 {

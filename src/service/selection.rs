@@ -110,9 +110,15 @@ impl RowShape {
     }
 }
 
-/// Reads `pages` in one statement; the answer is a JSON array with one `[total, rows]` per page.
-pub async fn read<C: ConnectionTrait>(db: &C, pages: &[Page]) -> AppResult<String> {
-    let statement = statement(db.get_database_backend(), pages)?;
+/// Reads `pages` in one statement; the answer is a JSON array: first the stamp of the token
+/// whose hash is `token_hash` ([`super::users::stamp_subquery`]; null when not asked for, or
+/// when the token is no longer valid), then one `[total, rows]` per page.
+pub async fn read<C: ConnectionTrait>(
+    db: &C,
+    token_hash: Option<&str>,
+    pages: &[Page],
+) -> AppResult<String> {
+    let statement = statement(db.get_database_backend(), token_hash, pages)?;
     let row = db
         .query_one_raw(statement)
         .await?
@@ -121,7 +127,11 @@ pub async fn read<C: ConnectionTrait>(db: &C, pages: &[Page]) -> AppResult<Strin
 }
 
 /// The statement [`read`] sends.
-pub fn statement(backend: DbBackend, pages: &[Page]) -> AppResult<Statement> {
+pub fn statement(
+    backend: DbBackend,
+    token_hash: Option<&str>,
+    pages: &[Page],
+) -> AppResult<Statement> {
     let mut sql = Sql {
         text: String::with_capacity(1024),
         values: Vec::new(),
@@ -133,10 +143,18 @@ pub fn statement(backend: DbBackend, pages: &[Page]) -> AppResult<Statement> {
         sql.text.push_str("CAST(");
     }
     sql.array_open();
-    for (i, page) in pages.iter().enumerate() {
-        if i > 0 {
-            sql.text.push_str(", ");
+    match token_hash {
+        Some(hash) => {
+            let param = sql.capture(|sql| {
+                sql.bind(Value::String(Some(hash.to_owned())));
+                Ok(())
+            })?;
+            sql.text.push_str(&super::users::stamp_subquery(&param));
         }
+        None => sql.text.push_str("NULL"),
+    }
+    for page in pages {
+        sql.text.push_str(", ");
         sql.page(page, None)?;
     }
     sql.text.push(')');
@@ -169,14 +187,20 @@ impl Sql {
         });
     }
 
+    /// A bound value, numbered (`$n`, `?n`) so that text written out of order (joins, which
+    /// are written after the rows that use them) still binds the right value.
     fn bind(&mut self, value: Value) {
         self.values.push(value);
-        if self.pg {
-            self.text.push('$');
-            self.text.push_str(&self.values.len().to_string());
-        } else {
-            self.text.push('?');
-        }
+        self.text.push(if self.pg { '$' } else { '?' });
+        self.text.push_str(&self.values.len().to_string());
+    }
+
+    /// What `f` writes, taken out of the statement's text.
+    fn capture(&mut self, f: impl FnOnce(&mut Self) -> AppResult<()>) -> AppResult<String> {
+        let outer = std::mem::take(&mut self.text);
+        let result = f(self);
+        let captured = std::mem::replace(&mut self.text, outer);
+        result.map(|()| captured)
     }
 
     fn col(&mut self, alias: &str, column: &str) {
@@ -218,7 +242,8 @@ impl Sql {
                 } else {
                     sql.text.push_str("json_group_array(");
                 }
-                sql.row(&a, page.table, shape)?;
+                let mut joins = String::new();
+                sql.row(&a, page.table, shape, &mut joins)?;
                 sql.text.push_str(" ORDER BY ");
                 sql.order(&a, page)?;
                 sql.text.push(')');
@@ -237,6 +262,7 @@ impl Sql {
                     " LIMIT {} OFFSET {offset}) {a}",
                     page.args.records_per_page
                 ));
+                sql.text.push_str(&joins);
                 Ok(())
             })?,
         }
@@ -244,7 +270,16 @@ impl Sql {
         Ok(())
     }
 
-    fn row(&mut self, a: &str, table: Table, shape: &RowShape) -> AppResult<()> {
+    /// The JSON array of one row of `table` (alias `a`). To-one relations by id become
+    /// `LEFT JOIN`s, written into `joins` for the caller to put after its `FROM`; other
+    /// relations are correlated subqueries.
+    fn row(
+        &mut self,
+        a: &str,
+        table: Table,
+        shape: &RowShape,
+        joins: &mut String,
+    ) -> AppResult<()> {
         if shape.items.len() > MAX_ROW_ITEMS {
             return Err(AppError::internal("a compiled row holds too many items"));
         }
@@ -263,16 +298,53 @@ impl Sql {
                     join,
                     hidden_unless_null,
                     row,
+                } if join.target_column == "id" => {
+                    // At most one row: a LEFT JOIN, which the planner serves far more cheaply
+                    // than a lookup per row.
+                    known(table, join.source_column)?;
+                    let b = self.alias();
+                    let on = self.capture(|sql| {
+                        sql.text.push_str(" LEFT JOIN \"");
+                        sql.text.push_str(target.name);
+                        sql.text.push_str("\" ");
+                        sql.text.push_str(&b);
+                        sql.text.push_str(" ON ");
+                        sql.join(&b, *target, a, join)?;
+                        if let Some(column) = hidden_unless_null {
+                            sql.text.push_str(" AND ");
+                            sql.col(&b, column);
+                            sql.text.push_str(" IS NULL");
+                        }
+                        Ok(())
+                    })?;
+                    joins.push_str(&on);
+                    self.text.push_str(if self.pg {
+                        "CASE WHEN "
+                    } else {
+                        "json(CASE WHEN "
+                    });
+                    self.col(&b, "id");
+                    self.text.push_str(" IS NULL THEN NULL ELSE ");
+                    self.row(&b, *target, row, joins)?;
+                    self.text.push_str(if self.pg { " END" } else { " END)" });
+                }
+                Item::ToOne {
+                    table: target,
+                    join,
+                    hidden_unless_null,
+                    row,
                 } => {
                     known(table, join.source_column)?;
                     let b = self.alias();
                     self.nested(|sql| {
+                        let mut inner = String::new();
                         sql.text.push_str("SELECT ");
-                        sql.row(&b, *target, row)?;
+                        sql.row(&b, *target, row, &mut inner)?;
                         sql.text.push_str(" FROM \"");
                         sql.text.push_str(target.name);
                         sql.text.push_str("\" ");
                         sql.text.push_str(&b);
+                        sql.text.push_str(&inner);
                         sql.text.push_str(" WHERE ");
                         sql.join(&b, *target, a, join)?;
                         if let Some(column) = hidden_unless_null {

@@ -37,15 +37,49 @@ pub async fn tokens_of<C: ConnectionTrait>(
     })
 }
 
+/// What an authentication depends on, as one string: the token's id and version, its user's
+/// version, and the role's id and version. Revoking a token, disabling a user, changing their
+/// role or the role's permissions all bump one of them (every write bumps `version`), so a
+/// cached authentication is current exactly when this is unchanged. `t`, `u`, `r` are the
+/// token, user and role rows.
+const STAMP: &str = "CAST(t.id AS TEXT) || ':' || CAST(t.version AS TEXT) || ':' || \
+     CAST(u.version AS TEXT) || ':' || CAST(COALESCE(r.id, 0) AS TEXT) || ':' || \
+     CAST(COALESCE(r.version, 0) AS TEXT)";
+
+/// A scalar subquery giving the [`STAMP`] of the valid token whose hash is the parameter
+/// `hash_param` (NULL when it is unknown, revoked or its user disabled): read in the same
+/// statement as a compiled read, it checks a cached authentication without a statement of
+/// its own.
+pub fn stamp_subquery(hash_param: &str) -> String {
+    format!(
+        "(SELECT {STAMP} FROM personal_access_tokens t JOIN users u ON u.id = t.user_id \
+         LEFT JOIN roles r ON r.id = u.role_id \
+         WHERE t.token_hash = {hash_param} AND NOT t.revoked AND u.enabled)"
+    )
+}
+
+/// A bearer token, checked for form; the error is the `UNAUTHENTICATED` the caller gets.
+pub fn parse_bearer(raw: Option<&str>) -> AppResult<CheckedToken> {
+    let raw = raw.ok_or_else(|| {
+        AppError::Unauthenticated("send Authorization: Bearer <personal access token>".into())
+    })?;
+    CheckedToken::parse(raw)
+        .ok_or_else(|| AppError::Unauthenticated("the token is malformed".into()))
+}
+
 /// Who a bearer token acts as. Every failure is `UNAUTHENTICATED`: a malformed token fails
 /// before the database is read; an unknown, revoked or deleted token, or a disabled user,
 /// fails after. `last_used_at` is written at most once a minute per token.
 pub async fn authenticate(db: &DatabaseConnection, raw: Option<&str>) -> AppResult<CurrentUser> {
-    let raw = raw.ok_or_else(|| {
-        AppError::Unauthenticated("send Authorization: Bearer <personal access token>".into())
-    })?;
-    let token = CheckedToken::parse(raw)
-        .ok_or_else(|| AppError::Unauthenticated("the token is malformed".into()))?;
+    let token = parse_bearer(raw)?;
+    authenticate_stamped(db, &token).await.map(|(user, _)| user)
+}
+
+/// [`authenticate`], with the [`STAMP`] of what the answer depends on.
+pub async fn authenticate_stamped(
+    db: &DatabaseConnection,
+    token: &CheckedToken,
+) -> AppResult<(CurrentUser, String)> {
     let invalid = || AppError::Unauthenticated("the token is not valid".into());
     // One statement: the token, its user's state and role's permissions.
     #[derive(sea_orm::FromQueryResult)]
@@ -56,6 +90,7 @@ pub async fn authenticate(db: &DatabaseConnection, raw: Option<&str>) -> AppResu
         last_used_at: Option<chrono::DateTime<chrono::Utc>>,
         enabled: bool,
         permissions: Option<String>,
+        stamp: String,
     }
     let backend = db.get_database_backend();
     let placeholder = if backend == sea_orm::DbBackend::Postgres {
@@ -66,7 +101,8 @@ pub async fn authenticate(db: &DatabaseConnection, raw: Option<&str>) -> AppResu
     let statement = sea_orm::Statement::from_sql_and_values(
         backend,
         format!(
-            "SELECT t.id, t.user_id, t.revoked, t.last_used_at, u.enabled, r.permissions \
+            "SELECT t.id, t.user_id, t.revoked, t.last_used_at, u.enabled, r.permissions, \
+             {STAMP} AS stamp \
              FROM personal_access_tokens t JOIN users u ON u.id = t.user_id \
              LEFT JOIN roles r ON r.id = u.role_id WHERE t.token_hash = {placeholder}"
         ),
@@ -111,11 +147,14 @@ pub async fn authenticate(db: &DatabaseConnection, raw: Option<&str>) -> AppResu
             .exec(db)
             .await;
     }
-    Ok(CurrentUser {
-        user_id: found.user_id,
-        token_id: found.id,
-        permissions,
-    })
+    Ok((
+        CurrentUser {
+            user_id: found.user_id,
+            token_id: found.id,
+            permissions,
+        },
+        found.stamp,
+    ))
 }
 
 /// Creates a token for `user_id` and returns it with its secret (shown only now).

@@ -532,15 +532,81 @@ on_both!(
         assert_eq!(status, StatusCode::OK);
         assert!(body.contains("\"total_count\""), "{body}");
         let statements = count.load(Ordering::SeqCst);
-        // One to authenticate, one for the page with its relations and its total.
-        assert!(statements <= 3, "{statements} statements");
-        // Authentication alone.
+        // One to authenticate (the token is now in the cache), one for the page with its
+        // relations and its total.
+        assert!(statements <= 2, "{statements} statements");
+        // With the token's authentication cached, a read's statement confirms it too.
         count.store(0, Ordering::SeqCst);
         post(&router, &app.token, &json!({"query": "{ __typename }"})).await;
-        assert_eq!(count.load(Ordering::SeqCst), 1, "authentication statements");
+        assert_eq!(
+            count.load(Ordering::SeqCst),
+            1,
+            "a cached authentication, confirmed"
+        );
         count.store(0, Ordering::SeqCst);
         post(&router, &app.token, &query).await;
-        assert_eq!(count.load(Ordering::SeqCst), 2, "statements for the page");
+        assert_eq!(count.load(Ordering::SeqCst), 1, "statements for the page");
+        // Anything else authenticates in full first: the report (resolvers) costs one more.
+        count.store(0, Ordering::SeqCst);
+        let report = json!({"query": "{ activations_and_disconnections_report { summary { activation_count } } }"});
+        let (status, _) = post(&router, &app.token, &report).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(count.load(Ordering::SeqCst) >= 2);
+    }
+);
+
+on_both!(
+    a_revoked_token_or_disabled_user_is_refused_on_the_next_compiled_read,
+    |app| {
+        let created = app
+        .ok(
+            "mutation($input: CreateUserMutationInput) { createUser(input: $input) { id } }",
+            json!({"input": {"name": "Reader", "username": "reader", "public_name": "Reader", "email_address": "reader@example.com"}}),
+        )
+        .await;
+        let user: i64 = created["createUser"]["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let (token_row, token) = fathom::service::users::create_token(&app.db, user, "test")
+            .await
+            .unwrap();
+        let token = token.as_str().to_owned();
+        let read = json!({"query": "{ accounts { entities { id } } }"});
+        let (status, _) = post(&app.router, &token, &read).await;
+        assert_eq!(status, StatusCode::OK);
+        // The user is disabled through another server over the same database: this one refuses
+        // the token on its next request although it has its authentication cached.
+        let set_enabled = |enabled: bool| {
+            json!({"query": "mutation($id: Int64Bit!, $e: Boolean) { updateUser(id: $id, input: {enabled: $e}) { id } }",
+               "variables": {"id": user, "e": enabled}})
+        };
+        let (status, body) = post(&app.general, &app.token, &set_enabled(false)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = post(&app.router, &token, &read).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert!(body.contains("UNAUTHENTICATED"), "{body}");
+        post(&app.general, &app.token, &set_enabled(true)).await;
+        let (status, _) = post(&app.router, &token, &read).await;
+        assert_eq!(status, StatusCode::OK);
+        // The token deletes itself: refused next, for a compiled read, an invalid request or
+        // `__typename` alike.
+        let (status, body) = post(
+        &app.router,
+        &token,
+        &json!({"query": "mutation($id: Int64Bit!) { deletePersonalAccessToken(id: $id) { success } }", "variables": {"id": token_row.id}}),
+    )
+    .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        for request in [
+            read.clone(),
+            json!({"query": "{ nope }"}),
+            json!({"query": "{ __typename }"}),
+        ] {
+            let (status, body) = post(&app.router, &token, &request).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{request}: {body}");
+        }
     }
 );
 
