@@ -3,6 +3,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use fathom::cli::{run, Cli};
 
+/// mimalloc: a request allocates many small, short-lived buffers (see bench/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
