@@ -46,6 +46,10 @@ def _show(r):
     return f"did not answer ({r['refused']})" if r.get("refused") else _n(r["ops"])
 
 
+def _lat(r):
+    return f"{_n(r.get('p50'), 1)} / {_n(r.get('p99'), 1)}" if r.get("p50") is not None else "–"
+
+
 def _cpu(r):
     parts = []
     if r.get("refused"):
@@ -84,8 +88,8 @@ def markdown(results, args, seconds):
         "server process (fathom, PostGraphile's cluster; for commands, the fathom command) / of PostgreSQL, "
         "read from /proc.",
         "",
-        "| database | workload | fathom | peer or floor | ratio | fathom p50 / p99 ms | CPU ms/op fathom (server / PostgreSQL) | CPU ms/op peer or floor | failed |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| database | workload | fathom | peer or floor | ratio | fathom p50 / p99 ms | peer or floor p50 / p99 ms | CPU ms/op fathom (server / PostgreSQL) | CPU ms/op peer or floor | failed |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for kind, r in results.items():
         for key, wl in r["workloads"].items():
@@ -96,18 +100,17 @@ def markdown(results, args, seconds):
                 if f.get("refused"):
                     lines.append(
                         f"| {kind} | ({key}) {wl['title']}, {wl['unit']} | did not answer ({f['refused']}) | "
-                        f"{other}: {_show(o)} | **0** | – | – | {_cpu(o)} | all |")
+                        f"{other}: {_show(o)} | **0** | – | {_lat(o)} | – | {_cpu(o)} | all |")
                     continue
                 if o.get("refused"):
                     lines.append(
                         f"| {kind} | ({key}) {wl['title']}, {wl['unit']} | {_n(f['ops'])} | {other}: did not answer "
-                        f"({o['refused']}) | – | – | {_cpu(f)} | – | {f['failed']} |")
+                        f"({o['refused']}) | – | {_lat(f)} | – | {_cpu(f)} | – | {f['failed']} |")
                     continue
                 ratio = f["ops"] / o["ops"] if o["ops"] else float("nan")
-                lat = f"{_n(f.get('p50'), 1)} / {_n(f.get('p99'), 1)}" if f.get("p50") is not None else "–"
                 lines.append(
                     f"| {kind} | ({key}) {wl['title']}, {wl['unit']} | {_show(f)} | {other}: {_show(o)} | "
-                    f"**{ratio:.2f}** | {lat} | {_cpu(f)} | {_cpu(o)} | {f['failed']} |")
+                    f"**{ratio:.2f}** | {_lat(f)} | {_lat(o)} | {_cpu(f)} | {_cpu(o)} | {f['failed']} |")
     lines += ["", "Rounds (ops/s of each run, fathom first) and notes:", ""]
     for kind, r in results.items():
         for key, wl in r["workloads"].items():
