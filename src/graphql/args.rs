@@ -172,16 +172,23 @@ fn get<'a>(
     map.get(key).unwrap_or(&Value::Null)
 }
 
-fn range_op(value: &Value) -> Op {
+/// The name of an enum value: a literal (`DESC`) or, from variables, a JSON string
+/// (`"DESC"`), which async-graphql hands over as a string once validation has checked it.
+fn enum_name(value: &Value) -> Option<&str> {
     match value {
-        Value::Enum(n) => match n.as_str() {
-            "GT" => Op::Gt,
-            "GTE" => Op::Gte,
-            "LT" => Op::Lt,
-            "LTE" => Op::Lte,
-            "NEQ" => Op::Neq,
-            _ => Op::Eq,
-        },
+        Value::Enum(n) => Some(n.as_str()),
+        Value::String(s) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+fn range_op(value: &Value) -> Op {
+    match enum_name(value) {
+        Some("GT") => Op::Gt,
+        Some("GTE") => Op::Gte,
+        Some("LT") => Op::Lt,
+        Some("LTE") => Op::Lte,
+        Some("NEQ") => Op::Neq,
         _ => Op::Eq,
     }
 }
@@ -262,8 +269,7 @@ pub fn parse_map(def: &EntityDef, args: &IndexMap<Name, Value>) -> AppResult<Col
             };
             let (column, _) = attribute_type(def, attribute)
                 .ok_or_else(|| unknown(def, "sorter.attribute", attribute))?;
-            let descending =
-                matches!(get(map, "direction"), Value::Enum(n) if n.as_str() == "DESC");
+            let descending = enum_name(get(map, "direction")) == Some("DESC");
             out.sort.push((column, descending));
         }
     }
@@ -344,7 +350,7 @@ fn parse_search(
                     }
                 }
                 Kind::Bool => match get(item, "operator") {
-                    Value::Enum(n) if n.as_str() == "NEQ" => Op::Neq,
+                    value if enum_name(value) == Some("NEQ") => Op::Neq,
                     _ => Op::Eq,
                 },
                 _ => range_op(get(item, "operator")),

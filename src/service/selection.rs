@@ -2,13 +2,15 @@
 //! `SELECT` whose one value is a JSON document holding every row the request needs.
 //!
 //! PostgreSQL builds it with `json_build_array`/`json_agg`, SQLite with `json_array`/
-//! `json_group_array`; relations are correlated subqueries (one index lookup per parent row,
-//! as PostGraphile does), pages are `ORDER BY … LIMIT … OFFSET` inside a derived table so that
-//! only the page's rows have their relations read, and a page's total is counted only when
-//! asked for.
+//! `json_group_array`. To-one relations by id are `LEFT JOIN`s; to-many relations (and a
+//! to-one by another column) are correlated subqueries, an index lookup per parent row, as
+//! PostGraphile does. Pages are `ORDER BY … LIMIT … OFFSET` inside a derived table so that only
+//! the page's rows have their relations read, and a page's total is counted only when asked
+//! for. The statement may also confirm a cached authentication (see [`read`]).
 //!
-//! The document is positional, to stay small: a page is `[total or null, [row, …] or null]`
-//! and a row is an array of its items in the order of [`RowShape::items`]. The GraphQL layer
+//! The document is positional, to stay small: `[stamp, page, …]`, a page is
+//! `[total or null, [row, …] or null]` and a row is an array of its items in the order of
+//! [`RowShape::items`]. The GraphQL layer
 //! (`crate::graphql::compiled`) knows which position answers which field.
 //!
 //! Column names reach this module from the entity descriptions (static allowlists), never from

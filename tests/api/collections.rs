@@ -4,7 +4,11 @@ use crate::common::{self, create_account};
 
 async fn names(app: &common::TestApp, args: &str) -> Vec<String> {
     let q = format!("{{ accounts({args}) {{ entities {{ name }} }} }}");
-    let data = app.ok(&q, json!({})).await;
+    names_in(&app.ok(&q, json!({})).await)
+}
+
+/// The names of `accounts { entities { name } }` in an answer's data.
+fn names_in(data: &Value) -> Vec<String> {
     data["accounts"]["entities"]
         .as_array()
         .unwrap()
@@ -333,5 +337,36 @@ on_both!(
             costs[1] <= 10,
             "relation queries do not grow with the page: {costs:?}"
         );
+    }
+);
+
+on_both!(
+    sorters_and_operators_given_as_variables_mean_what_literals_do,
+    |app| {
+        book(app).await;
+        let names = names_in;
+        let literal = app
+        .ok(
+            "{ accounts(sorter: [{attribute: \"name\", direction: DESC}]) { entities { name } } }",
+            json!({}),
+        )
+        .await;
+        let variable = app
+            .ok(
+                "query($s: [Sorter]) { accounts(sorter: $s) { entities { name } } }",
+                json!({"s": [{"attribute": "name", "direction": "DESC"}]}),
+            )
+            .await;
+        assert_eq!(names(&literal), names(&variable));
+        let mut ascending = names(&literal);
+        ascending.reverse();
+        assert_ne!(names(&literal), ascending, "the book has distinct names");
+        // An operator from a variable, as a literal one.
+        let search = |op: &str| json!({"s": [{"integer_fields": [{"attribute": "account_status_id", "search_value": 1, "operator": op}]}]});
+        let q = "query($s: [Search]) { accounts(search: $s) { entities { name } } }";
+        let gt = app.ok(q, search("GT")).await;
+        let eq = app.ok(q, search("EQ")).await;
+        assert_eq!(names(&gt).len() + names(&eq).len(), 5);
+        assert!(!names(&gt).is_empty() && !names(&eq).is_empty());
     }
 );
