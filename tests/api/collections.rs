@@ -300,11 +300,8 @@ on_both!(relations_take_the_collection_arguments_too, |app| {
 async fn relation_batches(app: &common::TestApp) -> u64 {
     use axum::body::Body;
     use axum::http::Request;
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
     let request = Request::get("/metrics").body(Body::empty()).unwrap();
-    let response = app.general.clone().oneshot(request).await.unwrap();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let (_, _, bytes) = common::answer(&app.general, request).await;
     let text = String::from_utf8(bytes.to_vec()).unwrap();
     let line = text
         .lines()

@@ -137,14 +137,7 @@ impl TestApp {
 
     /// Sends a raw request; returns the status and the body parsed as JSON (or as a string).
     pub async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
-        let response = self.router.clone().oneshot(request).await.expect("router");
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
+        let (status, _, bytes) = answer(&self.router, request).await;
         let body = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
         (status, body)
@@ -155,15 +148,7 @@ impl TestApp {
         &self,
         request: Request<Body>,
     ) -> (StatusCode, axum::http::HeaderMap, String) {
-        let response = self.router.clone().oneshot(request).await.expect("router");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
+        let (status, headers, bytes) = answer(&self.router, request).await;
         (
             status,
             headers,
@@ -176,11 +161,7 @@ impl TestApp {
         token: Option<&str>,
         body: impl Into<Body>,
     ) -> (StatusCode, Value) {
-        let mut builder = Request::post("/api/graphql").header("content-type", "application/json");
-        if let Some(token) = token {
-            builder = builder.header("authorization", format!("Bearer {token}"));
-        }
-        self.send(builder.body(body.into()).unwrap()).await
+        self.send(graphql_request(token, body)).await
     }
 
     pub async fn gql_as(&self, token: &str, query: &str, variables: Value) -> Value {
@@ -189,18 +170,8 @@ impl TestApp {
         assert_eq!(status, StatusCode::OK, "{body}");
         if !query.trim_start().starts_with("mutation") {
             // Every read of every test, answered by the general resolvers too.
-            let general = Request::post("/api/graphql")
-                .header("content-type", "application/json")
-                .header("authorization", format!("Bearer {token}"))
-                .body(Body::from(request))
-                .unwrap();
-            let response = self.general.clone().oneshot(general).await.expect("router");
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .expect("body")
-                .to_bytes();
+            let general = graphql_request(Some(token), request);
+            let (_, _, bytes) = answer(&self.general, general).await;
             let general: Value = serde_json::from_slice(&bytes).expect("JSON");
             assert_eq!(
                 comparable(body.clone()),
@@ -277,6 +248,32 @@ pub const TABLES: &[&str] = &[
     "idempotency_keys",
     "idempotency_key_writes",
 ];
+
+/// A POST of `body` to /api/graphql as JSON, with `token` as its bearer token if given.
+pub fn graphql_request(token: Option<&str>, body: impl Into<Body>) -> Request<Body> {
+    let mut builder = Request::post("/api/graphql").header("content-type", "application/json");
+    if let Some(token) = token {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
+    builder.body(body.into()).unwrap()
+}
+
+/// What `router` answers to `request`: its status, headers and body.
+pub async fn answer(
+    router: &Router,
+    request: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, axum::body::Bytes) {
+    let response = router.clone().oneshot(request).await.expect("router");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, headers, bytes)
+}
 
 /// An answer in a form two equal answers share: the general executor places an object's keys
 /// in the order its fields finish (two async fields may come either way) and validation

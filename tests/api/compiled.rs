@@ -10,11 +10,9 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 use crate::common::{self, billed_account, create_account, TestApp};
 
@@ -37,22 +35,15 @@ impl Pair {
 }
 
 async fn post(router: &Router, token: &str, body: &Value) -> (StatusCode, String) {
-    let request = Request::post("/api/graphql")
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let request = common::graphql_request(Some(token), body.to_string());
+    let (status, _, bytes) = common::answer(router, request).await;
     (status, String::from_utf8(bytes.to_vec()).unwrap())
 }
 
 /// How many queries a router answered through the compiled path (from its /metrics).
 async fn compiled_count(router: &Router) -> u64 {
     let request = Request::get("/metrics").body(Body::empty()).unwrap();
-    let response = router.clone().oneshot(request).await.unwrap();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let (_, _, bytes) = common::answer(router, request).await;
     let text = String::from_utf8(bytes.to_vec()).unwrap();
     text.lines()
         .find(|l| l.starts_with("fathom_compiled_reads_total{outcome=\"compiled\"}"))
