@@ -662,8 +662,8 @@ impl Plan {
     }
 
     fn write(&self, pages: &[serde_json::Value]) -> Option<String> {
-        let json_len: usize = 1024;
-        let mut w = String::with_capacity(json_len);
+        // A page of 100 short rows fits without growing.
+        let mut w = String::with_capacity(8 * 1024);
         w.push_str("{\"data\":{");
         for (i, root) in self.roots.iter().enumerate() {
             if i > 0 {
