@@ -46,12 +46,19 @@ pub enum Command {
     Bill {
         #[arg(long)]
         date: Option<chrono::NaiveDate>,
+        /// Accounts billed per transaction. Progress goes to standard error; an interrupted
+        /// pass can be run again: it bills what is left.
+        #[arg(long, env = "FATHOM_BILLING_BATCH", default_value_t = service::billing::DEFAULT_BATCH)]
+        batch: u64,
     },
     /// Carry out due scheduled events, without serving HTTP.
     RunScheduled {
         /// Run what is due now and exit (default: keep running).
         #[arg(long)]
         once: bool,
+        /// Events carried out per transaction.
+        #[arg(long, env = "FATHOM_SCHEDULER_BATCH", default_value_t = service::scheduled::DEFAULT_BATCH)]
+        batch: u64,
     },
     /// Generate a realistic book of accounts with history (for benchmarks).
     Seed {
@@ -187,7 +194,7 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
             println!("{}", user.id);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bill { date } => {
+        Command::Bill { date, batch } => {
             let conn = db::connect(&config.database_url).await?;
             db::migrate(&conn).await?;
             service::seed::seed_defaults(&conn).await?;
@@ -195,25 +202,40 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
                 Some(d) => d,
                 None => service::settings::local_date(&conn, service::now()).await?,
             };
-            let report = service::billing::run_pass(&conn, date).await?;
+            let started = std::time::Instant::now();
+            let mut shown = started;
+            let report = service::billing::run_pass_with(&conn, date, batch, |p| {
+                // A line a second at most (and the last one).
+                if shown.elapsed().as_secs_f64() >= 1.0 || p.seen == p.due {
+                    shown = std::time::Instant::now();
+                    eprintln!(
+                        "billing {date}: {} of {} due account(s) done, {} billed ({:.0}/s)",
+                        p.seen,
+                        p.due,
+                        p.billed,
+                        p.billed as f64 / started.elapsed().as_secs_f64().max(0.001)
+                    );
+                }
+            })
+            .await?;
             println!(
                 "billed {date}: {} account(s), {} debit(s), {} invoice(s)",
                 report.accounts_billed, report.debits_created, report.invoices_created
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::RunScheduled { once } => {
+        Command::RunScheduled { once, batch } => {
             let conn = db::connect(&config.database_url).await?;
             db::migrate(&conn).await?;
             service::seed::seed_defaults(&conn).await?;
             if once {
-                let report = service::scheduled::run_due(&conn, service::now()).await?;
+                let report = service::scheduled::run_due_in(&conn, service::now(), batch).await?;
                 println!(
                     "scheduled events: {} completed, {} failed, {} to retry",
                     report.completed, report.failed, report.retried
                 );
             } else {
-                crate::worker::scheduler_loop(conn).await;
+                crate::worker::scheduler_loop(conn, batch).await;
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -18,14 +18,14 @@ pub const BILLING_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Starts the scheduler and the billing loop; the billing passes are recorded in `metrics`.
 pub fn spawn(db: DatabaseConnection, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(scheduler_loop(db.clone()));
+    tokio::spawn(scheduler_loop(db.clone(), scheduled::DEFAULT_BATCH));
     spawn_billing(db, metrics)
 }
 
-/// Runs due scheduled events forever.
-pub async fn scheduler_loop(db: DatabaseConnection) {
+/// Runs due scheduled events forever, `batch` per transaction.
+pub async fn scheduler_loop(db: DatabaseConnection, batch: u64) {
     loop {
-        let progress = match scheduled::run_due(&db, now()).await {
+        let progress = match scheduled::run_due_in(&db, now(), batch).await {
             Ok(report) if report != scheduled::RunReport::default() => {
                 tracing::info!(?report, "scheduled events");
                 true

@@ -173,6 +173,85 @@ pub async fn change_status<C: ConnectionTrait>(
     entering_status(db, account, was_active, new_status, at, am).await
 }
 
+/// A disconnection's status change: the active `account` moves to the status `target`, which
+/// does not activate. Like [`change_status`] (`STATUS_UPDATED`; billing stops: no next bill
+/// date on the account or its services), and the account's next recurring charge becomes 0,
+/// all with the account's `_version` bumped by a compare-and-set on `account.version` (a lost
+/// race is a `CONFLICT`). One statement on PostgreSQL, three on SQLite. Returns the account as
+/// changed.
+pub async fn deactivate<C: ConnectionTrait>(
+    db: &C,
+    account: &account::Model,
+    target: &account_status::Model,
+    at: DateTime<Utc>,
+) -> AppResult<account::Model> {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::QueryTrait;
+    debug_assert!(!target.activates_account);
+    let event = account_event::Entity::insert(account_event::ActiveModel {
+        account_id: Set(account.id),
+        event: Set("STATUS_UPDATED".to_owned()),
+        event_datetime: Set(at),
+        previous: Set(Some(account.account_status_id.to_string())),
+        current: Set(Some(target.id.to_string())),
+        created_at: Set(at),
+        updated_at: Set(at),
+        version: Set(1),
+        ..Default::default()
+    });
+    let stop = account_service::Entity::update_many()
+        .col_expr(
+            account_service::Column::NextBillDate,
+            Expr::value(Option::<chrono::NaiveDate>::None),
+        )
+        .filter(account_service::Column::AccountId.eq(account.id))
+        .filter(account_service::Column::RemovedAt.is_null());
+    let change = account::Entity::update_many()
+        .col_expr(account::Column::AccountStatusId, Expr::value(target.id))
+        .col_expr(
+            account::Column::NextBillDate,
+            Expr::value(Option::<chrono::NaiveDate>::None),
+        )
+        .col_expr(
+            account::Column::NextRecurringChargeAmount,
+            Expr::value(Some(0i64)),
+        )
+        .col_expr(account::Column::Version, Expr::value(account.version + 1))
+        .col_expr(account::Column::UpdatedAt, Expr::value(now()))
+        .filter(account::Column::Id.eq(account.id))
+        .filter(account::Column::Version.eq(account.version));
+    let backend = db.get_database_backend();
+    let changed = if backend == sea_orm::DbBackend::Postgres {
+        let statement = super::compose::postgres(
+            "WITH e AS ({0}), s AS ({1}) {2} RETURNING *",
+            vec![
+                event.build(backend),
+                stop.build(backend),
+                change.build(backend),
+            ],
+        );
+        match db.query_one_raw(statement).await? {
+            Some(row) => {
+                Some(<account::Model as sea_orm::FromQueryResult>::from_query_result(&row, "")?)
+            }
+            None => None,
+        }
+    } else {
+        let changed = change.exec_with_returning(db).await?.into_iter().next();
+        if changed.is_some() {
+            event.exec_without_returning(db).await?;
+            stop.exec(db).await?;
+        }
+        changed
+    };
+    changed.ok_or_else(|| {
+        AppError::Conflict(format!(
+            "account {} is being changed by another request",
+            account.id
+        ))
+    })
+}
+
 /// Leaving the active statuses (a disconnection, or any status change) stops billing: the
 /// account and its services lose their next bill dates, and a later activation starts a new
 /// cycle from its own date, so the time in between is never billed.
@@ -208,6 +287,31 @@ pub async fn lock<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<account::Mod
         .one(db)
         .await?
         .ok_or_else(|| AppError::not_found("Account", id))
+}
+
+/// [`lock`], and the settings in the same statement: the account's row and the settings
+/// generation are read together, so the settings come from memory unless they changed
+/// ([`settings::snapshot_at`]).
+pub async fn lock_with_settings<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> AppResult<(account::Model, std::sync::Arc<settings::Snapshot>)> {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{FromQueryResult, QuerySelect, QueryTrait};
+    let backend = db.get_database_backend();
+    let mut select = account::Entity::find_by_id(id)
+        .column_as(Expr::cust(settings::INSTANCE_SQL), "settings_instance")
+        .column_as(Expr::cust(settings::GENERATION_SQL), "settings_generation");
+    if backend == sea_orm::DbBackend::Postgres {
+        select = select.lock_exclusive();
+    }
+    let row = db
+        .query_one_raw(select.build(backend))
+        .await?
+        .ok_or_else(|| AppError::not_found("Account", id))?;
+    let account = account::Model::from_query_result(&row, "")?;
+    let stamp = settings::stamp_of(&row, "settings_instance", "settings_generation")?;
+    Ok((account, settings::snapshot_at(db, stamp).await?))
 }
 
 pub async fn create(

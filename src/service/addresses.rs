@@ -433,6 +433,73 @@ pub async fn release<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Releases the serviceable address assigned to `account_id`, if any, ending its history row
+/// on `date`, and returns it as it was. One statement on PostgreSQL, two on SQLite.
+pub async fn release_assigned<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+    date: NaiveDate,
+) -> AppResult<Option<address::Model>> {
+    use sea_orm::QueryTrait;
+    let at = now();
+    let free = address::Entity::update_many()
+        .col_expr(
+            address::Column::AddressableId,
+            Expr::value(Option::<i64>::None),
+        )
+        .col_expr(
+            address::Column::AddressableType,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(address::Column::UpdatedAt, Expr::value(at))
+        .col_expr(
+            address::Column::Version,
+            Expr::col(address::Column::Version).add(1),
+        )
+        .filter(address::Column::AddressableId.eq(account_id))
+        .filter(address::Column::Serviceable.eq(true));
+    let end = |which: Expr| {
+        history::Entity::update_many()
+            .col_expr(history::Column::EndDate, Expr::value(date))
+            .col_expr(history::Column::UpdatedAt, Expr::value(at))
+            .col_expr(
+                history::Column::Version,
+                Expr::col(history::Column::Version).add(1),
+            )
+            .filter(history::Column::AccountId.eq(account_id))
+            .filter(history::Column::EndDate.is_null())
+            .filter(which)
+    };
+    let backend = db.get_database_backend();
+    let released = if backend == DbBackend::Postgres {
+        let statement = super::compose::postgres(
+            "WITH a AS ({0} RETURNING *), h AS ({1}) SELECT * FROM a",
+            vec![
+                free.build(backend),
+                end(Expr::cust("\"address_id\" IN (SELECT id FROM a)")).build(backend),
+            ],
+        );
+        db.query_one_raw(statement)
+            .await?
+            .map(|row| <address::Model as sea_orm::FromQueryResult>::from_query_result(&row, ""))
+            .transpose()?
+    } else {
+        let released = free.exec_with_returning(db).await?.into_iter().next();
+        if let Some(address) = &released {
+            end(history::Column::AddressId.eq(address.id))
+                .exec(db)
+                .await?;
+        }
+        released
+    };
+    // What the address was: assigned to the account (the snapshot kept in logs is the same).
+    Ok(released.map(|mut a| {
+        a.addressable_id = Some(account_id);
+        a.addressable_type = Some("Account".into());
+        a
+    }))
+}
+
 /// Creates `account_id`'s mailing address.
 pub async fn create_mailing<C: ConnectionTrait>(
     db: &C,

@@ -1,6 +1,6 @@
 //! The audit log: one Sonar-shaped `Log` row per change, written in the change's transaction.
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{ConnectionTrait, EntityTrait, Set};
 use serde::Serialize;
 
 use super::now;
@@ -43,25 +43,86 @@ pub async fn record<C: ConnectionTrait, P: Serialize, Q: Serialize>(
     current: Option<&Q>,
     message: impl Into<String>,
 ) -> AppResult<()> {
-    let at = now();
-    log::ActiveModel {
-        r#type: Set(kind.as_str().to_owned()),
-        loggable_type: Set(loggable_type.to_owned()),
-        loggable_id: Set(loggable_id),
-        user_id: Set(user_id),
-        previous: Set(previous.and_then(|p| serde_json::to_string(p).ok())),
-        current: Set(current.and_then(|c| serde_json::to_string(c).ok())),
-        message: Set(Some(message.into())),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
-        ..Default::default()
+    let mut batch = Batch::default();
+    batch.add(
+        kind,
+        loggable_type,
+        loggable_id,
+        user_id,
+        previous,
+        current,
+        message,
+    );
+    batch.write(db).await
+}
+
+/// Audit rows gathered while a change is made, written together by one statement at its end.
+#[derive(Debug, Default)]
+pub struct Batch {
+    rows: Vec<(LogType, log::ActiveModel)>,
+}
+
+impl Batch {
+    /// Adds the row [`record`] would write.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add<P: Serialize, Q: Serialize>(
+        &mut self,
+        kind: LogType,
+        loggable_type: &str,
+        loggable_id: i64,
+        user_id: Option<i64>,
+        previous: Option<&P>,
+        current: Option<&Q>,
+        message: impl Into<String>,
+    ) {
+        let at = now();
+        self.rows.push((
+            kind,
+            log::ActiveModel {
+                r#type: Set(kind.as_str().to_owned()),
+                loggable_type: Set(loggable_type.to_owned()),
+                loggable_id: Set(loggable_id),
+                user_id: Set(user_id),
+                previous: Set(previous.and_then(|p| serde_json::to_string(p).ok())),
+                current: Set(current.and_then(|c| serde_json::to_string(c).ok())),
+                message: Set(Some(message.into())),
+                created_at: Set(at),
+                updated_at: Set(at),
+                version: Set(1),
+                ..Default::default()
+            },
+        ));
     }
-    .insert(db)
-    .await?;
-    // Under an `Idempotency-Key`, the record a mutation returned is named by its audit row.
-    super::idempotency::note_result(db, kind.as_str(), loggable_type, loggable_id).await?;
-    Ok(())
+
+    /// Writes the rows, in the order they were added.
+    pub async fn write<C: ConnectionTrait>(self, db: &C) -> AppResult<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let noted: Vec<(LogType, String, i64)> = self
+            .rows
+            .iter()
+            .map(|(kind, row)| {
+                (
+                    *kind,
+                    row.loggable_type.clone().unwrap(),
+                    row.loggable_id.clone().unwrap(),
+                )
+            })
+            .collect();
+        // A statement binds at most 32,766 values on SQLite: 2,000 rows of 11 columns fit.
+        let mut rows = self.rows.into_iter().map(|(_, row)| row).peekable();
+        while rows.peek().is_some() {
+            log::Entity::insert_many(rows.by_ref().take(2000))
+                .exec_without_returning(db)
+                .await?;
+        }
+        // Under an `Idempotency-Key`, the record a mutation returned is named by its audit row.
+        for (kind, loggable_type, loggable_id) in noted {
+            super::idempotency::note_result(db, kind.as_str(), &loggable_type, loggable_id).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Shorthands for the common cases.

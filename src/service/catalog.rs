@@ -38,6 +38,8 @@ pub async fn insert_status<C: ConnectionTrait>(
     input: CreateAccountStatus,
 ) -> AppResult<account_status::Model> {
     let at = now();
+    // The statuses are kept in memory by every server (`settings::Snapshot`).
+    settings::bump(db).await?;
     Ok(account_status::ActiveModel {
         name: Set(required_text("name", &input.name)?),
         activates_account: Set(input.activates_account),
@@ -97,6 +99,7 @@ pub async fn update_status(
         am.icon = Set(icon);
     }
     let new = save(&txn, id, old.version, am).await?;
+    settings::bump(&txn).await?;
     audit::updated(
         &txn,
         "AccountStatus",
@@ -137,6 +140,7 @@ pub async fn delete_status(db: &DatabaseConnection, user_id: i64, id: i64) -> Ap
         .filter(Condition::all().add(account_status::Column::Id.eq(id)))
         .exec(&txn)
         .await?;
+    settings::bump(&txn).await?;
     audit::deleted(&txn, "AccountStatus", id, user_id, &old).await?;
     txn.commit().await?;
     Ok(())

@@ -14,15 +14,15 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
 };
 
-use super::services;
+use super::settings::{self, Snapshot};
 use super::transactions::{self, PlannedCredit};
-use super::{accounts, addresses, audit, find, invoicing, save, settings};
+use super::{accounts, addresses, audit, find, invoicing, scheduled};
 use crate::db::begin_write;
-use crate::entity::{account, account_status, address, debit, disconnection_log, scheduled_event};
+use crate::entity::{account, address, debit, disconnection_log, discount, scheduled_event};
 use crate::error::{AppError, AppResult};
 
 /// What decided whether a disconnection prorates.
@@ -55,12 +55,16 @@ pub struct DisconnectPlan {
     pub credits: Vec<PlannedCredit>,
     /// The debits the final invoice takes.
     pub debits: Vec<debit::Model>,
+    /// The account's discounts with something left to apply, oldest first (read only when
+    /// there is a final invoice to apply them to).
+    pub discounts: Vec<discount::Model>,
     pub final_invoice_total_debits: i64,
     pub final_invoice_total_discounts: i64,
     pub final_invoice_remaining_due: i64,
     pub serviceable_address: Option<address::Model>,
     pub target_account_status_id: i64,
     pub scheduled_events_to_cancel: Vec<scheduled_event::Model>,
+    /// Filled in by the preview only (the warning that children stay connected).
     pub active_child_accounts: Vec<account::Model>,
 }
 
@@ -68,32 +72,48 @@ impl DisconnectPlan {
     pub fn creates_final_invoice(&self) -> bool {
         !self.debits.is_empty()
     }
+
+    /// What the final invoice applies of each credit: the existing discounts' then the new
+    /// credits', in that order (the invoice's own order).
+    fn applied(&self) -> Vec<i64> {
+        if !self.creates_final_invoice() {
+            return vec![0; self.discounts.len() + self.credits.len()];
+        }
+        let remaining: Vec<i64> = self
+            .discounts
+            .iter()
+            .map(|d| d.amount_remaining)
+            .chain(self.credits.iter().map(|c| c.amount))
+            .collect();
+        invoicing::allocate(self.final_invoice_total_debits, &remaining)
+    }
 }
 
-/// Computes the plan for disconnecting `account_id` at the instant `at`. Refusals:
-/// `NOT_FOUND`, `ACCOUNT_ARCHIVED`, `ACCOUNT_NOT_ACTIVE`.
-pub async fn plan<C: ConnectionTrait>(
+/// The plan for disconnecting `account` (as just read, or locked) at the instant `at`, from
+/// its charges: one statement for the debits (the uninvoiced ones, and with proration those
+/// billed past the effective date, each with whether it is already credited), one for the
+/// discounts when there is a final invoice. Refusals: `ACCOUNT_ARCHIVED`, `ACCOUNT_NOT_ACTIVE`.
+async fn plan<C: ConnectionTrait>(
     db: &C,
-    account_id: i64,
+    account: account::Model,
+    settings: &Snapshot,
     prorate: Option<bool>,
     at: DateTime<Utc>,
-    scheduled_event_id: Option<i64>,
 ) -> AppResult<DisconnectPlan> {
-    let account = find::<account::Entity, _>(db, "Account", account_id).await?;
+    let account_id = account.id;
     if account.archived_at.is_some() {
         return Err(AppError::AccountArchived(format!(
             "account {account_id} is archived"
         )));
     }
-    let status =
-        find::<account_status::Entity, _>(db, "AccountStatus", account.account_status_id).await?;
+    let status = settings.status(account.account_status_id)?;
     if !status.activates_account {
         return Err(AppError::AccountNotActive(format!(
             "account {account_id} is not active (status {}): already disconnected, or never activated",
             status.name
         )));
     }
-    let billing = settings::billing_setting(db).await?;
+    let billing = &settings.billing;
     let (prorate, proration_source) = match prorate {
         Some(p) => (p, ProrationSource::Input),
         None => (
@@ -101,145 +121,132 @@ pub async fn plan<C: ConnectionTrait>(
             ProrationSource::BillingSettings,
         ),
     };
-    let effective_date = settings::local_date(db, at).await?;
+    let effective_date = settings.local_date(at);
 
-    let credits = if prorate {
-        let billed_past = debit::Entity::find()
-            .filter(debit::Column::AccountId.eq(account_id))
-            .filter(debit::Column::ProratedTo.gt(effective_date))
-            .order_by_asc(debit::Column::Id)
-            .all(db)
-            .await?;
-        transactions::plan_credits(
-            db,
-            billed_past,
-            effective_date,
-            billing.round_prorated_amounts,
+    let mut which = Condition::any().add(debit::Column::InvoiceId.is_null());
+    if prorate {
+        which = which.add(debit::Column::ProratedTo.gt(effective_date));
+    }
+    let select = debit::Entity::find()
+        .column_as(
+            Expr::cust("EXISTS (SELECT 1 FROM discounts c WHERE c.debit_id = debits.id)"),
+            "credited",
         )
+        .filter(debit::Column::AccountId.eq(account_id))
+        .filter(debit::Column::Reversed.eq(false))
+        .filter(which)
+        .order_by_asc(debit::Column::Id);
+    let mut credits = Vec::new();
+    let mut debits = Vec::new();
+    for row in db
+        .query_all_raw(select.build(db.get_database_backend()))
         .await?
-    } else {
+    {
+        let debit = debit::Model::from_query_result(&row, "")?;
+        let credited: bool = row.try_get("", "credited")?;
+        if debit.invoice_id.is_none() {
+            debits.push(debit.clone());
+        }
+        if prorate && !credited && debit.prorated_to.is_some_and(|to| to > effective_date) {
+            credits.extend(transactions::credit_for(
+                debit,
+                effective_date,
+                billing.round_prorated_amounts,
+            ));
+        }
+    }
+    let discounts = if debits.is_empty() {
         Vec::new()
-    };
-
-    let debits = invoicing::uninvoiced_debits(db, account_id).await?;
-    let final_invoice_total_debits: i64 = debits.iter().map(|d| d.amount).sum();
-    let final_invoice_total_discounts = if debits.is_empty() {
-        0
     } else {
-        // Existing credits first (oldest first), then the new ones, as the invoice applies them.
-        let mut remaining: Vec<i64> = invoicing::unapplied_discounts(db, account_id)
-            .await?
-            .iter()
-            .map(|d| d.amount_remaining)
-            .collect();
-        remaining.extend(credits.iter().map(|c| c.amount));
-        invoicing::allocate(final_invoice_total_debits, &remaining)
-            .iter()
-            .sum()
+        invoicing::unapplied_discounts(db, account_id).await?
     };
-
-    let mut scheduled_events_to_cancel = scheduled_event::Entity::find()
-        .filter(scheduled_event::Column::AccountId.eq(account_id))
-        .filter(scheduled_event::Column::Event.eq("DISCONNECT_ACCOUNT"))
-        .filter(scheduled_event::Column::Status.eq("PENDING"))
-        .order_by_asc(scheduled_event::Column::Id)
-        .all(db)
-        .await?;
-    scheduled_events_to_cancel.retain(|e| Some(e.id) != scheduled_event_id);
-
-    let activating: Vec<i64> = account_status::Entity::find()
-        .filter(account_status::Column::ActivatesAccount.eq(true))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
-    let active_child_accounts = account::Entity::find()
-        .filter(account::Column::ParentAccountId.eq(account_id))
-        .filter(account::Column::ArchivedAt.is_null())
-        .filter(account::Column::AccountStatusId.is_in(activating))
-        .order_by_asc(account::Column::Id)
-        .all(db)
-        .await?;
-
-    Ok(DisconnectPlan {
-        serviceable_address: addresses::assigned_to(db, account_id).await?,
+    let mut plan = DisconnectPlan {
+        serviceable_address: None,
         target_account_status_id: billing.disconnect_account_status_id,
         account,
         at,
         effective_date,
         prorate,
         proration_source,
+        final_invoice_total_debits: debits.iter().map(|d| d.amount).sum(),
+        final_invoice_total_discounts: 0,
+        final_invoice_remaining_due: 0,
         credits,
-        final_invoice_remaining_due: final_invoice_total_debits - final_invoice_total_discounts,
-        final_invoice_total_debits,
-        final_invoice_total_discounts,
         debits,
-        scheduled_events_to_cancel,
-        active_child_accounts,
-    })
+        discounts,
+        scheduled_events_to_cancel: Vec::new(),
+        active_child_accounts: Vec::new(),
+    };
+    plan.final_invoice_total_discounts = plan.applied().iter().sum();
+    plan.final_invoice_remaining_due =
+        plan.final_invoice_total_debits - plan.final_invoice_total_discounts;
+    Ok(plan)
 }
 
-/// Carries out `plan` inside the caller's transaction and returns the disconnected account.
-pub async fn apply<C: ConnectionTrait>(
+/// Carries out `plan` inside the caller's transaction, the account locked, and returns the
+/// disconnected account.
+async fn apply<C: ConnectionTrait>(
     db: &C,
-    plan: &DisconnectPlan,
+    mut plan: DisconnectPlan,
+    settings: &Snapshot,
     user_id: i64,
     scheduled_event_id: Option<i64>,
 ) -> AppResult<account::Model> {
     let account = &plan.account;
-    let target =
-        find::<account_status::Entity, _>(db, "AccountStatus", plan.target_account_status_id)
-            .await?;
+    let target = settings.status(plan.target_account_status_id)?;
 
     // First the status, compare-and-set: a concurrent disconnection that got here first makes
-    // this a CONFLICT before anything else is written.
-    let mut am: account::ActiveModel = account.clone().into();
-    // Leaving the active statuses also stops billing (no next bill date, here or on its services).
-    accounts::change_status(db, account, &target, plan.at, &mut am).await?;
-    let disconnected = save(db, account.id, account.version, am)
-        .await
-        .map_err(|e| match e {
-            AppError::Conflict(_) => AppError::Conflict(format!(
-                "account {} is being changed by another request",
-                account.id
-            )),
-            other => other,
-        })?;
+    // this a CONFLICT before anything else is written. Leaving the active statuses also stops
+    // billing (no next bill date, here or on its services; no next recurring charge).
+    let disconnected = accounts::deactivate(db, account, target, plan.at).await?;
 
-    // The plan was made in this transaction, but on PostgreSQL a charge committed by another
-    // transaction just before the account was taken would be missed: then refuse, write nothing.
-    let uninvoiced: Vec<i64> = invoicing::uninvoiced_debits(db, account.id)
-        .await?
+    // The credits, each already net of what the final invoice takes of it.
+    let applied = plan.applied();
+    let taken = &applied[plan.discounts.len()..];
+    let rows: Vec<_> = plan
+        .credits
         .iter()
-        .map(|d| d.id)
+        .zip(taken)
+        .map(|(credit, taken)| {
+            transactions::proration_credit_row(
+                &credit.debit,
+                credit.amount,
+                credit.amount - taken,
+                credit.from,
+                Some(user_id),
+            )
+        })
         .collect();
-    if uninvoiced != plan.debits.iter().map(|d| d.id).collect::<Vec<_>>() {
-        return Err(AppError::Conflict(
-            "the account's charges changed while disconnecting; retry".into(),
-        ));
-    }
+    let inserted = if rows.is_empty() {
+        Vec::new()
+    } else {
+        discount::Entity::insert_many(rows)
+            .exec_with_returning(db)
+            .await?
+    };
+    let new_credits: Vec<(i64, i64)> = plan
+        .credits
+        .iter()
+        .map(|credit| {
+            inserted
+                .iter()
+                .find(|d| d.debit_id == Some(credit.debit.id))
+                .map(|d| (d.id, credit.amount))
+                .ok_or_else(|| AppError::internal("a proration credit was not inserted"))
+        })
+        .collect::<AppResult<_>>()?;
 
-    for credit in &plan.credits {
-        transactions::insert_proration_credit(
-            db,
-            &credit.debit,
-            credit.amount,
-            credit.from,
-            Some(user_id),
-        )
-        .await?;
-    }
+    let mut audit = audit::Batch::default();
     let final_invoice = if plan.creates_final_invoice() {
-        let invoice = invoicing::write_invoice(
-            db,
+        let invoice = invoicing::Draft {
             account,
-            &plan.debits,
-            plan.effective_date,
-            None,
-            Some("Final invoice".into()),
-            Some(user_id),
-        )
+            debits: &plan.debits,
+            date: plan.effective_date,
+            due_date: None,
+            message: Some("Final invoice".into()),
+            user_id: Some(user_id),
+        }
+        .write(db, &plan.discounts, &new_credits, &mut audit)
         .await?;
         if invoice.total_debits != plan.final_invoice_total_debits
             || invoice.remaining_due != plan.final_invoice_remaining_due
@@ -253,12 +260,10 @@ pub async fn apply<C: ConnectionTrait>(
         None
     };
 
-    if let Some(address) = &plan.serviceable_address {
-        addresses::release(db, account.id, address, plan.effective_date).await?;
-    }
-    services::refresh_next_charge(db, account.id).await?;
+    plan.serviceable_address =
+        addresses::release_assigned(db, account.id, plan.effective_date).await?;
 
-    let log = disconnection_log::ActiveModel {
+    let log = disconnection_log::Entity::insert(disconnection_log::ActiveModel {
         account_id: Set(account.id),
         disconnected_at: Set(plan.at),
         disconnected_by_user_id: Set(user_id),
@@ -278,33 +283,11 @@ pub async fn apply<C: ConnectionTrait>(
         updated_at: Set(plan.at),
         version: Set(1),
         ..Default::default()
-    }
-    .insert(db)
+    })
+    .exec_with_returning(db)
     .await?;
 
-    for event in &plan.scheduled_events_to_cancel {
-        scheduled_event::Entity::update_many()
-            .col_expr(scheduled_event::Column::Status, Expr::value("CANCELLED"))
-            .col_expr(
-                scheduled_event::Column::ResultMessage,
-                Expr::value(format!(
-                    "cancelled: the account was disconnected (disconnection log {})",
-                    log.id
-                )),
-            )
-            .col_expr(scheduled_event::Column::UpdatedAt, Expr::value(plan.at))
-            .col_expr(
-                scheduled_event::Column::Version,
-                Expr::value(event.version + 1),
-            )
-            .filter(scheduled_event::Column::Id.eq(event.id))
-            .filter(scheduled_event::Column::Status.eq("PENDING"))
-            .exec(db)
-            .await?;
-    }
-
-    audit::record(
-        db,
+    audit.add(
         audit::LogType::Updated,
         "Account",
         account.id,
@@ -312,16 +295,17 @@ pub async fn apply<C: ConnectionTrait>(
         Some(account),
         Some(&disconnected),
         format!(
-            "account disconnected (log {}, final invoice {}, {} credit(s))",
+            "account disconnected (log {}, final invoice {}, {} credit(s), {} scheduled disconnection(s) cancelled)",
             log.id,
             final_invoice
                 .as_ref()
                 .map(|i| i.id.to_string())
                 .unwrap_or_else(|| "none".into()),
-            plan.credits.len()
+            plan.credits.len(),
+            plan.scheduled_events_to_cancel.len(),
         ),
-    )
-    .await?;
+    );
+    audit.write(db).await?;
     Ok(disconnected)
 }
 
@@ -339,7 +323,12 @@ pub async fn disconnect(
 }
 
 /// A disconnection inside the caller's transaction, effective at `at` (a scheduled event's
-/// datetime, which may be earlier than the moment it runs).
+/// datetime, which may be earlier than the moment it runs). On PostgreSQL, with proration,
+/// a billed and an uninvoiced debit and an assigned address, eleven statements: cancel the
+/// pending scheduled disconnections; lock the account (with the settings generation); read its
+/// debits, then its discounts; change its status (with its event and the end of its
+/// billing); insert the credits; the final invoice (with its debits); its applications; release
+/// the address (with its history); the disconnection log; the audit rows.
 pub async fn disconnect_in<C: ConnectionTrait>(
     txn: &C,
     user_id: i64,
@@ -348,10 +337,12 @@ pub async fn disconnect_in<C: ConnectionTrait>(
     at: DateTime<Utc>,
     scheduled_event_id: Option<i64>,
 ) -> AppResult<account::Model> {
-    super::scheduled::lock_pending_disconnections(txn, account_id).await?;
-    accounts::lock(txn, account_id).await?;
-    let plan = plan(txn, account_id, prorate, at, scheduled_event_id).await?;
-    apply(txn, &plan, user_id, scheduled_event_id).await
+    let cancelled =
+        scheduled::cancel_pending_disconnections(txn, account_id, scheduled_event_id, at).await?;
+    let (account, settings) = accounts::lock_with_settings(txn, account_id).await?;
+    let mut plan = plan(txn, account, &settings, prorate, at).await?;
+    plan.scheduled_events_to_cancel = cancelled;
+    apply(txn, plan, &settings, user_id, scheduled_event_id).await
 }
 
 /// `disconnect_account_preview`: the plan, effective now, writing nothing.
@@ -360,5 +351,18 @@ pub async fn preview(
     account_id: i64,
     prorate: Option<bool>,
 ) -> AppResult<DisconnectPlan> {
-    plan(db, account_id, prorate, super::now(), None).await
+    let settings = settings::snapshot(db).await?;
+    let account = find::<account::Entity, _>(db, "Account", account_id).await?;
+    let mut plan = plan(db, account, &settings, prorate, super::now()).await?;
+    plan.serviceable_address = addresses::assigned_to(db, account_id).await?;
+    plan.scheduled_events_to_cancel =
+        scheduled::pending_disconnections(db, account_id, None).await?;
+    plan.active_child_accounts = account::Entity::find()
+        .filter(account::Column::ParentAccountId.eq(account_id))
+        .filter(account::Column::ArchivedAt.is_null())
+        .filter(account::Column::AccountStatusId.is_in(settings.activating()))
+        .order_by_asc(account::Column::Id)
+        .all(db)
+        .await?;
+    Ok(plan)
 }

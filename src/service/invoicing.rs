@@ -9,12 +9,12 @@
 use chrono::{Datelike, NaiveDate};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QueryTrait, Set,
 };
 use serde::Deserialize;
 
-use super::{audit, find, now, Id};
+use super::{audit, compose, find, now, Id};
 use crate::db::begin_write;
 use crate::entity::{
     account, debit, discount, invoice, invoice_discount_application as application,
@@ -77,24 +77,148 @@ pub async fn write_invoice<C: ConnectionTrait>(
     message: Option<String>,
     user_id: Option<i64>,
 ) -> AppResult<invoice::Model> {
-    let total: i64 = debits.iter().map(|d| d.amount).sum();
     let discounts = unapplied_discounts(db, account.id).await?;
-    let remaining: Vec<i64> = discounts.iter().map(|d| d.amount_remaining).collect();
-    let applied = allocate(total, &remaining);
-    let applied_total: i64 = applied.iter().sum();
-    let at = now();
-    let end_date = Ord::max(
-        debits
-            .iter()
-            .filter_map(|d| d.prorated_to)
-            .max()
-            .unwrap_or(date),
+    let mut audit = audit::Batch::default();
+    let draft = Draft {
+        account,
+        debits,
         date,
-    );
-    let months = Ord::max(
-        debits.iter().map(|d| d.number_of_months).max().unwrap_or(0),
-        1,
-    );
+        due_date,
+        message,
+        user_id,
+    };
+    let model = draft.write(db, &discounts, &[], &mut audit).await?;
+    audit.write(db).await?;
+    Ok(model)
+}
+
+/// An invoice to write: the account's uninvoiced `debits`, dated `date`.
+pub struct Draft<'a> {
+    pub account: &'a account::Model,
+    pub debits: &'a [debit::Model],
+    pub date: NaiveDate,
+    pub due_date: Option<NaiveDate>,
+    pub message: Option<String>,
+    /// Who made it; `None` for the billing pass (its audit row is then `SYSTEM`).
+    pub user_id: Option<i64>,
+}
+
+impl Draft<'_> {
+    /// Writes the invoice, applying `discounts` (existing, with something left, oldest first)
+    /// and then `new_credits` (credits inserted by the caller just before, already net of what
+    /// [`allocate`] gives them here: `(id, amount)`), and adds its audit row to `audit`. Three
+    /// to five statements: the invoice with its debits (one on PostgreSQL, two on SQLite),
+    /// the existing discounts' new remainders (when any is applied), the applications.
+    pub async fn write<C: ConnectionTrait>(
+        self,
+        db: &C,
+        discounts: &[discount::Model],
+        new_credits: &[(i64, i64)],
+        audit: &mut audit::Batch,
+    ) -> AppResult<invoice::Model> {
+        let total: i64 = self.debits.iter().map(|d| d.amount).sum();
+        let mut remaining: Vec<i64> = discounts.iter().map(|d| d.amount_remaining).collect();
+        remaining.extend(new_credits.iter().map(|(_, amount)| *amount));
+        let applied = allocate(total, &remaining);
+        let applied_total: i64 = applied.iter().sum();
+        let at = now();
+        let row = self.row(total, applied_total, at)?;
+        let ids: Vec<i64> = self.debits.iter().map(|d| d.id).collect();
+        let model = insert_with_debits(db, row, &ids, at).await?;
+        let (old, new) = applied.split_at(discounts.len());
+        let existing: Vec<(&discount::Model, i64)> = discounts
+            .iter()
+            .zip(old.iter().copied())
+            .filter(|(_, a)| *a > 0)
+            .collect();
+        take_from_discounts(db, &existing, at).await?;
+        let applications = existing
+            .iter()
+            .map(|(d, amount)| (d.id, *amount))
+            .chain(
+                new_credits
+                    .iter()
+                    .zip(new.iter().copied())
+                    .filter(|(_, a)| *a > 0)
+                    .map(|((id, _), amount)| (*id, amount)),
+            )
+            .map(|(discount_id, amount)| application::ActiveModel {
+                invoice_id: Set(model.id),
+                discount_id: Set(discount_id),
+                amount: Set(amount),
+                created_at: Set(at),
+                updated_at: Set(at),
+                version: Set(1),
+                ..Default::default()
+            })
+            .collect::<Vec<_>>();
+        if !applications.is_empty() {
+            application::Entity::insert_many(applications)
+                .exec_without_returning(db)
+                .await?;
+        }
+        audit.add::<(), _>(
+            if self.user_id.is_some() {
+                audit::LogType::Created
+            } else {
+                audit::LogType::System
+            },
+            "Invoice",
+            model.id,
+            self.user_id,
+            None,
+            Some(&model),
+            format!(
+                "invoice of {} debit(s) for account {}",
+                self.debits.len(),
+                self.account.id
+            ),
+        );
+        Ok(model)
+    }
+
+    fn row(
+        &self,
+        total: i64,
+        applied_total: i64,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> AppResult<invoice::ActiveModel> {
+        invoice_row(
+            self.account,
+            total,
+            applied_total,
+            self.debits.iter().filter_map(|d| d.prorated_to).max(),
+            self.debits
+                .iter()
+                .map(|d| d.number_of_months)
+                .max()
+                .unwrap_or(0),
+            self.date,
+            self.due_date,
+            self.message.clone(),
+            at,
+        )
+    }
+}
+
+/// The row of an invoice of `account` dated `date` for debits totalling `total`, of which
+/// `applied_total` is paid by credits; `last_day` is the latest day the debits cover and
+/// `months` their longest period in months. Without a due date, it falls
+/// [`DEFAULT_DUE_DAYS`] after `date`.
+#[allow(clippy::too_many_arguments)]
+pub fn invoice_row(
+    account: &account::Model,
+    total: i64,
+    applied_total: i64,
+    last_day: Option<NaiveDate>,
+    months: i32,
+    date: NaiveDate,
+    due_date: Option<NaiveDate>,
+    message: Option<String>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<invoice::ActiveModel> {
+    let end_date = Ord::max(last_day.unwrap_or(date), date);
+    let months = Ord::max(months, 1);
     let remaining_due = total - applied_total;
     let due_date = match due_date {
         Some(d) => d,
@@ -105,7 +229,7 @@ pub async fn write_invoice<C: ConnectionTrait>(
                 AppError::validation("date", "the invoice's due date would fall after 9999")
             })?,
     };
-    let model = invoice::ActiveModel {
+    Ok(invoice::ActiveModel {
         account_id: Set(account.id),
         company_id: Set(account.company_id),
         date: Set(date),
@@ -134,81 +258,96 @@ pub async fn write_invoice<C: ConnectionTrait>(
         updated_at: Set(at),
         version: Set(1),
         ..Default::default()
-    }
-    .insert(db)
-    .await?;
+    })
+}
 
-    let ids: Vec<i64> = debits.iter().map(|d| d.id).collect();
-    for chunk in ids.chunks(500) {
-        let result = debit::Entity::update_many()
-            .col_expr(debit::Column::InvoiceId, Expr::value(model.id))
+/// Inserts the invoice `row` and puts the debits `ids` on it, each only if still uninvoiced
+/// (else `CONFLICT`). One statement on PostgreSQL.
+async fn insert_with_debits<C: ConnectionTrait>(
+    db: &C,
+    row: invoice::ActiveModel,
+    ids: &[i64],
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<invoice::Model> {
+    let backend = db.get_database_backend();
+    let put_on = |invoice_id: Expr| {
+        debit::Entity::update_many()
+            .col_expr(debit::Column::InvoiceId, invoice_id)
             .col_expr(debit::Column::UpdatedAt, Expr::value(at))
             .col_expr(
                 debit::Column::Version,
                 Expr::col(debit::Column::Version).add(1),
             )
-            .filter(debit::Column::Id.is_in(chunk.iter().copied()))
+            .filter(debit::Column::Id.is_in(ids.iter().copied()))
             .filter(debit::Column::InvoiceId.is_null())
-            .exec(db)
-            .await?;
-        if result.rows_affected != chunk.len() as u64 {
-            return Err(AppError::Conflict(
-                "a debit was invoiced by another request; retry".into(),
-            ));
+    };
+    let conflict = || AppError::Conflict("a debit was invoiced by another request; retry".into());
+    if backend == DbBackend::Postgres {
+        let insert = invoice::Entity::insert(row).build(backend);
+        // The debits' update names the new invoice through the insert's own result.
+        let update = put_on(Expr::cust("(SELECT id FROM inv)")).build(backend);
+        let statement = compose::postgres(
+            "WITH inv AS ({0} RETURNING *), put AS ({1} RETURNING 1) \
+             SELECT inv.*, (SELECT count(*) FROM put) AS invoiced FROM inv",
+            vec![insert, update],
+        );
+        let found = db
+            .query_one_raw(statement)
+            .await?
+            .ok_or_else(|| AppError::internal("the invoice was not inserted"))?;
+        let invoiced: i64 = found.try_get("", "invoiced")?;
+        if invoiced != ids.len() as i64 {
+            return Err(conflict());
         }
+        return Ok(invoice::Model::from_query_result(&found, "")?);
     }
-    for (discount, amount) in discounts.iter().zip(applied).filter(|(_, a)| *a > 0) {
-        let result = discount::Entity::update_many()
-            .col_expr(
-                discount::Column::AmountRemaining,
-                Expr::col(discount::Column::AmountRemaining).sub(amount),
-            )
-            .col_expr(discount::Column::UpdatedAt, Expr::value(at))
-            .col_expr(
-                discount::Column::Version,
-                Expr::col(discount::Column::Version).add(1),
-            )
-            .filter(discount::Column::Id.eq(discount.id))
-            .filter(discount::Column::Version.eq(discount.version))
-            .exec(db)
-            .await?;
-        if result.rows_affected != 1 {
-            return Err(AppError::Conflict(
-                "a credit was applied by another request; retry".into(),
-            ));
-        }
-        application::ActiveModel {
-            invoice_id: Set(model.id),
-            discount_id: Set(discount.id),
-            amount: Set(amount),
-            created_at: Set(at),
-            updated_at: Set(at),
-            version: Set(1),
-            ..Default::default()
-        }
-        .insert(db)
-        .await?;
+    let model = invoice::Entity::insert(row).exec_with_returning(db).await?;
+    let result = put_on(Expr::value(model.id)).exec(db).await?;
+    if result.rows_affected != ids.len() as u64 {
+        return Err(conflict());
     }
-    audit::record::<C, (), _>(
-        db,
-        if user_id.is_some() {
-            audit::LogType::Created
-        } else {
-            audit::LogType::System
-        },
-        "Invoice",
-        model.id,
-        user_id,
-        None,
-        Some(&model),
-        format!(
-            "invoice of {} debit(s) for account {}",
-            debits.len(),
-            account.id
-        ),
-    )
-    .await?;
     Ok(model)
+}
+
+/// Takes `(discount, amount)` off each discount's remainder, each only if the discount is
+/// unchanged since it was read (else `CONFLICT`). One statement.
+pub(super) async fn take_from_discounts<C: ConnectionTrait>(
+    db: &C,
+    taken: &[(&discount::Model, i64)],
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    if taken.is_empty() {
+        return Ok(());
+    }
+    let mut remainder = sea_orm::sea_query::CaseStatement::new();
+    let mut unchanged = sea_orm::Condition::any();
+    for (discount, amount) in taken {
+        remainder = remainder.case(
+            discount::Column::Id.eq(discount.id),
+            Expr::val(discount.amount_remaining - amount),
+        );
+        unchanged = unchanged.add(
+            discount::Column::Id
+                .eq(discount.id)
+                .and(discount::Column::Version.eq(discount.version)),
+        );
+    }
+    let result = discount::Entity::update_many()
+        .col_expr(discount::Column::AmountRemaining, remainder.into())
+        .col_expr(discount::Column::UpdatedAt, Expr::value(at))
+        .col_expr(
+            discount::Column::Version,
+            Expr::col(discount::Column::Version).add(1),
+        )
+        .filter(unchanged)
+        .exec(db)
+        .await?;
+    if result.rows_affected != taken.len() as u64 {
+        return Err(AppError::Conflict(
+            "a credit was applied by another request; retry".into(),
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,6 +13,7 @@ pub mod billing;
 pub mod book;
 pub mod catalog;
 pub mod collection;
+pub mod compose;
 pub mod contacts;
 pub mod disconnect;
 pub mod hierarchy;

@@ -15,7 +15,7 @@
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -252,23 +252,55 @@ async fn pending<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<scheduled_eve
     Ok(event)
 }
 
-/// Takes the account's pending scheduled disconnections before the account itself (the
-/// worker's order: event, then account), so that disconnecting now while the worker runs a
-/// scheduled disconnection of the same account waits instead of deadlocking.
-pub async fn lock_pending_disconnections<C: ConnectionTrait>(
+/// Cancels the account's pending scheduled disconnections (but `except`, the one being run),
+/// as a disconnection does, and returns them. One statement, sent before the account is
+/// locked: it takes the events' rows first, in the worker's order (event, then account), so
+/// that disconnecting now while the worker runs a scheduled disconnection of the same account
+/// waits instead of deadlocking.
+pub async fn cancel_pending_disconnections<C: ConnectionTrait>(
     db: &C,
     account_id: i64,
-) -> AppResult<()> {
-    if db.get_database_backend() == DbBackend::Postgres {
-        scheduled_event::Entity::find()
-            .filter(scheduled_event::Column::AccountId.eq(account_id))
-            .filter(scheduled_event::Column::Event.eq("DISCONNECT_ACCOUNT"))
-            .filter(scheduled_event::Column::Status.eq(PENDING))
-            .lock_exclusive()
-            .all(db)
-            .await?;
+    except: Option<i64>,
+    at: DateTime<Utc>,
+) -> AppResult<Vec<scheduled_event::Model>> {
+    let mut update = scheduled_event::Entity::update_many()
+        .col_expr(scheduled_event::Column::Status, Expr::value(CANCELLED))
+        .col_expr(
+            scheduled_event::Column::ResultMessage,
+            Expr::value("cancelled: the account was disconnected"),
+        )
+        .col_expr(scheduled_event::Column::UpdatedAt, Expr::value(at))
+        .col_expr(
+            scheduled_event::Column::Version,
+            Expr::col(scheduled_event::Column::Version).add(1),
+        )
+        .filter(scheduled_event::Column::AccountId.eq(account_id))
+        .filter(scheduled_event::Column::Event.eq("DISCONNECT_ACCOUNT"))
+        .filter(scheduled_event::Column::Status.eq(PENDING));
+    if let Some(id) = except {
+        update = update.filter(scheduled_event::Column::Id.ne(id));
     }
-    Ok(())
+    let mut cancelled = update.exec_with_returning(db).await?;
+    cancelled.sort_by_key(|e| e.id);
+    Ok(cancelled)
+}
+
+/// The account's pending scheduled disconnections but `except` (what a disconnection would
+/// cancel), oldest first.
+pub async fn pending_disconnections<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+    except: Option<i64>,
+) -> AppResult<Vec<scheduled_event::Model>> {
+    let mut select = scheduled_event::Entity::find()
+        .filter(scheduled_event::Column::AccountId.eq(account_id))
+        .filter(scheduled_event::Column::Event.eq("DISCONNECT_ACCOUNT"))
+        .filter(scheduled_event::Column::Status.eq(PENDING))
+        .order_by_asc(scheduled_event::Column::Id);
+    if let Some(id) = except {
+        select = select.filter(scheduled_event::Column::Id.ne(id));
+    }
+    Ok(select.all(db).await?)
 }
 
 /// The permission scheduling (or changing) an event of this kind needs, besides
@@ -455,82 +487,189 @@ fn due(at: DateTime<Utc>) -> Condition {
         )
 }
 
-/// Carries out every event due at `at`, one transaction each. Several workers (servers) may
-/// run this at once: on PostgreSQL each claims a different event (`FOR UPDATE SKIP LOCKED`);
-/// on SQLite write transactions are serialized. The event's effect runs in a savepoint of the
-/// transaction that holds the event: on success both commit together; on a refusal only the
-/// savepoint is rolled back and the event is marked, still under its lock.
+/// Events the worker claims and carries out in one transaction, by default.
+pub const DEFAULT_BATCH: u64 = 50;
+
+/// [`run_due_in`] with batches of [`DEFAULT_BATCH`].
 pub async fn run_due(db: &DatabaseConnection, at: DateTime<Utc>) -> AppResult<RunReport> {
+    run_due_in(db, at, DEFAULT_BATCH).await
+}
+
+/// Carries out every event due at `at`, `batch` events per transaction. Several workers
+/// (servers) may run this at once: on PostgreSQL each claims different events (`FOR UPDATE
+/// SKIP LOCKED`); on SQLite write transactions are serialized. Each event's effect runs in a
+/// savepoint of the transaction that holds the claimed events: a refusal rolls back only its
+/// savepoint, and the event is marked with its outcome, still under its lock. The marks (one
+/// statement for the batch) and the effects commit together, once per batch, so a crash at
+/// any point leaves every event of the batch pending and untouched, to be run again: exactly
+/// once either way. A batch whose marks cannot all be written (an event changed under it) is
+/// rolled back whole and its events run one per transaction.
+pub async fn run_due_in(
+    db: &DatabaseConnection,
+    at: DateTime<Utc>,
+    batch: u64,
+) -> AppResult<RunReport> {
     let mut report = RunReport::default();
     // Events this run already handled without finishing them (to retry later): never twice.
     let mut skip: Vec<i64> = Vec::new();
     loop {
         let txn = begin_write(db).await?;
-        let mut select = scheduled_event::Entity::find()
-            .filter(due(at))
-            .order_by_asc(scheduled_event::Column::Datetime)
-            .order_by_asc(scheduled_event::Column::Id);
-        if !skip.is_empty() {
-            select = select.filter(scheduled_event::Column::Id.is_not_in(skip.clone()));
-        }
-        if db.get_database_backend() == DbBackend::Postgres {
-            select = select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-        }
-        let Some(event) = select.one(&txn).await? else {
+        let mut events = claim(&txn, at, &skip, Ord::max(batch, 1)).await?;
+        if events.is_empty() {
             txn.rollback().await?;
             return Ok(report);
-        };
-        skip.push(event.id);
-        let savepoint = txn.begin().await?;
-        let outcome = execute(&savepoint, &event).await;
-        let marked = match &outcome {
-            Ok(message) => {
-                savepoint.commit().await?;
-                finish(&txn, &event, COMPLETED, message, None).await
+        }
+        // Accounts are taken in ascending id order by every batch (an account's own events
+        // still in their order), so two workers' batches never wait for each other in a cycle.
+        events.sort_by_key(|e| (e.account_id, e.datetime, e.id));
+        let mut outcomes = Vec::with_capacity(events.len());
+        for event in &events {
+            let savepoint = txn.begin().await?;
+            let outcome = execute(&savepoint, event).await;
+            match &outcome {
+                Ok(_) => savepoint.commit().await?,
+                Err(_) => savepoint.rollback().await?,
+            }
+            outcomes.push(outcome);
+        }
+        let marks: Vec<Mark> = events
+            .iter()
+            .zip(&outcomes)
+            .map(|(event, outcome)| Mark::of(event, outcome, at))
+            .collect();
+        match finish_all(&txn, &marks).await {
+            Ok(()) => {
+                txn.commit().await?;
+                for mark in &marks {
+                    report.count(mark.status, mark.retry_at.is_some());
+                }
             }
             Err(err) => {
-                savepoint.rollback().await?;
-                let (status, message, retry_at) = outcome_of_failure(&event, err, at);
-                finish(&txn, &event, status, &message, retry_at).await
-            }
-        };
-        match (marked, &outcome) {
-            (Ok(()), Ok(_)) => {
-                txn.commit().await?;
-                report.completed += 1;
-            }
-            (Ok(()), Err(err)) => {
-                txn.commit().await?;
-                if outcome_of_failure(&event, err, at).0 == FAILED {
-                    report.failed += 1;
-                } else {
-                    report.retried += 1;
+                txn.rollback().await?;
+                tracing::warn!(error = ?err, events = events.len(), "a batch of scheduled events changed while running; running them one by one");
+                for event in &events {
+                    skip.push(event.id);
+                    run_one(db, event.id, at, &mut report).await?;
                 }
             }
-            // The event could not be marked (it changed under us): nothing of this attempt is
-            // kept; count it as a transient failure in a transaction of its own.
-            (Err(mark_err), _) => {
-                txn.rollback().await?;
-                tracing::warn!(event_id = event.id, error = ?mark_err, "could not mark a scheduled event");
-                let txn = begin_write(db).await?;
-                if let Some(current) = scheduled_event::Entity::find_by_id(event.id)
-                    .one(&txn)
-                    .await?
-                {
-                    if current.status == PENDING {
-                        let (status, message, retry_at) =
-                            outcome_of_failure(&current, &mark_err, at);
-                        if finish(&txn, &current, status, &message, retry_at)
-                            .await
-                            .is_ok()
-                        {
-                            txn.commit().await?;
-                            report.retried += 1;
-                            continue;
-                        }
-                    }
+        }
+    }
+}
+
+/// Claims up to `limit` due events, oldest first, but those in `skip`.
+async fn claim<C: ConnectionTrait>(
+    db: &C,
+    at: DateTime<Utc>,
+    skip: &[i64],
+    limit: u64,
+) -> AppResult<Vec<scheduled_event::Model>> {
+    let mut select = scheduled_event::Entity::find()
+        .filter(due(at))
+        .order_by_asc(scheduled_event::Column::Datetime)
+        .order_by_asc(scheduled_event::Column::Id)
+        .limit(limit);
+    if !skip.is_empty() {
+        select = select.filter(scheduled_event::Column::Id.is_not_in(skip.iter().copied()));
+    }
+    if db.get_database_backend() == DbBackend::Postgres {
+        select = select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    Ok(select.all(db).await?)
+}
+
+/// Carries out the event `id` in a transaction of its own, if it is still due and free.
+async fn run_one(
+    db: &DatabaseConnection,
+    id: i64,
+    at: DateTime<Utc>,
+    report: &mut RunReport,
+) -> AppResult<()> {
+    let txn = begin_write(db).await?;
+    let mut select = scheduled_event::Entity::find()
+        .filter(due(at))
+        .filter(scheduled_event::Column::Id.eq(id));
+    if db.get_database_backend() == DbBackend::Postgres {
+        select = select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let Some(event) = select.one(&txn).await? else {
+        txn.rollback().await?;
+        return Ok(());
+    };
+    let savepoint = txn.begin().await?;
+    let outcome = execute(&savepoint, &event).await;
+    match &outcome {
+        Ok(_) => savepoint.commit().await?,
+        Err(_) => savepoint.rollback().await?,
+    }
+    let mark = Mark::of(&event, &outcome, at);
+    match finish_all(&txn, std::slice::from_ref(&mark)).await {
+        Ok(()) => {
+            txn.commit().await?;
+            report.count(mark.status, mark.retry_at.is_some());
+        }
+        // The event could not be marked (it changed under us): nothing of this attempt is
+        // kept; count it as a transient failure in a transaction of its own.
+        Err(mark_err) => {
+            txn.rollback().await?;
+            tracing::warn!(event_id = event.id, error = ?mark_err, "could not mark a scheduled event");
+            let txn = begin_write(db).await?;
+            if let Some(current) = scheduled_event::Entity::find_by_id(event.id)
+                .one(&txn)
+                .await?
+                .filter(|e| e.status == PENDING)
+            {
+                let mark = Mark::of(&current, &Err(mark_err), at);
+                if finish_all(&txn, std::slice::from_ref(&mark)).await.is_ok() {
+                    txn.commit().await?;
+                    report.count(mark.status, mark.retry_at.is_some());
+                    return Ok(());
                 }
-                txn.rollback().await?;
+            }
+            txn.rollback().await?;
+        }
+    }
+    Ok(())
+}
+
+impl RunReport {
+    fn count(&mut self, status: &str, retried: bool) {
+        match status {
+            COMPLETED => self.completed += 1,
+            _ if retried => self.retried += 1,
+            _ => self.failed += 1,
+        }
+    }
+}
+
+/// What running an event came to: its new status, message and retry time.
+struct Mark<'a> {
+    event: &'a scheduled_event::Model,
+    status: &'static str,
+    message: String,
+    retry_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> Mark<'a> {
+    fn of(
+        event: &'a scheduled_event::Model,
+        outcome: &AppResult<String>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        match outcome {
+            Ok(message) => Mark {
+                event,
+                status: COMPLETED,
+                message: message.clone(),
+                retry_at: None,
+            },
+            Err(err) => {
+                let (status, message, retry_at) = outcome_of_failure(event, err, at);
+                Mark {
+                    event,
+                    status,
+                    message,
+                    retry_at,
+                }
             }
         }
     }
@@ -563,63 +702,72 @@ fn outcome_of_failure(
     }
 }
 
-/// Marks `event` (still pending, unchanged since it was read) with its outcome.
-async fn finish<C: ConnectionTrait>(
-    db: &C,
-    event: &scheduled_event::Model,
-    status: &str,
-    message: &str,
-    retry_at: Option<DateTime<Utc>>,
-) -> AppResult<()> {
+/// Marks each event (still pending, unchanged since it was read) with its outcome: one
+/// statement for the events, one for their audit rows. An event that changed is a `CONFLICT`.
+async fn finish_all<C: ConnectionTrait>(db: &C, marks: &[Mark<'_>]) -> AppResult<()> {
+    use sea_orm::sea_query::CaseStatement;
+    if marks.is_empty() {
+        return Ok(());
+    }
     let at = now();
-    let done = status != PENDING;
+    let mut status = CaseStatement::new();
+    let mut complete = CaseStatement::new();
+    let mut executed = CaseStatement::new();
+    let mut message = CaseStatement::new();
+    let mut attempts = CaseStatement::new();
+    let mut retry = CaseStatement::new();
+    let mut unchanged = Condition::any();
+    for mark in marks {
+        let event = mark.event;
+        let this = || scheduled_event::Column::Id.eq(event.id);
+        let done = mark.status != PENDING;
+        status = status.case(this(), Expr::val(mark.status));
+        complete = complete.case(this(), Expr::val(mark.status == COMPLETED));
+        executed = executed.case(this(), Expr::val(if done { Some(at) } else { None }));
+        message = message.case(this(), Expr::val(mark.message.as_str()));
+        attempts = attempts.case(this(), Expr::val(event.attempts + 1));
+        retry = retry.case(this(), Expr::val(mark.retry_at));
+        unchanged = unchanged.add(
+            this()
+                .and(scheduled_event::Column::Version.eq(event.version))
+                .and(scheduled_event::Column::Status.eq(PENDING)),
+        );
+    }
     let result = scheduled_event::Entity::update_many()
-        .col_expr(scheduled_event::Column::Status, Expr::value(status))
-        .col_expr(
-            scheduled_event::Column::Complete,
-            Expr::value(status == COMPLETED),
-        )
-        .col_expr(
-            scheduled_event::Column::ExecutedAt,
-            Expr::value(if done { Some(at) } else { None }),
-        )
-        .col_expr(scheduled_event::Column::ResultMessage, Expr::value(message))
-        .col_expr(
-            scheduled_event::Column::Attempts,
-            Expr::value(event.attempts + 1),
-        )
-        .col_expr(
-            scheduled_event::Column::NextAttemptAt,
-            Expr::value(retry_at),
-        )
+        .col_expr(scheduled_event::Column::Status, status.into())
+        .col_expr(scheduled_event::Column::Complete, complete.into())
+        .col_expr(scheduled_event::Column::ExecutedAt, executed.into())
+        .col_expr(scheduled_event::Column::ResultMessage, message.into())
+        .col_expr(scheduled_event::Column::Attempts, attempts.into())
+        .col_expr(scheduled_event::Column::NextAttemptAt, retry.into())
         .col_expr(scheduled_event::Column::UpdatedAt, Expr::value(at))
         .col_expr(
             scheduled_event::Column::Version,
-            Expr::value(event.version + 1),
+            Expr::col(scheduled_event::Column::Version).add(1),
         )
-        .filter(scheduled_event::Column::Id.eq(event.id))
-        .filter(scheduled_event::Column::Version.eq(event.version))
-        .filter(scheduled_event::Column::Status.eq(PENDING))
+        .filter(unchanged)
         .exec(db)
         .await?;
-    if result.rows_affected != 1 {
+    if result.rows_affected != marks.len() as u64 {
         return Err(AppError::Conflict(format!(
-            "scheduled event {} changed while running",
-            event.id
+            "{} of {} scheduled event(s) changed while running",
+            marks.len() as u64 - result.rows_affected,
+            marks.len()
         )));
     }
-    audit::record::<C, (), _>(
-        db,
-        audit::LogType::System,
-        "ScheduledEvent",
-        event.id,
-        Some(event.created_by_user_id),
-        None,
-        None::<&()>,
-        format!("{status}: {message}"),
-    )
-    .await?;
-    Ok(())
+    let mut rows = audit::Batch::default();
+    for mark in marks {
+        rows.add::<(), ()>(
+            audit::LogType::System,
+            "ScheduledEvent",
+            mark.event.id,
+            Some(mark.event.created_by_user_id),
+            None,
+            None,
+            format!("{}: {}", mark.status, mark.message),
+        );
+    }
+    rows.write(db).await
 }
 
 /// When the worker should look again: the earliest pending datetime or retry time.

@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set,
+    QuerySelect, Set,
 };
 use serde::Deserialize;
 
@@ -65,14 +65,81 @@ pub async fn insert_proration_credit<C: ConnectionTrait>(
     from: NaiveDate,
     user_id: Option<i64>,
 ) -> AppResult<discount::Model> {
+    Ok(proration_credit_row(debit, amount, amount, from, user_id)
+        .insert(db)
+        .await?)
+}
+
+/// A planned proration credit: the debit, the amount, and the credited range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedCredit {
+    pub debit: debit::Model,
+    pub amount: i64,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// The credits for the unused part of each of `debits` after `d`: recurring debits with a
+/// period, not yet credited, whose credit is not zero. One statement finds the credited ones.
+pub async fn plan_credits<C: ConnectionTrait>(
+    db: &C,
+    debits: Vec<debit::Model>,
+    d: NaiveDate,
+    whole_units: bool,
+) -> AppResult<Vec<PlannedCredit>> {
+    if debits.is_empty() {
+        return Ok(Vec::new());
+    }
+    let credited: Vec<Option<i64>> = discount::Entity::find()
+        .select_only()
+        .column(discount::Column::DebitId)
+        .filter(discount::Column::DebitId.is_in(debits.iter().map(|d| d.id)))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(debits
+        .into_iter()
+        .filter(|debit| !credited.contains(&Some(debit.id)))
+        .filter_map(|debit| credit_for(debit, d, whole_units))
+        .collect())
+}
+
+/// The credit for the unused part of `debit` after `d`, if it has one: a recurring debit
+/// with a period, not reversed, whose credit is not zero. (Whether it was already credited is
+/// the caller's to know.)
+pub fn credit_for(debit: debit::Model, d: NaiveDate, whole_units: bool) -> Option<PlannedCredit> {
+    let (Some(from), Some(to)) = (debit.prorated_from, debit.prorated_to) else {
+        return None;
+    };
+    if debit.reversed || debit.r#type != RECURRING {
+        return None;
+    }
+    let amount = proration::credit(debit.amount, from, to, d, whole_units);
+    (amount != 0).then(|| PlannedCredit {
+        amount,
+        from: d.succ_opt().unwrap_or(d).max(from),
+        to,
+        debit,
+    })
+}
+
+/// The row of a proration credit of `amount` for `debit` from `from`, with `remaining` of it
+/// left to apply.
+pub fn proration_credit_row(
+    debit: &debit::Model,
+    amount: i64,
+    remaining: i64,
+    from: NaiveDate,
+    user_id: Option<i64>,
+) -> discount::ActiveModel {
     let at = now();
-    Ok(discount::ActiveModel {
+    discount::ActiveModel {
         account_id: Set(debit.account_id),
         company_id: Set(debit.company_id),
         service_id: Set(Some(debit.service_id)),
         debit_id: Set(Some(debit.id)),
         amount: Set(amount),
-        amount_remaining: Set(amount),
+        amount_remaining: Set(remaining),
         description: Set(Some(format!("Proration credit for {}", debit.service_name))),
         service_name: Set(debit.service_name.clone()),
         r#type: Set(debit.r#type.clone()),
@@ -87,54 +154,6 @@ pub async fn insert_proration_credit<C: ConnectionTrait>(
         version: Set(1),
         ..Default::default()
     }
-    .insert(db)
-    .await?)
-}
-
-/// A planned proration credit: the debit, the amount, and the credited range.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlannedCredit {
-    pub debit: debit::Model,
-    pub amount: i64,
-    pub from: NaiveDate,
-    pub to: NaiveDate,
-}
-
-/// The credits for the unused part of each of `debits` after `d`: recurring debits with a
-/// period, not yet credited, whose credit is not zero.
-pub async fn plan_credits<C: ConnectionTrait>(
-    db: &C,
-    debits: Vec<debit::Model>,
-    d: NaiveDate,
-    whole_units: bool,
-) -> AppResult<Vec<PlannedCredit>> {
-    let mut out = Vec::new();
-    for debit in debits {
-        let (Some(from), Some(to)) = (debit.prorated_from, debit.prorated_to) else {
-            continue;
-        };
-        if debit.reversed || debit.r#type != RECURRING {
-            continue;
-        }
-        let credited = discount::Entity::find()
-            .filter(discount::Column::DebitId.eq(debit.id))
-            .one(db)
-            .await?;
-        if credited.is_some() {
-            continue;
-        }
-        let amount = proration::credit(debit.amount, from, to, d, whole_units);
-        if amount != 0 {
-            let credit_from = d.succ_opt().unwrap_or(d).max(from);
-            out.push(PlannedCredit {
-                debit,
-                amount,
-                from: credit_from,
-                to,
-            });
-        }
-    }
-    Ok(out)
 }
 
 #[derive(Debug, Deserialize)]

@@ -528,6 +528,25 @@ pub async fn billed_account(app: &TestApp, name: &str) -> (i64, i64) {
     (account, address)
 }
 
+/// A router over `app`'s database whose connection counts the statements it sends (through
+/// sea-orm's metric hook, which sees every statement but `BEGIN`, `COMMIT` and `ROLLBACK`),
+/// with the rate limit out of the way.
+pub async fn counting(
+    app: &TestApp,
+) -> (axum::Router, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let mut db = app.db.clone();
+    let seen = count.clone();
+    db.set_metric_callback(move |_| {
+        seen.fetch_add(1, Ordering::SeqCst);
+    });
+    let mut config = fathom::config::Config::for_database(&app.url);
+    config.limits.rate_limit_per_minute = 1_000_000;
+    config.limits.rate_limit_burst = 1_000_000;
+    (fathom::app::router(db, &config).unwrap(), count)
+}
+
 /// Waits until a `fathom serve` on `port` answers `/healthz` (a minute at most).
 pub async fn wait_healthy(port: u16) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

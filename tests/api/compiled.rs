@@ -495,25 +495,11 @@ on_both!(random_selections_answer_alike_on_both_paths, |app| {
     );
 });
 
-/// Counts the statements a router's database connection sends.
-async fn counting(app: &TestApp) -> (Router, Arc<AtomicUsize>) {
-    let count = Arc::new(AtomicUsize::new(0));
-    let mut db = app.db.clone();
-    let seen = count.clone();
-    db.set_metric_callback(move |_| {
-        seen.fetch_add(1, Ordering::SeqCst);
-    });
-    let mut config = fathom::config::Config::for_database(&app.url);
-    config.limits.rate_limit_per_minute = 1_000_000;
-    config.limits.rate_limit_burst = 1_000_000;
-    (fathom::app::router(db, &config).unwrap(), count)
-}
-
 on_both!(
     a_page_with_four_relations_and_its_total_costs_two_statements,
     |app| {
         book(app).await;
-        let (router, count) = counting(app).await;
+        let (router, count) = common::counting(app).await;
         let query = json!({"query": "{ accounts(paginator: {page: 1, records_per_page: 100}) { entities { id name account_status { id name } account_type { id name } addresses { entities { id line1 } } child_accounts { entities { id name } } } page_info { total_count } } }"});
         // The first request sets the token's last-used time; measure a later one.
         let (status, _) = post(&router, &app.token, &query).await;

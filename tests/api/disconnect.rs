@@ -492,3 +492,118 @@ on_both!(there_is_no_way_to_delete_history, |app| {
         .await;
     assert_eq!(error_code(&body).as_deref(), Some("VALIDATION_FAILED"));
 });
+
+/// DESIGN.md §9: one `disconnectAccount` (proration, a billed and an uninvoiced debit, an
+/// assigned address, a scheduled disconnection to cancel) sends at most 15 statements on
+/// PostgreSQL, `BEGIN` and `COMMIT` included, authentication excluded. The exact counts are
+/// pinned, so that a statement added to the write path shows here.
+on_both!(a_disconnection_stays_within_its_statement_budget, |app| {
+    let (account, _) = billed_account(app, "Budget").await;
+    let other = app
+        .account_activated_at("Budget two", noon("2026-01-15"))
+        .await;
+    app.ok_at(
+        noon("2026-01-20"),
+        "mutation($a: Int64Bit!) { createScheduledEvent(input: {account_id: $a, event: DISCONNECT_ACCOUNT, datetime: \"2026-03-01T12:00:00Z\"}) { id } }",
+        json!({"a": account}),
+    )
+    .await;
+    let (router, count) = common::counting(app).await;
+    let send = |id: i64| {
+        let body = json!({
+            "query": "mutation($id: Int64Bit!) { disconnectAccount(id: $id, input: {prorate: true}) { id next_recurring_charge_amount } }",
+            "variables": {"id": id},
+        });
+        let router = router.clone();
+        let token = app.token.clone();
+        async move {
+            let request = common::graphql_request(Some(&token), body.to_string());
+            let (_, _, bytes) =
+                fathom::service::at_instant(noon("2026-02-01"), common::answer(&router, request))
+                    .await;
+            let answer: Value = serde_json::from_slice(&bytes).unwrap();
+            assert!(answer.get("errors").is_none(), "{answer}");
+        }
+    };
+    // A first disconnection warms what a server keeps: the token, the settings.
+    send(other).await;
+    count.store(0, std::sync::atomic::Ordering::SeqCst);
+    send(account).await;
+    // One statement authenticates; the hook does not see BEGIN and COMMIT.
+    let statements = count.load(std::sync::atomic::Ordering::SeqCst) - 1 + 2;
+    let pinned = if app.backend == "postgres" { 13 } else { 17 };
+    assert_eq!(
+        statements, pinned,
+        "statements of one disconnection on {}",
+        app.backend
+    );
+    assert!(app.backend != "postgres" || statements <= 15);
+    // It did all of it.
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) AS n FROM scheduled_events WHERE account_id = {account} AND status = 'CANCELLED'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) AS n FROM discounts WHERE account_id = {account} AND debit_id IS NOT NULL"
+        ))
+        .await,
+        1
+    );
+    app.assert_money_conserved().await;
+});
+
+/// The account a disconnection answers with, and the one its audit row keeps, is the account
+/// as it is afterwards: no next recurring charge, a new `_version`.
+on_both!(the_disconnected_account_is_answered_as_it_is_after, |app| {
+    let (account, _) = billed_account(app, "Amount").await;
+    let before = app
+        .ok(
+            "query($id: Int64Bit!) { accounts(id: $id) { entities { next_recurring_charge_amount _version } } }",
+            json!({"id": account}),
+        )
+        .await["accounts"]["entities"][0]
+        .clone();
+    assert_eq!(before["next_recurring_charge_amount"], 5000);
+    let after = app
+        .ok_at(
+            noon("2026-02-01"),
+            "mutation($id: Int64Bit!) { disconnectAccount(id: $id, input: {prorate: true}) { next_recurring_charge_amount _version } }",
+            json!({"id": account}),
+        )
+        .await["disconnectAccount"]
+        .clone();
+    assert_eq!(after["next_recurring_charge_amount"], 0);
+    assert_ne!(after["_version"], before["_version"]);
+    let stored = app
+        .ok(
+            "query($id: Int64Bit!) { accounts(id: $id) { entities { next_recurring_charge_amount _version } } }",
+            json!({"id": account}),
+        )
+        .await["accounts"]["entities"][0]
+        .clone();
+    assert_eq!(stored, after, "the answer is the stored account");
+    let logs = app
+        .ok(
+            "query($id: Int64Bit) { logs(loggable_type: \"Account\", loggable_id: $id) { entities { type current } } }",
+            json!({"id": account}),
+        )
+        .await;
+    let last = logs["logs"]["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["type"] == "UPDATED")
+        .next_back()
+        .expect("an audit row")
+        .clone();
+    let current: Value = serde_json::from_str(last["current"].as_str().unwrap()).unwrap();
+    assert_eq!(current["next_recurring_charge_amount"], 0);
+    assert_eq!(
+        current["version"].to_string(),
+        after["_version"].as_str().unwrap()
+    );
+});
