@@ -793,3 +793,91 @@ on_both!(
         app.assert_money_conserved().await;
     }
 );
+
+// An account that cannot be billed (here: its next period already has a debit, written by
+// hand, so billing it again would break the one-debit-per-period rule) fails alone: the rest
+// of its batch is billed, and it is left as it was for the next pass.
+on_both!(one_account_that_cannot_be_billed_holds_up_no_other, |app| {
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+    let t0 = noon("2026-01-15");
+    let fiber = app.recurring_service("Fiber", 5000, 1).await;
+    let mut accounts = Vec::new();
+    for i in 0..5 {
+        let account = app.account_activated_at(&format!("Batch {i}"), t0).await;
+        app.ok_at(
+            t0,
+            ADD,
+            json!({"input": {"account_id": account, "service_id": fiber, "quantity": 1}}),
+        )
+        .await;
+        accounts.push(account);
+    }
+    bill(app, "2026-01-15").await;
+    use fathom::entity::debit;
+    let billed = debit::Entity::find()
+        .filter(debit::Column::AccountId.eq(accounts[2]))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut copy: debit::ActiveModel = billed.into();
+    copy.id = sea_orm::ActiveValue::NotSet;
+    copy.invoice_id = Set(None);
+    copy.prorated_from = Set(Some(day("2026-02-15")));
+    copy.insert(&app.db).await.unwrap();
+
+    let report = bill(app, "2026-02-20").await;
+    assert_eq!(report.accounts_billed, 4, "{report:?}");
+    assert_eq!(report.failed + report.skipped_conflicts, 1, "{report:?}");
+    let next = app
+        .ok(
+            "query($id: Int64Bit!) { accounts(id: $id) { entities { next_bill_date } } }",
+            json!({"id": accounts[2]}),
+        )
+        .await;
+    assert_eq!(
+        next["accounts"]["entities"][0]["next_bill_date"],
+        "2026-02-15"
+    );
+    for &account in accounts.iter().filter(|a| **a != accounts[2]) {
+        assert_eq!(debits(app, account).await.len(), 2, "account {account}");
+    }
+    app.assert_money_conserved().await;
+});
+
+// The pass bills a batch of accounts with a fixed number of statements, whatever the number
+// of accounts in it (one transaction per account used to cost about fifteen each).
+on_both!(a_billing_batch_costs_a_fixed_number_of_statements, |app| {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let t0 = noon("2026-01-15");
+    let fiber = app.recurring_service("Fiber", 5000, 1).await;
+    let install = app.one_time_service("Install", 2500, false).await;
+    for i in 0..30 {
+        let account = app.account_activated_at(&format!("Many {i}"), t0).await;
+        app.ok_at(
+            t0,
+            ADD,
+            json!({"input": {"account_id": account, "service_id": fiber, "quantity": 1}}),
+        )
+        .await;
+        app.ok_at(t0, "mutation($a: Int64Bit!, $s: Int64Bit!) { createAccountOneTimeTransaction(input: {account_id: $a, service_id: $s, quantity: 1}) { id } }", json!({"a": account, "s": install})).await;
+    }
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let mut db = app.db.clone();
+    let seen = count.clone();
+    db.set_metric_callback(move |_| {
+        seen.fetch_add(1, Ordering::SeqCst);
+    });
+    let report = fathom::service::billing::run_pass(&db, day("2026-01-15"))
+        .await
+        .unwrap();
+    assert_eq!(report.accounts_billed, 30);
+    assert_eq!(report.invoices_created, 30);
+    let statements = count.load(Ordering::SeqCst);
+    assert!(
+        statements <= 20,
+        "{statements} statements for 30 accounts ({})",
+        app.backend
+    );
+    app.assert_money_conserved().await;
+});

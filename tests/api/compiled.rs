@@ -4,8 +4,7 @@
 //! compiler handles, for the repository's other read queries, and for random selections
 //! generated from the entity descriptions. Also: what a page costs in statements.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

@@ -250,9 +250,11 @@ async fn scheduler_run(app: &common::TestApp) {
             "SELECT COUNT(*) AS n FROM scheduled_events WHERE status = 'COMPLETED'".to_owned(),
         )
     };
+    // Small batches, so that the kill falls between batches as well as inside one.
     let mut worker = Command::new(env!("CARGO_BIN_EXE_fathom"))
         .arg("run-scheduled")
         .env("DATABASE_URL", &app.url)
+        .env("FATHOM_SCHEDULER_BATCH", "3")
         .env("FATHOM_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -319,5 +321,212 @@ async fn a_scheduler_killed_mid_run_carries_out_every_event_exactly_once_postgre
         return;
     };
     scheduler_run(&app).await;
+    app.finish().await;
+}
+
+/// `EVENTS` accounts, each billed and with a scheduled disconnection due on Feb 1, 2026.
+async fn due_disconnections(app: &common::TestApp, events: usize) -> Vec<i64> {
+    let t0 = noon("2026-01-15");
+    let fiber = app.recurring_service("Fiber", 5000, 1).await;
+    let mut accounts = Vec::new();
+    for i in 0..events {
+        let account = app.account_activated_at(&format!("Shared {i}"), t0).await;
+        app.ok_at(t0, "mutation($a: Int64Bit!, $s: Int64Bit!) { addServiceToAccount(input: {account_id: $a, service_id: $s, quantity: 1}) { id } }", json!({"a": account, "s": fiber})).await;
+        app.ok_at(t0, "mutation($a: Int64Bit!) { createScheduledEvent(input: {account_id: $a, event: DISCONNECT_ACCOUNT, datetime: \"2026-02-01T12:00:00Z\", prorate: true}) { id } }", json!({"a": account})).await;
+        accounts.push(account);
+    }
+    fathom::service::billing::run_pass(&app.db, common::day("2026-01-15"))
+        .await
+        .unwrap();
+    accounts
+}
+
+/// Two worker processes started at once over the same due events share them: every event is
+/// carried out once, by one of them.
+async fn two_workers(app: &common::TestApp) {
+    const EVENTS: usize = 60;
+    let accounts = due_disconnections(app, EVENTS).await;
+    let worker = || {
+        Command::new(env!("CARGO_BIN_EXE_fathom"))
+            .args(["run-scheduled", "--once", "--batch", "4"])
+            .env("DATABASE_URL", &app.url)
+            .env("FATHOM_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (worker(), worker());
+    let mut completed = Vec::new();
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // "scheduled events: N completed, …"
+        let n: usize = stdout
+            .split("scheduled events: ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{stdout}"));
+        completed.push(n);
+    }
+    eprintln!(
+        "two workers completed {} and {} of {EVENTS} events ({})",
+        completed[0], completed[1], app.backend
+    );
+    assert_eq!(completed.iter().sum::<usize>(), EVENTS, "each event once");
+    assert_eq!(
+        one(
+            app,
+            "SELECT COUNT(*) AS n FROM scheduled_events WHERE status <> 'COMPLETED'".to_owned()
+        )
+        .await,
+        0
+    );
+    for &account in &accounts {
+        let logs = one(
+            app,
+            format!("SELECT COUNT(*) AS n FROM disconnection_logs WHERE account_id = {account}"),
+        )
+        .await;
+        let credits = one(
+            app,
+            format!("SELECT COUNT(*) AS n FROM discounts WHERE account_id = {account}"),
+        )
+        .await;
+        assert_eq!((logs, credits), (1, 1), "account {account}: exactly once");
+    }
+    app.assert_money_conserved().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts the real binary twice; run by .ci/run"]
+async fn two_workers_share_due_events_without_doing_any_twice_sqlite() {
+    let app = common::TestApp::sqlite().await;
+    two_workers(&app).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts the real binary twice; run by .ci/run"]
+async fn two_workers_share_due_events_without_doing_any_twice_postgres() {
+    let Some(app) = common::TestApp::postgres().await else {
+        eprintln!("FATHOM_TEST_POSTGRES_URL is not set: skipped");
+        return;
+    };
+    two_workers(&app).await;
+    app.finish().await;
+}
+
+/// `fathom bill` killed with SIGKILL mid-pass and run again bills every due period once:
+/// every account has one invoice of the pass date, and `fathom verify` passes.
+async fn billing_killed(app: &common::TestApp) {
+    const ACCOUNTS: usize = 200;
+    let t0 = noon("2026-01-15");
+    let fiber = app.recurring_service("Fiber", 5000, 1).await;
+    let phone = app.recurring_service("Phone", 1500, 3).await;
+    for i in 0..ACCOUNTS {
+        let account = app.account_activated_at(&format!("Bill {i}"), t0).await;
+        for service in [fiber, phone] {
+            app.ok_at(t0, "mutation($a: Int64Bit!, $s: Int64Bit!) { addServiceToAccount(input: {account_id: $a, service_id: $s, quantity: 1}) { id } }", json!({"a": account, "s": service})).await;
+        }
+    }
+    let bill = |batch: &str| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_fathom"));
+        command
+            .args(["bill", "--date", "2026-04-20", "--batch", batch])
+            .env("DATABASE_URL", &app.url)
+            .env("FATHOM_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    };
+    let invoiced = || {
+        one(
+            app,
+            "SELECT COUNT(*) AS n FROM invoices WHERE date = '2026-04-20'".to_owned(),
+        )
+    };
+    let mut first = bill("2").spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while invoiced().await < 10 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    first.kill().expect("SIGKILL");
+    let _ = first.wait();
+    let before = invoiced().await;
+    eprintln!(
+        "{before} of {ACCOUNTS} accounts billed before the kill ({})",
+        app.backend
+    );
+    assert!(
+        (1..ACCOUNTS as i64).contains(&before),
+        "the kill came mid-pass"
+    );
+
+    let out = bill("50").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("{} account(s)", ACCOUNTS as i64 - before)),
+        "the rerun billed the rest: {stdout}"
+    );
+    assert!(stderr.contains("due account(s) done"), "progress: {stderr}");
+    assert_eq!(invoiced().await, ACCOUNTS as i64);
+    assert_eq!(
+        one(
+            app,
+            "SELECT COUNT(*) AS n FROM (SELECT account_id FROM invoices WHERE date = '2026-04-20' \
+             GROUP BY account_id HAVING COUNT(*) > 1) twice"
+                .to_owned()
+        )
+        .await,
+        0,
+        "no account invoiced twice"
+    );
+    // Cycles Jan 15, Feb 15, Mar 15 and Apr 15: four monthly periods and two quarterly
+    // ones (Jan 15, Apr 15), once each.
+    assert_eq!(
+        one(app, "SELECT COUNT(*) AS n FROM debits".to_owned()).await,
+        ACCOUNTS as i64 * 6
+    );
+    let verify = Command::new(env!("CARGO_BIN_EXE_fathom"))
+        .arg("verify")
+        .env("DATABASE_URL", &app.url)
+        .env("FATHOM_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    app.assert_billing_is_contiguous().await;
+    app.assert_money_conserved().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts and kills the real binary; run by .ci/run"]
+async fn a_billing_pass_killed_mid_run_and_run_again_bills_every_period_once_sqlite() {
+    let app = common::TestApp::sqlite().await;
+    billing_killed(&app).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts and kills the real binary; run by .ci/run"]
+async fn a_billing_pass_killed_mid_run_and_run_again_bills_every_period_once_postgres() {
+    let Some(app) = common::TestApp::postgres().await else {
+        eprintln!("FATHOM_TEST_POSTGRES_URL is not set: skipped");
+        return;
+    };
+    billing_killed(&app).await;
     app.finish().await;
 }

@@ -493,10 +493,10 @@ on_both!(there_is_no_way_to_delete_history, |app| {
     assert_eq!(error_code(&body).as_deref(), Some("VALIDATION_FAILED"));
 });
 
-/// DESIGN.md §9: one `disconnectAccount` (proration, a billed and an uninvoiced debit, an
-/// assigned address, a scheduled disconnection to cancel) sends at most 15 statements on
-/// PostgreSQL, `BEGIN` and `COMMIT` included, authentication excluded. The exact counts are
-/// pinned, so that a statement added to the write path shows here.
+// DESIGN.md §9: one `disconnectAccount` (proration, a billed and an uninvoiced debit, an
+// assigned address, a scheduled disconnection to cancel) sends at most 15 statements on
+// PostgreSQL, `BEGIN` and `COMMIT` included, authentication excluded. The exact counts are
+// pinned, so that a statement added to the write path shows here.
 on_both!(a_disconnection_stays_within_its_statement_budget, |app| {
     let (account, _) = billed_account(app, "Budget").await;
     let other = app
@@ -556,8 +556,8 @@ on_both!(a_disconnection_stays_within_its_statement_budget, |app| {
     app.assert_money_conserved().await;
 });
 
-/// The account a disconnection answers with, and the one its audit row keeps, is the account
-/// as it is afterwards: no next recurring charge, a new `_version`.
+// The account a disconnection answers with, and the one its audit row keeps, is the account
+// as it is afterwards: no next recurring charge, a new `_version`.
 on_both!(the_disconnected_account_is_answered_as_it_is_after, |app| {
     let (account, _) = billed_account(app, "Amount").await;
     let before = app
