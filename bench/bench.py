@@ -133,7 +133,7 @@ class Run:
     def reads(self):
         a, d = self.args, self.dialect
         fathom = servers.fathom(a.fathom, self.book.url, self.token)
-        peer = servers.postgraphile(a.postgraphile, self.book.pg_url()) if self.kind == "postgres" else None
+        peer = servers.postgraphile(a.postgraphile, self.book.pg_url()) if self.kind == "postgres" and not a.writes_only else None
         try:
             (account,) = self.book.rows(
                 "SELECT account_id FROM invoices GROUP BY account_id ORDER BY COUNT(*) DESC, account_id LIMIT 1")[0]
@@ -145,7 +145,7 @@ class Run:
                  w.ACCOUNT_PEER.replace("ID", str(account)), w.ACCOUNT_FLOOR, {"aid": account}),
                 ("d", "Activations & Disconnections report, default period", w.REPORT, None, w.report_floor(d), {}),
             ]
-            for key, title, query, peer_query, floor_sql, params in cases:
+            for key, title, query, peer_query, floor_sql, params in ([] if a.writes_only else cases):
                 contenders, refused = [], {}
                 for name, server, q in [("fathom", fathom, query), ("PostGraphile", peer, peer_query)]:
                     if server is None or q is None:
@@ -345,7 +345,8 @@ class Run:
         self.reads()
         self.scheduled()
         self.billing()
-        self.report_scale()
+        if not self.args.writes_only:
+            self.report_scale()
         self.book.discard()
         return self.results
 
@@ -365,6 +366,8 @@ def main():
     parser.add_argument("--pad-accounts-to", type=int, default=1_000_000,
                         help="(d+) measures the report again after padding the book to this many accounts (0: skip)")
     parser.add_argument("--command", default="bash bench/run")
+    parser.add_argument("--writes-only", action="store_true",
+                        help="only (e), (f) and (g), printed and not written to RESULTS.md (for iterating)")
     args = parser.parse_args()
 
     started = time.time()
@@ -378,7 +381,8 @@ def main():
             results[kind] = Run(kind, args, workdir).go()
     text = report.markdown(results, args, time.time() - started)
     print(text)
-    report.write(text, args.accounts)
+    if not args.writes_only:
+        report.write(text, args.accounts)
 
 
 if __name__ == "__main__":

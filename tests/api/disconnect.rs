@@ -607,3 +607,56 @@ on_both!(the_disconnected_account_is_answered_as_it_is_after, |app| {
         after["_version"].as_str().unwrap()
     );
 });
+
+// Servers keep the billing settings in memory and check the settings generation with each
+// disconnection's lock: a change is seen on the next disconnection when (and only when) the
+// generation moved, as every settings mutation makes it, through any server.
+on_both!(
+    a_settings_change_made_elsewhere_is_seen_by_the_next_disconnection,
+    |app| {
+        let (a, _) = billed_account(app, "Generation a").await;
+        let (b, _) = billed_account(app, "Generation b").await;
+        let (c, _) = billed_account(app, "Generation c").await;
+        let at = noon("2026-02-01");
+        // Billing settings prorate by default; this disconnection reads them into memory.
+        app.ok_at(at, DISCONNECT, json!({"id": a})).await;
+        let sql = |statement: &str| {
+            Statement::from_string(app.db.get_database_backend(), statement.to_owned())
+        };
+        // A change written without moving the generation is not seen: the copy in memory is
+        // what disconnections use.
+        app.db
+            .execute_raw(sql(
+                "UPDATE billing_settings SET prorate_account_status_change = FALSE",
+            ))
+            .await
+            .unwrap();
+        app.ok_at(at, DISCONNECT, json!({"id": b})).await;
+        // What another server's settings mutation does in its transaction: move the generation.
+        app.db
+            .execute_raw(sql(
+                "UPDATE settings_generations SET generation = generation + 1",
+            ))
+            .await
+            .unwrap();
+        app.ok_at(at, DISCONNECT, json!({"id": c})).await;
+        for (id, prorated) in [(a, true), (b, true), (c, false)] {
+            let logs = app.ok(LOGS, json!({"id": id})).await;
+            let log = &logs["accounts"]["entities"][0]["disconnection_logs"]["entities"][0];
+            assert_eq!(log["prorated"], prorated, "account {id}");
+        }
+        // And the mutation moves it itself.
+        app.ok(
+            "mutation { updateBillingSettings(input: {prorate_account_status_change: true}) { id } }",
+            json!({}),
+        )
+        .await;
+        let (d, _) = billed_account(app, "Generation d").await;
+        app.ok_at(at, DISCONNECT, json!({"id": d})).await;
+        let logs = app.ok(LOGS, json!({"id": d})).await;
+        assert_eq!(
+            logs["accounts"]["entities"][0]["disconnection_logs"]["entities"][0]["prorated"],
+            true
+        );
+    }
+);
