@@ -881,3 +881,52 @@ on_both!(a_billing_batch_costs_a_fixed_number_of_statements, |app| {
     );
     app.assert_money_conserved().await;
 });
+
+// The audit row a pass writes for an account keeps the account as the pass left it: its new
+// bill date, its next recurring charge (a quarterly service not due at the next cycle is not
+// in it), its new `_version`.
+on_both!(the_pass_audits_each_account_as_it_leaves_it, |app| {
+    let t0 = noon("2026-01-15");
+    let account = app.account_activated_at("Audited", t0).await;
+    let fiber = app.recurring_service("Fiber", 5000, 1).await;
+    let tv = app.recurring_service("TV", 3000, 3).await;
+    for service in [fiber, tv] {
+        app.ok_at(
+            t0,
+            ADD,
+            json!({"input": {"account_id": account, "service_id": service, "quantity": 1}}),
+        )
+        .await;
+    }
+    bill(app, "2026-01-15").await;
+    let stored = app
+        .ok(
+            "query($id: Int64Bit!) { accounts(id: $id) { entities { next_bill_date next_recurring_charge_amount _version } } }",
+            json!({"id": account}),
+        )
+        .await["accounts"]["entities"][0]
+        .clone();
+    assert_eq!(stored["next_bill_date"], "2026-02-15");
+    assert_eq!(stored["next_recurring_charge_amount"], 5000);
+    let logs = app
+        .ok(
+            "query($id: Int64Bit) { logs(loggable_type: \"Account\", loggable_id: $id) { entities { type current } } }",
+            json!({"id": account}),
+        )
+        .await;
+    let last = logs["logs"]["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["type"] == "SYSTEM")
+        .next_back()
+        .expect("the pass's audit row")
+        .clone();
+    let current: Value = serde_json::from_str(last["current"].as_str().unwrap()).unwrap();
+    assert_eq!(current["next_bill_date"], "2026-02-15");
+    assert_eq!(current["next_recurring_charge_amount"], 5000);
+    assert_eq!(
+        current["version"].to_string(),
+        stored["_version"].as_str().unwrap()
+    );
+});
