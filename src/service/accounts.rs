@@ -296,12 +296,30 @@ pub async fn lock_with_settings<C: ConnectionTrait>(
     db: &C,
     id: i64,
 ) -> AppResult<(account::Model, std::sync::Arc<settings::Snapshot>)> {
+    let (account, settings, _) = lock_with_settings_and(db, id, Vec::new()).await?;
+    Ok((account, settings))
+}
+
+/// [`lock_with_settings`], with more expressions read by the same statement (SQL over the
+/// `accounts` row, and the name to read each under); the row is returned to read them.
+pub async fn lock_with_settings_and<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    extra: Vec<(String, &'static str)>,
+) -> AppResult<(
+    account::Model,
+    std::sync::Arc<settings::Snapshot>,
+    sea_orm::QueryResult,
+)> {
     use sea_orm::sea_query::Expr;
     use sea_orm::{FromQueryResult, QuerySelect, QueryTrait};
     let backend = db.get_database_backend();
     let mut select = account::Entity::find_by_id(id)
         .column_as(Expr::cust(settings::INSTANCE_SQL), "settings_instance")
         .column_as(Expr::cust(settings::GENERATION_SQL), "settings_generation");
+    for (sql, name) in extra {
+        select = select.column_as(Expr::cust(sql), name);
+    }
     if backend == sea_orm::DbBackend::Postgres {
         select = select.lock_exclusive();
     }
@@ -311,7 +329,7 @@ pub async fn lock_with_settings<C: ConnectionTrait>(
         .ok_or_else(|| AppError::not_found("Account", id))?;
     let account = account::Model::from_query_result(&row, "")?;
     let stamp = settings::stamp_of(&row, "settings_instance", "settings_generation")?;
-    Ok((account, settings::snapshot_at(db, stamp).await?))
+    Ok((account, settings::snapshot_at(db, stamp).await?, row))
 }
 
 pub async fn create(

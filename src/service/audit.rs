@@ -96,29 +96,63 @@ impl Batch {
 
     /// Writes the rows, in the order they were added.
     pub async fn write<C: ConnectionTrait>(self, db: &C) -> AppResult<()> {
-        if self.rows.is_empty() {
-            return Ok(());
-        }
-        let noted: Vec<(LogType, String, i64)> = self
-            .rows
-            .iter()
-            .map(|(kind, row)| {
-                (
-                    *kind,
-                    row.loggable_type.clone().unwrap(),
-                    row.loggable_id.clone().unwrap(),
-                )
-            })
-            .collect();
+        let (mut rows, written) = self.split();
         // A statement binds at most 32,766 values on SQLite: 2,000 rows of 11 columns fit.
-        let mut rows = self.rows.into_iter().map(|(_, row)| row).peekable();
         while rows.peek().is_some() {
             log::Entity::insert_many(rows.by_ref().take(2000))
                 .exec_without_returning(db)
                 .await?;
         }
-        // Under an `Idempotency-Key`, the record a mutation returned is named by its audit row.
-        for (kind, loggable_type, loggable_id) in noted {
+        written.finish(db).await
+    }
+
+    /// The rows' `INSERT` (for a caller that sends it as part of a larger statement; at most
+    /// 2,000 rows), and what to do once it ran ([`Written::finish`]).
+    pub fn into_statement(
+        self,
+        backend: sea_orm::DbBackend,
+    ) -> (Option<sea_orm::Statement>, Written) {
+        use sea_orm::QueryTrait;
+        let (rows, written) = self.split();
+        let rows: Vec<log::ActiveModel> = rows.collect();
+        debug_assert!(rows.len() <= 2000);
+        let statement = (!rows.is_empty()).then(|| log::Entity::insert_many(rows).build(backend));
+        (statement, written)
+    }
+
+    fn split(
+        self,
+    ) -> (
+        std::iter::Peekable<impl Iterator<Item = log::ActiveModel>>,
+        Written,
+    ) {
+        let written = Written(
+            self.rows
+                .iter()
+                .map(|(kind, row)| {
+                    (
+                        *kind,
+                        row.loggable_type.clone().unwrap(),
+                        row.loggable_id.clone().unwrap(),
+                    )
+                })
+                .collect(),
+        );
+        (
+            self.rows.into_iter().map(|(_, row)| row).peekable(),
+            written,
+        )
+    }
+}
+
+/// Audit rows just written, and what follows their writing.
+#[derive(Debug)]
+pub struct Written(Vec<(LogType, String, i64)>);
+
+impl Written {
+    /// Under an `Idempotency-Key`, the record a mutation returned is named by its audit row.
+    pub async fn finish<C: ConnectionTrait>(self, db: &C) -> AppResult<()> {
+        for (kind, loggable_type, loggable_id) in self.0 {
             super::idempotency::note_result(db, kind.as_str(), &loggable_type, loggable_id).await?;
         }
         Ok(())

@@ -190,7 +190,7 @@ struct Bill {
     services: Vec<(account_service::Model, Arc<service::Model>, bool)>,
     new_debits: Vec<debit::ActiveModel>,
     old_debits: Vec<debit::Model>,
-    discounts: Vec<discount::Model>,
+    discounts: Vec<invoicing::Unapplied>,
     next_bill_date: NaiveDate,
     /// How many debits this pass bills it.
     billed: usize,
@@ -332,7 +332,9 @@ async fn read<C: ConnectionTrait>(db: &C, accounts: Vec<account::Model>) -> AppR
         bills[position[&row.account_id]].old_debits.push(row);
     }
     for row in discounts {
-        bills[position[&row.account_id]].discounts.push(row);
+        bills[position[&row.account_id]]
+            .discounts
+            .push(invoicing::Unapplied::from(&row));
     }
     Ok(bills)
 }

@@ -12,15 +12,14 @@
 //! cancelled. Child accounts stay connected.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QueryTrait, Set, Statement,
 };
 
 use super::settings::{self, Snapshot};
 use super::transactions::{self, PlannedCredit};
-use super::{accounts, addresses, audit, find, invoicing, scheduled};
+use super::{accounts, addresses, audit, compose, find, invoicing, scheduled};
 use crate::db::begin_write;
 use crate::entity::{account, address, debit, disconnection_log, discount, scheduled_event};
 use crate::error::{AppError, AppResult};
@@ -55,9 +54,8 @@ pub struct DisconnectPlan {
     pub credits: Vec<PlannedCredit>,
     /// The debits the final invoice takes.
     pub debits: Vec<debit::Model>,
-    /// The account's discounts with something left to apply, oldest first (read only when
-    /// there is a final invoice to apply them to).
-    pub discounts: Vec<discount::Model>,
+    /// The account's discounts with something left to apply, oldest first.
+    pub discounts: Vec<invoicing::Unapplied>,
     pub final_invoice_total_debits: i64,
     pub final_invoice_total_discounts: i64,
     pub final_invoice_remaining_due: i64,
@@ -123,25 +121,26 @@ async fn plan<C: ConnectionTrait>(
     };
     let effective_date = settings.local_date(at);
 
-    let mut which = Condition::any().add(debit::Column::InvoiceId.is_null());
-    if prorate {
-        which = which.add(debit::Column::ProratedTo.gt(effective_date));
-    }
-    let select = debit::Entity::find()
-        .column_as(
-            Expr::cust("EXISTS (SELECT 1 FROM discounts c WHERE c.debit_id = debits.id)"),
-            "credited",
-        )
-        .filter(debit::Column::AccountId.eq(account_id))
-        .filter(debit::Column::Reversed.eq(false))
-        .filter(which)
-        .order_by_asc(debit::Column::Id);
     let mut credits = Vec::new();
     let mut debits = Vec::new();
+    let mut discounts = Vec::new();
     for row in db
-        .query_all_raw(select.build(db.get_database_backend()))
+        .query_all_raw(charges(
+            db.get_database_backend(),
+            account_id,
+            prorate.then_some(effective_date),
+        ))
         .await?
     {
+        let kind: i32 = row.try_get("", "kind")?;
+        if kind == 1 {
+            discounts.push(invoicing::Unapplied {
+                id: row.try_get("", "id")?,
+                version: row.try_get("", "version")?,
+                amount_remaining: row.try_get("", "amount")?,
+            });
+            continue;
+        }
         let debit = debit::Model::from_query_result(&row, "")?;
         let credited: bool = row.try_get("", "credited")?;
         if debit.invoice_id.is_none() {
@@ -155,11 +154,6 @@ async fn plan<C: ConnectionTrait>(
             ));
         }
     }
-    let discounts = if debits.is_empty() {
-        Vec::new()
-    } else {
-        invoicing::unapplied_discounts(db, account_id).await?
-    };
     let mut plan = DisconnectPlan {
         serviceable_address: None,
         target_account_status_id: billing.disconnect_account_status_id,
@@ -181,6 +175,51 @@ async fn plan<C: ConnectionTrait>(
     plan.final_invoice_remaining_due =
         plan.final_invoice_total_debits - plan.final_invoice_total_discounts;
     Ok(plan)
+}
+
+/// One statement for what a disconnection of `account_id` looks at: its unreversed debits that
+/// are uninvoiced, or (with proration, `prorate_after` being the effective date) billed past
+/// the effective date, each with whether it is already credited (`kind` 0, in the debit's
+/// columns); then its discounts with something left to apply (`kind` 1, with `id`, `version`,
+/// and the remainder as `amount`), oldest first.
+fn charges(backend: DbBackend, account_id: i64, prorate_after: Option<NaiveDate>) -> Statement {
+    use sea_orm::{IdenStatic, Iterable};
+    let p = |n: usize| match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => format!("?{n}"),
+    };
+    let mut debit_columns = Vec::new();
+    let mut discount_columns = Vec::new();
+    for column in debit::Column::iter() {
+        let name = column.as_str();
+        debit_columns.push(format!("d.\"{name}\""));
+        discount_columns.push(match column {
+            debit::Column::Id | debit::Column::AccountId | debit::Column::Version => {
+                format!("c.\"{name}\"")
+            }
+            debit::Column::Amount => "c.amount_remaining".to_owned(),
+            _ => "NULL".to_owned(),
+        });
+    }
+    let mut values: Vec<sea_orm::Value> = vec![account_id.into()];
+    let billed_past = match prorate_after {
+        Some(date) => {
+            values.push(date.into());
+            format!(" OR d.prorated_to > {}", p(2))
+        }
+        None => String::new(),
+    };
+    let sql = format!(
+        "SELECT {}, EXISTS (SELECT 1 FROM discounts x WHERE x.debit_id = d.id) AS credited, 0 AS kind \
+         FROM debits d WHERE d.account_id = {p1} AND d.reversed = FALSE AND (d.invoice_id IS NULL{billed_past}) \
+         UNION ALL SELECT {}, FALSE, 1 FROM discounts c \
+         WHERE c.account_id = {p1} AND c.amount_remaining > 0 AND c.reversed = FALSE \
+         ORDER BY kind, id",
+        debit_columns.join(", "),
+        discount_columns.join(", "),
+        p1 = p(1),
+    );
+    Statement::from_sql_and_values(backend, sql, values)
 }
 
 /// Carries out `plan` inside the caller's transaction, the account locked, and returns the
@@ -263,6 +302,23 @@ async fn apply<C: ConnectionTrait>(
     plan.serviceable_address =
         addresses::release_assigned(db, account.id, plan.effective_date).await?;
 
+    audit.add(
+        audit::LogType::Updated,
+        "Account",
+        account.id,
+        Some(user_id),
+        Some(account),
+        Some(&disconnected),
+        format!(
+            "account disconnected (final invoice {}, {} credit(s), {} scheduled disconnection(s) cancelled)",
+            final_invoice
+                .as_ref()
+                .map(|i| i.id.to_string())
+                .unwrap_or_else(|| "none".into()),
+            plan.credits.len(),
+            plan.scheduled_events_to_cancel.len(),
+        ),
+    );
     let log = disconnection_log::Entity::insert(disconnection_log::ActiveModel {
         account_id: Set(account.id),
         disconnected_at: Set(plan.at),
@@ -283,29 +339,22 @@ async fn apply<C: ConnectionTrait>(
         updated_at: Set(plan.at),
         version: Set(1),
         ..Default::default()
-    })
-    .exec_with_returning(db)
-    .await?;
-
-    audit.add(
-        audit::LogType::Updated,
-        "Account",
-        account.id,
-        Some(user_id),
-        Some(account),
-        Some(&disconnected),
-        format!(
-            "account disconnected (log {}, final invoice {}, {} credit(s), {} scheduled disconnection(s) cancelled)",
-            log.id,
-            final_invoice
-                .as_ref()
-                .map(|i| i.id.to_string())
-                .unwrap_or_else(|| "none".into()),
-            plan.credits.len(),
-            plan.scheduled_events_to_cancel.len(),
-        ),
-    );
-    audit.write(db).await?;
+    });
+    // The disconnection log and the audit rows: one statement on PostgreSQL.
+    let backend = db.get_database_backend();
+    if backend == DbBackend::Postgres {
+        let (rows, written) = audit.into_statement(backend);
+        let rows = rows.ok_or_else(|| AppError::internal("no audit row"))?;
+        db.execute_raw(compose::postgres(
+            "WITH l AS ({0}), a AS ({1}) SELECT 1",
+            vec![log.build(backend), rows],
+        ))
+        .await?;
+        written.finish(db).await?;
+    } else {
+        log.exec_without_returning(db).await?;
+        audit.write(db).await?;
+    }
     Ok(disconnected)
 }
 
@@ -324,11 +373,12 @@ pub async fn disconnect(
 
 /// A disconnection inside the caller's transaction, effective at `at` (a scheduled event's
 /// datetime, which may be earlier than the moment it runs). On PostgreSQL, with proration,
-/// a billed and an uninvoiced debit and an assigned address, eleven statements: cancel the
-/// pending scheduled disconnections; lock the account (with the settings generation); read its
-/// debits, then its discounts; change its status (with its event and the end of its
-/// billing); insert the credits; the final invoice (with its debits); its applications; release
-/// the address (with its history); the disconnection log; the audit rows.
+/// a billed and an uninvoiced debit and an assigned address, nine statements between `BEGIN`
+/// and `COMMIT`: cancel the pending scheduled disconnections; lock the account (with the
+/// settings generation); read its debits and discounts; change its status (with its event and
+/// the end of its billing); insert the credits; the final invoice (with its debits); its
+/// applications; release the address (with its history); the disconnection log with the audit
+/// rows.
 pub async fn disconnect_in<C: ConnectionTrait>(
     txn: &C,
     user_id: i64,
@@ -337,9 +387,28 @@ pub async fn disconnect_in<C: ConnectionTrait>(
     at: DateTime<Utc>,
     scheduled_event_id: Option<i64>,
 ) -> AppResult<account::Model> {
-    let cancelled =
-        scheduled::cancel_pending_disconnections(txn, account_id, scheduled_event_id, at).await?;
-    let (account, settings) = accounts::lock_with_settings(txn, account_id).await?;
+    let cancel =
+        || scheduled::cancel_pending_disconnections(txn, account_id, scheduled_event_id, at);
+    let (cancelled, account, settings) = if txn.get_database_backend() == DbBackend::Postgres {
+        // The events' rows before the account's, in the worker's order (see
+        // `cancel_pending_disconnections`).
+        let cancelled = cancel().await?;
+        let (account, settings) = accounts::lock_with_settings(txn, account_id).await?;
+        (cancelled, account, settings)
+    } else {
+        // SQLite's write transaction holds the whole database: whether there is anything to
+        // cancel is read with the account, and the cancellation skipped when there is not.
+        let pending = format!(
+            "EXISTS (SELECT 1 FROM scheduled_events e WHERE e.account_id = accounts.id \
+             AND e.event = 'DISCONNECT_ACCOUNT' AND e.status = 'PENDING' AND e.id <> {})",
+            scheduled_event_id.unwrap_or(0)
+        );
+        let (account, settings, row) =
+            accounts::lock_with_settings_and(txn, account_id, vec![(pending, "pending")]).await?;
+        let pending: bool = row.try_get("", "pending")?;
+        let cancelled = if pending { cancel().await? } else { Vec::new() };
+        (cancelled, account, settings)
+    };
     let mut plan = plan(txn, account, &settings, prorate, at).await?;
     plan.scheduled_events_to_cancel = cancelled;
     apply(txn, plan, &settings, user_id, scheduled_event_id).await

@@ -37,6 +37,25 @@ pub fn allocate(total: i64, remaining: &[i64]) -> Vec<i64> {
         .collect()
 }
 
+/// What applying a discount to an invoice needs of it: which, its remainder, and its version
+/// (the remainder changes by compare-and-set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unapplied {
+    pub id: i64,
+    pub version: i64,
+    pub amount_remaining: i64,
+}
+
+impl From<&discount::Model> for Unapplied {
+    fn from(d: &discount::Model) -> Self {
+        Unapplied {
+            id: d.id,
+            version: d.version,
+            amount_remaining: d.amount_remaining,
+        }
+    }
+}
+
 /// The account's discounts with something left to apply, oldest (lowest id) first.
 pub async fn unapplied_discounts<C: ConnectionTrait>(
     db: &C,
@@ -77,7 +96,11 @@ pub async fn write_invoice<C: ConnectionTrait>(
     message: Option<String>,
     user_id: Option<i64>,
 ) -> AppResult<invoice::Model> {
-    let discounts = unapplied_discounts(db, account.id).await?;
+    let discounts: Vec<Unapplied> = unapplied_discounts(db, account.id)
+        .await?
+        .iter()
+        .map(Unapplied::from)
+        .collect();
     let mut audit = audit::Batch::default();
     let draft = Draft {
         account,
@@ -112,7 +135,7 @@ impl Draft<'_> {
     pub async fn write<C: ConnectionTrait>(
         self,
         db: &C,
-        discounts: &[discount::Model],
+        discounts: &[Unapplied],
         new_credits: &[(i64, i64)],
         audit: &mut audit::Batch,
     ) -> AppResult<invoice::Model> {
@@ -126,7 +149,7 @@ impl Draft<'_> {
         let ids: Vec<i64> = self.debits.iter().map(|d| d.id).collect();
         let model = insert_with_debits(db, row, &ids, at).await?;
         let (old, new) = applied.split_at(discounts.len());
-        let existing: Vec<(&discount::Model, i64)> = discounts
+        let existing: Vec<(&Unapplied, i64)> = discounts
             .iter()
             .zip(old.iter().copied())
             .filter(|(_, a)| *a > 0)
@@ -313,7 +336,7 @@ async fn insert_with_debits<C: ConnectionTrait>(
 /// unchanged since it was read (else `CONFLICT`). One statement.
 pub(super) async fn take_from_discounts<C: ConnectionTrait>(
     db: &C,
-    taken: &[(&discount::Model, i64)],
+    taken: &[(&Unapplied, i64)],
     at: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<()> {
     if taken.is_empty() {

@@ -531,7 +531,7 @@ on_both!(a_disconnection_stays_within_its_statement_budget, |app| {
     send(account).await;
     // One statement authenticates; the hook does not see BEGIN and COMMIT.
     let statements = count.load(std::sync::atomic::Ordering::SeqCst) - 1 + 2;
-    let pinned = if app.backend == "postgres" { 13 } else { 17 };
+    let pinned = if app.backend == "postgres" { 11 } else { 16 };
     assert_eq!(
         statements, pinned,
         "statements of one disconnection on {}",

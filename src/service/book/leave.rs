@@ -208,7 +208,7 @@ impl Sim<'_> {
             version: 1,
         });
         let message = format!(
-            "account disconnected (log {log_id}, final invoice {}, {credits} credit(s))",
+            "account disconnected (final invoice {}, {credits} credit(s), 0 scheduled disconnection(s) cancelled)",
             final_invoice
                 .map(|i| i.to_string())
                 .unwrap_or_else(|| "none".into())
