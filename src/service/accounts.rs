@@ -450,9 +450,7 @@ pub async fn update_in<C: ConnectionTrait>(
     }
     let today = settings::local_date(txn, at).await?;
     if input.unset_serviceable_address_id == Some(true) {
-        if let Some(current) = addresses::assigned_to(txn, id).await? {
-            addresses::release(txn, id, &current, today).await?;
-        }
+        addresses::release_assigned(txn, id, today).await?;
     } else if let Some(Id(address_id)) = input.serviceable_address_id {
         addresses::assign(txn, id, address_id, today).await?;
     }

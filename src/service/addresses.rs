@@ -350,9 +350,7 @@ pub async fn assign<C: ConnectionTrait>(
             "address {address_id} is assigned to account {other}"
         )));
     }
-    if let Some(current) = assigned_to(db, account_id).await? {
-        release(db, account_id, &current, date).await?;
-    }
+    release_assigned(db, account_id, date).await?;
     let at = now();
     let result = address::Entity::update_many()
         .col_expr(address::Column::AddressableId, Expr::value(account_id))
@@ -383,53 +381,6 @@ pub async fn assign<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
-    Ok(())
-}
-
-/// Ends the assignment of `address` to `account_id` on `date` and frees the address.
-pub async fn release<C: ConnectionTrait>(
-    db: &C,
-    account_id: i64,
-    address: &address::Model,
-    date: NaiveDate,
-) -> AppResult<()> {
-    let at = now();
-    let result = address::Entity::update_many()
-        .col_expr(
-            address::Column::AddressableId,
-            Expr::value(Option::<i64>::None),
-        )
-        .col_expr(
-            address::Column::AddressableType,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(address::Column::UpdatedAt, Expr::value(at))
-        .col_expr(
-            address::Column::Version,
-            Expr::col(address::Column::Version).add(1),
-        )
-        .filter(address::Column::Id.eq(address.id))
-        .filter(address::Column::AddressableId.eq(account_id))
-        .exec(db)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(AppError::Conflict(format!(
-            "address {} was changed by another request",
-            address.id
-        )));
-    }
-    history::Entity::update_many()
-        .col_expr(history::Column::EndDate, Expr::value(date))
-        .col_expr(history::Column::UpdatedAt, Expr::value(at))
-        .col_expr(
-            history::Column::Version,
-            Expr::col(history::Column::Version).add(1),
-        )
-        .filter(history::Column::AddressId.eq(address.id))
-        .filter(history::Column::AccountId.eq(account_id))
-        .filter(history::Column::EndDate.is_null())
-        .exec(db)
-        .await?;
     Ok(())
 }
 

@@ -34,7 +34,7 @@ use sea_orm::{
 
 use super::services::{anchored, billing_day, price};
 use super::settings;
-use super::{audit, invoicing, now};
+use super::{audit, invoicing, now, transactions};
 use crate::db::begin_write;
 use crate::entity::{
     account, account_service, debit, discount, invoice,
@@ -342,7 +342,6 @@ async fn read<C: ConnectionTrait>(db: &C, accounts: Vec<account::Model>) -> AppR
 /// Works out an account's debits for every cycle up to `date`, and its services' and its own
 /// next bill dates (no writes).
 fn plan(bill: &mut Bill, date: NaiveDate) -> AppResult<()> {
-    let at = now();
     let account = &bill.account;
     let mut cycle = bill.next_bill_date;
     let day = billing_day(account, cycle);
@@ -356,30 +355,16 @@ fn plan(bill: &mut Bill, date: NaiveDate) -> AppResult<()> {
             }
             let next = anchored(cycle, frequency, day)?;
             let to = next.pred_opt().unwrap_or(cycle);
-            let name = account_service
-                .name_override
-                .clone()
-                .unwrap_or_else(|| service.name.clone());
-            bill.new_debits.push(debit::ActiveModel {
-                account_id: Set(account.id),
-                company_id: Set(account.company_id),
-                service_id: Set(service.id),
-                account_service_id: Set(Some(account_service.id)),
-                amount: Set(price(service, account_service)),
-                quantity: Set(account_service.quantity),
-                description: Set(Some(format!("{name} {cycle} to {to}"))),
-                service_name: Set(name),
-                r#type: Set(service.r#type.clone()),
-                number_of_months: Set(frequency),
-                prorated_from: Set(Some(cycle)),
-                prorated_to: Set(Some(to)),
-                reversed: Set(false),
-                user_id: Set(None),
-                created_at: Set(at),
-                updated_at: Set(at),
-                version: Set(1),
-                ..Default::default()
-            });
+            bill.new_debits.push(transactions::debit_row(
+                account,
+                service,
+                Some(account_service),
+                price(service, account_service),
+                cycle,
+                to,
+                None,
+                frequency,
+            ));
             account_service.next_bill_date = Some(next);
             account_service.number_of_times_billed += 1;
             *changed = true;

@@ -28,11 +28,38 @@ pub async fn insert_debit<C: ConnectionTrait>(
     user_id: Option<i64>,
     months: i32,
 ) -> AppResult<debit::Model> {
+    Ok(debit_row(
+        account,
+        service,
+        account_service,
+        amount,
+        from,
+        to,
+        user_id,
+        months,
+    )
+    .insert(db)
+    .await?)
+}
+
+/// The row of an uninvoiced recurring debit of `amount` for `[from, to]`, named after the
+/// account service's name override or else the service.
+#[allow(clippy::too_many_arguments)]
+pub fn debit_row(
+    account: &account::Model,
+    service: &service::Model,
+    account_service: Option<&account_service::Model>,
+    amount: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+    user_id: Option<i64>,
+    months: i32,
+) -> debit::ActiveModel {
     let at = now();
     let name = account_service
         .and_then(|a| a.name_override.clone())
         .unwrap_or_else(|| service.name.clone());
-    Ok(debit::ActiveModel {
+    debit::ActiveModel {
         account_id: Set(account.id),
         company_id: Set(account.company_id),
         service_id: Set(service.id),
@@ -53,8 +80,6 @@ pub async fn insert_debit<C: ConnectionTrait>(
         version: Set(1),
         ..Default::default()
     }
-    .insert(db)
-    .await?)
 }
 
 /// A credit (discount) of `amount` cents for the unused part of `debit`, from `from`.
