@@ -908,21 +908,7 @@ on_both!(the_pass_audits_each_account_as_it_leaves_it, |app| {
         .clone();
     assert_eq!(stored["next_bill_date"], "2026-02-15");
     assert_eq!(stored["next_recurring_charge_amount"], 5000);
-    let logs = app
-        .ok(
-            "query($id: Int64Bit) { logs(loggable_type: \"Account\", loggable_id: $id) { entities { type current } } }",
-            json!({"id": account}),
-        )
-        .await;
-    let last = logs["logs"]["entities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|l| l["type"] == "SYSTEM")
-        .next_back()
-        .expect("the pass's audit row")
-        .clone();
-    let current: Value = serde_json::from_str(last["current"].as_str().unwrap()).unwrap();
+    let current = common::last_account_log(app, account, "SYSTEM").await;
     assert_eq!(current["next_bill_date"], "2026-02-15");
     assert_eq!(current["next_recurring_charge_amount"], 5000);
     assert_eq!(

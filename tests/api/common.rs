@@ -547,6 +547,26 @@ pub async fn counting(
     (fathom::app::router(db, &config).unwrap(), count)
 }
 
+/// The `current` record (parsed) of the last audit row of type `kind` about account `account`,
+/// read through the `logs` collection.
+pub async fn last_account_log(app: &TestApp, account: i64, kind: &str) -> Value {
+    let logs = app
+        .ok(
+            "query($id: Int64Bit) { logs(loggable_type: \"Account\", loggable_id: $id) { entities { type current } } }",
+            serde_json::json!({"id": account}),
+        )
+        .await;
+    let last = logs["logs"]["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["type"] == kind)
+        .next_back()
+        .unwrap_or_else(|| panic!("no {kind} audit row for account {account}"))
+        .clone();
+    serde_json::from_str(last["current"].as_str().unwrap()).unwrap()
+}
+
 /// Waits until a `fathom serve` on `port` answers `/healthz` (a minute at most).
 pub async fn wait_healthy(port: u16) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -228,14 +228,13 @@ async fn a_crash_mid_burst_leaves_each_account_wholly_disconnected_or_untouched_
     app.finish().await;
 }
 
-/// The scheduler, killed mid-run and started again, carries out every due event exactly once.
-async fn scheduler_run(app: &common::TestApp) {
-    const EVENTS: usize = 40;
+/// `events` accounts, each billed and with a scheduled disconnection due on Feb 1, 2026.
+async fn due_disconnections(app: &common::TestApp, events: usize) -> Vec<i64> {
     let t0 = noon("2026-01-15");
     let fiber = app.recurring_service("Fiber", 5000, 1).await;
     let mut accounts = Vec::new();
-    for i in 0..EVENTS {
-        let account = app.account_activated_at(&format!("Sched {i}"), t0).await;
+    for i in 0..events {
+        let account = app.account_activated_at(&format!("Shared {i}"), t0).await;
         app.ok_at(t0, "mutation($a: Int64Bit!, $s: Int64Bit!) { addServiceToAccount(input: {account_id: $a, service_id: $s, quantity: 1}) { id } }", json!({"a": account, "s": fiber})).await;
         app.ok_at(t0, "mutation($a: Int64Bit!) { createScheduledEvent(input: {account_id: $a, event: DISCONNECT_ACCOUNT, datetime: \"2026-02-01T12:00:00Z\", prorate: true}) { id } }", json!({"a": account})).await;
         accounts.push(account);
@@ -243,6 +242,36 @@ async fn scheduler_run(app: &common::TestApp) {
     fathom::service::billing::run_pass(&app.db, common::day("2026-01-15"))
         .await
         .unwrap();
+    accounts
+}
+
+/// Every scheduled event was carried out, each account disconnected once by its event (one
+/// log, one proration credit), and money is conserved.
+async fn assert_each_disconnected_once(app: &common::TestApp, accounts: &[i64]) {
+    assert_eq!(
+        one(
+            app,
+            "SELECT COUNT(*) AS n FROM scheduled_events WHERE status <> 'COMPLETED'".to_owned()
+        )
+        .await,
+        0
+    );
+    for &account in accounts {
+        let logs = one(app, format!("SELECT COUNT(*) AS n FROM disconnection_logs WHERE account_id = {account} AND scheduled_event_id IS NOT NULL")).await;
+        let credits = one(
+            app,
+            format!("SELECT COUNT(*) AS n FROM discounts WHERE account_id = {account}"),
+        )
+        .await;
+        assert_eq!((logs, credits), (1, 1), "account {account}: exactly once");
+    }
+    app.assert_money_conserved().await;
+}
+
+/// The scheduler, killed mid-run and started again, carries out every due event exactly once.
+async fn scheduler_run(app: &common::TestApp) {
+    const EVENTS: usize = 40;
+    let accounts = due_disconnections(app, EVENTS).await;
 
     let completed = || {
         one(
@@ -285,24 +314,7 @@ async fn scheduler_run(app: &common::TestApp) {
     );
 
     assert_eq!(completed().await, EVENTS as i64, "every event carried out");
-    assert_eq!(
-        one(
-            app,
-            "SELECT COUNT(*) AS n FROM scheduled_events WHERE status <> 'COMPLETED'".to_owned()
-        )
-        .await,
-        0
-    );
-    for &account in &accounts {
-        let logs = one(app, format!("SELECT COUNT(*) AS n FROM disconnection_logs WHERE account_id = {account} AND scheduled_event_id IS NOT NULL")).await;
-        let credits = one(
-            app,
-            format!("SELECT COUNT(*) AS n FROM discounts WHERE account_id = {account}"),
-        )
-        .await;
-        assert_eq!((logs, credits), (1, 1), "account {account}: exactly once");
-    }
-    app.assert_money_conserved().await;
+    assert_each_disconnected_once(app, &accounts).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -322,23 +334,6 @@ async fn a_scheduler_killed_mid_run_carries_out_every_event_exactly_once_postgre
     };
     scheduler_run(&app).await;
     app.finish().await;
-}
-
-/// `EVENTS` accounts, each billed and with a scheduled disconnection due on Feb 1, 2026.
-async fn due_disconnections(app: &common::TestApp, events: usize) -> Vec<i64> {
-    let t0 = noon("2026-01-15");
-    let fiber = app.recurring_service("Fiber", 5000, 1).await;
-    let mut accounts = Vec::new();
-    for i in 0..events {
-        let account = app.account_activated_at(&format!("Shared {i}"), t0).await;
-        app.ok_at(t0, "mutation($a: Int64Bit!, $s: Int64Bit!) { addServiceToAccount(input: {account_id: $a, service_id: $s, quantity: 1}) { id } }", json!({"a": account, "s": fiber})).await;
-        app.ok_at(t0, "mutation($a: Int64Bit!) { createScheduledEvent(input: {account_id: $a, event: DISCONNECT_ACCOUNT, datetime: \"2026-02-01T12:00:00Z\", prorate: true}) { id } }", json!({"a": account})).await;
-        accounts.push(account);
-    }
-    fathom::service::billing::run_pass(&app.db, common::day("2026-01-15"))
-        .await
-        .unwrap();
-    accounts
 }
 
 /// Two worker processes started at once over the same due events share them: every event is
@@ -380,28 +375,7 @@ async fn two_workers(app: &common::TestApp) {
         completed[0], completed[1], app.backend
     );
     assert_eq!(completed.iter().sum::<usize>(), EVENTS, "each event once");
-    assert_eq!(
-        one(
-            app,
-            "SELECT COUNT(*) AS n FROM scheduled_events WHERE status <> 'COMPLETED'".to_owned()
-        )
-        .await,
-        0
-    );
-    for &account in &accounts {
-        let logs = one(
-            app,
-            format!("SELECT COUNT(*) AS n FROM disconnection_logs WHERE account_id = {account}"),
-        )
-        .await;
-        let credits = one(
-            app,
-            format!("SELECT COUNT(*) AS n FROM discounts WHERE account_id = {account}"),
-        )
-        .await;
-        assert_eq!((logs, credits), (1, 1), "account {account}: exactly once");
-    }
-    app.assert_money_conserved().await;
+    assert_each_disconnected_once(app, &accounts).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -586,21 +586,7 @@ on_both!(the_disconnected_account_is_answered_as_it_is_after, |app| {
         .await["accounts"]["entities"][0]
         .clone();
     assert_eq!(stored, after, "the answer is the stored account");
-    let logs = app
-        .ok(
-            "query($id: Int64Bit) { logs(loggable_type: \"Account\", loggable_id: $id) { entities { type current } } }",
-            json!({"id": account}),
-        )
-        .await;
-    let last = logs["logs"]["entities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|l| l["type"] == "UPDATED")
-        .next_back()
-        .expect("an audit row")
-        .clone();
-    let current: Value = serde_json::from_str(last["current"].as_str().unwrap()).unwrap();
+    let current = common::last_account_log(app, account, "UPDATED").await;
     assert_eq!(current["next_recurring_charge_amount"], 0);
     assert_eq!(
         current["version"].to_string(),
