@@ -1,5 +1,8 @@
 //! Connecting to SQLite or PostgreSQL, migrating, and opening write transactions.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -33,6 +36,23 @@ pub async fn connect_with(
     schema: Option<&str>,
     statement_timeout: Option<Duration>,
 ) -> Result<DatabaseConnection, DbErr> {
+    let db = open(url, schema, statement_timeout, false).await?;
+    // An in-memory database cannot be opened twice: it keeps the busy handler alone.
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    if let Some(path) = sqlite_file(&db).filter(|_| !in_memory) {
+        let writer = open(url, schema, statement_timeout, true).await?;
+        writers().lock().unwrap().insert(path, writer);
+    }
+    Ok(db)
+}
+
+/// One pool; `writer` opens SQLite's single-connection pool for write transactions.
+async fn open(
+    url: &str,
+    schema: Option<&str>,
+    statement_timeout: Option<Duration>,
+    writer: bool,
+) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
     if let Some(schema) = schema {
         opts.set_schema_search_path(schema.to_owned());
@@ -41,7 +61,15 @@ pub async fn connect_with(
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
-        opts.max_connections(4).min_connections(1);
+        if writer {
+            // Idle writers of databases no longer used (a test's) close their connection.
+            opts.max_connections(1)
+                .min_connections(0)
+                .idle_timeout(Duration::from_secs(30))
+                .acquire_timeout(Duration::from_secs(10));
+        } else {
+            opts.max_connections(4).min_connections(1);
+        }
         opts.map_sqlx_sqlite_opts(|o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
@@ -177,6 +205,51 @@ mod sqlite_statement_limit {
     }
 }
 
+/// SQLite lets one transaction write at a time. Write transactions of one process take turns
+/// on a pool of one connection per database file (opened beside the main pool by
+/// [`connect_with`]): a writer waits for its turn asleep in the pool's queue and starts the
+/// moment the one before it commits, where waiting in SQLite's busy handler would poll and
+/// would hold one of the main pool's connections, which reads need. Other processes on the
+/// same file (a `run-scheduled` worker, `fathom bill`) still take turns through the busy
+/// handler.
+fn writers() -> &'static Mutex<HashMap<PathBuf, DatabaseConnection>> {
+    static WRITERS: OnceLock<Mutex<HashMap<PathBuf, DatabaseConnection>>> = OnceLock::new();
+    WRITERS.get_or_init(Default::default)
+}
+
+/// The database file behind a SQLite pool (none for PostgreSQL or an in-memory database).
+fn sqlite_file(db: &DatabaseConnection) -> Option<PathBuf> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return None;
+    }
+    let options = db.get_sqlite_connection_pool().connect_options();
+    let path = options.get_filename();
+    (!path.as_os_str().is_empty()).then(|| path.to_path_buf())
+}
+
+fn writer_of(db: &DatabaseConnection) -> Option<DatabaseConnection> {
+    let path = sqlite_file(db)?;
+    writers().lock().unwrap().get(&path).cloned()
+}
+
+/// Calls `callback` for every statement sent through `db`, write transactions included (on
+/// SQLite they run on the file's writer pool, which gets the callback too). Tests count
+/// statements with it.
+pub fn on_each_statement(
+    db: &mut DatabaseConnection,
+    callback: impl Fn(&sea_orm::metric::Info<'_>) + Send + Sync + 'static,
+) {
+    let callback = Arc::new(callback);
+    let shared = callback.clone();
+    db.set_metric_callback(move |info| shared(info));
+    if let Some(path) = sqlite_file(db) {
+        let mut writers = writers().lock().unwrap();
+        if let Some(writer) = writers.get_mut(&path) {
+            writer.set_metric_callback(move |info| callback(info));
+        }
+    }
+}
+
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
@@ -189,10 +262,15 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 /// with the mutation's effect ([`crate::service::idempotency`]).
 pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
     let mut options = TransactionOptions::default();
-    if db.get_database_backend() == DbBackend::Sqlite {
+    let txn = if db.get_database_backend() == DbBackend::Sqlite {
         options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
-    }
-    let txn = db.begin_with_options(options).await?;
+        match writer_of(db) {
+            Some(writer) => writer.begin_with_options(options).await?,
+            None => db.begin_with_options(options).await?,
+        }
+    } else {
+        db.begin_with_options(options).await?
+    };
     crate::service::idempotency::record_write(&txn).await?;
     Ok(txn)
 }

@@ -865,7 +865,7 @@ on_both!(a_billing_batch_costs_a_fixed_number_of_statements, |app| {
     let count = std::sync::Arc::new(AtomicUsize::new(0));
     let mut db = app.db.clone();
     let seen = count.clone();
-    db.set_metric_callback(move |_| {
+    fathom::db::on_each_statement(&mut db, move |_| {
         seen.fetch_add(1, Ordering::SeqCst);
     });
     let report = fathom::service::billing::run_pass(&db, day("2026-01-15"))

@@ -538,7 +538,7 @@ pub async fn counting(
     let count = std::sync::Arc::new(AtomicUsize::new(0));
     let mut db = app.db.clone();
     let seen = count.clone();
-    db.set_metric_callback(move |_| {
+    fathom::db::on_each_statement(&mut db, move |_| {
         seen.fetch_add(1, Ordering::SeqCst);
     });
     let mut config = fathom::config::Config::for_database(&app.url);
