@@ -79,10 +79,11 @@ pub enum Permission {
     SettingsWrite,
     ReportsRead,
     UsersManage,
+    WebhooksManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 9] = [
+    pub const ALL: [Permission; 10] = [
         Permission::AccountsRead,
         Permission::AccountsWrite,
         Permission::AccountsDisconnect,
@@ -92,6 +93,7 @@ impl Permission {
         Permission::SettingsWrite,
         Permission::ReportsRead,
         Permission::UsersManage,
+        Permission::WebhooksManage,
     ];
 
     pub fn name(self) -> &'static str {
@@ -105,6 +107,7 @@ impl Permission {
             Permission::SettingsWrite => "SETTINGS_WRITE",
             Permission::ReportsRead => "REPORTS_READ",
             Permission::UsersManage => "USERS_MANAGE",
+            Permission::WebhooksManage => "WEBHOOKS_MANAGE",
         }
     }
 
@@ -128,6 +131,9 @@ impl Permission {
             }
             Permission::ReportsRead => "Read the activations and disconnections report",
             Permission::UsersManage => "Create and change users, and delete other users' tokens",
+            Permission::WebhooksManage => {
+                "Create, change, test and read webhook endpoints, their subscriptions, dispatches and attempts"
+            }
         }
     }
 
@@ -146,7 +152,12 @@ pub fn builtin_roles() -> Vec<(&'static str, Vec<Permission>)> {
     let billing = all
         .iter()
         .copied()
-        .filter(|p| !matches!(p, Permission::UsersManage | Permission::SettingsWrite))
+        .filter(|p| {
+            !matches!(
+                p,
+                Permission::UsersManage | Permission::SettingsWrite | Permission::WebhooksManage
+            )
+        })
         .collect();
     let read_only = all.iter().copied().filter(|p| p.is_read()).collect();
     vec![
@@ -293,8 +304,9 @@ mod tests {
     #[test]
     fn the_billing_role_cannot_manage_users_or_settings_and_read_only_cannot_write() {
         let roles = builtin_roles();
-        assert_eq!(roles[0].1.len(), 9);
+        assert_eq!(roles[0].1.len(), 10);
         assert!(!roles[1].1.contains(&Permission::UsersManage));
+        assert!(!roles[1].1.contains(&Permission::WebhooksManage));
         assert!(!roles[1].1.contains(&Permission::SettingsWrite));
         assert!(roles[2].1.iter().all(|p| p.is_read()));
         assert_eq!(

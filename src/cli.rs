@@ -51,7 +51,7 @@ pub enum Command {
         #[arg(long, env = "FATHOM_BILLING_BATCH", default_value_t = service::billing::DEFAULT_BATCH)]
         batch: u64,
     },
-    /// Carry out due scheduled events, without serving HTTP.
+    /// Carry out due scheduled events and deliver webhook dispatches, without serving HTTP.
     RunScheduled {
         /// Run what is due now and exit (default: keep running).
         #[arg(long)]
@@ -234,7 +234,19 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
                     "scheduled events: {} completed, {} failed, {} to retry",
                     report.completed, report.failed, report.retried
                 );
+                let delivery =
+                    service::webhook_delivery::Delivery::new(config.limits.webhooks.policy())?;
+                let sent =
+                    service::webhook_delivery::deliver_due(&conn, &delivery, service::now(), 1000)
+                        .await?;
+                println!(
+                    "webhooks: {} delivered, {} failed attempt(s), {} given up",
+                    sent.delivered, sent.failed_attempts, sent.given_up
+                );
             } else {
+                let delivery =
+                    service::webhook_delivery::Delivery::new(config.limits.webhooks.policy())?;
+                tokio::spawn(crate::worker::webhook_loop(conn.clone(), delivery));
                 crate::worker::scheduler_loop(conn, batch).await;
             }
             Ok(ExitCode::SUCCESS)
@@ -319,7 +331,8 @@ async fn serve(config: Config, demo: bool) -> AppResult<()> {
     )
     .await?;
     let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
-    crate::worker::spawn(conn.clone(), metrics.clone());
+    let delivery = service::webhook_delivery::Delivery::new(config.limits.webhooks.policy())?;
+    crate::worker::spawn(conn.clone(), metrics.clone(), delivery);
     let router = app::router_with_metrics(conn, &config, metrics)?;
     let listener = TcpListener::bind(&config.bind)
         .await

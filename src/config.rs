@@ -110,6 +110,8 @@ pub struct Limits {
         global = true
     )]
     pub rate_limit_burst: u32,
+    #[command(flatten)]
+    pub webhooks: WebhookOptions,
 }
 
 impl Default for Limits {
@@ -123,6 +125,40 @@ impl Default for Limits {
             request_timeout_secs: 10,
             rate_limit_per_minute: 1200,
             rate_limit_burst: 600,
+            webhooks: WebhookOptions::default(),
+        }
+    }
+}
+
+/// Where webhooks may be sent (DESIGN §5). Both are off in production: endpoints are
+/// `https://` and public. Tests, and receivers on a private network, turn them on.
+#[derive(Debug, Clone, Default, Args)]
+pub struct WebhookOptions {
+    /// Allow `http://` webhook endpoints.
+    #[arg(
+        long = "webhook-allow-http",
+        env = "FATHOM_WEBHOOK_ALLOW_HTTP",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub allow_http: bool,
+    /// Allow webhook endpoints on loopback, private, link-local and metadata addresses.
+    #[arg(
+        long = "webhook-allow-private",
+        env = "FATHOM_WEBHOOK_ALLOW_PRIVATE",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub allow_private: bool,
+}
+
+impl WebhookOptions {
+    pub fn policy(&self) -> crate::service::webhooks::Policy {
+        crate::service::webhooks::Policy {
+            allow_http: self.allow_http,
+            allow_private: self.allow_private,
         }
     }
 }

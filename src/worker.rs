@@ -1,5 +1,5 @@
-//! The background work of `serve` (and `fathom run-scheduled`): the daily billing pass, and
-//! scheduled events as they fall due.
+//! The background work of `serve` (and `fathom run-scheduled`): the daily billing pass,
+//! scheduled events as they fall due, and webhook delivery.
 //!
 //! The pass is idempotent, so the worker simply runs it for the local "today" at start and
 //! then every hour; only the first run of a day finds anything to bill. The same hourly loop
@@ -12,14 +12,45 @@ use std::time::{Duration, Instant};
 use sea_orm::DatabaseConnection;
 
 use crate::metrics::Metrics;
+use crate::service::webhook_delivery::{self, Delivery};
 use crate::service::{billing, idempotency, now, scheduled, settings};
 
 pub const BILLING_INTERVAL: Duration = Duration::from_secs(3600);
 
-/// Starts the scheduler and the billing loop; the billing passes are recorded in `metrics`.
-pub fn spawn(db: DatabaseConnection, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
+/// Starts the scheduler, webhook delivery and the billing loop; the billing passes are
+/// recorded in `metrics`.
+pub fn spawn(
+    db: DatabaseConnection,
+    metrics: Arc<Metrics>,
+    delivery: Delivery,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(scheduler_loop(db.clone(), scheduled::DEFAULT_BATCH));
+    tokio::spawn(webhook_loop(db.clone(), delivery));
     spawn_billing(db, metrics)
+}
+
+/// How often an idle webhook worker looks for due dispatches (one indexed read).
+pub const WEBHOOK_POLL: Duration = Duration::from_millis(500);
+
+/// Delivers webhook dispatches as they fall due, forever.
+pub async fn webhook_loop(db: DatabaseConnection, delivery: Delivery) {
+    loop {
+        let busy = match webhook_delivery::deliver_due(&db, &delivery, now(), 64).await {
+            Ok(report) => {
+                if report.failed_attempts > 0 || report.given_up > 0 {
+                    tracing::warn!(?report, "webhook deliveries failed");
+                }
+                report.delivered + report.failed_attempts > 0
+            }
+            Err(err) => {
+                tracing::error!(error = ?err, "delivering webhooks failed");
+                false
+            }
+        };
+        if !busy {
+            tokio::time::sleep(WEBHOOK_POLL).await;
+        }
+    }
 }
 
 /// Runs due scheduled events forever, `batch` per transaction.

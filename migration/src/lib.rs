@@ -14,6 +14,7 @@ mod m20261122_000004_create_report_views;
 mod m20261129_000005_create_idempotency_keys;
 mod m20261129_000006_add_read_indexes;
 mod m20261129_000007_create_settings_generations;
+mod m20261129_000008_create_webhooks;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000005_create_idempotency_keys::Migration),
             Box::new(m20261129_000006_add_read_indexes::Migration),
             Box::new(m20261129_000007_create_settings_generations::Migration),
+            Box::new(m20261129_000008_create_webhooks::Migration),
         ]
     }
 }

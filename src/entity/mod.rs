@@ -32,3 +32,7 @@ pub mod service;
 pub mod serviceable_address_account_assignment_history;
 pub mod system_setting;
 pub mod user;
+pub mod webhook_endpoint;
+pub mod webhook_endpoint_event;
+pub mod webhook_endpoint_event_dispatch;
+pub mod webhook_endpoint_event_dispatch_attempt;

@@ -208,6 +208,39 @@ const INPUTS: &[InputDef] = &[
     ),
     ("CreatePersonalAccessTokenMutationInput", &[("name", "String!", "")]),
     (
+        "WebhookEndpointModelEventInput",
+        &[
+            ("model", "String!", "One of the models webhook_model_events lists."),
+            ("event", "WebhookEndpointModelEvent!", "One of that model's events in webhook_model_events."),
+        ],
+    ),
+    (
+        "CreateWebhookEndpointMutationInput",
+        &[
+            ("name", "String!", ""),
+            ("endpoint", "HttpsUrl!", "Where dispatches are POSTed: https:// only (http:// when FATHOM_WEBHOOK_ALLOW_HTTP is true); its addresses must be public unless FATHOM_WEBHOOK_ALLOW_PRIVATE is true."),
+            ("enabled", "Boolean!", ""),
+            ("model_events", "[WebhookEndpointModelEventInput]", "The pairs to subscribe to; a pair webhook_model_events does not list is VALIDATION_FAILED."),
+        ],
+    ),
+    (
+        "UpdateWebhookEndpointMutationInput",
+        &[
+            ("name", "String", ""),
+            ("endpoint", "HttpsUrl", ""),
+            ("enabled", "Boolean", "false holds the endpoint's dispatches (in order) until it is enabled again."),
+            ("model_events", "[WebhookEndpointModelEventInput]", "When given, the endpoint's whole list of subscriptions: pairs left out are unsubscribed."),
+        ],
+    ),
+    (
+        "CreateWebhookEndpointEventMutationInput",
+        &[
+            ("webhook_endpoint_id", "Int64Bit!", ""),
+            ("model", "String!", ""),
+            ("event", "WebhookEndpointModelEvent!", ""),
+        ],
+    ),
+    (
         "CreateUserMutationInput",
         &[
             ("name", "String!", ""),

@@ -27,6 +27,8 @@ pub mod propagate;
 pub mod queries;
 pub mod report;
 pub mod scalars;
+pub mod webhook_defs;
+pub mod webhooks;
 
 use async_graphql::dynamic::{Field, FieldFuture, ResolverContext, Schema, SchemaError, TypeRef};
 use sea_orm::DatabaseConnection;
@@ -38,6 +40,8 @@ use crate::error::AppError;
 /// Shared state resolvers read from the schema data.
 pub struct State {
     pub db: DatabaseConnection,
+    /// How webhooks are sent (`generateTestWebhook`) and where they may go.
+    pub webhooks: crate::service::webhook_delivery::Delivery,
 }
 
 /// What a failed field leaves for async-graphql once [`field`] has reported the real error
@@ -142,13 +146,20 @@ fn schema_builder(
     for ty in queries::extra_types() {
         builder = builder.register(ty);
     }
+    for ty in webhooks::types() {
+        builder = builder.register(ty);
+    }
     builder = builder
         .register(objects::page_info_type())
         .register(extra_fields::recurring_service_detail_type())
         .register(objects::transaction_interface())
         .register(queries::query_type())
         .register(mutations::mutation_type())
-        .data(State { db })
+        .data(State {
+            db,
+            webhooks: crate::service::webhook_delivery::Delivery::new(limits.webhooks.policy())
+                .expect("the webhook HTTP client"),
+        })
         .limit_recursive_depth(guard::MAX_NESTING)
         .limit_directives(limits.max_directives);
     builder

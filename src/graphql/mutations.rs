@@ -8,13 +8,14 @@ use super::objects::type_ref;
 use super::queries::SuccessResponse;
 use super::{allowed, db, gql};
 use crate::auth::Permission::{
-    AccountsWrite, BillingWrite, ScheduledEventsWrite, SettingsWrite, UsersManage,
+    AccountsWrite, BillingWrite, ScheduledEventsWrite, SettingsWrite, UsersManage, WebhooksManage,
 };
 use crate::error::AppError;
 use crate::service::services as billing_services;
 use crate::service::transactions::{self, Transaction};
 use crate::service::{
     accounts, addresses, catalog, contacts, invoicing, scheduled, settings, user_management, users,
+    webhook_delivery, webhooks,
 };
 
 fn row<'a, M: std::any::Any + Send + Sync>(model: M) -> Option<FieldValue<'a>> {
@@ -46,7 +47,9 @@ macro_rules! mutation {
 }
 
 pub fn mutation_type() -> Object {
-    user_mutations(scheduled_mutations(billing_mutations(account_mutations())))
+    webhook_mutations(user_mutations(scheduled_mutations(billing_mutations(
+        account_mutations(),
+    ))))
 }
 
 fn user_mutations(object: Object) -> Object {
@@ -60,6 +63,49 @@ fn user_mutations(object: Object) -> Object {
             "Changes a user (USERS_MANAGE). Disabling a user stops their tokens on their next request. At least one enabled user with USERS_MANAGE always remains: nobody can disable themselves or give themselves a role without USERS_MANAGE (VALIDATION_FAILED).", |ctx| {
             let user = allowed(&ctx, UsersManage)?;
             Ok(row(user_management::update(db(&ctx), user.user_id, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
+        }))
+}
+
+fn webhook_mutations(object: Object) -> Object {
+    object
+        .field(mutation!("createWebhookEndpoint" -> "WebhookEndpoint", [("input", "CreateWebhookEndpointMutationInput")],
+            "Creates a webhook endpoint and its subscriptions (WEBHOOKS_MANAGE). The answer's signing_secret is shown this once.", |ctx| {
+            let user = allowed(&ctx, WebhooksManage)?;
+            let policy = super::webhooks::delivery(&ctx).policy();
+            let model = webhooks::create_endpoint(db(&ctx), policy, user.user_id, input(&ctx, "input")?).await?;
+            let secret = model.signing_secret.clone();
+            Ok(Some(FieldValue::owned_any(Row::new(WithSecret { model, secret }))))
+        }))
+        .field(mutation!("updateWebhookEndpoint" -> "WebhookEndpoint", [("id", "Int64Bit!"), ("input", "UpdateWebhookEndpointMutationInput")],
+            "Changes a webhook endpoint (WEBHOOKS_MANAGE); model_events, when given, replaces its subscriptions.", |ctx| {
+            let user = allowed(&ctx, WebhooksManage)?;
+            let policy = super::webhooks::delivery(&ctx).policy();
+            Ok(row(webhooks::update_endpoint(db(&ctx), policy, user.user_id, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("deleteWebhookEndpoint" -> "SuccessResponse", [("id", "Int64Bit!")],
+            "Deletes a webhook endpoint and its subscriptions (WEBHOOKS_MANAGE); its pending dispatches are given up. Dispatches and attempts stay readable.", |ctx| {
+            let user = allowed(&ctx, WebhooksManage)?;
+            let id = id_arg(&ctx)?;
+            webhooks::delete_endpoint(db(&ctx), user.user_id, id).await?;
+            Ok(deleted("webhook endpoint", id))
+        }))
+        .field(mutation!("createWebhookEndpointEvent" -> "WebhookEndpointEvent", [("input", "CreateWebhookEndpointEventMutationInput")],
+            "Subscribes an endpoint to one more model/event pair (WEBHOOKS_MANAGE); CONFLICT when it already is.", |ctx| {
+            let user = allowed(&ctx, WebhooksManage)?;
+            Ok(row(webhooks::create_event(db(&ctx), user.user_id, input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("deleteWebhookEndpointEvent" -> "SuccessResponse", [("id", "Int64Bit!")],
+            "Unsubscribes an endpoint from a pair (WEBHOOKS_MANAGE).", |ctx| {
+            let user = allowed(&ctx, WebhooksManage)?;
+            let id = id_arg(&ctx)?;
+            webhooks::delete_event(db(&ctx), user.user_id, id).await?;
+            Ok(deleted("webhook endpoint event", id))
+        }))
+        .field(mutation!("generateTestWebhook" -> "WebhookTestResponse", [("id", "Int64Bit!")],
+            "POSTs a signed test payload (event TEST) to endpoint id now, enabled or not, and answers what came back (WEBHOOKS_MANAGE). Nothing is stored.", |ctx| {
+            allowed(&ctx, WebhooksManage)?;
+            let answer = webhook_delivery::send_test(db(&ctx), super::webhooks::delivery(&ctx), id_arg(&ctx)?).await?;
+            Ok(Some(FieldValue::owned_any(answer)))
         }))
 }
 

@@ -21,6 +21,7 @@ pub fn query_type() -> Object {
     query
         .field(super::disconnect::preview_field())
         .field(super::report::query_field())
+        .field(super::webhooks::query_field())
         .field(
             super::field(
                 "system_setting",

@@ -59,6 +59,7 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("Text", "A string that may be long."),
     ("Numeric", "A string of digits (e.g. a phone number)."),
     ("URL", "An absolute http(s) URL."),
+    ("HttpsUrl", "An absolute https:// URL (http:// is accepted where the server allows it: FATHOM_WEBHOOK_ALLOW_HTTP)."),
     ("Geopoint", "A point as \"latitude,longitude\"."),
 ];
 
@@ -79,6 +80,7 @@ const CUSTOM: &[&str] = &[
     "Text",
     "Numeric",
     "URL",
+    "HttpsUrl",
     "Geopoint",
 ];
 
@@ -110,7 +112,9 @@ pub fn validator(name: &str) -> Option<fn(&Value) -> bool> {
                 !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
             })
         },
-        "URL" => |v| string_of_form(v, |s| s.starts_with("http://") || s.starts_with("https://")),
+        "URL" | "HttpsUrl" => {
+            |v| string_of_form(v, |s| s.starts_with("http://") || s.starts_with("https://"))
+        }
         "Geopoint" => |v| {
             string_of_form(v, |s| {
                 s.split_once(',').is_some_and(|(a, b)| {
@@ -163,6 +167,7 @@ pub fn is_builtin_scalar(base_type: &str) -> bool {
             | "Text"
             | "Numeric"
             | "URL"
+            | "HttpsUrl"
             | "Geopoint"
     )
 }

@@ -1,9 +1,11 @@
 //! The audit log: one Sonar-shaped `Log` row per change, written in the change's transaction.
+//! The same batch enqueues the change's webhook dispatches ([`super::webhooks`]).
 
 use sea_orm::{ConnectionTrait, EntityTrait, Set};
 use serde::Serialize;
 
 use super::now;
+use super::webhooks::{self, Change, Subscriptions};
 use crate::entity::log;
 use crate::error::AppResult;
 
@@ -56,10 +58,14 @@ pub async fn record<C: ConnectionTrait, P: Serialize, Q: Serialize>(
     batch.write(db).await
 }
 
-/// Audit rows gathered while a change is made, written together by one statement at its end.
+/// Audit rows gathered while a change is made, written together by one statement at its end,
+/// with the webhook dispatches of the changes they record (one more statement, when an
+/// endpoint subscribes to one of them).
 #[derive(Debug, Default)]
 pub struct Batch {
     rows: Vec<(LogType, log::ActiveModel)>,
+    /// Changes to report that have no audit row of their own.
+    notices: Vec<Change>,
 }
 
 impl Batch {
@@ -94,8 +100,82 @@ impl Batch {
         ));
     }
 
-    /// Writes the rows, in the order they were added.
+    /// Reports a change that has no audit row of its own (a disconnection log, a debit of the
+    /// billing pass) to the endpoints subscribed to `(model, CREATED)`.
+    pub fn notify_created<T: Serialize>(&mut self, model: &'static str, record: &T) {
+        self.notices.push(Change {
+            model,
+            event: "CREATED",
+            occurred_at: now(),
+            object: serde_json::to_string(record).ok(),
+            previous: None,
+        });
+    }
+
+    /// The changes the batch reports to webhooks, in order.
+    fn changes(&self) -> Vec<Change> {
+        let mut out: Vec<Change> = self
+            .rows
+            .iter()
+            .filter_map(|(kind, row)| {
+                let loggable = row.loggable_type.as_ref();
+                let (model, event) = webhooks::pair_of(loggable, *kind)?;
+                let current = row.current.as_ref().clone();
+                let previous = row.previous.as_ref().clone();
+                let removed = matches!(event, "DELETED" | "DETACHED");
+                Some(Change {
+                    model,
+                    event,
+                    occurred_at: *row.created_at.as_ref(),
+                    object: if removed { previous.clone() } else { current },
+                    previous: if removed { None } else { previous },
+                })
+            })
+            .collect();
+        out.extend(self.notices.iter().cloned());
+        out
+    }
+
+    /// The dispatch `INSERT`s of the batch's changes for `subscriptions`.
+    pub fn dispatch_statements(
+        &self,
+        backend: sea_orm::DbBackend,
+        subscriptions: &Subscriptions,
+    ) -> Vec<sea_orm::Statement> {
+        if subscriptions.is_empty() {
+            return Vec::new();
+        }
+        webhooks::enqueue_statements(backend, subscriptions, &self.changes())
+    }
+
+    /// Writes the rows, in the order they were added, and their webhook dispatches. Which
+    /// changes have subscribers is read from the settings snapshot (one statement, and only
+    /// when a change is of a kind webhooks report).
     pub async fn write<C: ConnectionTrait>(self, db: &C) -> AppResult<()> {
+        let reported = !self.notices.is_empty()
+            || self
+                .rows
+                .iter()
+                .any(|(kind, row)| webhooks::pair_of(row.loggable_type.as_ref(), *kind).is_some());
+        let dispatches = if reported {
+            let snapshot = super::settings::snapshot(db).await?;
+            self.dispatch_statements(db.get_database_backend(), &snapshot.webhooks)
+        } else {
+            Vec::new()
+        };
+        self.write_with(db, dispatches).await
+    }
+
+    /// Like [`Batch::write`], with the dispatch statements already made
+    /// ([`Batch::dispatch_statements`]).
+    pub async fn write_with<C: ConnectionTrait>(
+        self,
+        db: &C,
+        dispatches: Vec<sea_orm::Statement>,
+    ) -> AppResult<()> {
+        for statement in dispatches {
+            db.execute_raw(statement).await?;
+        }
         let (mut rows, written) = self.split();
         // A statement binds at most 32,766 values on SQLite: 2,000 rows of 11 columns fit.
         while rows.peek().is_some() {

@@ -259,7 +259,7 @@ async fn bill_batch(
     for bill in bills.iter_mut() {
         plan(bill, date)?;
     }
-    write(&txn, &mut bills, date, &mut done).await?;
+    write(&txn, &mut bills, date, &settings.webhooks, &mut done).await?;
     txn.commit().await?;
     Ok(done)
 }
@@ -381,6 +381,7 @@ async fn write<C: ConnectionTrait>(
     db: &C,
     bills: &mut [Bill],
     date: NaiveDate,
+    webhooks: &super::webhooks::Subscriptions,
     done: &mut Done,
 ) -> AppResult<()> {
     let at = now();
@@ -443,10 +444,18 @@ async fn write<C: ConnectionTrait>(
         }
     }
     done.debits = new_debits.len() as u64;
+    // The debits have no audit row of their own (their invoice's row lists them): they are
+    // read back only when an endpoint subscribes to them.
+    let report_debits = webhooks.wants("Debit", "CREATED");
     for chunk in chunks(new_debits, 1000) {
-        debit::Entity::insert_many(chunk)
-            .exec_without_returning(db)
-            .await?;
+        let insert = debit::Entity::insert_many(chunk);
+        if report_debits {
+            for debit in insert.exec_with_returning(db).await? {
+                audit.notify_created("Debit", &debit);
+            }
+        } else {
+            insert.exec_without_returning(db).await?;
+        }
     }
 
     // Debits charged before the pass, onto the invoices.
@@ -605,7 +614,8 @@ async fn write<C: ConnectionTrait>(
             format!("billed through {date}: {} debit(s)", bill.billed),
         );
     }
-    audit.write(db).await?;
+    let dispatches = audit.dispatch_statements(db.get_database_backend(), webhooks);
+    audit.write_with(db, dispatches).await?;
     done.accounts = bills.len() as u64;
     done.invoices = invoices.len() as u64;
     Ok(())

@@ -276,6 +276,12 @@ async fn apply<C: ConnectionTrait>(
         .collect::<AppResult<_>>()?;
 
     let mut audit = audit::Batch::default();
+    let webhooks = &settings.webhooks;
+    if webhooks.wants("Discount", "CREATED") {
+        for credit in &inserted {
+            audit.notify_created("Discount", credit);
+        }
+    }
     let final_invoice = if plan.creates_final_invoice() {
         let invoice = invoicing::Draft {
             account,
@@ -340,20 +346,40 @@ async fn apply<C: ConnectionTrait>(
         version: Set(1),
         ..Default::default()
     });
-    // The disconnection log and the audit rows: one statement on PostgreSQL.
+    // The disconnection log, the audit rows and the webhook dispatches: one statement on
+    // PostgreSQL. Reporting the log itself needs its id first: one statement more, only when
+    // an endpoint subscribes to it.
     let backend = db.get_database_backend();
-    if backend == DbBackend::Postgres {
+    if webhooks.wants("DisconnectionLog", "CREATED") {
+        let log = log.exec_with_returning(db).await?;
+        audit.notify_created("DisconnectionLog", &log);
+        let dispatches = audit.dispatch_statements(backend, webhooks);
+        audit.write_with(db, dispatches).await?;
+    } else if backend == DbBackend::Postgres {
+        let mut dispatches = audit.dispatch_statements(backend, webhooks);
         let (rows, written) = audit.into_statement(backend);
         let rows = rows.ok_or_else(|| AppError::internal("no audit row"))?;
-        db.execute_raw(compose::postgres(
-            "WITH l AS ({0}), a AS ({1}) SELECT 1",
-            vec![log.build(backend), rows],
-        ))
-        .await?;
+        if dispatches.len() == 1 {
+            db.execute_raw(compose::postgres(
+                "WITH l AS ({0}), a AS ({1}), d AS ({2}) SELECT 1",
+                vec![log.build(backend), rows, dispatches.remove(0)],
+            ))
+            .await?;
+        } else {
+            db.execute_raw(compose::postgres(
+                "WITH l AS ({0}), a AS ({1}) SELECT 1",
+                vec![log.build(backend), rows],
+            ))
+            .await?;
+            for statement in dispatches {
+                db.execute_raw(statement).await?;
+            }
+        }
         written.finish(db).await?;
     } else {
         log.exec_without_returning(db).await?;
-        audit.write(db).await?;
+        let dispatches = audit.dispatch_statements(backend, webhooks);
+        audit.write_with(db, dispatches).await?;
     }
     Ok(disconnected)
 }

@@ -30,6 +30,8 @@ pub mod transactions;
 pub mod user_management;
 pub mod users;
 pub mod verify;
+pub mod webhook_delivery;
+pub mod webhooks;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{

@@ -2,7 +2,8 @@
 //! With the account statuses, they are what the write path consults on every change, so a
 //! server keeps them in memory ([`Snapshot`]), checked against the database's settings
 //! generation inside a statement it sends anyway; every mutation of them adds one to the
-//! generation ([`bump`]), so every server sees the change on its next use.
+//! generation ([`bump`]), so every server sees the change on its next use. The webhook
+//! subscriptions travel with them (their changes bump the generation too).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -29,6 +30,8 @@ pub struct Snapshot {
     pub system: system_setting::Model,
     pub zone: Tz,
     statuses: HashMap<i64, account_status::Model>,
+    /// The webhook subscriptions of enabled endpoints (what the outbox writes dispatches for).
+    pub webhooks: super::webhooks::Subscriptions,
 }
 
 impl Snapshot {
@@ -102,6 +105,7 @@ pub async fn snapshot_at<C: ConnectionTrait>(
             .into_iter()
             .map(|s| (s.id, s))
             .collect(),
+        webhooks: super::webhooks::Subscriptions::load(db).await?,
     });
     let mut cached = cache().lock().unwrap_or_else(|e| e.into_inner());
     if cached.len() >= CACHED_DATABASES && !cached.contains_key(&instance) {

@@ -81,7 +81,10 @@ impl TestApp {
         backend: &'static str,
         cleanup: Cleanup,
     ) -> TestApp {
-        let config = Config::for_database(url);
+        let mut config = Config::for_database(url);
+        // Webhook receivers in tests listen on 127.0.0.1, over http.
+        config.limits.webhooks.allow_http = true;
+        config.limits.webhooks.allow_private = true;
         // As `fathom serve` connects: statements limited to a second past the request timeout.
         let db = fathom::db::connect_with(url, schema, Some(config.limits.statement_timeout()))
             .await
@@ -247,6 +250,10 @@ pub const TABLES: &[&str] = &[
     "logs",
     "idempotency_keys",
     "idempotency_key_writes",
+    "webhook_endpoints",
+    "webhook_endpoint_events",
+    "webhook_endpoint_event_dispatches",
+    "webhook_endpoint_event_dispatch_attempts",
 ];
 
 /// A POST of `body` to /api/graphql as JSON, with `token` as its bearer token if given.

@@ -28,3 +28,4 @@ mod schema;
 mod seed;
 mod users;
 mod verify;
+mod webhooks;

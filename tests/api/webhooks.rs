@@ -1,0 +1,547 @@
+//! Webhooks: endpoints and subscriptions through the API, the outbox written with the change
+//! it reports, and delivery to a real receiver on 127.0.0.1 (signed, retried, in order, once
+//! per worker).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use fathom::service::webhook_delivery::{self, Delivery};
+use fathom::service::webhooks::Policy;
+
+use crate::common::{self, create_account, error_code, TestApp};
+
+const CREATE: &str = "mutation($input: CreateWebhookEndpointMutationInput) { createWebhookEndpoint(input: $input) { id name endpoint enabled signing_secret webhook_endpoint_events { entities { id model event } } } }";
+const DISPATCHES: &str = "{ webhook_endpoint_event_dispatches { entities { id payload last_status attempts sent_at webhook_endpoint_id webhook_endpoint_event { model event } webhook_endpoint_event_dispatch_attempts { entities { status response_code response } } } } }";
+const DISCONNECT: &str = "mutation($id: Int64Bit!) { disconnectAccount(id: $id, input: {prorate: true}) { id account_status_id } }";
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Got {
+    id: String,
+    signature: String,
+    content_type: String,
+    body: String,
+}
+
+/// A webhook receiver on 127.0.0.1: records every POST and answers the statuses of its
+/// script in turn (200 once the script is used up).
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<Got>>>,
+    script: Arc<Mutex<VecDeque<u16>>>,
+}
+
+impl Receiver {
+    async fn start(script: &[u16]) -> (String, Receiver) {
+        let receiver = Receiver {
+            got: Default::default(),
+            script: Arc::new(Mutex::new(script.iter().copied().collect())),
+        };
+        let state = receiver.clone();
+        let router = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let state = state.clone();
+                async move {
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
+                    state.got.lock().unwrap().push(Got {
+                        id: header("x-fathom-webhook-id"),
+                        signature: header("x-fathom-signature"),
+                        content_type: header("content-type"),
+                        body,
+                    });
+                    let status = state.script.lock().unwrap().pop_front().unwrap_or(200);
+                    (
+                        StatusCode::from_u16(status).unwrap(),
+                        format!("answered {status}"),
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        (format!("http://127.0.0.1:{port}/hook"), receiver)
+    }
+
+    fn got(&self) -> Vec<Got> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+fn delivery() -> Delivery {
+    Delivery::new(Policy {
+        allow_http: true,
+        allow_private: true,
+    })
+    .unwrap()
+}
+
+fn id_of(value: &Value) -> i64 {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+/// Creates an endpoint subscribed to `pairs`; returns its id and signing secret.
+async fn endpoint(app: &TestApp, url: &str, pairs: &[(&str, &str)]) -> (i64, String) {
+    let pairs: Vec<Value> = pairs
+        .iter()
+        .map(|(m, e)| json!({"model": m, "event": e}))
+        .collect();
+    let data = app
+        .ok(
+            CREATE,
+            json!({"input": {"name": "crm", "endpoint": url, "enabled": true, "model_events": pairs}}),
+        )
+        .await;
+    let created = &data["createWebhookEndpoint"];
+    (
+        id_of(&created["id"]),
+        created["signing_secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn dispatches(app: &TestApp) -> Vec<Value> {
+    app.ok(DISPATCHES, json!({})).await["webhook_endpoint_event_dispatches"]["entities"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Checks `got`'s signature with `secret` and returns its body as JSON.
+fn verified(got: &Got, secret: &str) -> Value {
+    let (t, v1) = got
+        .signature
+        .split_once(',')
+        .and_then(|(t, v)| Some((t.strip_prefix("t=")?, v.strip_prefix("v1=")?)))
+        .unwrap_or_else(|| panic!("a signature: {}", got.signature));
+    let expected = fathom::service::webhooks::hex(&webhook_delivery::hmac_sha256(
+        secret.as_bytes(),
+        format!("{t}.{}", got.body).as_bytes(),
+    ));
+    assert_eq!(v1, expected, "the signature of {}", got.body);
+    assert_eq!(got.content_type, "application/json");
+    let body: Value = serde_json::from_str(&got.body).unwrap();
+    assert_eq!(
+        body["id"].to_string(),
+        got.id,
+        "X-Fathom-Webhook-Id is the dispatch id"
+    );
+    body
+}
+
+async fn deliver(app: &TestApp, at: DateTime<Utc>) -> webhook_delivery::DeliveryReport {
+    webhook_delivery::deliver_due(&app.db, &delivery(), at, 100)
+        .await
+        .unwrap()
+}
+
+on_both!(model_events_are_listed_and_others_refused, |app| {
+    let data = app
+        .ok(
+            "{ webhook_model_events { entities { model events } page_info { total_count } } }",
+            json!({}),
+        )
+        .await;
+    let listed: Vec<(String, Vec<String>)> = data["webhook_model_events"]["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["model"].as_str().unwrap().to_owned(),
+                e["events"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_owned())
+                    .collect(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, Vec<String>)> = [
+        ("Account", &["CREATED", "UPDATED"][..]),
+        ("AccountService", &["ATTACHED", "DETACHED"]),
+        ("Debit", &["CREATED"]),
+        ("DisconnectionLog", &["CREATED"]),
+        ("Discount", &["CREATED"]),
+        ("Invoice", &["CREATED"]),
+        ("ScheduledEvent", &["CREATED", "UPDATED", "DELETED"]),
+    ]
+    .iter()
+    .map(|(m, e)| (m.to_string(), e.iter().map(|s| s.to_string()).collect()))
+    .collect();
+    assert_eq!(listed, expected);
+
+    // An unknown pair, a bad URL, an empty name: VALIDATION_FAILED, nothing written.
+    let before = app.fingerprint().await;
+    for input in [
+        json!({"name": "x", "endpoint": "https://example.com/h", "enabled": true, "model_events": [{"model": "Account", "event": "DELETED"}]}),
+        json!({"name": "x", "endpoint": "https://example.com/h", "enabled": true, "model_events": [{"model": "Contact", "event": "CREATED"}]}),
+        json!({"name": "x", "endpoint": "ftp://example.com/h", "enabled": true}),
+        json!({"name": "x", "endpoint": "https://user:pw@example.com/h", "enabled": true}),
+        json!({"name": " ", "endpoint": "https://example.com/h", "enabled": true}),
+    ] {
+        let body = app.gql(CREATE, json!({"input": input})).await;
+        assert_eq!(
+            error_code(&body).as_deref(),
+            Some("VALIDATION_FAILED"),
+            "{input}: {body}"
+        );
+    }
+    let body = app
+        .gql(CREATE, json!({"input": {"name": "x", "endpoint": "https://example.com/h", "enabled": true, "model_events": [{"model": "Account", "event": "DELETED"}]}}))
+        .await;
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("Account UPDATED") && message.contains("ScheduledEvent DELETED"),
+        "{message}"
+    );
+    assert_eq!(app.fingerprint().await, before);
+
+    // The secret is shown once; a subscription cannot be made twice.
+    let (id, secret) = endpoint(app, "https://example.com/h", &[("Account", "CREATED")]).await;
+    assert!(secret.len() >= 32, "{secret}");
+    let read = app
+        .ok("{ webhook_endpoints { entities { id signing_secret webhook_endpoint_events { entities { model event } } } } }", json!({}))
+        .await;
+    assert_eq!(
+        read["webhook_endpoints"]["entities"][0]["signing_secret"],
+        Value::Null
+    );
+    let again = app
+        .gql("mutation($input: CreateWebhookEndpointEventMutationInput) { createWebhookEndpointEvent(input: $input) { id } }",
+            json!({"input": {"webhook_endpoint_id": id, "model": "Account", "event": "CREATED"}}))
+        .await;
+    assert_eq!(error_code(&again).as_deref(), Some("CONFLICT"), "{again}");
+
+    // Deleted endpoints are not listed (and are NOT_FOUND to change).
+    app.ok(
+        "mutation($id: Int64Bit!) { deleteWebhookEndpoint(id: $id) { success } }",
+        json!({"id": id}),
+    )
+    .await;
+    let read = app
+        .ok("{ webhook_endpoints { entities { id } } }", json!({}))
+        .await;
+    assert_eq!(read["webhook_endpoints"]["entities"], json!([]));
+    let body = app
+        .gql("mutation($id: Int64Bit!) { updateWebhookEndpoint(id: $id, input: {enabled: false}) { id } }", json!({"id": id}))
+        .await;
+    assert_eq!(error_code(&body).as_deref(), Some("NOT_FOUND"), "{body}");
+});
+
+on_both!(only_administrators_manage_webhooks, |app| {
+    let billing_role = app
+        .ok(
+            "{ roles(name: \"Billing\") { entities { id } } }",
+            json!({}),
+        )
+        .await["roles"]["entities"][0]["id"]
+        .clone();
+    let user = app
+        .ok("mutation($input: CreateUserMutationInput) { createUser(input: $input) { id } }",
+            json!({"input": {"name": "b", "username": "billing1", "public_name": "b", "email_address": "b@example.com", "role_id": billing_role}}))
+        .await;
+    let user_id = id_of(&user["createUser"]["id"]);
+    let (_, token) = fathom::service::users::create_token_for_caller(&app.db, user_id, "t")
+        .await
+        .unwrap();
+    for query in [
+        "{ webhook_endpoints { entities { id } } }",
+        "{ webhook_model_events { entities { model } } }",
+        "mutation { createWebhookEndpoint(input: {name: \"x\", endpoint: \"https://example.com/h\", enabled: true}) { id } }",
+    ] {
+        let body = app.gql_as(token.as_str(), query, json!({})).await;
+        assert_eq!(error_code(&body).as_deref(), Some("FORBIDDEN"), "{query}: {body}");
+    }
+});
+
+on_both!(a_disconnection_reaches_the_endpoint_signed, |app| {
+    let (url, receiver) = Receiver::start(&[]).await;
+    let (endpoint_id, secret) = endpoint(
+        app,
+        &url,
+        &[
+            ("Account", "UPDATED"),
+            ("DisconnectionLog", "CREATED"),
+            ("Invoice", "CREATED"),
+            ("Discount", "CREATED"),
+        ],
+    )
+    .await;
+    let (account, _) = common::billed_account(app, "Hooked").await;
+    let before = dispatches(app).await.len();
+    // The account was changed while billed (Account UPDATED by its address, the billing pass's
+    // invoice...): those are dispatches too.
+    assert!(before >= 1, "{before}");
+    let t = common::noon("2026-01-20");
+    app.ok_at(t, DISCONNECT, json!({"id": account})).await;
+    let all = dispatches(app).await;
+    let new: Vec<&Value> = all[before..].iter().collect();
+    let kinds: Vec<(String, String)> = new
+        .iter()
+        .map(|d| {
+            let p: Value = serde_json::from_str(d["payload"].as_str().unwrap()).unwrap();
+            (
+                p["model"].as_str().unwrap().to_owned(),
+                p["event"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for wanted in [
+        ("Account", "UPDATED"),
+        ("DisconnectionLog", "CREATED"),
+        ("Invoice", "CREATED"),
+        ("Discount", "CREATED"),
+    ] {
+        assert!(
+            kinds.iter().any(|(m, e)| m == wanted.0 && e == wanted.1),
+            "{wanted:?} among {kinds:?}"
+        );
+    }
+    assert!(new
+        .iter()
+        .all(|d| d["last_status"] == "PENDING"
+            && d["webhook_endpoint_id"] == endpoint_id.to_string()));
+
+    // Delivered, one endpoint in order: every due dispatch goes out, each signed.
+    // (The billing pass ran at the real time, after `t`: deliver once all are due.)
+    let due = Utc::now() + chrono::Duration::minutes(1);
+    let mut rounds = 0;
+    while deliver(app, due).await.delivered > 0 {
+        rounds += 1;
+        assert!(rounds < 100);
+    }
+    let got = receiver.got();
+    assert_eq!(got.len(), all.len(), "every dispatch delivered once");
+    let ids: Vec<i64> = got.iter().map(|g| g.id.parse().unwrap()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "in order of change");
+    let bodies: Vec<Value> = got.iter().map(|g| verified(g, &secret)).collect();
+    let update = bodies
+        .iter()
+        .rev()
+        .find(|b| b["model"] == "Account" && b["event"] == "UPDATED")
+        .unwrap();
+    assert_eq!(update["object"]["id"], account);
+    assert_eq!(update["object"]["next_recurring_charge_amount"], 0);
+    let status = &update["changes"]["account_status_id"];
+    assert!(status.is_array() && status[0] != status[1], "{update}");
+    let log = bodies
+        .iter()
+        .find(|b| b["model"] == "DisconnectionLog")
+        .unwrap();
+    assert_eq!(log["object"]["account_id"], account);
+    assert_eq!(log["changes"], Value::Null);
+    assert!(
+        log["occurred_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-01-20T"),
+        "{log}"
+    );
+
+    let after = dispatches(app).await;
+    for d in &after {
+        assert_eq!(d["last_status"], "SUCCESS", "{d}");
+        assert_eq!(d["attempts"], 1);
+        assert_eq!(
+            d["webhook_endpoint_event_dispatch_attempts"]["entities"][0]["response_code"],
+            200
+        );
+    }
+
+    // A refused disconnection (the account is no longer active) enqueues nothing.
+    let fingerprint = app.fingerprint().await;
+    let body = app.gql(DISCONNECT, json!({"id": account})).await;
+    assert_eq!(
+        error_code(&body).as_deref(),
+        Some("ACCOUNT_NOT_ACTIVE"),
+        "{body}"
+    );
+    assert_eq!(app.fingerprint().await, fingerprint);
+    assert_eq!(deliver(app, due).await, Default::default());
+});
+
+on_both!(
+    a_failing_endpoint_gets_the_dispatch_again_until_it_answers,
+    |app| {
+        let (url, receiver) = Receiver::start(&[500, 500, 200]).await;
+        let (_, secret) = endpoint(app, &url, &[("Account", "CREATED")]).await;
+        let t0 = common::noon("2026-03-02");
+        let first = fathom::service::at_instant(t0, create_account(app, "One", 1)).await;
+        let second = fathom::service::at_instant(t0, create_account(app, "Two", 1)).await;
+
+        let report = deliver(app, t0).await;
+        assert_eq!((report.delivered, report.failed_attempts), (0, 1));
+        // Not due again yet; and the second waits behind the first (one endpoint, in order).
+        assert_eq!(
+            deliver(app, t0 + chrono::Duration::seconds(30)).await,
+            Default::default()
+        );
+        let report = deliver(app, t0 + chrono::Duration::minutes(2)).await;
+        assert_eq!((report.delivered, report.failed_attempts), (0, 1));
+        let report = deliver(app, t0 + chrono::Duration::minutes(10)).await;
+        assert_eq!((report.delivered, report.failed_attempts), (1, 0));
+        let report = deliver(app, t0 + chrono::Duration::minutes(10)).await;
+        assert_eq!((report.delivered, report.failed_attempts), (1, 0));
+
+        let got = receiver.got();
+        let accounts: Vec<i64> = got
+            .iter()
+            .map(|g| verified(g, &secret)["object"]["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(accounts, vec![first, first, first, second]);
+        assert_eq!(got[0].id, got[2].id, "the same dispatch id each time");
+
+        let all = dispatches(app).await;
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0]["last_status"], "SUCCESS");
+        assert_eq!(all[0]["attempts"], 3);
+        let attempts = &all[0]["webhook_endpoint_event_dispatch_attempts"]["entities"];
+        let codes: Vec<Value> = attempts
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| json!([a["status"], a["response_code"]]))
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                json!(["FAIL", 500]),
+                json!(["FAIL", 500]),
+                json!(["SUCCESS", 200])
+            ]
+        );
+        assert_eq!(attempts[0]["response"], "answered 500");
+        assert_eq!(all[1]["attempts"], 1);
+    }
+);
+
+on_both!(a_dispatch_is_given_up_after_twelve_attempts, |app| {
+    let (url, receiver) = Receiver::start(&[503; 20]).await;
+    endpoint(app, &url, &[("Account", "CREATED")]).await;
+    let t0 = common::noon("2026-03-02");
+    fathom::service::at_instant(t0, create_account(app, "Never", 1)).await;
+    let mut at = t0;
+    let mut given_up = 0;
+    for _ in 0..12 {
+        given_up += deliver(app, at).await.given_up;
+        at += chrono::Duration::days(2);
+    }
+    assert_eq!(receiver.got().len(), 12);
+    assert_eq!(given_up, 1);
+    let all = dispatches(app).await;
+    assert_eq!(all[0]["last_status"], "FAIL");
+    assert_eq!(all[0]["attempts"], 12);
+    assert_eq!(
+        deliver(app, at + chrono::Duration::days(30)).await,
+        Default::default()
+    );
+});
+
+on_both!(two_workers_deliver_each_dispatch_once, |app| {
+    let (url_a, a) = Receiver::start(&[]).await;
+    let (url_b, b) = Receiver::start(&[]).await;
+    endpoint(app, &url_a, &[("Account", "CREATED")]).await;
+    endpoint(app, &url_b, &[("Account", "CREATED")]).await;
+    let t0 = common::noon("2026-03-02");
+    for i in 0..15 {
+        fathom::service::at_instant(t0, create_account(app, &format!("A{i}"), 1)).await;
+    }
+    let one = delivery();
+    let two = delivery();
+    loop {
+        let (x, y) = tokio::join!(
+            webhook_delivery::deliver_due(&app.db, &one, t0, 100),
+            webhook_delivery::deliver_due(&app.db, &two, t0, 100),
+        );
+        if x.unwrap().delivered + y.unwrap().delivered == 0 {
+            break;
+        }
+    }
+    for receiver in [a, b] {
+        let mut ids: Vec<String> = receiver.got().into_iter().map(|g| g.id).collect();
+        assert_eq!(ids.len(), 15, "{ids:?}");
+        let in_order = ids.clone();
+        ids.sort_by_key(|i| i.parse::<i64>().unwrap());
+        assert_eq!(in_order, ids, "each endpoint in order");
+        ids.dedup();
+        assert_eq!(ids.len(), 15, "no dispatch twice");
+    }
+});
+
+on_both!(a_test_webhook_is_sent_at_once, |app| {
+    let (url, receiver) = Receiver::start(&[418]).await;
+    let (id, secret) = endpoint(app, &url, &[]).await;
+    let data = app
+        .ok("mutation($id: Int64Bit!) { generateTestWebhook(id: $id) { success status_code response } }", json!({"id": id}))
+        .await;
+    assert_eq!(
+        data["generateTestWebhook"],
+        json!({"success": false, "status_code": 418, "response": "answered 418"})
+    );
+    let data = app
+        .ok(
+            "mutation($id: Int64Bit!) { generateTestWebhook(id: $id) { success status_code } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        data["generateTestWebhook"],
+        json!({"success": true, "status_code": 200})
+    );
+    let got = receiver.got();
+    assert_eq!(got.len(), 2);
+    assert_eq!(verified(&got[1], &secret)["event"], "TEST");
+    // Nothing stored.
+    assert!(dispatches(app).await.is_empty());
+    // An endpoint nobody listens on: an answer, not an error.
+    let (closed, _) = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        (format!("http://127.0.0.1:{port}/hook"), ())
+    };
+    let (id, _) = endpoint(app, &closed, &[]).await;
+    let data = app
+        .ok("mutation($id: Int64Bit!) { generateTestWebhook(id: $id) { success status_code response } }", json!({"id": id}))
+        .await;
+    assert_eq!(data["generateTestWebhook"]["success"], false);
+    assert_eq!(data["generateTestWebhook"]["status_code"], 0);
+    let _ = Duration::ZERO;
+});
+
+/// Private addresses are refused unless allowed, when the name is resolved.
+#[tokio::test]
+async fn private_addresses_are_refused_at_delivery() {
+    let (url, receiver) = Receiver::start(&[]).await;
+    let strict = Delivery::new(Policy {
+        allow_http: true,
+        allow_private: false,
+    })
+    .unwrap();
+    let answer = strict.send(&url, "k", 1, "{}".into()).await;
+    assert!(!answer.success);
+    assert!(answer.response.contains("private"), "{answer:?}");
+    let by_name = url.replace("127.0.0.1", "localhost");
+    let answer = strict.send(&by_name, "k", 1, "{}".into()).await;
+    assert!(!answer.success);
+    assert!(answer.response.contains("private"), "{answer:?}");
+    let https_only = Delivery::new(Policy::default()).unwrap();
+    let answer = https_only.send(&url, "k", 1, "{}".into()).await;
+    assert!(answer.response.contains("https"), "{answer:?}");
+    assert!(receiver.got().is_empty());
+}
