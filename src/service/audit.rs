@@ -112,6 +112,18 @@ impl Batch {
         });
     }
 
+    /// Reports an update that has no audit row of its own (a scheduled disconnection cancelled
+    /// by the disconnection) to the endpoints subscribed to `(model, UPDATED)`.
+    pub fn notify_updated<T: Serialize>(&mut self, model: &'static str, before: &T, after: &T) {
+        self.notices.push(Change {
+            model,
+            event: "UPDATED",
+            occurred_at: now(),
+            object: serde_json::to_string(after).ok(),
+            previous: serde_json::to_string(before).ok(),
+        });
+    }
+
     /// The changes the batch reports to webhooks, in order.
     fn changes(&self) -> Vec<Change> {
         let mut out: Vec<Change> = self

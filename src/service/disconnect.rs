@@ -282,6 +282,17 @@ async fn apply<C: ConnectionTrait>(
             audit.notify_created("Discount", credit);
         }
     }
+    if webhooks.wants("ScheduledEvent", "UPDATED") {
+        // Cancelled by the statement that locked them, which returned them as they are now;
+        // before, they were pending, without a result.
+        for after in &plan.scheduled_events_to_cancel {
+            let mut before = after.clone();
+            before.status = "PENDING".into();
+            before.result_message = None;
+            before.version -= 1;
+            audit.notify_updated("ScheduledEvent", &before, after);
+        }
+    }
     let final_invoice = if plan.creates_final_invoice() {
         let invoice = invoicing::Draft {
             account,

@@ -28,7 +28,7 @@ pub async fn insert_debit<C: ConnectionTrait>(
     user_id: Option<i64>,
     months: i32,
 ) -> AppResult<debit::Model> {
-    Ok(debit_row(
+    let model = debit_row(
         account,
         service,
         account_service,
@@ -39,7 +39,9 @@ pub async fn insert_debit<C: ConnectionTrait>(
         months,
     )
     .insert(db)
-    .await?)
+    .await?;
+    super::webhooks::report_created(db, "Debit", &model).await?;
+    Ok(model)
 }
 
 /// The row of an uninvoiced recurring debit of `amount` for `[from, to]`, named after the
@@ -90,9 +92,11 @@ pub async fn insert_proration_credit<C: ConnectionTrait>(
     from: NaiveDate,
     user_id: Option<i64>,
 ) -> AppResult<discount::Model> {
-    Ok(proration_credit_row(debit, amount, amount, from, user_id)
+    let model = proration_credit_row(debit, amount, amount, from, user_id)
         .insert(db)
-        .await?)
+        .await?;
+    super::webhooks::report_created(db, "Discount", &model).await?;
+    Ok(model)
 }
 
 /// A planned proration credit: the debit, the amount, and the credited range.

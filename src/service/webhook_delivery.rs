@@ -47,8 +47,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The first delay after a failed attempt; each later one doubles, up to [`MAX_DELAY`].
 pub const RETRY_BASE: Duration = Duration::from_secs(60);
 pub const MAX_DELAY: Duration = Duration::from_secs(24 * 3600);
-/// How long a claim holds a dispatch: longer than an attempt can take.
-pub const LEASE: Duration = Duration::from_secs(60);
+/// How long a claim holds a dispatch: three times what an attempt may take, so that only a
+/// worker that died (or stalled that long) loses its claim.
+pub const LEASE: Duration = Duration::from_secs(30);
 /// The part of an answer's body an attempt keeps.
 pub const RESPONSE_KEPT: usize = 2048;
 /// Dispatches one worker delivers at once (each to another endpoint).

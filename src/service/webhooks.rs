@@ -210,6 +210,20 @@ impl Change {
     }
 }
 
+/// Reports the creation of a record that has no audit row of its own (a prorated debit of a
+/// service added mid-period, a proration credit of a service removed) to its subscribers, in
+/// the caller's transaction: one statement to learn the subscriptions (the settings stamp),
+/// one more only when there are subscribers.
+pub async fn report_created<C: ConnectionTrait, T: serde::Serialize>(
+    db: &C,
+    model: &'static str,
+    record: &T,
+) -> AppResult<()> {
+    let mut batch = audit::Batch::default();
+    batch.notify_created(model, record);
+    batch.write(db).await
+}
+
 /// At most this many dispatches per statement (five values each).
 const ROWS_PER_STATEMENT: usize = 2000;
 

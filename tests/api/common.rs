@@ -554,6 +554,33 @@ pub async fn counting(
     (fathom::app::router(db, &config).unwrap(), count)
 }
 
+/// The statements one `disconnectAccount` of `account` (with proration) sends, `BEGIN` and
+/// `COMMIT` included and authentication not, at 2026-02-01 noon; a disconnection of `other`
+/// first warms what a server keeps (the token, the settings).
+pub async fn statements_of_a_disconnection(app: &TestApp, account: i64, other: i64) -> usize {
+    let (router, count) = counting(app).await;
+    let send = |id: i64| {
+        let body = json!({
+            "query": "mutation($id: Int64Bit!) { disconnectAccount(id: $id, input: {prorate: true}) { id next_recurring_charge_amount } }",
+            "variables": {"id": id},
+        });
+        let router = router.clone();
+        let token = app.token.clone();
+        async move {
+            let request = graphql_request(Some(&token), body.to_string());
+            let (_, _, bytes) =
+                fathom::service::at_instant(noon("2026-02-01"), answer(&router, request)).await;
+            let answer: Value = serde_json::from_slice(&bytes).unwrap();
+            assert!(answer.get("errors").is_none(), "{answer}");
+        }
+    };
+    send(other).await;
+    count.store(0, std::sync::atomic::Ordering::SeqCst);
+    send(account).await;
+    // One statement authenticates; the hook does not see BEGIN and COMMIT.
+    count.load(std::sync::atomic::Ordering::SeqCst) - 1 + 2
+}
+
 /// The `current` record (parsed) of the last audit row of type `kind` about account `account`,
 /// read through the `logs` collection.
 pub async fn last_account_log(app: &TestApp, account: i64, kind: &str) -> Value {
@@ -567,8 +594,7 @@ pub async fn last_account_log(app: &TestApp, account: i64, kind: &str) -> Value 
         .as_array()
         .unwrap()
         .iter()
-        .filter(|l| l["type"] == kind)
-        .next_back()
+        .rfind(|l| l["type"] == kind)
         .unwrap_or_else(|| panic!("no {kind} audit row for account {account}"))
         .clone();
     serde_json::from_str(last["current"].as_str().unwrap()).unwrap()

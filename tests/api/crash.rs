@@ -1,6 +1,7 @@
 //! Crash safety: the real binary, killed with SIGKILL in the middle of a burst of
 //! disconnections, leaves every account wholly disconnected or untouched, and loses no
-//! disconnection it acknowledged. Slow, so `#[ignore]`d; `.ci/run` runs it.
+//! disconnection it acknowledged; killed while delivering webhooks, it loses no dispatch.
+//! Slow, so `#[ignore]`d; `.ci/run` runs it.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,6 +29,9 @@ fn start(url: &str, port: u16) -> Child {
         .env("DATABASE_URL", url)
         .env("FATHOM_BIND", format!("127.0.0.1:{port}"))
         .env("FATHOM_LOG", "warn")
+        // Webhook receivers of these tests listen on 127.0.0.1, over http.
+        .env("FATHOM_WEBHOOK_ALLOW_HTTP", "true")
+        .env("FATHOM_WEBHOOK_ALLOW_PRIVATE", "true")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -502,5 +506,93 @@ async fn a_billing_pass_killed_mid_run_and_run_again_bills_every_period_once_pos
         return;
     };
     billing_killed(&app).await;
+    app.finish().await;
+}
+
+/// The server killed with SIGKILL while a slow receiver holds a webhook POST, then started
+/// again: every dispatch is delivered at least once, none is lost (the killed claim runs out
+/// and the dispatch is sent again).
+async fn webhooks_killed(app: &common::TestApp) {
+    const DISPATCHES: usize = 6;
+    let (url, receiver) =
+        crate::webhooks::Receiver::start_slow(&[], Duration::from_millis(700)).await;
+    crate::webhooks::endpoint(app, &url, &[("Account", "CREATED")]).await;
+    for i in 0..DISPATCHES {
+        common::create_account(app, &format!("Hooked {i}"), 1).await;
+    }
+    let port = free_port();
+    let mut server = start(&app.url, port);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while receiver.got().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no delivery began ({})",
+            app.backend
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The second POST is being answered, slowly: kill the server under it.
+    server.kill().expect("SIGKILL");
+    let _ = server.wait();
+    let before = receiver.got().len();
+    assert!(
+        before < DISPATCHES,
+        "the kill came mid-delivery ({})",
+        app.backend
+    );
+
+    let mut server = start(&app.url, free_port());
+    let succeeded =
+        "SELECT COUNT(*) AS n FROM webhook_endpoint_event_dispatches WHERE last_status = 'SUCCESS'";
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while one(app, succeeded.into()).await < DISPATCHES as i64 {
+        assert!(
+            Instant::now() < deadline,
+            "dispatches not all delivered ({})",
+            app.backend
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let mut ids: Vec<i64> = receiver
+        .got()
+        .iter()
+        .map(|g| g.id.parse().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        DISPATCHES,
+        "each dispatch received ({})",
+        app.backend
+    );
+    assert_eq!(
+        one(
+            app,
+            "SELECT COUNT(*) AS n FROM webhook_endpoint_event_dispatches".into()
+        )
+        .await,
+        DISPATCHES as i64
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts and kills the real binary; run by .ci/run"]
+async fn a_server_killed_mid_delivery_loses_no_webhook_sqlite() {
+    let app = common::TestApp::sqlite().await;
+    webhooks_killed(&app).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts and kills the real binary; run by .ci/run"]
+async fn a_server_killed_mid_delivery_loses_no_webhook_postgres() {
+    let Some(app) = common::TestApp::postgres().await else {
+        eprintln!("FATHOM_TEST_POSTGRES_URL is not set: skipped");
+        return;
+    };
+    webhooks_killed(&app).await;
     app.finish().await;
 }

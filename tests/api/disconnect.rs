@@ -508,29 +508,7 @@ on_both!(a_disconnection_stays_within_its_statement_budget, |app| {
         json!({"a": account}),
     )
     .await;
-    let (router, count) = common::counting(app).await;
-    let send = |id: i64| {
-        let body = json!({
-            "query": "mutation($id: Int64Bit!) { disconnectAccount(id: $id, input: {prorate: true}) { id next_recurring_charge_amount } }",
-            "variables": {"id": id},
-        });
-        let router = router.clone();
-        let token = app.token.clone();
-        async move {
-            let request = common::graphql_request(Some(&token), body.to_string());
-            let (_, _, bytes) =
-                fathom::service::at_instant(noon("2026-02-01"), common::answer(&router, request))
-                    .await;
-            let answer: Value = serde_json::from_slice(&bytes).unwrap();
-            assert!(answer.get("errors").is_none(), "{answer}");
-        }
-    };
-    // A first disconnection warms what a server keeps: the token, the settings.
-    send(other).await;
-    count.store(0, std::sync::atomic::Ordering::SeqCst);
-    send(account).await;
-    // One statement authenticates; the hook does not see BEGIN and COMMIT.
-    let statements = count.load(std::sync::atomic::Ordering::SeqCst) - 1 + 2;
+    let statements = common::statements_of_a_disconnection(app, account, other).await;
     let pinned = if app.backend == "postgres" { 11 } else { 16 };
     assert_eq!(
         statements, pinned,
