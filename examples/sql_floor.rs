@@ -1,7 +1,7 @@
 //! The benchmark's SQL floor on SQLite (`bash bench/run` builds and runs it): the statements a
 //! minimal implementation of a workload needs, sent through the same driver and connection
-//! settings as fathom (sqlx; WAL, `synchronous = FULL`, foreign keys on), with no GraphQL, no
-//! HTTP and no ORM. PostgreSQL's floors are pgbench scripts; this plays pgbench's part for
+//! settings as fathom (sqlx; WAL, `synchronous = FULL`, foreign keys on, 32 MiB of page
+//! cache), with no GraphQL, no HTTP and no ORM. PostgreSQL's floors are pgbench scripts; this plays pgbench's part for
 //! SQLite, where a load generator must run in the server's process.
 //!
 //! ```text
@@ -120,7 +120,9 @@ async fn main() {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(60))
-        .foreign_keys(true);
+        .foreign_keys(true)
+        // fathom's page cache per connection (src/db.rs).
+        .pragma("cache_size", "-32768");
     let pool = SqlitePoolOptions::new()
         .max_connections(args.clients as u32)
         .connect_with(options)

@@ -46,7 +46,7 @@ pub async fn connect_with(
     Ok(db)
 }
 
-/// One pool; `writer` opens SQLite's single-connection pool for write transactions.
+/// One pool; `writer` opens SQLite's pool for write transactions ([`WRITERS_PER_FILE`] connections).
 async fn open(
     url: &str,
     schema: Option<&str>,
@@ -62,8 +62,8 @@ async fn open(
         .acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
         if writer {
-            // Idle writers of databases no longer used (a test's) close their connection.
-            opts.max_connections(1)
+            // Idle writers of databases no longer used (a test's) close their connections.
+            opts.max_connections(WRITERS_PER_FILE)
                 .min_connections(0)
                 .idle_timeout(Duration::from_secs(30))
                 .acquire_timeout(Duration::from_secs(10));
@@ -76,6 +76,9 @@ async fn open(
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
                 .create_if_missing(true)
+                // 32 MiB of page cache per connection (SQLite's default is 2 MiB): a large
+                // book's indexes stay in memory instead of being read through the OS.
+                .pragma("cache_size", "-32768")
         });
         opts.map_sqlx_sqlite_pool_opts(move |pool| {
             pool.after_connect(move |conn, _| {
@@ -206,12 +209,17 @@ mod sqlite_statement_limit {
 }
 
 /// SQLite lets one transaction write at a time. Write transactions of one process take turns
-/// on a pool of one connection per database file (opened beside the main pool by
-/// [`connect_with`]): a writer waits for its turn asleep in the pool's queue and starts the
-/// moment the one before it commits, where waiting in SQLite's busy handler would poll and
-/// would hold one of the main pool's connections, which reads need. Other processes on the
+/// on a small pool per database file (opened beside the main pool by [`connect_with`]): a
+/// writer waits for its turn asleep in the pool's queue, where waiting in SQLite's busy
+/// handler would poll and would hold one of the main pool's connections, which reads need. Other processes on the
 /// same file (a `run-scheduled` worker, `fathom bill`) still take turns through the busy
 /// handler.
+/// Connections of a file's writer pool. Two, not one: after a commit, SQLite may checkpoint
+/// the write-ahead log on the committing connection (its automatic checkpoint), which at a
+/// million accounts can take long; the second connection lets the next writer go on
+/// meanwhile (bench/RESULTS.md). The two meet at SQLite's lock through the busy handler.
+const WRITERS_PER_FILE: u32 = 2;
+
 fn writers() -> &'static Mutex<HashMap<PathBuf, DatabaseConnection>> {
     static WRITERS: OnceLock<Mutex<HashMap<PathBuf, DatabaseConnection>>> = OnceLock::new();
     WRITERS.get_or_init(Default::default)

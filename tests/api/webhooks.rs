@@ -68,8 +68,10 @@ impl Receiver {
                     });
                     let status = state.script.lock().unwrap().pop_front().unwrap_or(200);
                     tokio::time::sleep(delay).await;
+                    // A redirect points back here: followed, it would show as one more request.
                     (
                         StatusCode::from_u16(status).unwrap(),
+                        [(axum::http::header::LOCATION, "/hook")],
                         format!("answered {status}"),
                     )
                 }
@@ -489,41 +491,31 @@ on_both!(two_workers_deliver_each_dispatch_once, |app| {
 });
 
 on_both!(a_test_webhook_is_sent_at_once, |app| {
-    let (url, receiver) = Receiver::start(&[418]).await;
+    let (url, receiver) = Receiver::start(&[418, 302]).await;
     let (id, secret) = endpoint(app, &url, &[]).await;
-    let data = app
-        .ok("mutation($id: Int64Bit!) { generateTestWebhook(id: $id) { success status_code response } }", json!({"id": id}))
-        .await;
-    assert_eq!(
-        data["generateTestWebhook"],
-        json!({"success": false, "status_code": 418, "response": "answered 418"})
-    );
-    let data = app
-        .ok(
-            "mutation($id: Int64Bit!) { generateTestWebhook(id: $id) { success status_code } }",
-            json!({"id": id}),
-        )
-        .await;
-    assert_eq!(
-        data["generateTestWebhook"],
-        json!({"success": true, "status_code": 200})
-    );
+    const TEST: &str = "mutation($id: Int64Bit!) { generateTestWebhook(id: $id) { success status_code response } }";
+    // A refusal, then a redirect (an answer like any other: not followed, not a success), then
+    // a success.
+    for (success, status) in [(false, 418), (false, 302), (true, 200)] {
+        let data = app.ok(TEST, json!({"id": id})).await;
+        assert_eq!(
+            data["generateTestWebhook"],
+            json!({"success": success, "status_code": status, "response": format!("answered {status}")})
+        );
+    }
     let got = receiver.got();
-    assert_eq!(got.len(), 2);
-    assert_eq!(verified(&got[1], &secret)["event"], "TEST");
+    assert_eq!(got.len(), 3, "the redirect was not followed");
+    assert_eq!(verified(&got[2], &secret)["event"], "TEST");
     // Nothing stored.
     assert!(dispatches(app).await.is_empty());
     // An endpoint nobody listens on: an answer, not an error.
-    let (closed, _) = {
+    let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        drop(listener);
-        (format!("http://127.0.0.1:{port}/hook"), ())
+        format!("http://127.0.0.1:{port}/hook")
     };
     let (id, _) = endpoint(app, &closed, &[]).await;
-    let data = app
-        .ok("mutation($id: Int64Bit!) { generateTestWebhook(id: $id) { success status_code response } }", json!({"id": id}))
-        .await;
+    let data = app.ok(TEST, json!({"id": id})).await;
     assert_eq!(data["generateTestWebhook"]["success"], false);
     assert_eq!(data["generateTestWebhook"]["status_code"], 0);
 });
