@@ -324,15 +324,18 @@ async fn serve(config: Config, demo: bool) -> AppResult<()> {
         service::seed::seed_demo(&setup).await?;
     }
     setup.close().await?;
-    let conn = db::connect_with(
+    let jobs =
+        crate::config::Jobs::parse(&config.jobs).map_err(|e| AppError::validation("jobs", e))?;
+    let conn = db::connect_sized(
         &config.database_url,
         None,
         Some(config.limits.statement_timeout()),
+        Some(config.db_pool_size),
     )
     .await?;
     let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
     let delivery = service::webhook_delivery::Delivery::new(config.limits.webhooks.policy())?;
-    crate::worker::spawn(conn.clone(), metrics.clone(), delivery);
+    crate::worker::spawn(conn.clone(), metrics.clone(), delivery, jobs);
     let router = app::router_with_metrics(conn, &config, metrics)?;
     let listener = TcpListener::bind(&config.bind)
         .await

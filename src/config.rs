@@ -45,8 +45,57 @@ pub struct Config {
         global = true
     )]
     pub compiled_reads: bool,
+    /// The background jobs `serve` runs: a comma-separated list of `scheduler` (due scheduled
+    /// events), `billing` (the daily billing pass) and `webhooks` (delivery); `all` or `none`.
+    /// With several servers, choose where each runs (any number of instances may run each:
+    /// they share the work without doing any twice).
+    #[arg(long, env = "FATHOM_JOBS", default_value = "all", global = true)]
+    pub jobs: String,
+    /// Database connections per server (PostgreSQL; SQLite uses 4 for reads and 2 for writes).
+    #[arg(long, env = "FATHOM_DB_POOL_SIZE", default_value_t = 16, global = true)]
+    pub db_pool_size: u32,
     #[command(flatten)]
     pub limits: Limits,
+}
+
+/// Which background jobs a server runs ([`Config::jobs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Jobs {
+    pub scheduler: bool,
+    pub billing: bool,
+    pub webhooks: bool,
+}
+
+impl Jobs {
+    pub const ALL: Jobs = Jobs {
+        scheduler: true,
+        billing: true,
+        webhooks: true,
+    };
+
+    /// Parses `FATHOM_JOBS`; an unknown name is an error naming the known ones.
+    pub fn parse(text: &str) -> Result<Jobs, String> {
+        let mut jobs = Jobs {
+            scheduler: false,
+            billing: false,
+            webhooks: false,
+        };
+        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "all" => jobs = Jobs::ALL,
+                "none" => {}
+                "scheduler" => jobs.scheduler = true,
+                "billing" => jobs.billing = true,
+                "webhooks" => jobs.webhooks = true,
+                other => {
+                    return Err(format!(
+                        "unknown job {other:?} in FATHOM_JOBS: use scheduler, billing, webhooks, all or none"
+                    ))
+                }
+            }
+        }
+        Ok(jobs)
+    }
 }
 
 /// How log lines are written (`FATHOM_LOG_FORMAT`).
@@ -180,6 +229,8 @@ impl Config {
             log_format: LogFormat::Text,
             cors_origins: String::new(),
             compiled_reads: true,
+            jobs: "all".into(),
+            db_pool_size: 16,
             limits: Limits::default(),
         }
     }

@@ -36,11 +36,21 @@ pub async fn connect_with(
     schema: Option<&str>,
     statement_timeout: Option<Duration>,
 ) -> Result<DatabaseConnection, DbErr> {
-    let db = open(url, schema, statement_timeout, false).await?;
+    connect_sized(url, schema, statement_timeout, None).await
+}
+
+/// Like [`connect_with`], with `pool_size` connections on PostgreSQL (default 16).
+pub async fn connect_sized(
+    url: &str,
+    schema: Option<&str>,
+    statement_timeout: Option<Duration>,
+    pool_size: Option<u32>,
+) -> Result<DatabaseConnection, DbErr> {
+    let db = open(url, schema, statement_timeout, pool_size, false).await?;
     // An in-memory database cannot be opened twice: it keeps the busy handler alone.
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     if let Some(path) = sqlite_file(&db).filter(|_| !in_memory) {
-        let writer = open(url, schema, statement_timeout, true).await?;
+        let writer = open(url, schema, statement_timeout, None, true).await?;
         writers().lock().unwrap().insert(path, writer);
     }
     Ok(db)
@@ -51,6 +61,7 @@ async fn open(
     url: &str,
     schema: Option<&str>,
     statement_timeout: Option<Duration>,
+    pool_size: Option<u32>,
     writer: bool,
 ) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
@@ -92,7 +103,8 @@ async fn open(
             })
         });
     } else {
-        opts.max_connections(16).min_connections(1);
+        opts.max_connections(pool_size.unwrap_or(16).max(1))
+            .min_connections(1);
         if let Some(limit) = statement_timeout {
             let value = format!("{}ms", limit.as_millis());
             opts.map_sqlx_postgres_opts(move |o| o.options([("statement_timeout", value.clone())]));

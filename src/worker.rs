@@ -11,22 +11,25 @@ use std::time::{Duration, Instant};
 
 use sea_orm::DatabaseConnection;
 
+use crate::config::Jobs;
 use crate::metrics::Metrics;
 use crate::service::webhook_delivery::{self, Delivery};
 use crate::service::{billing, idempotency, now, scheduled, settings};
 
 pub const BILLING_INTERVAL: Duration = Duration::from_secs(3600);
 
-/// Starts the scheduler, webhook delivery and the billing loop; the billing passes are
-/// recorded in `metrics`.
-pub fn spawn(
-    db: DatabaseConnection,
-    metrics: Arc<Metrics>,
-    delivery: Delivery,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(scheduler_loop(db.clone(), scheduled::DEFAULT_BATCH));
-    tokio::spawn(webhook_loop(db.clone(), delivery));
-    spawn_billing(db, metrics)
+/// Starts the scheduler, webhook delivery and the billing loop, those of them `jobs` names;
+/// the billing passes are recorded in `metrics`.
+pub fn spawn(db: DatabaseConnection, metrics: Arc<Metrics>, delivery: Delivery, jobs: Jobs) {
+    if jobs.scheduler {
+        tokio::spawn(scheduler_loop(db.clone(), scheduled::DEFAULT_BATCH));
+    }
+    if jobs.webhooks {
+        tokio::spawn(webhook_loop(db.clone(), delivery));
+    }
+    if jobs.billing {
+        spawn_billing(db, metrics);
+    }
 }
 
 /// How often an idle webhook worker looks for due dispatches (one indexed read).

@@ -116,6 +116,18 @@ impl TestApp {
         }
     }
 
+    /// Turns the per-token rate limit off on this app's routers (for tests that build large
+    /// books through the API).
+    pub fn lift_rate_limit(&mut self) {
+        let mut config = Config::for_database(&self.url);
+        config.limits.webhooks.allow_http = true;
+        config.limits.webhooks.allow_private = true;
+        config.limits.rate_limit_per_minute = 0;
+        self.router = fathom::app::router(self.db.clone(), &config).expect("router");
+        config.compiled_reads = false;
+        self.general = fathom::app::router(self.db.clone(), &config).expect("router");
+    }
+
     pub async fn finish(self) {
         self.db.close().await.ok();
         match self.cleanup {

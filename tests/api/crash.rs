@@ -15,7 +15,7 @@ use crate::common::{self, create_address, noon};
 
 const ACCOUNTS: usize = 40;
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -24,9 +24,15 @@ fn free_port() -> u16 {
 }
 
 fn start(url: &str, port: u16) -> Child {
+    start_with(url, port, "all")
+}
+
+/// `fathom serve` on `url` at `port`, running the background `jobs` (`FATHOM_JOBS`).
+pub fn start_with(url: &str, port: u16, jobs: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_fathom"))
         .arg("serve")
         .env("DATABASE_URL", url)
+        .env("FATHOM_JOBS", jobs)
         .env("FATHOM_BIND", format!("127.0.0.1:{port}"))
         .env("FATHOM_LOG", "warn")
         // Webhook receivers of these tests listen on 127.0.0.1, over http.
@@ -39,7 +45,7 @@ fn start(url: &str, port: u16) -> Child {
 }
 
 /// One HTTP/1.1 request; the status and the body.
-async fn post(port: u16, token: &str, body: &str) -> std::io::Result<(u16, String)> {
+pub async fn post(port: u16, token: &str, body: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
     let request = format!(
         "POST /api/graphql HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -59,7 +65,7 @@ async fn post(port: u16, token: &str, body: &str) -> std::io::Result<(u16, Strin
     Ok((status, body))
 }
 
-async fn one(app: &common::TestApp, sql: String) -> i64 {
+pub async fn one(app: &common::TestApp, sql: String) -> i64 {
     let row = app
         .db
         .query_one_raw(Statement::from_string(app.db.get_database_backend(), sql))
@@ -233,7 +239,7 @@ async fn a_crash_mid_burst_leaves_each_account_wholly_disconnected_or_untouched_
 }
 
 /// `events` accounts, each billed and with a scheduled disconnection due on Feb 1, 2026.
-async fn due_disconnections(app: &common::TestApp, events: usize) -> Vec<i64> {
+pub async fn due_disconnections(app: &common::TestApp, events: usize) -> Vec<i64> {
     let t0 = noon("2026-01-15");
     let fiber = app.recurring_service("Fiber", 5000, 1).await;
     let mut accounts = Vec::new();
@@ -251,7 +257,7 @@ async fn due_disconnections(app: &common::TestApp, events: usize) -> Vec<i64> {
 
 /// Every scheduled event was carried out, each account disconnected once by its event (one
 /// log, one proration credit), and money is conserved.
-async fn assert_each_disconnected_once(app: &common::TestApp, accounts: &[i64]) {
+pub async fn assert_each_disconnected_once(app: &common::TestApp, accounts: &[i64]) {
     assert_eq!(
         one(
             app,

@@ -19,6 +19,7 @@ mod graphiql;
 mod hostile;
 mod http_spec;
 mod idempotency;
+mod instances;
 mod large_bodies;
 mod limits;
 mod observability;

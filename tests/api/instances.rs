@@ -1,0 +1,302 @@
+//! Several servers over one PostgreSQL database (DESIGN §10): two real `fathom serve`
+//! processes share the scheduled events, the billing pass and webhook delivery without doing
+//! anything twice or losing anything when one is killed, and what one server changes (a
+//! revoked token, a disabled user, a billing setting) the other obeys on its next request.
+//! Slow (real processes), so `#[ignore]`d; `.ci/run` runs them.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::common::{self, TestApp};
+use crate::crash::{
+    assert_each_disconnected_once, due_disconnections, free_port, one, post, start_with,
+};
+
+/// A server process, killed when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    async fn start(app: &TestApp, jobs: &str) -> Server {
+        let port = free_port();
+        let child = start_with(&app.url, port, jobs);
+        common::wait_healthy(port).await;
+        Server { child, port }
+    }
+
+    /// A GraphQL request as `token`; the answer's JSON.
+    async fn gql(&self, token: &str, query: &str, variables: Value) -> Value {
+        let body = json!({"query": query, "variables": variables}).to_string();
+        let (status, body) = post(self.port, token, &body).await.expect("an answer");
+        serde_json::from_str(&body).unwrap_or_else(|_| panic!("HTTP {status}: {body}"))
+    }
+
+    fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `test` on a fresh PostgreSQL app; prints why when there is none.
+macro_rules! on_postgres {
+    ($name:ident, |$app:ident| $body:block) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        #[ignore = "starts several real servers; run by .ci/run"]
+        async fn $name() {
+            let Some(mut $app) = common::TestApp::postgres().await else {
+                eprintln!("FATHOM_TEST_POSTGRES_URL is not set: skipped");
+                return;
+            };
+            $app.lift_rate_limit();
+            let app = &$app;
+            async fn run($app: &TestApp) $body
+            run(app).await;
+            $app.finish().await;
+        }
+    };
+}
+
+async fn wait_until(what: &str, limit: Duration, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+on_postgres!(
+    two_servers_carry_out_a_thousand_due_events_once_even_when_one_is_killed,
+    |app| {
+        const EVENTS: usize = 1000;
+        let accounts = due_disconnections(app, EVENTS).await;
+        let completed = "SELECT COUNT(*) AS n FROM scheduled_events WHERE status = 'COMPLETED'";
+        let mut a = Server::start(app, "scheduler").await;
+        let b = Server::start(app, "scheduler").await;
+        wait_until(
+            "a third of the events",
+            Duration::from_secs(300),
+            async || one(app, completed.into()).await >= (EVENTS / 3) as i64,
+        )
+        .await;
+        a.kill();
+        wait_until("every event", Duration::from_secs(300), async || {
+            one(app, completed.into()).await == EVENTS as i64
+        })
+        .await;
+        drop(b);
+        assert_each_disconnected_once(app, &accounts).await;
+    }
+);
+
+on_postgres!(
+    two_billing_passes_for_one_date_bill_each_period_once,
+    |app| {
+        const ACCOUNTS: usize = 60;
+        let t0 = common::noon("2026-01-15");
+        let fiber = app.recurring_service("Fiber", 5000, 1).await;
+        for i in 0..ACCOUNTS {
+            let account = app.account_activated_at(&format!("Billed {i}"), t0).await;
+            app.ok_at(t0, "mutation($a: Int64Bit!, $s: Int64Bit!) { addServiceToAccount(input: {account_id: $a, service_id: $s, quantity: 1}) { id } }", json!({"a": account, "s": fiber})).await;
+        }
+        let pass = || {
+            Command::new(env!("CARGO_BIN_EXE_fathom"))
+                .args(["bill", "--date", "2026-06-15", "--batch", "7"])
+                .env("DATABASE_URL", &app.url)
+                .env("FATHOM_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (first, second) = (pass(), pass());
+        for child in [first, second] {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        // Billed in advance: the periods starting January 15 to June 15, six per account.
+        assert_eq!(
+            one(
+                app,
+                "SELECT COUNT(*) AS n FROM debits WHERE account_service_id IS NOT NULL".into()
+            )
+            .await,
+            (ACCOUNTS * 6) as i64
+        );
+        app.assert_billing_is_contiguous().await;
+        app.assert_money_conserved().await;
+        let verify = Command::new(env!("CARGO_BIN_EXE_fathom"))
+            .arg("verify")
+            .env("DATABASE_URL", &app.url)
+            .output()
+            .unwrap();
+        assert!(
+            verify.status.success(),
+            "{}",
+            String::from_utf8_lossy(&verify.stdout)
+        );
+    }
+);
+
+on_postgres!(
+    what_one_server_changes_the_other_obeys_on_its_next_request,
+    |app| {
+        let a = Server::start(app, "none").await;
+        let b = Server::start(app, "none").await;
+        let me = "{ me { username } }";
+        // A second administrator's token, used on both servers (so both have it cached).
+        let user = app
+        .ok("mutation($input: CreateUserMutationInput) { createUser(input: $input) { id } }",
+            json!({"input": {"name": "Ops", "username": "ops", "public_name": "Ops", "email_address": "ops@example.com"}}))
+        .await;
+        let user_id: i64 = user["createUser"]["id"].as_str().unwrap().parse().unwrap();
+        let (token_row, token) =
+            fathom::service::users::create_token_for_caller(&app.db, user_id, "t")
+                .await
+                .unwrap();
+        let (_, second) = fathom::service::users::create_token_for_caller(&app.db, user_id, "u")
+            .await
+            .unwrap();
+        for server in [&a, &b] {
+            for t in [token.as_str(), second.as_str()] {
+                let body = server.gql(t, me, json!({})).await;
+                assert_eq!(body["data"]["me"]["username"], "ops", "{body}");
+            }
+        }
+        // Revoked through A: refused by B at once.
+        let body = a
+            .gql(
+                token.as_str(),
+                "mutation($id: Int64Bit!) { deletePersonalAccessToken(id: $id) { success } }",
+                json!({"id": token_row.id}),
+            )
+            .await;
+        assert_eq!(
+            body["data"]["deletePersonalAccessToken"]["success"], true,
+            "{body}"
+        );
+        let body = b.gql(token.as_str(), me, json!({})).await;
+        assert_eq!(
+            common::error_code(&body).as_deref(),
+            Some("UNAUTHENTICATED"),
+            "{body}"
+        );
+        // The user disabled through A: their other token is refused by B.
+        let body = a
+        .gql(&app.token, "mutation($id: Int64Bit!) { updateUser(id: $id, input: {enabled: false}) { enabled } }", json!({"id": user_id}))
+        .await;
+        assert_eq!(body["data"]["updateUser"]["enabled"], false, "{body}");
+        let body = b.gql(second.as_str(), me, json!({})).await;
+        assert_eq!(
+            common::error_code(&body).as_deref(),
+            Some("UNAUTHENTICATED"),
+            "{body}"
+        );
+
+        // A billing setting changed through A decides B's next disconnection.
+        let (first, _) = common::billed_account(app, "First").await;
+        let (next, _) = common::billed_account(app, "Next").await;
+        let disconnect = "mutation($id: Int64Bit!) { disconnectAccount(id: $id) { id } }";
+        let setting = "mutation($p: Boolean!) { updateBillingSettings(input: {prorate_account_status_change: $p}) { prorate_account_status_change } }";
+        let body = a.gql(&app.token, setting, json!({"p": true})).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        let body = b.gql(&app.token, disconnect, json!({"id": first})).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        let body = a.gql(&app.token, setting, json!({"p": false})).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        let body = b.gql(&app.token, disconnect, json!({"id": next})).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        let logs = app
+        .ok("{ disconnection_logs(sorter: [{attribute: \"id\", direction: ASC}]) { entities { account_id prorated proration_source } } }", json!({}))
+        .await;
+        let logs = &logs["disconnection_logs"]["entities"];
+        assert_eq!(logs[0]["prorated"], true, "{logs}");
+        assert_eq!(logs[1]["prorated"], false, "{logs}");
+        assert_eq!(logs[1]["proration_source"], "BILLING_SETTINGS");
+    }
+);
+
+on_postgres!(
+    two_servers_deliver_each_webhook_once_and_lose_none_when_one_is_killed,
+    |app| {
+        const ROUND: usize = 40;
+        let (url, receiver) =
+            crate::webhooks::Receiver::start_slow(&[], Duration::from_millis(40)).await;
+        // Four endpoints, so that both servers have work at once.
+        for _ in 0..4 {
+            crate::webhooks::endpoint(app, &url, &[("Account", "CREATED")]).await;
+        }
+        let succeeded =
+        "SELECT COUNT(*) AS n FROM webhook_endpoint_event_dispatches WHERE last_status = 'SUCCESS'";
+        let accounts = async |round: usize| {
+            for i in 0..ROUND / 4 {
+                common::create_account(app, &format!("Hooked {round}.{i}"), 1).await;
+            }
+        };
+        let mut a = Server::start(app, "webhooks").await;
+        let b = Server::start(app, "webhooks").await;
+
+        // Both running: each dispatch once.
+        accounts(1).await;
+        wait_until("the first round", Duration::from_secs(60), async || {
+            one(app, succeeded.into()).await == ROUND as i64
+        })
+        .await;
+        let mut ids: Vec<i64> = receiver
+            .got()
+            .iter()
+            .map(|g| g.id.parse().unwrap())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(
+            (ids.len(), receiver.got().len()),
+            (ROUND, ROUND),
+            "each once"
+        );
+
+        // One killed mid-round: none lost.
+        accounts(2).await;
+        wait_until(
+            "a quarter of the second round",
+            Duration::from_secs(60),
+            async || one(app, succeeded.into()).await >= (ROUND + ROUND / 4) as i64,
+        )
+        .await;
+        a.kill();
+        wait_until("every dispatch", Duration::from_secs(90), async || {
+            one(app, succeeded.into()).await == (2 * ROUND) as i64
+        })
+        .await;
+        drop(b);
+        let mut ids: Vec<i64> = receiver
+            .got()
+            .iter()
+            .map(|g| g.id.parse().unwrap())
+            .collect();
+        let received = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 2 * ROUND, "none lost");
+        // Only a POST in flight when A was killed (at most one per endpoint) is sent twice.
+        assert!(
+            received - 2 * ROUND <= 4,
+            "{received} received for {}",
+            2 * ROUND
+        );
+    }
+);
