@@ -68,6 +68,11 @@ pub fn router_with_metrics(
 ) -> AppResult<Router> {
     let schema = crate::graphql::build_schema(db.clone(), &config.limits)
         .map_err(|e| AppError::internal(format!("schema: {e}")))?;
+    let limiter = Arc::new(crate::rate_limit::RateLimiter::for_database(
+        config.limits.rate_limit_per_minute,
+        config.limits.rate_limit_burst,
+        &db,
+    ));
     let validator = crate::graphql::build_validator(db.clone(), &config.limits)
         .map_err(|e| AppError::internal(format!("schema: {e}")))?;
     let guard = Guard::new(&schema.sdl(), &config.limits)
@@ -82,10 +87,7 @@ pub fn router_with_metrics(
         validator,
         compiled_reads: config.compiled_reads,
         max_batch: config.limits.max_batch,
-        limiter: Arc::new(crate::rate_limit::RateLimiter::new(
-            config.limits.rate_limit_per_minute,
-            config.limits.rate_limit_burst,
-        )),
+        limiter,
         metrics,
     };
     let mut router = Router::new()
@@ -428,7 +430,7 @@ async fn execute_as(
             ),
         ));
     }
-    if let Some(response) = rate_refusal(&state, user.token_id, items.len()) {
+    if let Some(response) = rate_refusal(&state, user.token_id, items.len()).await {
         confirm!();
         return Ok(refuse("unknown", "RATE_LIMITED", response));
     }
@@ -524,7 +526,7 @@ async fn execute_as(
             .join(","),
     );
     if extra_writes > 0 {
-        if let Some(response) = rate_refusal(&state, user.token_id, extra_writes) {
+        if let Some(response) = rate_refusal(&state, user.token_id, extra_writes).await {
             let label = prepared
                 .first()
                 .map_or("unknown", |(_, label, _)| label.as_str());
@@ -782,9 +784,9 @@ fn only_operation_name(
 }
 
 /// Takes `cost` operations from the token's rate budget; when it has too few, the 429 answer.
-fn rate_refusal(state: &AppState, token_id: i64, cost: usize) -> Option<Response> {
+async fn rate_refusal(state: &AppState, token_id: i64, cost: usize) -> Option<Response> {
     let cost = u32::try_from(cost).unwrap_or(u32::MAX);
-    state.limiter.check(token_id, cost).err().map(|wait| {
+    state.limiter.check(token_id, cost).await.err().map(|wait| {
         state.metrics.rate_limited();
         let seconds = wait.as_secs() + 1;
         let mut response = app_error_response(

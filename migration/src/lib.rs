@@ -15,6 +15,7 @@ mod m20261129_000005_create_idempotency_keys;
 mod m20261129_000006_add_read_indexes;
 mod m20261129_000007_create_settings_generations;
 mod m20261129_000008_create_webhooks;
+mod m20261129_000009_create_rate_limit_buckets;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000006_add_read_indexes::Migration),
             Box::new(m20261129_000007_create_settings_generations::Migration),
             Box::new(m20261129_000008_create_webhooks::Migration),
+            Box::new(m20261129_000009_create_rate_limit_buckets::Migration),
         ]
     }
 }

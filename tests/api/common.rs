@@ -457,6 +457,20 @@ impl TestApp {
         row.try_get("", "n").unwrap()
     }
 
+    /// The text column `t` of every row `sql` answers.
+    pub async fn rows_of(&self, sql: &str) -> Vec<String> {
+        self.db
+            .query_all_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                sql.to_owned(),
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get("", "t").unwrap())
+            .collect()
+    }
+
     /// Each account service's recurring debits cover contiguous, non-overlapping periods, and
     /// every proration credit lies within its debit and does not exceed it.
     pub async fn assert_billing_is_contiguous(&self) {

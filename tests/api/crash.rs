@@ -24,15 +24,15 @@ pub fn free_port() -> u16 {
 }
 
 fn start(url: &str, port: u16) -> Child {
-    start_with(url, port, "all")
+    start_with(url, port, &[])
 }
 
-/// `fathom serve` on `url` at `port`, running the background `jobs` (`FATHOM_JOBS`).
-pub fn start_with(url: &str, port: u16, jobs: &str) -> Child {
+/// `fathom serve` on `url` at `port`, with the environment `env` (`FATHOM_JOBS`, …).
+pub fn start_with(url: &str, port: u16, env: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_fathom"))
         .arg("serve")
+        .envs(env.iter().copied())
         .env("DATABASE_URL", url)
-        .env("FATHOM_JOBS", jobs)
         .env("FATHOM_BIND", format!("127.0.0.1:{port}"))
         .env("FATHOM_LOG", "warn")
         // Webhook receivers of these tests listen on 127.0.0.1, over http.

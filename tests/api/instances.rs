@@ -22,8 +22,12 @@ struct Server {
 
 impl Server {
     async fn start(app: &TestApp, jobs: &str) -> Server {
+        Self::start_with(app, &[("FATHOM_JOBS", jobs)]).await
+    }
+
+    async fn start_with(app: &TestApp, env: &[(&str, &str)]) -> Server {
         let port = free_port();
-        let child = start_with(&app.url, port, jobs);
+        let child = start_with(&app.url, port, env);
         common::wait_healthy(port).await;
         Server { child, port }
     }
@@ -300,3 +304,47 @@ on_postgres!(
         );
     }
 );
+
+// The per-token rate limit holds across servers: a token hammering two servers gets what one
+// server would give it (the burst, then the rate), within 10 %.
+on_postgres!(the_rate_limit_holds_across_servers, |app| {
+    const PER_MINUTE: f64 = 600.0;
+    const BURST: f64 = 20.0;
+    let env = [
+        ("FATHOM_JOBS", "none"),
+        ("FATHOM_RATE_LIMIT_PER_MINUTE", "600"),
+        ("FATHOM_RATE_LIMIT_BURST", "20"),
+    ];
+    let servers = [
+        Server::start_with(app, &env).await,
+        Server::start_with(app, &env).await,
+    ];
+    let body = json!({"query": "{ me { username } }"}).to_string();
+    let started = Instant::now();
+    let (mut passed, mut refused) = (0u32, 0u32);
+    let mut i = 0;
+    while started.elapsed() < Duration::from_secs(6) {
+        let server = &servers[i % 2];
+        i += 1;
+        let (status, answer) = post(server.port, &app.token, &body).await.unwrap();
+        match status {
+            200 => passed += 1,
+            429 => refused += 1,
+            other => panic!("HTTP {other}: {answer}"),
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let allowed = BURST + PER_MINUTE / 60.0 * elapsed;
+    eprintln!(
+        "{passed} passed, {refused} refused in {elapsed:.1} s; the limit allows {allowed:.0}"
+    );
+    assert!(
+        refused > passed,
+        "the two servers were hammered ({passed} / {refused})"
+    );
+    let ratio = passed as f64 / allowed;
+    assert!(
+        (0.9..=1.1).contains(&ratio),
+        "{passed} passed where {allowed:.0} are allowed"
+    );
+});

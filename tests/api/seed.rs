@@ -207,3 +207,34 @@ on_both!(seeding_twice_adds_a_second_book_after_the_first, |app| {
     let account = common::create_account(app, "After two seeds", 1).await;
     assert_eq!(account, first_max + 61);
 });
+
+// A book of several chunks, written by two writers at once, leaves every id sequence past its
+// table's largest id (each chunk's own `setval` can be overtaken by another writer's), so
+// that the API and the command line can add rows to any table afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_book_of_several_chunks_leaves_every_sequence_past_its_rows() {
+    let Some(app) = TestApp::postgres().await else {
+        eprintln!("FATHOM_TEST_POSTGRES_URL is not set: skipped");
+        return;
+    };
+    seed(&app, 25_000, 1);
+    let tables = app
+        .rows_of("SELECT table_name::text AS t FROM information_schema.columns WHERE table_schema = current_schema() AND column_name = 'id' AND column_default IS NULL AND is_identity = 'YES'")
+        .await;
+    assert!(tables.len() > 10, "{tables:?}");
+    for table in tables {
+        let behind = app
+            .count(&format!(
+                "SELECT CASE WHEN nextval(pg_get_serial_sequence('{table}', 'id')) > COALESCE((SELECT MAX(id) FROM {table}), 0) THEN 0 ELSE 1 END::bigint AS n"
+            ))
+            .await;
+        assert_eq!(behind, 0, "the id sequence of {table} is behind its rows");
+    }
+    let out = fathom(&["token", "create", "--name", "after"], &app.url);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    app.finish().await;
+}

@@ -238,10 +238,26 @@ impl Writer {
         Ok(())
     }
 
-    /// Fresh statistics for the planner, and the connection's settings back.
+    /// Once every writer is done: each table's id sequence after its largest id (the chunks'
+    /// own `setval`s, made by several writers at once, can leave one behind a chunk that
+    /// committed later), fresh statistics for the planner, and the connection's settings back.
     pub async fn finish(mut self) -> AppResult<()> {
         match &mut self {
             Writer::Postgres { conn, .. } => {
+                let setvals = TABLES
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "setval(pg_get_serial_sequence('{t}', 'id'), \
+                             COALESCE((SELECT MAX(id) FROM {t}), 0) + 1, false)"
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                sqlx::query(AssertSqlSafe(format!("SELECT {setvals}")))
+                    .execute(&mut **conn)
+                    .await
+                    .map_err(sql_err("sequences"))?;
                 let sql = format!("ANALYZE {}", TABLES.join(", "));
                 sqlx::query(AssertSqlSafe(sql))
                     .execute(&mut **conn)
