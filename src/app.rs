@@ -53,6 +53,8 @@ pub struct AppState {
     pub tokens: Arc<crate::auth::TokenCache>,
     /// How long one HTTP request may run, its GraphQL work included (CPU-bound or not).
     pub request_timeout: Duration,
+    /// The read replica, if any (`FATHOM_READ_REPLICA_URL`).
+    pub replica: Option<Arc<crate::replica::Replica>>,
 }
 
 /// Builds the router over a migrated, seeded database, with metrics of its own.
@@ -66,8 +68,16 @@ pub fn router_with_metrics(
     config: &Config,
     metrics: Arc<Metrics>,
 ) -> AppResult<Router> {
-    let schema = crate::graphql::build_schema(db.clone(), &config.limits)
-        .map_err(|e| AppError::internal(format!("schema: {e}")))?;
+    let replica = match config.read_replica_url.as_deref().filter(|u| !u.is_empty()) {
+        Some(url) => Some(Arc::new(
+            crate::replica::Replica::new(url, Duration::from_secs(config.max_replica_lag))
+                .map_err(|e| AppError::validation("read_replica_url", e.to_string()))?,
+        )),
+        None => None,
+    };
+    let schema =
+        crate::graphql::build_schema_with_replica(db.clone(), &config.limits, replica.clone())
+            .map_err(|e| AppError::internal(format!("schema: {e}")))?;
     let limiter = Arc::new(crate::rate_limit::RateLimiter::for_database(
         config.limits.rate_limit_per_minute,
         config.limits.rate_limit_burst,
@@ -88,6 +98,7 @@ pub fn router_with_metrics(
         compiled_reads: config.compiled_reads,
         max_batch: config.limits.max_batch,
         limiter,
+        replica,
         metrics,
     };
     let mut router = Router::new()
@@ -166,12 +177,23 @@ async fn coded_refusals(response: Response) -> Response {
     }
 }
 
+/// Ready when the database answers. With a read replica the answer names its state too
+/// (`ready; replica ok`, `lagging` or `down`): a replica that is down does not make the server
+/// unready, since its reads fall back to the primary.
 async fn readyz(State(state): State<AppState>) -> Response {
+    let replica = match &state.replica {
+        Some(replica) => format!("; replica {}", replica.check().await.as_str()),
+        None => String::new(),
+    };
     match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Ok(()) => (StatusCode::OK, format!("ready{replica}")).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("database unreachable{replica}"),
+            )
+                .into_response()
         }
     }
 }
@@ -182,7 +204,13 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(&state.db).await,
+        {
+            let mut text = state.metrics.render(&state.db).await;
+            if let Some(replica) = &state.replica {
+                text.push_str(&replica.metrics());
+            }
+            text
+        },
     )
         .into_response()
 }
@@ -457,6 +485,9 @@ async fn execute_as(
     // it; its document is parsed here, once.
     let mut prepared = Vec::with_capacity(requests.len());
     let mut extra_writes = 0usize;
+    // A request that carries a mutation reads the primary throughout (a replica could answer
+    // a read after the mutation without it).
+    let mut any_mutation = false;
     for mut request in requests {
         let checked = state.guard.check(
             &request.query,
@@ -495,6 +526,7 @@ async fn execute_as(
             confirm!();
             return Ok(refuse(&label, "VALIDATION_FAILED", response));
         }
+        any_mutation |= mutation;
         if mutation {
             // Every mutation field is one operation for the rate limit.
             extra_writes += checked.measure.root_fields.saturating_sub(1);
@@ -603,7 +635,10 @@ async fn execute_as(
         .delay(Duration::from_millis(1));
         // Kept to place the `null`s of failed fields once the request has run.
         let (query, operation_name) = (request.query.clone(), request.operation_name.clone());
-        let request = request.data(user.clone()).data(loader);
+        let mut request = request.data(user.clone()).data(loader);
+        if any_mutation {
+            request = request.data(crate::graphql::PrimaryOnly);
+        }
         // On a task of its own: a panic becomes an INTERNAL answer, and at the deadline the
         // work is aborted (at its next await; everything before it is bounded by the guard).
         // The task keeps the request's context (its id for INTERNAL errors).

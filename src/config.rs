@@ -51,6 +51,18 @@ pub struct Config {
     /// they share the work without doing any twice).
     #[arg(long, env = "FATHOM_JOBS", default_value = "all", global = true)]
     pub jobs: String,
+    /// A PostgreSQL streaming replica for the Activations & Disconnections report
+    /// (`src/replica.rs`); none by default.
+    #[arg(long, env = "FATHOM_READ_REPLICA_URL", global = true)]
+    pub read_replica_url: Option<String>,
+    /// Seconds a replica may lag before reports read the primary instead.
+    #[arg(
+        long,
+        env = "FATHOM_MAX_REPLICA_LAG",
+        default_value_t = 30,
+        global = true
+    )]
+    pub max_replica_lag: u64,
     /// Database connections per server (PostgreSQL; SQLite uses 4 for reads and 2 for writes).
     #[arg(long, env = "FATHOM_DB_POOL_SIZE", default_value_t = 16, global = true)]
     pub db_pool_size: u32,
@@ -230,6 +242,8 @@ impl Config {
             cors_origins: String::new(),
             compiled_reads: true,
             jobs: "all".into(),
+            read_replica_url: None,
+            max_replica_lag: 30,
             db_pool_size: 16,
             limits: Limits::default(),
         }

@@ -18,6 +18,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod rate_limit;
+pub mod replica;
 pub mod service;
 pub mod sonar_enums;
 pub mod worker;

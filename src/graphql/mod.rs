@@ -42,6 +42,23 @@ pub struct State {
     pub db: DatabaseConnection,
     /// How webhooks are sent (`generateTestWebhook`) and where they may go.
     pub webhooks: crate::service::webhook_delivery::Delivery,
+    /// The read replica, if any (`FATHOM_READ_REPLICA_URL`).
+    pub replica: Option<std::sync::Arc<crate::replica::Replica>>,
+}
+
+/// Request data: this request carries a mutation, so every read of it goes to the primary.
+pub struct PrimaryOnly;
+
+/// The connection for a read that may be served by the replica (the report): the replica when
+/// there is one, it is usable, and the request carries no mutation; else the primary.
+pub async fn reader<'a>(ctx: &ResolverContext<'a>) -> &'a DatabaseConnection {
+    let state = ctx.ctx.data_unchecked::<State>();
+    match &state.replica {
+        Some(replica) if ctx.ctx.data_opt::<PrimaryOnly>().is_none() => {
+            replica.reader(&state.db).await
+        }
+        _ => &state.db,
+    }
 }
 
 /// What a failed field leaves for async-graphql once [`field`] has reported the real error
@@ -102,14 +119,23 @@ pub fn require<'a>(
 /// Builds the schema. Depth and complexity are checked before a request reaches it
 /// ([`guard`]); the schema itself limits directives, and fragment nesting as a backstop.
 pub fn build_schema(db: DatabaseConnection, limits: &Limits) -> Result<Schema, SchemaError> {
-    schema_builder(db, limits).finish()
+    schema_builder(db, limits, None).finish()
+}
+
+/// Like [`build_schema`], with a read replica for the reads that may use one.
+pub fn build_schema_with_replica(
+    db: DatabaseConnection,
+    limits: &Limits,
+    replica: Option<std::sync::Arc<crate::replica::Replica>>,
+) -> Result<Schema, SchemaError> {
+    schema_builder(db, limits, replica).finish()
 }
 
 /// The same schema, that validates a request and executes nothing: the compiled read path
 /// ([`compiled`]) runs a query only once async-graphql has found it valid here, with the very
 /// rules (and messages) the general path applies.
 pub fn build_validator(db: DatabaseConnection, limits: &Limits) -> Result<Schema, SchemaError> {
-    schema_builder(db, limits)
+    schema_builder(db, limits, None)
         .extension(compiled::ValidateOnly)
         .finish()
 }
@@ -117,6 +143,7 @@ pub fn build_validator(db: DatabaseConnection, limits: &Limits) -> Result<Schema
 fn schema_builder(
     db: DatabaseConnection,
     limits: &Limits,
+    replica: Option<std::sync::Arc<crate::replica::Replica>>,
 ) -> async_graphql::dynamic::SchemaBuilder {
     let mut builder = Schema::build("Query", Some("Mutation"), None);
     for scalar in scalars::scalars() {
@@ -159,6 +186,7 @@ fn schema_builder(
             db,
             webhooks: crate::service::webhook_delivery::Delivery::new(limits.webhooks.policy())
                 .expect("the webhook HTTP client"),
+            replica,
         })
         .limit_recursive_depth(guard::MAX_NESTING)
         .limit_directives(limits.max_directives);

@@ -12,7 +12,7 @@ use super::defs::ACCOUNT;
 use super::entity_def::{no_extra, EntityDef, Ops, RelDef, F};
 use super::objects::{connection_type, object_type, type_ref, Connection};
 use super::scalars::{parse_date, parse_i64};
-use super::{allowed, db, gql};
+use super::{allowed, gql};
 use crate::auth::Permission::ReportsRead;
 use crate::entity::{report_activation, report_disconnection};
 use crate::error::AppError;
@@ -110,7 +110,7 @@ fn table(
             let args = args::parse(def, &ctx.args).map_err(gql)?;
             let page = def
                 .ops
-                .list(db(&ctx), &args, within(period))
+                .list(super::reader(&ctx).await, &args, within(period))
                 .await
                 .map_err(gql)?;
             Ok(Some(FieldValue::owned_any(Connection(Arc::new(page)))))
@@ -144,7 +144,7 @@ pub fn query_field() -> Field {
             let start = date_arg(&ctx, "start_date").map_err(gql)?;
             let end = date_arg(&ctx, "end_date").map_err(gql)?;
             let company = ctx.args.get("company_id").and_then(|v| parse_i64(v.as_value()));
-            let period = report::period(db(&ctx), start, end, company).await.map_err(gql)?;
+            let period = report::period(super::reader(&ctx).await, start, end, company).await.map_err(gql)?;
             Ok(Some(FieldValue::owned_any(period)))
         })
     })
@@ -196,7 +196,9 @@ pub fn types() -> Vec<Object> {
             |ctx| {
                 FieldFuture::new(async move {
                     let p = ctx.parent_value.try_downcast_ref::<Period>()?;
-                    let summary = report::summary(db(&ctx), p).await.map_err(gql)?;
+                    let summary = report::summary(super::reader(&ctx).await, p)
+                        .await
+                        .map_err(gql)?;
                     Ok(Some(FieldValue::owned_any(summary)))
                 })
             },
