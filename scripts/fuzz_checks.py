@@ -196,6 +196,11 @@ SCALARS = {
     "URL": _mostly(
         _str(st.from_regex(r"\Ahttps?://[a-z0-9-]{1,20}(\.[a-z]{2,6})?(/[a-z0-9_-]{0,10}){0,3}\Z")), _str(_junk)
     ),
+    # Webhook endpoints: hosts under .invalid (reserved, never resolves), so that the server's
+    # delivery worker never reaches out during a run.
+    "HttpsUrl": _mostly(
+        _str(st.from_regex(r"\Ahttps://[a-z0-9-]{1,20}\.invalid(/[a-z0-9_-]{0,10}){0,3}\Z")), _str(_junk)
+    ),
 }
 
 for _name, _strategy in SCALARS.items():
@@ -475,6 +480,7 @@ SCALAR_VALIDATORS = {
     "Numeric": lambda v: isinstance(v, str),
     "Text": lambda v: isinstance(v, str),
     "URL": lambda v: isinstance(v, str),
+    "HttpsUrl": lambda v: isinstance(v, str),
     "HtmlHexColor": lambda v: isinstance(v, str),
     "Geopoint": lambda v: isinstance(v, str),
     "Latitude": lambda v: isinstance(v, str) or _is_number(v),
