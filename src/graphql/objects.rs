@@ -179,16 +179,17 @@ pub fn connection_type(def: &'static EntityDef) -> Object {
                 })
             },
         ))
-        .field(super::field(
-            "page_info",
-            TypeRef::named_nn("PageInfo"),
-            |ctx| {
-                FieldFuture::new(async move {
-                    let conn = ctx.parent_value.try_downcast_ref::<Connection>()?;
-                    Ok(Some(FieldValue::borrowed_any(conn)))
-                })
-            },
-        ))
+        .field(page_info_field())
+}
+
+/// A connection's `page_info` (of a [`Connection`]).
+pub fn page_info_field() -> Field {
+    super::field("page_info", TypeRef::named_nn("PageInfo"), |ctx| {
+        FieldFuture::new(async move {
+            let conn = ctx.parent_value.try_downcast_ref::<Connection>()?;
+            Ok(Some(FieldValue::borrowed_any(conn)))
+        })
+    })
 }
 
 pub fn page_info_type() -> Object {

@@ -86,16 +86,7 @@ pub fn types() -> Vec<Object> {
                 })
             },
         ))
-        .field(super::field(
-            "page_info",
-            TypeRef::named_nn("PageInfo"),
-            |ctx| {
-                FieldFuture::new(async move {
-                    let conn = ctx.parent_value.try_downcast_ref::<Connection>()?;
-                    Ok(Some(FieldValue::borrowed_any(conn)))
-                })
-            },
-        ));
+        .field(super::objects::page_info_field());
     let answer = |name: &'static str, ty: TypeRef, get: fn(&Answer) -> Value| {
         super::field(name, ty, move |ctx| {
             FieldFuture::new(async move {

@@ -561,13 +561,7 @@ async fn webhooks_killed(app: &common::TestApp) {
     }
     let _ = server.kill();
     let _ = server.wait();
-    let mut ids: Vec<i64> = receiver
-        .got()
-        .iter()
-        .map(|g| g.id.parse().unwrap())
-        .collect();
-    ids.sort();
-    ids.dedup();
+    let ids = receiver.distinct_ids();
     assert_eq!(
         ids.len(),
         DISPATCHES,

@@ -86,6 +86,14 @@ impl Receiver {
     pub fn got(&self) -> Vec<Got> {
         self.got.lock().unwrap().clone()
     }
+
+    /// The dispatch ids received, each once, in order.
+    pub fn distinct_ids(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = self.got().iter().map(|g| g.id.parse().unwrap()).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
 }
 
 fn delivery() -> Delivery {
