@@ -403,7 +403,7 @@ async fn deliver_one(
             .await?;
     if endpoint.deleted_at.is_some() {
         let txn = begin_write(db).await?;
-        abandon_pending(&txn, endpoint.id, "the endpoint was deleted").await?;
+        abandon_pending(&txn, endpoint.id).await?;
         txn.commit().await?;
         return Ok(Outcome::GaveUp);
     }
@@ -499,11 +499,7 @@ async fn record(
 }
 
 /// Gives up the pending dispatches of endpoint `endpoint_id` (deleted): `FAIL`, never sent.
-pub async fn abandon_pending<C: ConnectionTrait>(
-    db: &C,
-    endpoint_id: i64,
-    _why: &str,
-) -> AppResult<()> {
+pub async fn abandon_pending<C: ConnectionTrait>(db: &C, endpoint_id: i64) -> AppResult<()> {
     use sea_orm::sea_query::{Expr, ExprTrait};
     use sea_orm::{ColumnTrait, QueryFilter};
     dispatch::Entity::update_many()

@@ -570,7 +570,7 @@ pub async fn delete_endpoint(db: &DatabaseConnection, by: i64, id: i64) -> AppRe
     };
     save::<webhook_endpoint::Entity, _, _>(&txn, id, old.version, am).await?;
     audit::deleted(&txn, "WebhookEndpoint", id, by, &old).await?;
-    super::webhook_delivery::abandon_pending(&txn, id, "the endpoint was deleted").await?;
+    super::webhook_delivery::abandon_pending(&txn, id).await?;
     settings::bump(&txn).await?;
     txn.commit().await?;
     Ok(())
