@@ -11,6 +11,9 @@ checks it with `fathom verify`, and measures, beside a peer or a floor:
   (e) disconnections, 16 clients at once
   (f) up to 10,000 due scheduled disconnections carried out by the worker
   (g) `fathom bill` for the first day of next month, over the whole book (accounts/s)
+  (h) PostgreSQL: (a) and (e) through two fathom servers at once, against one server
+  (r) PostgreSQL: the report read from a streaming replica (pg_basebackup of the cluster)
+      while disconnections run on the primary, against the report read from the primary
 
 Reads go through wrk (2 threads, 16 connections, loopback) against fathom and, on PostgreSQL,
 PostGraphile (2 cluster workers, NODE_ENV=production) over the same database; both warm up,
@@ -27,6 +30,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import date, datetime, timedelta, timezone
 
@@ -34,6 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from lib import book as books  # noqa: E402
 from lib import load, measure, procs, report, servers, workloads as w  # noqa: E402
+from lib import replica as replicas  # noqa: E402
 
 WARM_UP_SECONDS = 3
 
@@ -339,14 +344,142 @@ class Run:
                      f"{before.get('p50') or 0:.1f} ms before, {after.get('p50') or 0:.1f} ms after"),
         }
 
+    # --- beyond one server ---------------------------------------------------------------
+
+    def scale_out(self):
+        """(h) two fathom servers over one database against one server; (r) the report read
+        from a streaming replica while disconnections run on the primary, against the report
+        read from the primary. PostgreSQL only, on a fresh copy of the book."""
+        a = self.args
+        print("   fresh copy of the book for (h) and (r)", flush=True)
+        self.book.prepare()
+        self.book.catch_up()
+        self.token = books.fathom(a.fathom, self.book.url, "token", "create", "--name", "bench").stdout.strip()
+        self.pools()
+        cap = a.disconnections
+        pools = [self.pool[k][:cap] for k in ("e", "e_floor", "f", "f_floor")]
+        one = servers.fathom(a.fathom, self.book.url, self.token)
+        two = servers.fathom(a.fathom, self.book.url, self.token, FATHOM_JOBS="none")
+        both = procs.Group([one.tree, two.tree])
+        try:
+            title = "page of 100 accounts + account_status { name }, two fathom servers (8 connections each)"
+
+            def split(seconds):
+                return self.together([lambda s=s: load.wrk(s.url, body=json.dumps({"query": w.PAGE}), token=s.token,
+                                                           seconds=seconds, connections=8) for s in (one, two)])
+
+            self.compare("h", title, [("fathom", split, both),
+                                      ("one server, 16 connections", self.http(one, w.PAGE), one.tree)])
+            print("   (h) disconnections, two servers (8 clients each) against one (16)", flush=True)
+            body = json.dumps({"query": "mutation { disconnectAccount(id: ID) { id } }"})
+            half = len(pools[0]) // 2
+            pair = measure.run(lambda: self.together([
+                lambda s=s, ids=ids: load.wrk(s.url, token=s.token, seconds=600, template=body, ids=ids, connections=8)
+                for s, ids in ((one, pools[0][:half]), (two, pools[0][half:]))]), both, self.postgres)
+            single = measure.run(lambda: load.wrk(one.url, token=one.token, seconds=600, template=body,
+                                                  ids=pools[1]), one.tree, self.postgres)
+            self.results["workloads"]["h+"] = {
+                "title": "disconnectAccount, two fathom servers (8 clients each)", "unit": "disconnections/s",
+                "contenders": {"fathom": pair, "one server, 16 clients": single},
+                "note": f"{len(pools[0])} and {len(pools[1])} accounts"}
+        finally:
+            one.stop()
+            two.stop()
+        self.replica_reads(pools[2], pools[3])
+
+    def replica_reads(self, primary_pool, replica_pool):
+        a = self.args
+        print("   (r) starting a streaming replica (pg_basebackup of the cluster)", flush=True)
+        replica = replicas.Replica()
+        try:
+            copy_seconds = replica.start()
+            replica.catch_up()
+            arms = {}
+            for arm, pool in (("replica", replica_pool), ("primary", primary_pool)):
+                extra = {"FATHOM_READ_REPLICA_URL": replica.url_of(self.book.url)} if arm == "replica" else {}
+                server = servers.fathom(a.fathom, self.book.url, self.token, **extra)
+                try:
+                    report = self.http(server, w.REPORT)
+                    report(WARM_UP_SECONDS)
+                    before = server.metrics()
+                    print(f"   (r) the report from the {arm} while {len(pool)} disconnections run", flush=True)
+                    arms[arm] = self.report_beside_disconnections(server, pool, replica)
+                    after = server.metrics()
+                    arms[arm]["replica_reads"] = after.get("fathom_replica_reads_total", 0) - \
+                        before.get("fathom_replica_reads_total", 0)
+                    arms[arm]["fallbacks"] = after.get("fathom_replica_fallbacks_total", 0) - \
+                        before.get("fathom_replica_fallbacks_total", 0)
+                finally:
+                    server.stop()
+        finally:
+            replica.stop()
+        r, p = arms["replica"], arms["primary"]
+        self.results["workloads"]["r"] = {
+            "title": "Activations & Disconnections report while disconnectAccount runs (8 clients), read from "
+                     "a streaming replica", "unit": "req/s",
+            "contenders": {"fathom": r["report"], "read from the primary": p["report"]},
+            "note": (f"replica copied in {copy_seconds:.0f} s; {r['replica_reads']:.0f} report(s) read the replica, "
+                     f"{r['fallbacks']:.0f} fell back; replica CPU {r['replica_ms']:.2f} ms/report; "
+                     f"report load stopped when the disconnections ended")}
+        self.results["workloads"]["r+"] = {
+            "title": "disconnectAccount (8 clients) while the report runs (16 connections), report on a replica",
+            "unit": "disconnections/s",
+            "contenders": {"fathom": r["disconnections"], "report on the primary": p["disconnections"]},
+            "note": f"{r['disconnections']['n']} and {p['disconnections']['n']} accounts"}
+
+    def report_beside_disconnections(self, server, pool, replica):
+        """The report (16 connections) and disconnections (8) on one server at once; the report
+        runs until the disconnections are done."""
+        done = threading.Event()
+        out = {}
+        body = json.dumps({"query": "mutation { disconnectAccount(id: ID) { id } }"})
+
+        def disconnect():
+            try:
+                out["disconnections"] = measure.run(
+                    lambda: load.wrk(server.url, token=server.token, seconds=600, template=body, ids=pool,
+                                     connections=8), None, None)
+            finally:
+                done.set()
+
+        writer = threading.Thread(target=disconnect)
+        replica_cpu = replica.tree.cpu()
+        writer.start()
+        out["report"] = measure.run(
+            lambda: load.wrk(server.url, body=json.dumps({"query": w.REPORT}), token=server.token, seconds=900,
+                             stop=done), server.tree, self.postgres)
+        writer.join()
+        out["disconnections"].update(server_ms=None, client_ms=None)
+        out["replica_ms"] = (replica.tree.cpu() - replica_cpu) * 1000 / max(out["report"]["n"], 1)
+        return out
+
+    def together(self, loads):
+        """Runs wrk loads at once and adds them up (latencies: the slowest's)."""
+        results = [None] * len(loads)
+        threads = [threading.Thread(target=lambda i=i, f=f: results.__setitem__(i, f())) for i, f in enumerate(loads)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        seconds = max(r["seconds"] for r in results)
+        return {"ops": sum(r["ops"] for r in results), "n": sum(r["n"] for r in results),
+                "failed": sum(r["failed"] for r in results), "seconds": seconds,
+                "p50": max(r["p50"] for r in results), "p99": max(r["p99"] for r in results)}
+
     def go(self):
         self.prepare()
+        if self.args.scale_out_only:
+            self.scale_out()
+            self.book.discard()
+            return self.results
         self.pools()
         self.reads()
         self.scheduled()
         self.billing()
         if not self.args.writes_only:
             self.report_scale()
+        if self.kind == "postgres" and self.args.scale_out and not self.args.writes_only:
+            self.scale_out()
         self.book.discard()
         return self.results
 
@@ -365,10 +498,16 @@ def main():
     parser.add_argument("--only", choices=["sqlite", "postgres"])
     parser.add_argument("--pad-accounts-to", type=int, default=1_000_000,
                         help="(d+) measures the report again after padding the book to this many accounts (0: skip)")
+    parser.add_argument("--no-scale-out", dest="scale_out", action="store_false",
+                        help="skip (h) two servers and (r) the report from a streaming replica (PostgreSQL)")
+    parser.add_argument("--scale-out-only", action="store_true",
+                        help="only (h) and (r) on PostgreSQL, printed and not written to RESULTS.md")
     parser.add_argument("--command", default="bash bench/run")
     parser.add_argument("--writes-only", action="store_true",
                         help="only (e), (f) and (g), printed and not written to RESULTS.md (for iterating)")
     args = parser.parse_args()
+    if args.scale_out_only:
+        args.only, args.writes_only = "postgres", True
 
     started = time.time()
     results = {}

@@ -17,8 +17,9 @@ HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WRK_THREADS = 2
 
 
-def wrk(url, body=None, token=None, seconds=10, connections=16, template=None, ids=None):
-    """POSTs `body` (or `template` with each of `ids`) to `url` for at most `seconds`."""
+def wrk(url, body=None, token=None, seconds=10, connections=16, template=None, ids=None, stop=None):
+    """POSTs `body` (or `template` with each of `ids`) to `url` for at most `seconds`, or until
+    the threading.Event `stop` is set."""
     env = dict(os.environ, BENCH_THREADS=str(WRK_THREADS), BENCH_TOKEN=token or "")
     ids_file = None
     if template is not None:
@@ -39,17 +40,20 @@ def wrk(url, body=None, token=None, seconds=10, connections=16, template=None, i
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     finished = None
     try:
-        if done_file:
-            # A list of ids: wrk ends when every thread has used its share.
-            while proc.poll() is None:
-                if os.path.exists(done_file):
-                    with open(done_file) as f:
-                        times = [int(t) for t in f.read().split()]
-                    if len(times) >= WRK_THREADS:
-                        finished = max(times)
-                        proc.send_signal(signal.SIGINT)
-                        break
-                time.sleep(0.05)
+        # A list of ids: wrk ends when every thread has used its share.
+        while (done_file or stop) and proc.poll() is None:
+            if done_file and os.path.exists(done_file):
+                with open(done_file) as f:
+                    times = [int(t) for t in f.read().split()]
+                if len(times) >= WRK_THREADS:
+                    finished = max(times)
+                    proc.send_signal(signal.SIGINT)
+                    break
+            if stop is not None and stop.is_set():
+                finished = time.time_ns()
+                proc.send_signal(signal.SIGINT)
+                break
+            time.sleep(0.05)
         stdout, stderr = proc.communicate()
     finally:
         for path in [ids_file.name if ids_file else None, done_file]:

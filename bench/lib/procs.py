@@ -82,3 +82,16 @@ def rusage_children_cpu():
     """CPU seconds of this script's reaped children so far (wrk, pgbench, fathom commands)."""
     usage = os.times()
     return usage.children_user + usage.children_system
+
+
+class Group:
+    """Several trees measured as one (the servers of a scale-out run)."""
+
+    def __init__(self, trees):
+        self.trees = trees
+
+    def cpu(self):
+        return sum(t.cpu() for t in self.trees)
+
+    def peak_rss_mib(self):
+        return sum(t.peak_rss_mib() for t in self.trees)

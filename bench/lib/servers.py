@@ -65,6 +65,20 @@ class Server:
             return f"HTTP {status} {code} after {time.time() - started:.1f} s".replace("  ", " ")
         return None
 
+    def metrics(self):
+        """The server's /metrics, as {name: value} for the lines without labels."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn.request("GET", "/metrics")
+        values = {}
+        for line in conn.getresponse().read().decode().splitlines():
+            parts = line.split()
+            if len(parts) == 2 and not line.startswith("#"):
+                try:
+                    values[parts[0]] = float(parts[1])
+                except ValueError:
+                    pass
+        return values
+
     def stop(self):
         self.proc.terminate()
         try:
@@ -74,9 +88,9 @@ class Server:
             self.proc.wait()
 
 
-def fathom(binary, url, token):
+def fathom(binary, url, token, **extra_env):
     env = dict(os.environ, DATABASE_URL=url, FATHOM_LOG="warn", FATHOM_BIND="127.0.0.1:{port}",
-               FATHOM_RATE_LIMIT_PER_MINUTE="0")
+               FATHOM_RATE_LIMIT_PER_MINUTE="0", **extra_env)
     return Server("fathom", [binary, "serve"], env, "/api/graphql", "/healthz", token)
 
 

@@ -1,8 +1,8 @@
 //! The read replica (DESIGN §10): a real streaming replica of the local PostgreSQL, made with
 //! `pg_basebackup -R` into a temporary directory and started with `pg_ctl` on a free port (as
 //! the `postgres` user), stopped and removed at the end. The report answered from it equals the
-//! primary's once replay caught up; with it stopped, the report still answers, from the
-//! primary, and the fallback is counted. Needs the primary to allow replication from
+//! primary's once replay caught up; with replay paused past the allowed lag, and with it
+//! stopped, the report still answers, from the primary, and the fallback is counted. Needs the primary to allow replication from
 //! 127.0.0.1 (`.ci/run` sees to it). Slow, so `#[ignore]`d; `.ci/run` runs it.
 
 use std::path::PathBuf;
@@ -194,7 +194,7 @@ fn counter(metrics: &str, name: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "starts a real PostgreSQL replica; run by .ci/run"]
-async fn reports_read_the_replica_and_fall_back_to_the_primary_when_it_stops() {
+async fn reports_read_the_replica_and_fall_back_to_the_primary_when_it_lags_or_stops() {
     let Some(app) = TestApp::postgres().await else {
         eprintln!("FATHOM_TEST_POSTGRES_URL is not set: skipped");
         return;
@@ -250,6 +250,65 @@ async fn reports_read_the_replica_and_fall_back_to_the_primary_when_it_stops() {
         "{metrics}"
     );
     assert!(get(&with_replica, "/readyz").await.contains("replica ok"));
+
+    // Replay paused while the primary moves on: once the replica lags more than
+    // FATHOM_MAX_REPLICA_LAG (1 s here), the report reads the primary, which already counts
+    // the new activation; /readyz says `lagging`. Replay resumed, the replica serves again.
+    let mut config = fathom::config::Config::for_database(&app.url);
+    config.read_replica_url = Some(replica.url_like(&app.url));
+    config.max_replica_lag = 1;
+    let strict = fathom::app::router(app.db.clone(), &config).unwrap();
+    let standby = sea_orm::Database::connect(replica.url_like(&app.url))
+        .await
+        .unwrap();
+    standby
+        .execute_unprepared("SELECT pg_wal_replay_pause()")
+        .await
+        .unwrap();
+    app.account_activated_at("Replicated late", common::noon("2026-11-11"))
+        .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let primary = report(&app.router, &app.token).await;
+    assert_eq!(
+        primary["data"]["activations_and_disconnections_report"]["summary"]["activation_count"],
+        4
+    );
+    assert_eq!(report(&strict, &app.token).await, primary);
+    let metrics = get(&strict, "/metrics").await;
+    assert!(
+        counter(&metrics, "fathom_replica_fallbacks_total") >= 1.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        counter(&metrics, "fathom_replica_reads_total"),
+        0.0,
+        "{metrics}"
+    );
+    assert!(
+        counter(&metrics, "fathom_replica_lag_seconds") > 1.0,
+        "{metrics}"
+    );
+    let ready = get(&strict, "/readyz").await;
+    assert!(
+        ready.starts_with("ready") && ready.contains("replica lagging"),
+        "{ready}"
+    );
+    standby
+        .execute_unprepared("SELECT pg_wal_replay_resume()")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !get(&strict, "/readyz").await.contains("replica ok") {
+        assert!(Instant::now() < deadline, "replay never resumed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(report(&strict, &app.token).await, primary);
+    let metrics = get(&strict, "/metrics").await;
+    assert!(
+        counter(&metrics, "fathom_replica_reads_total") >= 1.0,
+        "{metrics}"
+    );
+    standby.close().await.unwrap();
 
     // The replica stopped: the report still answers, from the primary, and it is counted.
     replica.stop();
