@@ -21,7 +21,48 @@ pub struct TestApp {
     pub backend: &'static str,
     /// A database URL that reaches this test's data (for running the `fathom` binary on it).
     pub url: String,
-    cleanup: Cleanup,
+    /// What [`Drop`] removes: this test's database, also when the test fails.
+    cleanup: Option<Cleanup>,
+}
+
+/// `FATHOM_TEST_POSTGRES_URL`, the PostgreSQL that the PostgreSQL half of each test runs on.
+/// When it is not set the PostgreSQL half is skipped, and the first test to notice says so on
+/// one line that the test runner does not capture; with `FATHOM_TEST_REQUIRE_POSTGRES=1` (set
+/// by `.ci/run`) a missing URL fails the test instead.
+pub fn postgres_url() -> Option<String> {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    let url = std::env::var("FATHOM_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        assert!(
+            std::env::var_os("FATHOM_TEST_REQUIRE_POSTGRES").is_none(),
+            "FATHOM_TEST_REQUIRE_POSTGRES is set but FATHOM_TEST_POSTGRES_URL is not"
+        );
+        SAID.call_once(|| {
+            use std::io::Write;
+            // Written to the process's stderr, not through eprintln!, which the runner captures.
+            let _ = writeln!(
+                std::io::stderr(),
+                "FATHOM_TEST_POSTGRES_URL is not set: the PostgreSQL half of every test is skipped"
+            );
+        });
+    }
+    url
+}
+
+/// A file of `../shared` (the contract beside the project); a test that needs it fails when
+/// it is missing.
+pub fn shared_file(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the project's ../shared must be checked out beside it)",
+            path.display()
+        )
+    })
 }
 
 enum Cleanup {
@@ -44,11 +85,9 @@ impl TestApp {
         Self::start(&url, None, "sqlite", Cleanup::SqliteFile(path)).await
     }
 
-    /// `None` when `FATHOM_TEST_POSTGRES_URL` is not set.
+    /// `None` when `FATHOM_TEST_POSTGRES_URL` is not set (see [`postgres_url`]).
     pub async fn postgres() -> Option<TestApp> {
-        let admin_url = std::env::var("FATHOM_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|u| !u.is_empty())?;
+        let admin_url = postgres_url()?;
         let schema = unique("t");
         let admin = fathom::db::connect(&admin_url)
             .await
@@ -112,7 +151,7 @@ impl TestApp {
             token,
             backend,
             url,
-            cleanup,
+            cleanup: Some(cleanup),
         }
     }
 
@@ -128,26 +167,9 @@ impl TestApp {
         self.general = fathom::app::router(self.db.clone(), &config).expect("router");
     }
 
+    /// Closes the connection and removes the test's database (as dropping the app does).
     pub async fn finish(self) {
         self.db.close().await.ok();
-        match self.cleanup {
-            Cleanup::SqliteFile(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                }
-            }
-            Cleanup::PostgresSchema { admin_url, schema } => {
-                if let Ok(admin) = fathom::db::connect(&admin_url).await {
-                    let _ = admin
-                        .execute_raw(Statement::from_string(
-                            DbBackend::Postgres,
-                            format!("DROP SCHEMA {schema} CASCADE"),
-                        ))
-                        .await;
-                    admin.close().await.ok();
-                }
-            }
-        }
     }
 
     /// Sends a raw request; returns the status and the body parsed as JSON (or as a string).
@@ -311,13 +333,52 @@ pub fn comparable(mut value: Value) -> Value {
     value
 }
 
+/// Removes the test's database when the app goes away, also when the test panicked: the
+/// SQLite file, or the PostgreSQL schema (dropped over a connection of its own, on a thread
+/// with its own runtime, since `Drop` cannot wait on the test's).
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        match self.cleanup.take() {
+            Some(Cleanup::SqliteFile(path)) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Some(Cleanup::PostgresSchema { admin_url, schema }) => {
+                let _ = std::thread::spawn(move || {
+                    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    else {
+                        return;
+                    };
+                    runtime.block_on(async {
+                        if let Ok(admin) = fathom::db::connect(&admin_url).await {
+                            let _ = admin
+                                .execute_raw(Statement::from_string(
+                                    DbBackend::Postgres,
+                                    format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+                                ))
+                                .await;
+                            admin.close().await.ok();
+                        }
+                    });
+                })
+                .join();
+            }
+            None => {}
+        }
+    }
+}
+
 pub fn error_code(body: &Value) -> Option<String> {
     body["errors"][0]["extensions"]["code"]
         .as_str()
         .map(String::from)
 }
 
-/// Runs the test body on SQLite, and on PostgreSQL when `FATHOM_TEST_POSTGRES_URL` is set.
+/// Runs the test body on SQLite, and on PostgreSQL when `FATHOM_TEST_POSTGRES_URL` is set
+/// (see [`postgres_url`]).
 #[macro_export]
 macro_rules! on_both {
     ($name:ident, |$app:ident| $body:block) => {
@@ -335,7 +396,6 @@ macro_rules! on_both {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 let Some(app) = common::TestApp::postgres().await else {
-                    eprintln!("FATHOM_TEST_POSTGRES_URL is not set: skipped");
                     return;
                 };
                 run(&app).await;

@@ -231,7 +231,6 @@ async fn a_crash_mid_burst_leaves_each_account_wholly_disconnected_or_untouched_
 #[ignore = "starts and kills the real binary; run by .ci/run"]
 async fn a_crash_mid_burst_leaves_each_account_wholly_disconnected_or_untouched_postgres() {
     let Some(app) = common::TestApp::postgres().await else {
-        eprintln!("FATHOM_TEST_POSTGRES_URL is not set: skipped");
         return;
     };
     run(&app).await;
@@ -339,7 +338,6 @@ async fn a_scheduler_killed_mid_run_carries_out_every_event_exactly_once_sqlite(
 #[ignore = "starts and kills the real binary; run by .ci/run"]
 async fn a_scheduler_killed_mid_run_carries_out_every_event_exactly_once_postgres() {
     let Some(app) = common::TestApp::postgres().await else {
-        eprintln!("FATHOM_TEST_POSTGRES_URL is not set: skipped");
         return;
     };
     scheduler_run(&app).await;
@@ -400,7 +398,6 @@ async fn two_workers_share_due_events_without_doing_any_twice_sqlite() {
 #[ignore = "starts the real binary twice; run by .ci/run"]
 async fn two_workers_share_due_events_without_doing_any_twice_postgres() {
     let Some(app) = common::TestApp::postgres().await else {
-        eprintln!("FATHOM_TEST_POSTGRES_URL is not set: skipped");
         return;
     };
     two_workers(&app).await;
@@ -508,7 +505,6 @@ async fn a_billing_pass_killed_mid_run_and_run_again_bills_every_period_once_sql
 #[ignore = "starts and kills the real binary; run by .ci/run"]
 async fn a_billing_pass_killed_mid_run_and_run_again_bills_every_period_once_postgres() {
     let Some(app) = common::TestApp::postgres().await else {
-        eprintln!("FATHOM_TEST_POSTGRES_URL is not set: skipped");
         return;
     };
     billing_killed(&app).await;
@@ -590,7 +586,6 @@ async fn a_server_killed_mid_delivery_loses_no_webhook_sqlite() {
 #[ignore = "starts and kills the real binary; run by .ci/run"]
 async fn a_server_killed_mid_delivery_loses_no_webhook_postgres() {
     let Some(app) = common::TestApp::postgres().await else {
-        eprintln!("FATHOM_TEST_POSTGRES_URL is not set: skipped");
         return;
     };
     webhooks_killed(&app).await;

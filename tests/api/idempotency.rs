@@ -640,7 +640,6 @@ async fn a_crash_between_commit_and_answer_leaves_a_key_whose_replay_answers_the
 async fn a_crash_between_commit_and_answer_leaves_a_key_whose_replay_answers_the_committed_result_postgres(
 ) {
     let Some(app) = TestApp::postgres().await else {
-        eprintln!("FATHOM_TEST_POSTGRES_URL is not set: skipped");
         return;
     };
     crash_between_commit_and_answer(&app).await;

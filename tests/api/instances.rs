@@ -59,7 +59,6 @@ macro_rules! on_postgres {
         #[ignore = "starts several real servers; run by .ci/run"]
         async fn $name() {
             let Some(mut $app) = common::TestApp::postgres().await else {
-                eprintln!("FATHOM_TEST_POSTGRES_URL is not set: skipped");
                 return;
             };
             $app.lift_rate_limit();

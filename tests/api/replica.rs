@@ -196,7 +196,6 @@ fn counter(metrics: &str, name: &str) -> f64 {
 #[ignore = "starts a real PostgreSQL replica; run by .ci/run"]
 async fn reports_read_the_replica_and_fall_back_to_the_primary_when_it_lags_or_stops() {
     let Some(app) = TestApp::postgres().await else {
-        eprintln!("FATHOM_TEST_POSTGRES_URL is not set: skipped");
         return;
     };
     let replica = LocalReplica::start(&app).await;

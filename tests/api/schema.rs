@@ -24,11 +24,7 @@ fn the_committed_schema_graphql_equals_the_served_schema() {
 
 #[test]
 fn the_generated_enums_match_sonar_enums_json() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/sonar-enums.json");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        eprintln!("{} not found: skipped", path.display());
-        return;
-    };
+    let text = crate::common::shared_file("sonar-enums.json");
     let json: serde_json::Map<String, Value> = serde_json::from_str(&text).unwrap();
     assert_eq!(json.len(), fathom::sonar_enums::SONAR_ENUMS.len());
     for (name, values) in fathom::sonar_enums::SONAR_ENUMS {
@@ -59,11 +55,7 @@ fn examples() -> Vec<Value> {
 
 #[test]
 fn the_fixture_holds_every_in_scope_example_of_sonar_examples_json() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/sonar-examples.json");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        eprintln!("{} not found: skipped", path.display());
-        return;
-    };
+    let text = crate::common::shared_file("sonar-examples.json");
     let all: Vec<Value> = serde_json::from_str(&text).unwrap();
     let in_scope: Vec<Value> = all
         .into_iter()

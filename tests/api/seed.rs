@@ -214,7 +214,6 @@ on_both!(seeding_twice_adds_a_second_book_after_the_first, |app| {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_book_of_several_chunks_leaves_every_sequence_past_its_rows() {
     let Some(app) = TestApp::postgres().await else {
-        eprintln!("FATHOM_TEST_POSTGRES_URL is not set: skipped");
         return;
     };
     seed(&app, 25_000, 1);
