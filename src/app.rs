@@ -847,7 +847,7 @@ fn has_mutation(doc: &async_graphql::parser::types::ExecutableDocument) -> bool 
 
 /// Gives every error an `extensions.code`: parse and validation errors (no path) are
 /// `VALIDATION_FAILED` (with `extensions.field` naming the input when a value did not fit
-/// its type), or `QUERY_TOO_COMPLEX` for the depth and directive limits; an
+/// its type); an
 /// execution error without a code is `INTERNAL`, its message replaced by a request id.
 fn ensure_codes(response: &mut GqlResponse) {
     for err in &mut response.errors {
@@ -860,18 +860,9 @@ fn ensure_codes(response: &mut GqlResponse) {
         }
         let mut ext = err.extensions.take().unwrap_or_default();
         if err.path.is_empty() {
-            let lower = err.message.to_lowercase();
-            let code = if lower.contains("nested too deep")
-                || lower.contains("too complex")
-                || lower.contains("recursion limit")
-                || lower.contains("recursion depth")
-                || lower.contains("directives")
-            {
-                "QUERY_TOO_COMPLEX"
-            } else {
-                "VALIDATION_FAILED"
-            };
-            ext.set("code", code);
+            // The limits (depth, cost, nesting, directives) are checked before async-graphql
+            // sees the document (`graphql::guard`), so what it refuses here is invalid.
+            ext.set("code", "VALIDATION_FAILED");
             // A value that does not fit its input type: name it, and say what was expected.
             if let Some((field, message)) = crate::graphql::coercion::explain(&err.message) {
                 ext.set("field", field);

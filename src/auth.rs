@@ -152,12 +152,7 @@ pub fn builtin_roles() -> Vec<(&'static str, Vec<Permission>)> {
     let billing = all
         .iter()
         .copied()
-        .filter(|p| {
-            !matches!(
-                p,
-                Permission::UsersManage | Permission::SettingsWrite | Permission::WebhooksManage
-            )
-        })
+        .filter(|p| !matches!(p, Permission::UsersManage | Permission::SettingsWrite))
         .collect();
     let read_only = all.iter().copied().filter(|p| p.is_read()).collect();
     vec![

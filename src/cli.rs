@@ -257,7 +257,8 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
             if let Some(token) = service::seed::seed_defaults(&conn).await? {
                 eprintln!("admin token (shown once): {token}");
             }
-            let summary = service::book::seed_book(&conn, accounts, months).await?;
+            let summary =
+                service::book::seed_book(&conn, accounts, months, &SeedBar::new(accounts)).await?;
             let secs = summary.elapsed.as_secs_f64();
             let total = summary.total_rows();
             println!(
@@ -353,4 +354,41 @@ async fn serve(config: Config, demo: bool) -> AppResult<()> {
         })
         .await
         .map_err(AppError::internal)
+}
+
+/// `fathom seed`'s progress bar on the terminal.
+struct SeedBar(indicatif::ProgressBar);
+
+impl SeedBar {
+    fn new(accounts: u64) -> SeedBar {
+        use indicatif::{HumanCount, ProgressBar, ProgressState, ProgressStyle};
+        let bar = ProgressBar::new(accounts * 25);
+        bar.enable_steady_tick(std::time::Duration::from_millis(250));
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{bar:30}] {human_pos}/~{human_len} rows, {rate}, ETA {eta}  {msg}",
+        ) {
+            bar.set_style(
+                style
+                    .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{} rows/s", HumanCount(state.per_sec() as u64));
+                    })
+                    .progress_chars("=> "),
+            );
+        }
+        SeedBar(bar)
+    }
+}
+
+impl service::book::Progress for SeedBar {
+    fn written(&self, rows: u64, estimate: u64, done: u64, accounts: u64) {
+        self.0.set_length(estimate);
+        self.0.set_position(rows);
+        self.0.set_message(format!("{done}/{accounts} accounts"));
+    }
+    fn analyzing(&self) {
+        self.0.set_message("ANALYZE");
+    }
+    fn finished(&self) {
+        self.0.finish_and_clear();
+    }
 }

@@ -87,3 +87,108 @@ mod tests {
         assert!(!valid_email("jane doe@example.com"));
     }
 }
+
+/// Declares a closed set of values stored as text: the enum, its stored text (`as_str`) and
+/// `parse` back from it.
+macro_rules! stored_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The text stored in the database and shown through the API.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            /// The value whose stored text is `text`.
+            pub fn parse(text: &str) -> Option<$name> {
+                match text {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.as_str()
+            }
+        }
+
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.as_str()
+            }
+        }
+
+        impl From<$name> for sea_orm::Value {
+            fn from(value: $name) -> sea_orm::Value {
+                value.as_str().into()
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.as_str().to_owned()
+            }
+        }
+    };
+}
+
+stored_enum! {
+    /// The kinds of scheduled event fathom carries out (`scheduled_events.event`). Sonar has
+    /// more; scheduling another is `UNSUPPORTED_EVENT`.
+    EventKind {
+        DisconnectAccount = "DISCONNECT_ACCOUNT",
+        ChangeStatus = "CHANGE_STATUS",
+        AddService = "ADD_SERVICE",
+        RemoveService = "REMOVE_SERVICE",
+        OneTimeTransaction = "ONE_TIME_TRANSACTION",
+    }
+}
+
+stored_enum! {
+    /// Where a scheduled event stands (`scheduled_events.status`).
+    EventStatus {
+        /// Waiting for its datetime (or for a retry).
+        Pending = "PENDING",
+        Completed = "COMPLETED",
+        /// Refused when it ran, or out of retries.
+        Failed = "FAILED",
+        /// Deleted, or made moot by a disconnection; kept as the record of what was planned.
+        Cancelled = "CANCELLED",
+    }
+}
+
+stored_enum! {
+    /// How a service is billed (`services.type`, copied onto debits and discounts).
+    ServiceType {
+        /// Every billing cycle (or every `billing_frequency` cycles).
+        Recurring = "RECURRING",
+        /// Once, when added or charged.
+        OneTime = "ONETIME",
+    }
+}
+
+stored_enum! {
+    /// Whether a service charges the account or credits it (`services.application`).
+    ServiceApplication {
+        Debit = "DEBIT",
+        Credit = "CREDIT",
+    }
+}

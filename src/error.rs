@@ -164,18 +164,80 @@ impl From<DbErr> for AppError {
     }
 }
 
+/// Whether the database refused the statement because another transaction held what it
+/// needed, by the error's code: SQLite's `SQLITE_BUSY` and `SQLITE_LOCKED` (with their
+/// extended codes), PostgreSQL's `serialization_failure` (40001) and `deadlock_detected`
+/// (40P01). Retrying may succeed.
 fn is_busy(err: &DbErr) -> bool {
-    let inner = match err {
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            e.to_string()
-        }
-        DbErr::Conn(RuntimeErr::SqlxError(e)) => e.to_string(),
-        _ => return false,
+    let (DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))
+    | DbErr::Conn(RuntimeErr::SqlxError(e))) = err
+    else {
+        return false;
     };
-    inner.contains("database is locked")
-        || inner.contains("database is busy")
-        || inner.contains("could not serialize access")
-        || inner.contains("deadlock detected")
+    let Some(database) = e.as_database_error() else {
+        return false;
+    };
+    if let Some(pg) = database.try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>() {
+        return matches!(pg.code(), "40001" | "40P01");
+    }
+    if database
+        .try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
+        // The primary result code is the low byte of the extended one.
+        let code = database.code().and_then(|c| c.parse::<i64>().ok());
+        return code.is_some_and(|c| matches!(c & 0xff, 5 | 6));
+    }
+    false
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
+    /// A write that finds another transaction's lock on SQLite is a `CONFLICT` to retry, as
+    /// its error code says, not an internal error.
+    #[tokio::test]
+    async fn a_locked_sqlite_database_is_a_conflict() {
+        let path = std::env::temp_dir().join(format!("fathom_busy_{}.db", std::process::id()));
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .busy_timeout(std::time::Duration::ZERO);
+        let connect = || async {
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone())
+                .await
+                .unwrap();
+            sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
+        };
+        let (a, b) = (connect().await, connect().await);
+        a.execute_unprepared("CREATE TABLE t (x INTEGER)")
+            .await
+            .unwrap();
+        let holding = a.begin().await.unwrap();
+        holding
+            .execute_unprepared("INSERT INTO t VALUES (1)")
+            .await
+            .unwrap();
+        let err = b
+            .execute_unprepared("INSERT INTO t VALUES (2)")
+            .await
+            .unwrap_err();
+        assert!(is_busy(&err), "{err:?}");
+        assert!(matches!(AppError::from(err), AppError::Conflict(_)));
+        holding.rollback().await.unwrap();
+        let other = b.execute_unprepared("SELECT nonsense").await.unwrap_err();
+        assert!(!is_busy(&other));
+        assert!(matches!(AppError::from(other), AppError::Internal(_)));
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+}

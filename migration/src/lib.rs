@@ -1,9 +1,9 @@
 //! Database migrations for fathom.
 //!
-//! The schema is portable across SQLite and PostgreSQL: every statement is
-//! built with the sea-query schema builder, except partial indexes whose raw
-//! SQL is valid on both databases, and the triggers that refuse
-//! deleting history (one dialect each).
+//! The schema is portable across SQLite and PostgreSQL: statements are built with the
+//! sea-query schema builder, except where raw SQL is clearer and valid on both databases
+//! (partial indexes, the report views, the settings generation row, data changes such as a
+//! role's new permission), and the triggers that refuse deleting history (one dialect each).
 
 pub use sea_orm_migration::prelude::*;
 
@@ -16,6 +16,7 @@ mod m20261129_000006_add_read_indexes;
 mod m20261129_000007_create_settings_generations;
 mod m20261129_000008_create_webhooks;
 mod m20261129_000009_create_rate_limit_buckets;
+mod m20261129_000010_billing_manages_webhooks;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000007_create_settings_generations::Migration),
             Box::new(m20261129_000008_create_webhooks::Migration),
             Box::new(m20261129_000009_create_rate_limit_buckets::Migration),
+            Box::new(m20261129_000010_billing_manages_webhooks::Migration),
         ]
     }
 }

@@ -1,10 +1,12 @@
-//! Database entities: one sea-orm entity per table, mirroring the migration
-//! `m20261122_000001_create_data_model` column for column.
+//! Database entities: one sea-orm entity per table or view, mirroring the migrations in
+//! `migration/src` column for column (`rate_limit_buckets` and `settings_generations` are
+//! read and written by raw SQL, in `rate_limit` and `service::settings`, and have none).
 //!
-//! Entities carry no relations and no business rules; the service layer
-//! owns every invariant. Every table has an `i64` auto-increment `id`,
-//! `created_at` / `updated_at` ([`sea_orm::prelude::DateTimeUtc`]) and a
-//! `version` counter. Money columns are `i64`.
+//! Entities carry no business rules; the service layer owns every invariant. Every table has
+//! an `i64` auto-increment `id`, `created_at` / `updated_at`
+//! ([`sea_orm::prelude::DateTimeUtc`]) and a `version` counter; the report views
+//! (`report_activations`, `report_disconnections`) are rows of a query and have only `id`.
+//! Money columns are `i64`.
 
 pub mod account;
 pub mod account_event;

@@ -150,7 +150,7 @@ pub static USER: EntityDef = EntityDef {
 pub static ROLE: EntityDef = EntityDef {
     name: "Role",
     plural: "roles",
-    description: "A named set of permissions; every user has one. Built in: Administrator (every permission), Billing (all but USERS_MANAGE, SETTINGS_WRITE and WEBHOOKS_MANAGE), Read Only (the _READ ones).",
+    description: "A named set of permissions; every user has one. Built in: Administrator (every permission), Billing (all but USERS_MANAGE and SETTINGS_WRITE), Read Only (the _READ ones).",
     fields: &[F("name", "String!", "")],
     general_search: &["name"],
     relations: || vec![many("users", &USER, "role_id")],

@@ -1,4 +1,4 @@
-//! Enum types: Sonar's (generated from `sonar-enums.json` into [`super::sonar_enums`]) and the
+//! Enum types: Sonar's (generated from `sonar-enums.json` into [`crate::sonar_enums`]) and the
 //! few fathom adds.
 
 use async_graphql::dynamic::{Enum, EnumItem};

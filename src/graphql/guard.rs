@@ -45,6 +45,7 @@ pub struct Checked {
 pub struct Guard {
     max_depth: usize,
     max_complexity: u128,
+    max_directives: usize,
     types: HashMap<String, TypeShape>,
 }
 
@@ -85,6 +86,7 @@ impl Guard {
         Ok(Guard {
             max_depth: limits.max_depth,
             max_complexity: limits.max_complexity as u128,
+            max_directives: limits.max_directives,
             types,
         })
     }
@@ -127,6 +129,15 @@ impl Guard {
             return Err(AppError::QueryTooComplex(format!(
                 "selections and the fragments spread in them nest {nesting} deep; at most {MAX_NESTING} are allowed"
             )));
+        }
+
+        if let Some((field, count)) = most_directives(&document) {
+            if count > self.max_directives {
+                return Err(AppError::QueryTooComplex(format!(
+                    "the field {field} carries {count} directives; at most {} are allowed",
+                    self.max_directives
+                )));
+            }
         }
 
         let operations: Vec<&OperationDefinition> = match &document.operations {
@@ -354,6 +365,34 @@ fn shape_of<'a>(set: &'a SelectionSet, level: usize, out: &mut Shape<'a>) {
 /// The deepest nesting of any operation or fragment of `doc` with every spread written out,
 /// computed without recursing through spreads (a chain of thousands of fragments must not
 /// exhaust the stack here either). A fragment that spreads itself is refused.
+/// The field with the most directives anywhere in the document (operations and fragment
+/// definitions alike), and how many it carries.
+fn most_directives(doc: &ExecutableDocument) -> Option<(String, usize)> {
+    fn walk(set: &SelectionSet, best: &mut Option<(String, usize)>) {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    let count = field.node.directives.len();
+                    if best.as_ref().is_none_or(|(_, most)| count > *most) {
+                        *best = Some((field.node.name.node.to_string(), count));
+                    }
+                    walk(&field.node.selection_set.node, best);
+                }
+                Selection::InlineFragment(inline) => walk(&inline.node.selection_set.node, best),
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    let mut best = None;
+    for (_, op) in doc.operations.iter() {
+        walk(&op.node.selection_set.node, &mut best);
+    }
+    for fragment in doc.fragments.values() {
+        walk(&fragment.node.selection_set.node, &mut best);
+    }
+    best
+}
+
 fn spread_nesting(doc: &ExecutableDocument) -> Result<usize, AppError> {
     let mut shapes: HashMap<&str, Shape> = HashMap::new();
     for (name, fragment) in &doc.fragments {

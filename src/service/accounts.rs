@@ -9,7 +9,7 @@ use sea_orm::{
 use serde::Deserialize;
 
 use super::addresses::{self, MailingAddress};
-use super::{audit, contacts, find, now, required_text, save, settings, Id};
+use super::{account_guard, audit, contacts, find, now, required_text, save, settings, Id};
 use crate::db::begin_write;
 use crate::entity::{
     account, account_event, account_service, account_status, account_type, company,
@@ -274,64 +274,6 @@ async fn stop_billing<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Takes the account's row for the rest of the transaction (`SELECT … FOR UPDATE` on
-/// PostgreSQL; SQLite's write transactions are already serialized). Every transaction that
-/// writes money for an account, or changes its status, takes it first, so a disconnection and
-/// a new charge, or two passes, never interleave.
-pub async fn lock<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<account::Model> {
-    let mut select = account::Entity::find_by_id(id);
-    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
-        select = sea_orm::QuerySelect::lock_exclusive(select);
-    }
-    select
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::not_found("Account", id))
-}
-
-/// [`lock`], and the settings in the same statement: the account's row and the settings
-/// generation are read together, so the settings come from memory unless they changed
-/// ([`settings::snapshot_at`]).
-pub async fn lock_with_settings<C: ConnectionTrait>(
-    db: &C,
-    id: i64,
-) -> AppResult<(account::Model, std::sync::Arc<settings::Snapshot>)> {
-    let (account, settings, _) = lock_with_settings_and(db, id, Vec::new()).await?;
-    Ok((account, settings))
-}
-
-/// [`lock_with_settings`], with more expressions read by the same statement (SQL over the
-/// `accounts` row, and the name to read each under); the row is returned to read them.
-pub async fn lock_with_settings_and<C: ConnectionTrait>(
-    db: &C,
-    id: i64,
-    extra: Vec<(String, &'static str)>,
-) -> AppResult<(
-    account::Model,
-    std::sync::Arc<settings::Snapshot>,
-    sea_orm::QueryResult,
-)> {
-    use sea_orm::sea_query::Expr;
-    use sea_orm::{FromQueryResult, QuerySelect, QueryTrait};
-    let backend = db.get_database_backend();
-    let mut select = account::Entity::find_by_id(id)
-        .column_as(Expr::cust(settings::INSTANCE_SQL), "settings_instance")
-        .column_as(Expr::cust(settings::GENERATION_SQL), "settings_generation");
-    for (sql, name) in extra {
-        select = select.column_as(Expr::cust(sql), name);
-    }
-    if backend == sea_orm::DbBackend::Postgres {
-        select = select.lock_exclusive();
-    }
-    let row = db
-        .query_one_raw(select.build(backend))
-        .await?
-        .ok_or_else(|| AppError::not_found("Account", id))?;
-    let account = account::Model::from_query_result(&row, "")?;
-    let stamp = settings::stamp_of(&row, "settings_instance", "settings_generation")?;
-    Ok((account, settings::snapshot_at(db, stamp).await?, row))
-}
-
 pub async fn create(
     db: &DatabaseConnection,
     user_id: i64,
@@ -394,17 +336,6 @@ pub async fn create(
     Ok(model)
 }
 
-/// Loads an account that may be changed: it must exist and not be archived.
-pub async fn changeable<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<account::Model> {
-    let account = lock(db, id).await?;
-    if account.archived_at.is_some() {
-        return Err(AppError::AccountArchived(format!(
-            "account {id} is archived; unarchive it first"
-        )));
-    }
-    Ok(account)
-}
-
 pub async fn update(
     db: &DatabaseConnection,
     user_id: i64,
@@ -425,7 +356,7 @@ pub async fn update_in<C: ConnectionTrait>(
     input: UpdateAccount,
     at: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<account::Model> {
-    let old = changeable(txn, id).await?;
+    let old = account_guard::changeable(txn, id).await?;
     let mut am: account::ActiveModel = old.clone().into();
     if let Some(name) = &input.name {
         am.name = Set(required_text("name", name)?);
@@ -478,7 +409,7 @@ pub async fn update_activation_date(
         None => None,
     };
     let txn = begin_write(db).await?;
-    let old = changeable(&txn, id).await?;
+    let old = account_guard::changeable(&txn, id).await?;
     let mut am: account::ActiveModel = old.clone().into();
     am.activation_date = Set(Some(date));
     if time.is_some() {
@@ -511,7 +442,7 @@ pub async fn is_active<C: ConnectionTrait>(db: &C, account: &account::Model) -> 
 /// Archives an inactive account: it leaves default listings and is frozen.
 pub async fn archive(db: &DatabaseConnection, user_id: i64, id: i64) -> AppResult<account::Model> {
     let txn = begin_write(db).await?;
-    let old = changeable(&txn, id).await?;
+    let old = account_guard::changeable(&txn, id).await?;
     if is_active(&txn, &old).await? {
         return Err(AppError::validation(
             "id",

@@ -121,8 +121,8 @@ impl<M> Page<M> {
     }
 }
 
-/// The column of `E` called `name`. Names come from the allowlist, which a test checks
-/// against every entity, so a miss is a programming error reported as `INTERNAL`.
+/// The column of `E` called `name`. Names come from the entity's allowlist of fields; a name
+/// that is not a column of `E` is a mistake in that allowlist, reported as `INTERNAL`.
 pub fn column<E: EntityTrait>(name: &str) -> AppResult<E::Column> {
     E::Column::from_str(name).map_err(|_| AppError::internal(format!("unknown column {name}")))
 }

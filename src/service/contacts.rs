@@ -167,7 +167,7 @@ pub async fn update(
 ) -> AppResult<contact::Model> {
     let txn = begin_write(db).await?;
     let old = find::<contact::Entity, _>(&txn, "Contact", id).await?;
-    super::accounts::changeable(&txn, old.contactable_id).await?;
+    super::account_guard::changeable(&txn, old.contactable_id).await?;
     let mut am: contact::ActiveModel = old.clone().into();
     if let Some(v) = &input.name {
         am.name = Set(required_text("name", v)?);
@@ -214,7 +214,7 @@ pub async fn update(
 pub async fn delete(db: &DatabaseConnection, user_id: i64, id: i64) -> AppResult<()> {
     let txn = begin_write(db).await?;
     let old = find::<contact::Entity, _>(&txn, "Contact", id).await?;
-    super::accounts::changeable(&txn, old.contactable_id).await?;
+    super::account_guard::changeable(&txn, old.contactable_id).await?;
     if old.primary {
         return Err(AppError::validation(
             "id",

@@ -12,6 +12,7 @@
 //! cancelled. Child accounts stay connected.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
     QueryFilter, QueryOrder, QueryTrait, Set, Statement,
@@ -19,7 +20,8 @@ use sea_orm::{
 
 use super::settings::{self, Snapshot};
 use super::transactions::{self, PlannedCredit};
-use super::{accounts, addresses, audit, compose, find, invoicing, scheduled};
+use super::{account_guard, accounts, addresses, audit, compose, find, invoicing};
+use crate::domain::{EventKind, EventStatus};
 use crate::db::begin_write;
 use crate::entity::{account, address, debit, disconnection_log, discount, scheduled_event};
 use crate::error::{AppError, AppResult};
@@ -287,7 +289,7 @@ async fn apply<C: ConnectionTrait>(
         // before, they were pending, without a result.
         for after in &plan.scheduled_events_to_cancel {
             let mut before = after.clone();
-            before.status = "PENDING".into();
+            before.status = EventStatus::Pending.into();
             before.result_message = None;
             before.version -= 1;
             audit.notify_updated("ScheduledEvent", &before, after);
@@ -425,23 +427,25 @@ pub async fn disconnect_in<C: ConnectionTrait>(
     scheduled_event_id: Option<i64>,
 ) -> AppResult<account::Model> {
     let cancel =
-        || scheduled::cancel_pending_disconnections(txn, account_id, scheduled_event_id, at);
+        || cancel_pending_disconnections(txn, account_id, scheduled_event_id, at);
     let (cancelled, account, settings) = if txn.get_database_backend() == DbBackend::Postgres {
         // The events' rows before the account's, in the worker's order (see
         // `cancel_pending_disconnections`).
         let cancelled = cancel().await?;
-        let (account, settings) = accounts::lock_with_settings(txn, account_id).await?;
+        let (account, settings) = account_guard::lock_with_settings(txn, account_id).await?;
         (cancelled, account, settings)
     } else {
         // SQLite's write transaction holds the whole database: whether there is anything to
         // cancel is read with the account, and the cancellation skipped when there is not.
         let pending = format!(
             "EXISTS (SELECT 1 FROM scheduled_events e WHERE e.account_id = accounts.id \
-             AND e.event = 'DISCONNECT_ACCOUNT' AND e.status = 'PENDING' AND e.id <> {})",
+             AND e.event = '{}' AND e.status = '{}' AND e.id <> {})",
+            EventKind::DisconnectAccount,
+            EventStatus::Pending,
             scheduled_event_id.unwrap_or(0)
         );
         let (account, settings, row) =
-            accounts::lock_with_settings_and(txn, account_id, vec![(pending, "pending")]).await?;
+            account_guard::lock_with_settings_and(txn, account_id, vec![(pending, "pending")]).await?;
         let pending: bool = row.try_get("", "pending")?;
         let cancelled = if pending { cancel().await? } else { Vec::new() };
         (cancelled, account, settings)
@@ -462,7 +466,7 @@ pub async fn preview(
     let mut plan = plan(db, account, &settings, prorate, super::now()).await?;
     plan.serviceable_address = addresses::assigned_to(db, account_id).await?;
     plan.scheduled_events_to_cancel =
-        scheduled::pending_disconnections(db, account_id, None).await?;
+        pending_disconnections(db, account_id, None).await?;
     plan.active_child_accounts = account::Entity::find()
         .filter(account::Column::ParentAccountId.eq(account_id))
         .filter(account::Column::ArchivedAt.is_null())
@@ -471,4 +475,55 @@ pub async fn preview(
         .all(db)
         .await?;
     Ok(plan)
+}
+
+/// Cancels the account's pending scheduled disconnections (but `except`, the one being run),
+/// as a disconnection does, and returns them. One statement, sent before the account is
+/// locked: it takes the events' rows first, in the worker's order (event, then account), so
+/// that disconnecting now while the worker runs a scheduled disconnection of the same account
+/// waits instead of deadlocking.
+pub async fn cancel_pending_disconnections<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+    except: Option<i64>,
+    at: DateTime<Utc>,
+) -> AppResult<Vec<scheduled_event::Model>> {
+    let mut update = scheduled_event::Entity::update_many()
+        .col_expr(scheduled_event::Column::Status, Expr::value(EventStatus::Cancelled))
+        .col_expr(
+            scheduled_event::Column::ResultMessage,
+            Expr::value("cancelled: the account was disconnected"),
+        )
+        .col_expr(scheduled_event::Column::UpdatedAt, Expr::value(at))
+        .col_expr(
+            scheduled_event::Column::Version,
+            Expr::col(scheduled_event::Column::Version).add(1),
+        )
+        .filter(scheduled_event::Column::AccountId.eq(account_id))
+        .filter(scheduled_event::Column::Event.eq(EventKind::DisconnectAccount))
+        .filter(scheduled_event::Column::Status.eq(EventStatus::Pending));
+    if let Some(id) = except {
+        update = update.filter(scheduled_event::Column::Id.ne(id));
+    }
+    let mut cancelled = update.exec_with_returning(db).await?;
+    cancelled.sort_by_key(|e| e.id);
+    Ok(cancelled)
+}
+
+/// The account's pending scheduled disconnections but `except` (what a disconnection would
+/// cancel), oldest first.
+pub async fn pending_disconnections<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+    except: Option<i64>,
+) -> AppResult<Vec<scheduled_event::Model>> {
+    let mut select = scheduled_event::Entity::find()
+        .filter(scheduled_event::Column::AccountId.eq(account_id))
+        .filter(scheduled_event::Column::Event.eq(EventKind::DisconnectAccount))
+        .filter(scheduled_event::Column::Status.eq(EventStatus::Pending))
+        .order_by_asc(scheduled_event::Column::Id);
+    if let Some(id) = except {
+        select = select.filter(scheduled_event::Column::Id.ne(id));
+    }
+    Ok(select.all(db).await?)
 }

@@ -3,7 +3,7 @@
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set};
 
-use super::accounts::{changeable, lock};
+use super::account_guard::{changeable, lock};
 use super::{addresses, audit, find, save};
 use crate::db::begin_write;
 use crate::entity::{account, address, contact};

@@ -435,7 +435,7 @@ pub async fn create_invoice(
             "the debits belong to different accounts",
         ));
     }
-    let account = super::accounts::changeable(&txn, account_id).await?;
+    let account = super::account_guard::changeable(&txn, account_id).await?;
     let model = write_invoice(
         &txn,
         &account,

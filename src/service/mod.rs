@@ -6,6 +6,7 @@
 //! ([`audit`]) in the same transaction, and bumps the row's `version` with a compare-and-set
 //! ([`save`]), so two concurrent writers of one row cannot both succeed.
 
+pub mod account_guard;
 pub mod accounts;
 pub mod addresses;
 pub mod audit;

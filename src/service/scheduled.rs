@@ -24,23 +24,14 @@ use serde::Deserialize;
 use tokio::sync::Notify;
 
 use super::{
-    accounts, audit, disconnect, find, now, optional_text, save, services, transactions, Id,
+    account_guard, accounts, audit, disconnect, find, now, optional_text, save, services,
+    transactions, Id,
 };
+use crate::domain::{EventKind, EventStatus, ServiceType};
 use crate::db::begin_write;
 use crate::entity::{account_service, account_status, scheduled_event, service};
 use crate::error::{AppError, AppResult};
 
-pub const SUPPORTED: &[&str] = &[
-    "DISCONNECT_ACCOUNT",
-    "CHANGE_STATUS",
-    "ADD_SERVICE",
-    "REMOVE_SERVICE",
-    "ONE_TIME_TRANSACTION",
-];
-pub const PENDING: &str = "PENDING";
-pub const COMPLETED: &str = "COMPLETED";
-pub const FAILED: &str = "FAILED";
-pub const CANCELLED: &str = "CANCELLED";
 /// Tries of an event that keeps meeting transient errors before it is marked `FAILED`.
 pub const MAX_ATTEMPTS: i32 = 5;
 
@@ -118,12 +109,16 @@ async fn check_target<C: ConnectionTrait>(
     primary: Option<&str>,
     amount: Option<i64>,
 ) -> AppResult<()> {
-    if !SUPPORTED.contains(&event) {
+    let Some(kind) = EventKind::parse(event) else {
         return Err(AppError::UnsupportedEvent(format!(
             "fathom does not carry out {event} events; supported: {}",
-            SUPPORTED.join(", ")
+            EventKind::ALL
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
-    }
+    };
     if amount.is_some_and(|a| !(0..=i32::MAX as i64).contains(&a)) {
         return Err(AppError::validation(
             "amount",
@@ -131,31 +126,31 @@ async fn check_target<C: ConnectionTrait>(
         ));
     }
     let bad = |what: String| AppError::validation("primary_event_object_id", what);
-    match event {
-        "CHANGE_STATUS" => {
+    match kind {
+        EventKind::ChangeStatus => {
             let id = object_id(event, primary)?;
             find::<account_status::Entity, _>(db, "AccountStatus", id)
                 .await
                 .map_err(|_| bad(format!("account status {id} does not exist")))?;
         }
-        "ADD_SERVICE" | "ONE_TIME_TRANSACTION" => {
+        EventKind::AddService | EventKind::OneTimeTransaction => {
             let id = object_id(event, primary)?;
             let s = find::<service::Entity, _>(db, "Service", id)
                 .await
                 .map_err(|_| bad(format!("service {id} does not exist")))?;
-            let wanted = if event == "ADD_SERVICE" {
-                services::RECURRING
+            let wanted = if kind == EventKind::AddService {
+                ServiceType::Recurring
             } else {
-                services::ONETIME
+                ServiceType::OneTime
             };
             if s.r#type != wanted {
                 return Err(bad(format!(
                     "service {id} is not a {} service",
-                    wanted.to_lowercase()
+                    wanted.as_str().to_lowercase()
                 )));
             }
         }
-        "REMOVE_SERVICE" => {
+        EventKind::RemoveService => {
             let id = object_id(event, primary)?;
             let a = find::<account_service::Entity, _>(db, "AccountService", id)
                 .await
@@ -166,7 +161,7 @@ async fn check_target<C: ConnectionTrait>(
                 )));
             }
         }
-        _ => {}
+        EventKind::DisconnectAccount => {}
     }
     Ok(())
 }
@@ -178,7 +173,7 @@ pub async fn create(
 ) -> AppResult<scheduled_event::Model> {
     let datetime = future_datetime(&input.datetime)?;
     let txn = begin_write(db).await?;
-    let account = accounts::changeable(&txn, input.account_id.0)
+    let account = account_guard::changeable(&txn, input.account_id.0)
         .await
         .map_err(|e| match e {
             AppError::NotFound(m) => AppError::validation("account_id", m),
@@ -201,7 +196,7 @@ pub async fn create(
         primary_event_object_id: Set(input.primary_event_object_id.map(|p| p.trim().to_owned())),
         amount: Set(input.amount),
         prorate: Set(input.prorate),
-        status: Set(PENDING.into()),
+        status: Set(EventStatus::Pending.into()),
         complete: Set(false),
         attempts: Set(0),
         created_by_user_id: Set(user_id),
@@ -217,7 +212,7 @@ pub async fn create(
             e.sql_err(),
             Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
         );
-        if unique && input.event == "DISCONNECT_ACCOUNT" {
+        if unique && input.event == EventKind::DisconnectAccount {
             AppError::Conflict(format!(
                 "account {} already has a pending scheduled disconnection",
                 account.id
@@ -243,7 +238,7 @@ async fn pending<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<scheduled_eve
         .one(db)
         .await?
         .ok_or_else(|| AppError::not_found("ScheduledEvent", id))?;
-    if event.status != PENDING {
+    if event.status != EventStatus::Pending {
         return Err(AppError::EventNotPending(format!(
             "scheduled event {id} is {}; only pending events can change",
             event.status
@@ -252,67 +247,17 @@ async fn pending<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<scheduled_eve
     Ok(event)
 }
 
-/// Cancels the account's pending scheduled disconnections (but `except`, the one being run),
-/// as a disconnection does, and returns them. One statement, sent before the account is
-/// locked: it takes the events' rows first, in the worker's order (event, then account), so
-/// that disconnecting now while the worker runs a scheduled disconnection of the same account
-/// waits instead of deadlocking.
-pub async fn cancel_pending_disconnections<C: ConnectionTrait>(
-    db: &C,
-    account_id: i64,
-    except: Option<i64>,
-    at: DateTime<Utc>,
-) -> AppResult<Vec<scheduled_event::Model>> {
-    let mut update = scheduled_event::Entity::update_many()
-        .col_expr(scheduled_event::Column::Status, Expr::value(CANCELLED))
-        .col_expr(
-            scheduled_event::Column::ResultMessage,
-            Expr::value("cancelled: the account was disconnected"),
-        )
-        .col_expr(scheduled_event::Column::UpdatedAt, Expr::value(at))
-        .col_expr(
-            scheduled_event::Column::Version,
-            Expr::col(scheduled_event::Column::Version).add(1),
-        )
-        .filter(scheduled_event::Column::AccountId.eq(account_id))
-        .filter(scheduled_event::Column::Event.eq("DISCONNECT_ACCOUNT"))
-        .filter(scheduled_event::Column::Status.eq(PENDING));
-    if let Some(id) = except {
-        update = update.filter(scheduled_event::Column::Id.ne(id));
-    }
-    let mut cancelled = update.exec_with_returning(db).await?;
-    cancelled.sort_by_key(|e| e.id);
-    Ok(cancelled)
-}
-
-/// The account's pending scheduled disconnections but `except` (what a disconnection would
-/// cancel), oldest first.
-pub async fn pending_disconnections<C: ConnectionTrait>(
-    db: &C,
-    account_id: i64,
-    except: Option<i64>,
-) -> AppResult<Vec<scheduled_event::Model>> {
-    let mut select = scheduled_event::Entity::find()
-        .filter(scheduled_event::Column::AccountId.eq(account_id))
-        .filter(scheduled_event::Column::Event.eq("DISCONNECT_ACCOUNT"))
-        .filter(scheduled_event::Column::Status.eq(PENDING))
-        .order_by_asc(scheduled_event::Column::Id);
-    if let Some(id) = except {
-        select = select.filter(scheduled_event::Column::Id.ne(id));
-    }
-    Ok(select.all(db).await?)
-}
-
 /// The permission scheduling (or changing) an event of this kind needs, besides
 /// `SCHEDULED_EVENTS_WRITE`: the one its mutation needs.
 pub fn permission_for(event: &str) -> Option<crate::auth::Permission> {
     use crate::auth::Permission::{AccountsDisconnect, AccountsWrite, BillingWrite};
-    match event {
-        "DISCONNECT_ACCOUNT" => Some(AccountsDisconnect),
-        "CHANGE_STATUS" => Some(AccountsWrite),
-        "ADD_SERVICE" | "REMOVE_SERVICE" | "ONE_TIME_TRANSACTION" => Some(BillingWrite),
-        _ => None,
-    }
+    Some(match EventKind::parse(event)? {
+        EventKind::DisconnectAccount => AccountsDisconnect,
+        EventKind::ChangeStatus => AccountsWrite,
+        EventKind::AddService | EventKind::RemoveService | EventKind::OneTimeTransaction => {
+            BillingWrite
+        }
+    })
 }
 
 /// The kind of a scheduled event (for the permission its change needs).
@@ -331,7 +276,7 @@ pub async fn update(
     let datetime = input.datetime.as_deref().map(future_datetime).transpose()?;
     let txn = begin_write(db).await?;
     let old = pending(&txn, id).await?;
-    accounts::changeable(&txn, old.account_id).await?;
+    account_guard::changeable(&txn, old.account_id).await?;
     let primary = input
         .primary_event_object_id
         .clone()
@@ -375,7 +320,7 @@ pub async fn delete(db: &DatabaseConnection, user_id: i64, id: i64) -> AppResult
     let txn = begin_write(db).await?;
     let old = pending(&txn, id).await?;
     let mut am: scheduled_event::ActiveModel = old.clone().into();
-    am.status = Set(CANCELLED.into());
+    am.status = Set(EventStatus::Cancelled.into());
     am.result_message = Set(Some(format!("deleted by user {user_id}")));
     let new = save(&txn, id, old.version, am).await?;
     audit::record(
@@ -399,8 +344,14 @@ async fn execute<C: ConnectionTrait>(txn: &C, event: &scheduled_event::Model) ->
     let user = event.created_by_user_id;
     let at = event.datetime;
     let primary = event.primary_event_object_id.as_deref();
-    Ok(match event.event.as_str() {
-        "DISCONNECT_ACCOUNT" => {
+    let Some(kind) = EventKind::parse(&event.event) else {
+        return Err(AppError::UnsupportedEvent(format!(
+            "{} is not supported",
+            event.event
+        )));
+    };
+    Ok(match kind {
+        EventKind::DisconnectAccount => {
             disconnect::disconnect_in(
                 txn,
                 user,
@@ -412,7 +363,7 @@ async fn execute<C: ConnectionTrait>(txn: &C, event: &scheduled_event::Model) ->
             .await?;
             format!("account {} disconnected", event.account_id)
         }
-        "CHANGE_STATUS" => {
+        EventKind::ChangeStatus => {
             let status = object_id(&event.event, primary)?;
             let input = accounts::UpdateAccount {
                 account_status_id: Some(Id(status)),
@@ -421,7 +372,7 @@ async fn execute<C: ConnectionTrait>(txn: &C, event: &scheduled_event::Model) ->
             accounts::update_in(txn, user, event.account_id, input, at).await?;
             format!("account {} moved to status {status}", event.account_id)
         }
-        "ADD_SERVICE" => {
+        EventKind::AddService => {
             let service = object_id(&event.event, primary)?;
             let input = services::AddServiceToAccount {
                 account_id: Id(event.account_id),
@@ -437,7 +388,7 @@ async fn execute<C: ConnectionTrait>(txn: &C, event: &scheduled_event::Model) ->
             let added = services::add_service_to_account_in(txn, user, input, at).await?;
             format!("service {service} added (account service {})", added.id)
         }
-        "REMOVE_SERVICE" => {
+        EventKind::RemoveService => {
             let id = object_id(&event.event, primary)?;
             let input = services::DeleteAccountService {
                 prorate: event.prorate,
@@ -446,7 +397,7 @@ async fn execute<C: ConnectionTrait>(txn: &C, event: &scheduled_event::Model) ->
             services::delete_account_service_in(txn, user, id, input, at).await?;
             format!("account service {id} removed")
         }
-        "ONE_TIME_TRANSACTION" => {
+        EventKind::OneTimeTransaction => {
             let service = object_id(&event.event, primary)?;
             let input = transactions::OneTimeTransaction {
                 service_id: Id(service),
@@ -459,11 +410,6 @@ async fn execute<C: ConnectionTrait>(txn: &C, event: &scheduled_event::Model) ->
                 transactions::Transaction::Debit(d) => format!("debit {} created", d.id),
                 transactions::Transaction::Discount(d) => format!("discount {} created", d.id),
             }
-        }
-        other => {
-            return Err(AppError::UnsupportedEvent(format!(
-                "{other} is not supported"
-            )))
         }
     })
 }
@@ -478,7 +424,7 @@ pub struct RunReport {
 
 fn due(at: DateTime<Utc>) -> Condition {
     Condition::all()
-        .add(scheduled_event::Column::Status.eq(PENDING))
+        .add(scheduled_event::Column::Status.eq(EventStatus::Pending))
         .add(scheduled_event::Column::Datetime.lte(at))
         .add(
             Condition::any()
@@ -616,7 +562,7 @@ async fn run_one(
             if let Some(current) = scheduled_event::Entity::find_by_id(event.id)
                 .one(&txn)
                 .await?
-                .filter(|e| e.status == PENDING)
+                .filter(|e| e.status == EventStatus::Pending)
             {
                 let mark = Mark::of(&current, &Err(mark_err), at);
                 if finish_all(&txn, std::slice::from_ref(&mark)).await.is_ok() {
@@ -632,9 +578,9 @@ async fn run_one(
 }
 
 impl RunReport {
-    fn count(&mut self, status: &str, retried: bool) {
+    fn count(&mut self, status: EventStatus, retried: bool) {
         match status {
-            COMPLETED => self.completed += 1,
+            EventStatus::Completed => self.completed += 1,
             _ if retried => self.retried += 1,
             _ => self.failed += 1,
         }
@@ -644,7 +590,7 @@ impl RunReport {
 /// What running an event came to: its new status, message and retry time.
 struct Mark<'a> {
     event: &'a scheduled_event::Model,
-    status: &'static str,
+    status: EventStatus,
     message: String,
     retry_at: Option<DateTime<Utc>>,
 }
@@ -658,7 +604,7 @@ impl<'a> Mark<'a> {
         match outcome {
             Ok(message) => Mark {
                 event,
-                status: COMPLETED,
+                status: EventStatus::Completed,
                 message: message.clone(),
                 retry_at: None,
             },
@@ -676,12 +622,12 @@ impl<'a> Mark<'a> {
 }
 
 /// What a failed attempt means: `FAILED` for a refusal (or a transient error on the last
-/// try), else `PENDING` again with a retry time (30 s, doubling).
+/// try), else `PENDING` again with a retry time (a minute after the first try, doubling).
 fn outcome_of_failure(
     event: &scheduled_event::Model,
     err: &AppError,
     at: DateTime<Utc>,
-) -> (&'static str, String, Option<DateTime<Utc>>) {
+) -> (EventStatus, String, Option<DateTime<Utc>>) {
     let transient = matches!(err, AppError::Internal(_) | AppError::Conflict(_));
     let message = match err {
         AppError::Internal(_) => {
@@ -693,12 +639,12 @@ fn outcome_of_failure(
     let attempts = event.attempts + 1;
     if transient && attempts < MAX_ATTEMPTS {
         (
-            PENDING,
+            EventStatus::Pending,
             message,
             Some(at + Duration::seconds(30 * 2i64.pow(attempts as u32))),
         )
     } else {
-        (FAILED, message, None)
+        (EventStatus::Failed, message, None)
     }
 }
 
@@ -720,9 +666,9 @@ async fn finish_all<C: ConnectionTrait>(db: &C, marks: &[Mark<'_>]) -> AppResult
     for mark in marks {
         let event = mark.event;
         let this = || scheduled_event::Column::Id.eq(event.id);
-        let done = mark.status != PENDING;
-        status = status.case(this(), Expr::val(mark.status));
-        complete = complete.case(this(), Expr::val(mark.status == COMPLETED));
+        let done = mark.status != EventStatus::Pending;
+        status = status.case(this(), Expr::val(mark.status.as_str()));
+        complete = complete.case(this(), Expr::val(mark.status == EventStatus::Completed));
         executed = executed.case(this(), Expr::val(if done { Some(at) } else { None }));
         message = message.case(this(), Expr::val(mark.message.as_str()));
         attempts = attempts.case(this(), Expr::val(event.attempts + 1));
@@ -730,7 +676,7 @@ async fn finish_all<C: ConnectionTrait>(db: &C, marks: &[Mark<'_>]) -> AppResult
         unchanged = unchanged.add(
             this()
                 .and(scheduled_event::Column::Version.eq(event.version))
-                .and(scheduled_event::Column::Status.eq(PENDING)),
+                .and(scheduled_event::Column::Status.eq(EventStatus::Pending)),
         );
     }
     let result = scheduled_event::Entity::update_many()
@@ -773,13 +719,13 @@ async fn finish_all<C: ConnectionTrait>(db: &C, marks: &[Mark<'_>]) -> AppResult
 /// When the worker should look again: the earliest pending datetime or retry time.
 pub async fn next_due(db: &DatabaseConnection) -> AppResult<Option<DateTime<Utc>>> {
     let first = scheduled_event::Entity::find()
-        .filter(scheduled_event::Column::Status.eq(PENDING))
+        .filter(scheduled_event::Column::Status.eq(EventStatus::Pending))
         .filter(scheduled_event::Column::NextAttemptAt.is_null())
         .order_by_asc(scheduled_event::Column::Datetime)
         .one(db)
         .await?;
     let retry = scheduled_event::Entity::find()
-        .filter(scheduled_event::Column::Status.eq(PENDING))
+        .filter(scheduled_event::Column::Status.eq(EventStatus::Pending))
         .filter(scheduled_event::Column::NextAttemptAt.is_not_null())
         .order_by_asc(scheduled_event::Column::NextAttemptAt)
         .one(db)
@@ -802,7 +748,7 @@ pub async fn oldest_due(
     let oldest: Option<DateTime<Utc>> = scheduled_event::Entity::find()
         .select_only()
         .column(scheduled_event::Column::Datetime)
-        .filter(scheduled_event::Column::Status.eq(PENDING))
+        .filter(scheduled_event::Column::Status.eq(EventStatus::Pending))
         .filter(scheduled_event::Column::Datetime.lte(now))
         .order_by_asc(scheduled_event::Column::Datetime)
         .into_tuple()
@@ -820,13 +766,13 @@ mod tests {
         scheduled_event::Model {
             id: 7,
             account_id: 1,
-            event: "CHANGE_STATUS".into(),
+            event: EventKind::ChangeStatus.into(),
             datetime: at,
             description: None,
             primary_event_object_id: Some("2".into()),
             amount: None,
             prorate: None,
-            status: PENDING.into(),
+            status: EventStatus::Pending.into(),
             complete: false,
             executed_at: None,
             result_message: None,
@@ -847,7 +793,7 @@ mod tests {
             &AppError::AccountArchived("account 1 is archived".into()),
             at,
         );
-        assert_eq!((status, retry), (FAILED, None));
+        assert_eq!((status, retry), (EventStatus::Failed, None));
         assert!(message.contains("archived"));
     }
 
@@ -856,7 +802,7 @@ mod tests {
         let at = Utc::now();
         let conflict = AppError::Conflict("changed".into());
         let (status, _, retry) = outcome_of_failure(&event(0), &conflict, at);
-        assert_eq!(status, PENDING);
+        assert_eq!(status, EventStatus::Pending);
         assert_eq!(retry, Some(at + Duration::seconds(60)));
         let (_, _, retry) = outcome_of_failure(&event(2), &conflict, at);
         assert_eq!(retry, Some(at + Duration::seconds(240)));
@@ -865,7 +811,7 @@ mod tests {
             &AppError::Internal("db down".into()),
             at,
         );
-        assert_eq!((status, retry), (FAILED, None));
+        assert_eq!((status, retry), (EventStatus::Failed, None));
         assert!(
             !message.contains("db down"),
             "internal detail stays in the log"

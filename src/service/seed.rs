@@ -8,6 +8,7 @@ use super::catalog::{self, CreateAccountStatus, CreateAccountType};
 use super::services::{self, AddServiceToAccount, CreateService};
 use super::{now, users, Id};
 use crate::db::begin_write;
+use crate::domain::ServiceApplication;
 use crate::entity::{account, billing_setting, company, system_setting};
 use crate::error::AppResult;
 
@@ -314,7 +315,7 @@ pub async fn seed_demo(db: &DatabaseConnection) -> AppResult<()> {
         id: None,
         enabled: true,
         name: name.into(),
-        application: services::DEBIT.into(),
+        application: ServiceApplication::Debit.into(),
         amount,
         company_id: Some(Id(1)),
         general_ledger_code_id: None,

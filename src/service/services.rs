@@ -10,17 +10,15 @@ use sea_orm::{
 use serde::Deserialize;
 
 use super::{
+    account_guard,
     accounts, addresses, audit, find, now, optional_text, proration, required_text, save, settings,
     Id,
 };
 use crate::db::begin_write;
+use crate::domain::{ServiceApplication, ServiceType};
 use crate::entity::{account, account_service, company, debit, service};
 use crate::error::{AppError, AppResult};
 
-pub const RECURRING: &str = "RECURRING";
-pub const ONETIME: &str = "ONETIME";
-pub const DEBIT: &str = "DEBIT";
-pub const CREDIT: &str = "CREDIT";
 
 #[derive(Debug, Deserialize)]
 pub struct CreateService {
@@ -77,7 +75,12 @@ pub async fn create_service(
     let at = now();
     let mut am = service::ActiveModel {
         name: Set(name),
-        r#type: Set(if recurring { RECURRING } else { ONETIME }.into()),
+        r#type: Set(if recurring {
+            ServiceType::Recurring
+        } else {
+            ServiceType::OneTime
+        }
+        .into()),
         application: Set(input.application),
         amount: Set(input.amount),
         company_id: Set(input.company_id.map(|i| i.0)),
@@ -274,14 +277,14 @@ pub async fn add_service_to_account_in<C: ConnectionTrait>(
     .await?;
     let Some(frequency) = service
         .billing_frequency
-        .filter(|_| service.r#type == RECURRING)
+        .filter(|_| service.r#type == ServiceType::Recurring)
     else {
         return Err(AppError::validation(
             "service_id",
             "only recurring services are added to accounts; use createAccountOneTimeTransaction for one-time services",
         ));
     };
-    if service.application != DEBIT {
+    if service.application != ServiceApplication::Debit {
         return Err(AppError::validation(
             "service_id",
             "recurring credit services are not supported",
@@ -418,7 +421,7 @@ pub async fn delete_account_service_in<C: ConnectionTrait>(
     if old.removed_at.is_some() {
         return Err(AppError::not_found("AccountService", id));
     }
-    accounts::changeable(txn, old.account_id).await?;
+    account_guard::changeable(txn, old.account_id).await?;
     let billing = settings::billing_setting(txn).await?;
     let prorate = input.prorate.unwrap_or(billing.prorate_services);
     let d = match input.proration_date.as_deref() {

@@ -9,8 +9,8 @@ use sea_orm::{
 };
 use serde::Deserialize;
 
-use super::services::{CREDIT, ONETIME, RECURRING};
-use super::{accounts, audit, find, now, optional_text, proration, Id};
+use crate::domain::{ServiceApplication, ServiceType};
+use super::{account_guard, audit, find, now, optional_text, proration, Id};
 use crate::db::begin_write;
 use crate::entity::{account, account_service, debit, discount, service};
 use crate::error::{AppError, AppResult};
@@ -140,7 +140,7 @@ pub fn credit_for(debit: debit::Model, d: NaiveDate, whole_units: bool) -> Optio
     let (Some(from), Some(to)) = (debit.prorated_from, debit.prorated_to) else {
         return None;
     };
-    if debit.reversed || debit.r#type != RECURRING {
+    if debit.reversed || debit.r#type != ServiceType::Recurring {
         return None;
     }
     let amount = proration::credit(debit.amount, from, to, d, whole_units);
@@ -215,7 +215,7 @@ pub(super) async fn charge_target<C: ConnectionTrait>(
             "price_override is in cents, 0 or more",
         ));
     }
-    let account = accounts::changeable(txn, account_id)
+    let account = account_guard::changeable(txn, account_id)
         .await
         .map_err(|e| match e {
             AppError::NotFound(m) => AppError::validation("account_id", m),
@@ -261,7 +261,7 @@ pub async fn one_time_transaction_in<C: ConnectionTrait>(
         input.price_override,
     )
     .await?;
-    if service.r#type != ONETIME {
+    if service.r#type != ServiceType::OneTime {
         return Err(AppError::validation(
             "service_id",
             "a one-time transaction needs a one-time service",
@@ -271,7 +271,7 @@ pub async fn one_time_transaction_in<C: ConnectionTrait>(
     let description = optional_text("description", input.description.as_deref())?
         .or_else(|| Some(service.name.clone()));
     let at = now();
-    let result = if service.application == CREDIT {
+    let result = if service.application == ServiceApplication::Credit {
         let model = discount::ActiveModel {
             account_id: Set(account.id),
             company_id: Set(account.company_id),
@@ -281,7 +281,7 @@ pub async fn one_time_transaction_in<C: ConnectionTrait>(
             amount_remaining: Set(amount),
             description: Set(description),
             service_name: Set(service.name.clone()),
-            r#type: Set(ONETIME.into()),
+            r#type: Set(ServiceType::OneTime.into()),
             quantity: Set(input.quantity),
             reversed: Set(false),
             tax_committed: Set(false),
@@ -304,7 +304,7 @@ pub async fn one_time_transaction_in<C: ConnectionTrait>(
             quantity: Set(input.quantity),
             description: Set(description),
             service_name: Set(service.name.clone()),
-            r#type: Set(ONETIME.into()),
+            r#type: Set(ServiceType::OneTime.into()),
             number_of_months: Set(0),
             reversed: Set(false),
             user_id: Set(Some(user_id)),

@@ -169,7 +169,7 @@ impl TestApp {
 
     /// Closes the connection and removes the test's database (as dropping the app does).
     pub async fn finish(self) {
-        self.db.close().await.ok();
+        self.db.clone().close().await.ok();
     }
 
     /// Sends a raw request; returns the status and the body parsed as JSON (or as a string).

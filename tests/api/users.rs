@@ -436,8 +436,8 @@ on_both!(a_read_only_token_can_run_every_root_query, |app| {
             .collect();
         let (query, variables) = types.operation("query", field, &required, account, 2);
         let body = app.gql_as(&reader, &query, variables.clone()).await;
-        // Webhooks are the Administrator's alone (WEBHOOKS_MANAGE): their payloads carry
-        // account data, and their endpoints are where it goes.
+        // Webhooks need WEBHOOKS_MANAGE, which Read Only lacks: their payloads carry account
+        // data, and their endpoints are where it goes.
         if name.starts_with("webhook_") {
             if error_code(&body).as_deref() != Some("FORBIDDEN") {
                 wrong.push(format!(

@@ -257,29 +257,38 @@ on_both!(model_events_are_listed_and_others_refused, |app| {
     assert_eq!(error_code(&body).as_deref(), Some("NOT_FOUND"), "{body}");
 });
 
-on_both!(only_administrators_manage_webhooks, |app| {
-    let billing_role = app
-        .ok(
-            "{ roles(name: \"Billing\") { entities { id } } }",
-            json!({}),
-        )
-        .await["roles"]["entities"][0]["id"]
-        .clone();
-    let user = app
-        .ok("mutation($input: CreateUserMutationInput) { createUser(input: $input) { id } }",
-            json!({"input": {"name": "b", "username": "billing1", "public_name": "b", "email_address": "b@example.com", "role_id": billing_role}}))
-        .await;
-    let user_id = id_of(&user["createUser"]["id"]);
-    let (_, token) = fathom::service::users::create_token_for_caller(&app.db, user_id, "t")
-        .await
-        .unwrap();
+// DESIGN §3: Billing has every permission but USERS_MANAGE and SETTINGS_WRITE, so it manages
+// webhooks; Read Only does not.
+on_both!(billing_manages_webhooks_and_read_only_does_not, |app| {
+    let token_of = |role: &'static str, username: &'static str| async move {
+        let role_id = app
+            .ok(
+                "query($name: String) { roles(name: $name) { entities { id } } }",
+                json!({"name": role}),
+            )
+            .await["roles"]["entities"][0]["id"]
+            .clone();
+        let user = app
+            .ok("mutation($input: CreateUserMutationInput) { createUser(input: $input) { id } }",
+                json!({"input": {"name": username, "username": username, "public_name": username, "email_address": "b@example.com", "role_id": role_id}}))
+            .await;
+        let user_id = id_of(&user["createUser"]["id"]);
+        fathom::service::users::create_token_for_caller(&app.db, user_id, "t")
+            .await
+            .unwrap()
+            .1
+    };
+    let billing = token_of("Billing", "billing1").await;
+    let read_only = token_of("Read Only", "reader1").await;
     for query in [
         "{ webhook_endpoints { entities { id } } }",
         "{ webhook_model_events { entities { model } } }",
         "mutation { createWebhookEndpoint(input: {name: \"x\", endpoint: \"https://example.com/h\", enabled: true}) { id } }",
     ] {
-        let body = app.gql_as(token.as_str(), query, json!({})).await;
+        let body = app.gql_as(read_only.as_str(), query, json!({})).await;
         assert_eq!(error_code(&body).as_deref(), Some("FORBIDDEN"), "{query}: {body}");
+        let body = app.gql_as(billing.as_str(), query, json!({})).await;
+        assert!(body.get("errors").is_none(), "{query}: {body}");
     }
 });
 

@@ -12,7 +12,7 @@ use crate::entity::{debit, disconnection_log, discount, scheduled_event};
 use crate::error::AppResult;
 use crate::service::audit::LogType;
 use crate::service::disconnect::ProrationSource;
-use crate::service::services::{ONETIME, RECURRING};
+use crate::domain::{EventKind, ServiceType};
 use crate::service::{addresses, proration};
 
 impl Sim<'_> {
@@ -41,7 +41,7 @@ impl Sim<'_> {
                 quantity: 1,
                 description: Some(fee.name.clone()),
                 service_name: fee.name.clone(),
-                r#type: ONETIME.into(),
+                r#type: ServiceType::OneTime.into(),
                 number_of_months: 0,
                 prorated_from: None,
                 prorated_to: None,
@@ -117,7 +117,7 @@ impl Sim<'_> {
                 let (Some(from), Some(to)) = (d.prorated_from, d.prorated_to) else {
                     continue;
                 };
-                if to <= date || d.reversed || d.r#type != RECURRING {
+                if to <= date || d.reversed || d.r#type != ServiceType::Recurring {
                     continue;
                 }
                 let amount = proration::credit(d.amount, from, to, date, ctx.whole_units);
@@ -265,7 +265,7 @@ impl Sim<'_> {
         let model = scheduled_event::Model {
             id,
             account_id: self.c.accounts[pos].id,
-            event: "DISCONNECT_ACCOUNT".into(),
+            event: EventKind::DisconnectAccount.into(),
             datetime,
             description: Some("moving away".into()),
             primary_event_object_id: None,

@@ -49,7 +49,6 @@ mod tests;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use indicatif::{HumanCount, ProgressBar, ProgressState, ProgressStyle};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use tokio::task::JoinSet;
 
@@ -61,6 +60,7 @@ use self::writer::Writer;
 use super::catalog::{self, CreateAccountType};
 use super::services::{self, CreateService};
 use super::{now, settings, users, Id};
+use crate::domain::{ServiceApplication, ServiceType};
 use crate::entity::{account_status, account_type, company, service};
 use crate::error::{AppError, AppResult};
 
@@ -87,11 +87,44 @@ impl SeedSummary {
     }
 }
 
-/// Seeds a book of `accounts` accounts with `months` months of history.
+/// What seeding tells as it goes, for a display of its progress (`fathom seed` draws a bar);
+/// the service layer itself prints nothing.
+pub trait Progress: Send + Sync {
+    /// `rows` rows written so far, of about `estimate`; `done` accounts of `accounts`.
+    fn written(&self, rows: u64, estimate: u64, done: u64, accounts: u64);
+    /// Every row is written; the tables are being analyzed.
+    fn analyzing(&self);
+    /// Seeding ended (also when it failed).
+    fn finished(&self);
+}
+
+/// Progress that nobody watches.
+pub struct Unwatched;
+
+impl Progress for Unwatched {
+    fn written(&self, _: u64, _: u64, _: u64, _: u64) {}
+    fn analyzing(&self) {}
+    fn finished(&self) {}
+}
+
+/// Seeds a book of `accounts` accounts with `months` months of history, telling `progress`
+/// how it goes.
 pub async fn seed_book(
     db: &DatabaseConnection,
     accounts: u64,
     months: u32,
+    progress: &dyn Progress,
+) -> AppResult<SeedSummary> {
+    let summary = seed_book_watched(db, accounts, months, progress).await;
+    progress.finished();
+    summary
+}
+
+async fn seed_book_watched(
+    db: &DatabaseConnection,
+    accounts: u64,
+    months: u32,
+    progress: &dyn Progress,
 ) -> AppResult<SeedSummary> {
     let started = Instant::now();
     if !(1..=1200).contains(&months) {
@@ -146,18 +179,7 @@ pub async fn seed_book(
     }
     drop(report);
 
-    let bar = ProgressBar::new(accounts * 25);
-    bar.enable_steady_tick(Duration::from_millis(250));
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {elapsed_precise} [{bar:30}] {human_pos}/~{human_len} rows, {rate}, ETA {eta}  {msg}",
-        )
-        .map_err(AppError::internal)?
-        .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-            let _ = write!(w, "{} rows/s", HumanCount(state.per_sec() as u64));
-        })
-        .progress_chars("=> "),
-    );
+    progress.written(0, accounts * 25, 0, accounts);
     let mut counts = [0u64; 13];
     let mut done = 0u64;
     let (mut waiting, mut writing) = (Duration::ZERO, Duration::ZERO);
@@ -170,10 +192,12 @@ pub async fn seed_book(
         waiting += written.waiting;
         writing += written.writing;
         let rows: u64 = counts.iter().sum();
-        bar.set_length(rows + (accounts - done) * rows / done.max(1));
-        bar.set_position(rows);
-        bar.set_message(format!("{done}/{accounts} accounts"));
-        bar.tick();
+        progress.written(
+            rows,
+            rows + (accounts - done) * rows / done.max(1),
+            done,
+            accounts,
+        );
     }
     let mut last = None;
     while let Some(writer) = writers.join_next().await {
@@ -186,11 +210,10 @@ pub async fn seed_book(
         return Err(AppError::internal("the seeding generator stopped early"));
     }
     let writer = last.ok_or_else(|| AppError::internal("no seeding writer"))?;
-    bar.set_message("ANALYZE");
+    progress.analyzing();
     let analyzing = Instant::now();
     writer.finish().await?;
     writing += analyzing.elapsed();
-    bar.finish_and_clear();
     Ok(SeedSummary {
         accounts,
         months,
@@ -335,13 +358,13 @@ async fn service(
     let mut find = service::Entity::find()
         .filter(service::Column::Name.eq(name))
         .filter(service::Column::Amount.eq(amount))
-        .filter(service::Column::Application.eq(services::DEBIT))
+        .filter(service::Column::Application.eq(ServiceApplication::Debit))
         .filter(service::Column::Enabled.eq(true));
     find = if monthly {
-        find.filter(service::Column::Type.eq(services::RECURRING))
+        find.filter(service::Column::Type.eq(ServiceType::Recurring))
             .filter(service::Column::BillingFrequency.eq(1))
     } else {
-        find.filter(service::Column::Type.eq(services::ONETIME))
+        find.filter(service::Column::Type.eq(ServiceType::OneTime))
     };
     if let Some(found) = find.order_by_asc(service::Column::Id).one(db).await? {
         return Ok(found);
@@ -350,7 +373,7 @@ async fn service(
         id: None,
         enabled: true,
         name: name.into(),
-        application: services::DEBIT.into(),
+        application: ServiceApplication::Debit.into(),
         amount,
         company_id: Some(Id(company_id)),
         general_ledger_code_id: None,
