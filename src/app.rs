@@ -23,8 +23,9 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Config;
-use crate::error::{request_id, AppError, AppResult};
+use crate::error::{AppError, AppResult};
 use crate::graphql::compiled::Outcome;
+use crate::graphql::errors::{request_id, IntoGraphql};
 use crate::graphql::guard::Guard;
 use crate::graphql::loader::RelLoader;
 use crate::http::media::RequestErrors;

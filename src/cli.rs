@@ -149,7 +149,7 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
             let conn = db::connect(&config.database_url).await?;
             db::migrate(&conn).await?;
             service::seed::seed_defaults(&conn).await?;
-            let txn = db::begin_write(&conn).await?;
+            let txn = service::begin_write(&conn).await?;
             let found = match service::users::find_by_username(&txn, &user).await? {
                 Some(u) => u,
                 None if !service::users::any_user(&txn).await? && user == "admin" => {

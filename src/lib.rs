@@ -1,24 +1,23 @@
 //! fathom: a GraphQL API server for the account lifecycle of internet service providers,
 //! mirroring the schema of Sonar's v2 API.
 //!
-//! A request walks: router ([`app`]) → authentication ([`auth`]) → resolver ([`graphql`]) →
-//! service ([`service`], one transaction) → entities ([`entity`]) → database, and back.
+//! This crate is the server: HTTP ([`app`], [`http`]), GraphQL ([`graphql`]), the command
+//! line ([`cli`]), configuration, the background worker and metrics. The domain, entities and
+//! services live in the `fathom-core` crate (`crates/core`), which knows nothing of GraphQL or
+//! HTTP; its modules are re-exported here under their own names.
+//!
+//! A request walks: router ([`app`]) → authentication ([`auth`], [`service::users`]) →
+//! resolver ([`graphql`]) → service ([`service`], one transaction) → entities ([`entity`]) →
+//! database, and back. ARCHITECTURE.md draws the whole map.
+
+pub use fathom_core::{auth, db, domain, entity, error, rate_limit, replica, service, sonar_enums};
 
 pub mod app;
-pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod db;
-pub mod domain;
-pub mod entity;
-pub mod error;
 pub mod graphiql;
 pub mod graphql;
 pub mod http;
 pub mod logging;
 pub mod metrics;
-pub mod rate_limit;
-pub mod replica;
-pub mod service;
-pub mod sonar_enums;
 pub mod worker;

@@ -16,6 +16,7 @@ pub mod defs;
 pub mod disconnect;
 pub mod entity_def;
 pub mod enums;
+pub mod errors;
 pub mod extra_fields;
 pub mod guard;
 pub mod idempotent;
@@ -90,7 +91,7 @@ where
 }
 
 pub fn gql(err: AppError) -> async_graphql::Error {
-    err.into_graphql()
+    errors::IntoGraphql::into_graphql(err)
 }
 
 pub fn db<'a>(ctx: &ResolverContext<'a>) -> &'a DatabaseConnection {

@@ -14,8 +14,8 @@ use crate::error::AppError;
 use crate::service::services as billing_services;
 use crate::service::transactions::{self, Transaction};
 use crate::service::{
-    accounts, addresses, catalog, contacts, invoicing, scheduled, settings, user_management, users,
-    webhook_delivery, webhooks,
+    accounts, addresses, catalog, contacts, invoicing, scheduled, settings_changes,
+    user_management, users, webhook_delivery, webhooks,
 };
 
 fn row<'a, M: std::any::Any + Send + Sync>(model: M) -> Option<FieldValue<'a>> {
@@ -187,12 +187,12 @@ fn account_mutations() -> Object {
         .field(mutation!("updateSystemSettings" -> "SystemSetting", [("input", "UpdateSystemSettingsMutationInput")],
             "Changes the instance time zone.", |ctx| {
             let user = allowed(&ctx, SettingsWrite)?;
-            Ok(row(settings::update_system_settings(db(&ctx), user.user_id, optional_input(&ctx, "input")?).await?))
+            Ok(row(settings_changes::update_system_settings(db(&ctx), user.user_id, optional_input(&ctx, "input")?).await?))
         }))
         .field(mutation!("updateBillingSettings" -> "BillingSetting", [("input", "UpdateBillingSettingsMutationInput")],
             "Changes the global billing settings. The disconnect status must not activate accounts.", |ctx| {
             let user = allowed(&ctx, SettingsWrite)?;
-            Ok(row(settings::update_billing_settings(db(&ctx), user.user_id, optional_input(&ctx, "input")?).await?))
+            Ok(row(settings_changes::update_billing_settings(db(&ctx), user.user_id, optional_input(&ctx, "input")?).await?))
         }))
         .field(mutation!("createAccountStatus" -> "AccountStatus", [("input", "CreateAccountStatusMutationInput")],
             "Creates an account status.", |ctx| {

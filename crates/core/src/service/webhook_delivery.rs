@@ -30,14 +30,14 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
-use super::webhooks::{hex, live_endpoint, Policy};
+use super::webhooks::{abandon_pending, hex, live_endpoint, Policy};
 use super::{find, now};
-use crate::db::begin_write;
 use crate::entity::{
     webhook_endpoint, webhook_endpoint_event_dispatch as dispatch,
     webhook_endpoint_event_dispatch_attempt as attempt,
 };
 use crate::error::{AppError, AppResult};
+use crate::service::begin_write;
 
 /// Attempts per dispatch before it is `FAIL`.
 pub const MAX_ATTEMPTS: i32 = 12;
@@ -496,28 +496,6 @@ async fn record(
         .await?;
     txn.commit().await?;
     Ok(outcome)
-}
-
-/// Gives up the pending dispatches of endpoint `endpoint_id` (deleted): `FAIL`, never sent.
-pub async fn abandon_pending<C: ConnectionTrait>(db: &C, endpoint_id: i64) -> AppResult<()> {
-    use sea_orm::sea_query::{Expr, ExprTrait};
-    use sea_orm::{ColumnTrait, QueryFilter};
-    dispatch::Entity::update_many()
-        .col_expr(dispatch::Column::LastStatus, Expr::value("FAIL"))
-        .col_expr(
-            dispatch::Column::NextAttemptAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(dispatch::Column::UpdatedAt, Expr::value(now()))
-        .col_expr(
-            dispatch::Column::Version,
-            Expr::col(dispatch::Column::Version).add(1),
-        )
-        .filter(dispatch::Column::WebhookEndpointId.eq(endpoint_id))
-        .filter(dispatch::Column::LastStatus.eq("PENDING"))
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
 /// `generateTestWebhook`: POSTs a test payload to endpoint `id` now (enabled or not) and

@@ -15,11 +15,11 @@ use sea_orm::{
 use serde::Deserialize;
 
 use super::{audit, compose, find, now, Id};
-use crate::db::begin_write;
 use crate::entity::{
     account, debit, discount, invoice, invoice_discount_application as application,
 };
 use crate::error::{AppError, AppResult};
+use crate::service::begin_write;
 
 /// Days from an invoice's date to its due date when the caller does not give one.
 pub const DEFAULT_DUE_DAYS: i64 = 14;

@@ -5,32 +5,11 @@ use sea_orm::{ConnectionTrait, EntityTrait, Set};
 use serde::Serialize;
 
 use super::now;
-use super::webhooks::{self, Change, Subscriptions};
+use super::webhook_events::{self as webhooks, Change, Subscriptions};
 use crate::entity::log;
 use crate::error::AppResult;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogType {
-    Created,
-    Updated,
-    Deleted,
-    Attached,
-    Detached,
-    System,
-}
-
-impl LogType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogType::Created => "CREATED",
-            LogType::Updated => "UPDATED",
-            LogType::Deleted => "DELETED",
-            LogType::Attached => "ATTACHED",
-            LogType::Detached => "DETACHED",
-            LogType::System => "SYSTEM",
-        }
-    }
-}
+pub use crate::domain::LogType;
 
 /// Records one change of `loggable_type` `loggable_id` by `user_id`, with the record before
 /// and after as JSON.
@@ -312,4 +291,18 @@ pub async fn deleted<C: ConnectionTrait, T: Serialize>(
         format!("{loggable_type} deleted"),
     )
     .await
+}
+
+/// Reports the creation of a record that has no audit row of its own (a prorated debit of a
+/// service added mid-period, a proration credit of a service removed) to its subscribers, in
+/// the caller's transaction: one statement to learn the subscriptions (the settings stamp),
+/// one more only when there are subscribers.
+pub async fn report_created<C: ConnectionTrait, T: serde::Serialize>(
+    db: &C,
+    model: &'static str,
+    record: &T,
+) -> AppResult<()> {
+    let mut batch = Batch::default();
+    batch.notify_created(model, record);
+    batch.write(db).await
 }

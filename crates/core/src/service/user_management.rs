@@ -26,10 +26,10 @@ use serde::Deserialize;
 use super::audit::{self, LogType};
 use super::{find, now, required_text, save, Id};
 use crate::auth::{decode_permissions, Permission};
-use crate::db::begin_write;
 use crate::domain::valid_email;
 use crate::entity::{role, user};
 use crate::error::{AppError, AppResult};
+use crate::service::begin_write;
 
 /// The role of a user created without `role_id`: the least privilege (every `_READ`
 /// permission, nothing else).

@@ -11,9 +11,9 @@ use super::{audit, find, now, required_text};
 use crate::auth::{
     builtin_roles, decode_permissions, encode_permissions, CheckedToken, CurrentUser,
 };
-use crate::db::begin_write;
 use crate::entity::{personal_access_token, role, user};
 use crate::error::{AppError, AppResult};
+use crate::service::begin_write;
 
 pub async fn get<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<user::Model> {
     find::<user::Entity, _>(db, "User", id).await

@@ -22,9 +22,9 @@ use super::settings::{self, Snapshot};
 use super::transactions::{self, PlannedCredit};
 use super::{account_guard, accounts, addresses, audit, compose, find, invoicing};
 use crate::domain::{EventKind, EventStatus};
-use crate::db::begin_write;
 use crate::entity::{account, address, debit, disconnection_log, discount, scheduled_event};
 use crate::error::{AppError, AppResult};
+use crate::service::begin_write;
 
 /// What decided whether a disconnection prorates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -426,8 +426,7 @@ pub async fn disconnect_in<C: ConnectionTrait>(
     at: DateTime<Utc>,
     scheduled_event_id: Option<i64>,
 ) -> AppResult<account::Model> {
-    let cancel =
-        || cancel_pending_disconnections(txn, account_id, scheduled_event_id, at);
+    let cancel = || cancel_pending_disconnections(txn, account_id, scheduled_event_id, at);
     let (cancelled, account, settings) = if txn.get_database_backend() == DbBackend::Postgres {
         // The events' rows before the account's, in the worker's order (see
         // `cancel_pending_disconnections`).
@@ -445,7 +444,8 @@ pub async fn disconnect_in<C: ConnectionTrait>(
             scheduled_event_id.unwrap_or(0)
         );
         let (account, settings, row) =
-            account_guard::lock_with_settings_and(txn, account_id, vec![(pending, "pending")]).await?;
+            account_guard::lock_with_settings_and(txn, account_id, vec![(pending, "pending")])
+                .await?;
         let pending: bool = row.try_get("", "pending")?;
         let cancelled = if pending { cancel().await? } else { Vec::new() };
         (cancelled, account, settings)
@@ -465,8 +465,7 @@ pub async fn preview(
     let account = find::<account::Entity, _>(db, "Account", account_id).await?;
     let mut plan = plan(db, account, &settings, prorate, super::now()).await?;
     plan.serviceable_address = addresses::assigned_to(db, account_id).await?;
-    plan.scheduled_events_to_cancel =
-        pending_disconnections(db, account_id, None).await?;
+    plan.scheduled_events_to_cancel = pending_disconnections(db, account_id, None).await?;
     plan.active_child_accounts = account::Entity::find()
         .filter(account::Column::ParentAccountId.eq(account_id))
         .filter(account::Column::ArchivedAt.is_null())
@@ -489,7 +488,10 @@ pub async fn cancel_pending_disconnections<C: ConnectionTrait>(
     at: DateTime<Utc>,
 ) -> AppResult<Vec<scheduled_event::Model>> {
     let mut update = scheduled_event::Entity::update_many()
-        .col_expr(scheduled_event::Column::Status, Expr::value(EventStatus::Cancelled))
+        .col_expr(
+            scheduled_event::Column::Status,
+            Expr::value(EventStatus::Cancelled),
+        )
         .col_expr(
             scheduled_event::Column::ResultMessage,
             Expr::value("cancelled: the account was disconnected"),

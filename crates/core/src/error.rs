@@ -1,9 +1,9 @@
 //! The one error type of fathom. Each variant names the `extensions.code` a client sees.
 //!
-//! Infrastructure failures (database, I/O) become [`AppError::Internal`]: the detail is logged
-//! under a request id and only that id reaches the client, never SQL, table names or paths.
+//! Infrastructure failures (database, I/O) become [`AppError::Internal`]: the server logs the
+//! detail under a request id and only that id reaches the client, never SQL, table names or
+//! paths (the server crate turns errors into GraphQL errors: `fathom::graphql::errors`).
 
-use async_graphql::ErrorExtensions;
 use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 #[derive(Debug, thiserror::Error)]
@@ -97,43 +97,6 @@ impl AppError {
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         AppError::Internal(detail.to_string())
     }
-
-    /// Turns this error into a GraphQL error. `INTERNAL` details are logged under a fresh
-    /// request id, and only that id is returned.
-    pub fn into_graphql(self) -> async_graphql::Error {
-        let code = self.code();
-        let (message, field, request_id) = match &self {
-            AppError::Internal(detail) => {
-                let id = request_id();
-                tracing::error!(request_id = %id, detail = %detail, "internal error");
-                (format!("internal error (request id {id})"), None, Some(id))
-            }
-            AppError::Validation { field, message } | AppError::Taken { field, message } => {
-                (message.clone(), Some(field.clone()), None)
-            }
-            other => (other.to_string(), None, None),
-        };
-        let mut err = async_graphql::Error::new(message);
-        err = err.extend_with(|_, ext| {
-            ext.set("code", code);
-            if let Some(field) = &field {
-                ext.set("field", field.as_str());
-            }
-            if let Some(id) = &request_id {
-                ext.set("request_id", id.as_str());
-            }
-            if let AppError::RateLimited(seconds) = &self {
-                ext.set("retry_after", *seconds);
-            }
-        });
-        err
-    }
-}
-
-/// The id that ties a client-visible `INTERNAL` error to the server log: the id of the HTTP
-/// request being served (its `X-Request-Id`), or a fresh random one outside a request.
-pub fn request_id() -> String {
-    crate::http::context::current_id().unwrap_or_else(crate::http::context::fresh_id)
 }
 
 impl From<DbErr> for AppError {

@@ -297,12 +297,12 @@ mod tests {
     }
 
     #[test]
-    fn the_billing_role_cannot_manage_users_or_settings_and_read_only_cannot_write() {
+    fn the_billing_role_has_all_but_users_and_settings_and_read_only_cannot_write() {
         let roles = builtin_roles();
         assert_eq!(roles[0].1.len(), 10);
         assert!(!roles[1].1.contains(&Permission::UsersManage));
-        assert!(!roles[1].1.contains(&Permission::WebhooksManage));
         assert!(!roles[1].1.contains(&Permission::SettingsWrite));
+        assert_eq!(roles[1].1.len(), 8, "Billing: all but two (DESIGN §3)");
         assert!(roles[2].1.iter().all(|p| p.is_read()));
         assert_eq!(
             decode_permissions(&encode_permissions(&roles[1].1)),

@@ -10,11 +10,11 @@ use serde::Deserialize;
 
 use super::addresses::{self, MailingAddress};
 use super::{account_guard, audit, contacts, find, now, required_text, save, settings, Id};
-use crate::db::begin_write;
 use crate::entity::{
     account, account_event, account_service, account_status, account_type, company,
 };
 use crate::error::{AppError, AppResult};
+use crate::service::begin_write;
 
 #[derive(Debug, Deserialize)]
 pub struct PrimaryContact {

@@ -10,9 +10,9 @@ use sea_orm::{
 use serde::Deserialize;
 
 use super::{audit, find, now, optional_text, required_text, save, Id};
-use crate::db::begin_write;
 use crate::entity::{address, serviceable_address_account_assignment_history as history};
 use crate::error::{AppError, AppResult};
+use crate::service::begin_write;
 
 pub const PHYSICAL: &str = "PHYSICAL";
 pub const MAILING: &str = "MAILING";

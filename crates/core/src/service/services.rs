@@ -10,15 +10,13 @@ use sea_orm::{
 use serde::Deserialize;
 
 use super::{
-    account_guard,
-    accounts, addresses, audit, find, now, optional_text, proration, required_text, save, settings,
-    Id,
+    account_guard, accounts, addresses, audit, find, now, optional_text, proration, required_text,
+    save, settings, Id,
 };
-use crate::db::begin_write;
 use crate::domain::{ServiceApplication, ServiceType};
 use crate::entity::{account, account_service, company, debit, service};
 use crate::error::{AppError, AppResult};
-
+use crate::service::begin_write;
 
 #[derive(Debug, Deserialize)]
 pub struct CreateService {

@@ -7,10 +7,10 @@ use sea_orm::{
 use serde::Deserialize;
 
 use super::{audit, find, now, required_text, save, settings, Id};
-use crate::db::begin_write;
 use crate::domain::normalize_color;
 use crate::entity::{account, account_status, account_type};
 use crate::error::{AppError, AppResult};
+use crate::service::begin_write;
 
 fn color(field: &str, value: &str) -> AppResult<String> {
     normalize_color(value)

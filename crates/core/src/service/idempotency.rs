@@ -13,7 +13,7 @@
 //!    it (PostgreSQL makes the others wait for that statement, then they see the row; SQLite
 //!    has one writer at a time). The others see the row: another body is `Reused`, a live
 //!    lease is `InFlight`, a completed one is replayed.
-//! 2. *Marker*: every write transaction a mutation field opens ([`crate::db::begin_write`])
+//! 2. *Marker*: every write transaction a mutation field opens ([`crate::service::begin_write`])
 //!    inserts, **in that transaction**, a row of `idempotency_key_writes` naming the key and
 //!    the field's position among the request's mutation fields; the field's audit row
 //!    ([`super::audit::record`]) adds which record the mutation returned. A mutation that
@@ -199,7 +199,7 @@ pub fn end_field() {
 }
 
 /// Writes the current mutation field's marker in `txn`, the transaction that carries the
-/// field out (see [`crate::db::begin_write`]). Nothing outside a keyed mutation field.
+/// field out (see [`crate::service::begin_write`]). Nothing outside a keyed mutation field.
 pub async fn record_write<C: ConnectionTrait>(txn: &C) -> Result<(), DbErr> {
     let Some(scope) = current() else {
         return Ok(());

@@ -5,9 +5,9 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Quer
 
 use super::account_guard::{changeable, lock};
 use super::{addresses, audit, find, save};
-use crate::db::begin_write;
 use crate::entity::{account, address, contact};
 use crate::error::{AppError, AppResult};
+use crate::service::begin_write;
 
 /// Makes `child_id` a child of `parent_id`: no self-link, one parent, no cycles.
 pub async fn link(

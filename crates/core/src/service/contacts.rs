@@ -8,10 +8,10 @@ use sea_orm::{
 use serde::Deserialize;
 
 use super::{audit, find, now, optional_text, required_text, save, Id};
-use crate::db::begin_write;
 use crate::domain::valid_email;
 use crate::entity::{account, contact};
 use crate::error::{AppError, AppResult};
+use crate::service::begin_write;
 
 pub struct NewContact {
     pub name: String,

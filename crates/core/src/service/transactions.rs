@@ -9,11 +9,11 @@ use sea_orm::{
 };
 use serde::Deserialize;
 
-use crate::domain::{ServiceApplication, ServiceType};
 use super::{account_guard, audit, find, now, optional_text, proration, Id};
-use crate::db::begin_write;
+use crate::domain::{ServiceApplication, ServiceType};
 use crate::entity::{account, account_service, debit, discount, service};
 use crate::error::{AppError, AppResult};
+use crate::service::begin_write;
 
 /// Inserts an uninvoiced recurring debit for `[from, to]`.
 #[allow(clippy::too_many_arguments)]
@@ -40,7 +40,7 @@ pub async fn insert_debit<C: ConnectionTrait>(
     )
     .insert(db)
     .await?;
-    super::webhooks::report_created(db, "Debit", &model).await?;
+    audit::report_created(db, "Debit", &model).await?;
     Ok(model)
 }
 
@@ -95,7 +95,7 @@ pub async fn insert_proration_credit<C: ConnectionTrait>(
     let model = proration_credit_row(debit, amount, amount, from, user_id)
         .insert(db)
         .await?;
-    super::webhooks::report_created(db, "Discount", &model).await?;
+    audit::report_created(db, "Discount", &model).await?;
     Ok(model)
 }
 

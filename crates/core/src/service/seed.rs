@@ -7,10 +7,10 @@ use super::addresses::{self, CreateServiceableAddress, MailingAddress};
 use super::catalog::{self, CreateAccountStatus, CreateAccountType};
 use super::services::{self, AddServiceToAccount, CreateService};
 use super::{now, users, Id};
-use crate::db::begin_write;
 use crate::domain::ServiceApplication;
 use crate::entity::{account, billing_setting, company, system_setting};
 use crate::error::AppResult;
+use crate::service::begin_write;
 
 /// Seeds the defaults on an empty database, in one transaction: the system setting (UTC),
 /// one company, statuses `Active` (activating) and `Inactive`, an account type, billing

@@ -275,22 +275,16 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 }
 
 /// Begins a transaction that will write. On SQLite it takes the write lock at `BEGIN`
-/// (`IMMEDIATE`), so two writers never deadlock on a lock upgrade; the busy timeout queues them.
-///
-/// Inside a mutation field of a request with an `Idempotency-Key`, the transaction first
-/// records that the field was carried out under the key, so the record commits or rolls back
-/// with the mutation's effect ([`crate::service::idempotency`]).
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+/// (`IMMEDIATE`), on the file's writer pool, so two writers never deadlock on a lock upgrade;
+/// the busy timeout queues them. Services begin theirs with `service::begin_write`, which adds
+/// the idempotency marker.
+pub async fn begin_immediate(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
     let mut options = TransactionOptions::default();
-    let txn = if db.get_database_backend() == DbBackend::Sqlite {
+    if db.get_database_backend() == DbBackend::Sqlite {
         options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
-        match writer_of(db) {
-            Some(writer) => writer.begin_with_options(options).await?,
-            None => db.begin_with_options(options).await?,
+        if let Some(writer) = writer_of(db) {
+            return writer.begin_with_options(options).await;
         }
-    } else {
-        db.begin_with_options(options).await?
-    };
-    crate::service::idempotency::record_write(&txn).await?;
-    Ok(txn)
+    }
+    db.begin_with_options(options).await
 }

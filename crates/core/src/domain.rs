@@ -192,3 +192,16 @@ stored_enum! {
         Credit = "CREDIT",
     }
 }
+
+stored_enum! {
+    /// What an audit row records (`logs.type`).
+    LogType {
+        Created = "CREATED",
+        Updated = "UPDATED",
+        Deleted = "DELETED",
+        Attached = "ATTACHED",
+        Detached = "DETACHED",
+        /// A change made by fathom itself (the billing pass, the scheduler).
+        System = "SYSTEM",
+    }
+}

@@ -35,12 +35,12 @@ use sea_orm::{
 use super::services::{anchored, billing_day, price};
 use super::settings;
 use super::{audit, invoicing, now, transactions};
-use crate::db::begin_write;
 use crate::entity::{
     account, account_service, debit, discount, invoice,
     invoice_discount_application as application, service,
 };
 use crate::error::{AppError, AppResult};
+use crate::service::begin_write;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PassReport {
@@ -381,7 +381,7 @@ async fn write<C: ConnectionTrait>(
     db: &C,
     bills: &mut [Bill],
     date: NaiveDate,
-    webhooks: &super::webhooks::Subscriptions,
+    webhooks: &super::webhook_events::Subscriptions,
     done: &mut Done,
 ) -> AppResult<()> {
     let at = now();

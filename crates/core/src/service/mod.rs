@@ -27,11 +27,13 @@ pub mod seed;
 pub mod selection;
 pub mod services;
 pub mod settings;
+pub mod settings_changes;
 pub mod transactions;
 pub mod user_management;
 pub mod users;
 pub mod verify;
 pub mod webhook_delivery;
+pub mod webhook_events;
 pub mod webhooks;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -42,6 +44,18 @@ use sea_orm::{
 use serde::{Deserialize, Deserializer};
 
 use crate::error::{AppError, AppResult};
+
+/// Begins a transaction that will write ([`crate::db::begin_immediate`]). Inside a mutation
+/// field of a request with an `Idempotency-Key`, the transaction first records that the field
+/// was carried out under the key, so the record commits or rolls back with the mutation's
+/// effect ([`idempotency`]).
+pub async fn begin_write(
+    db: &sea_orm::DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    let txn = crate::db::begin_immediate(db).await?;
+    idempotency::record_write(&txn).await?;
+    Ok(txn)
+}
 
 tokio::task_local! {
     /// A fixed "now" for the work done inside [`at_instant`] (tests, and replays of the past).

@@ -28,9 +28,9 @@ use super::{
     transactions, Id,
 };
 use crate::domain::{EventKind, EventStatus, ServiceType};
-use crate::db::begin_write;
 use crate::entity::{account_service, account_status, scheduled_event, service};
 use crate::error::{AppError, AppResult};
+use crate::service::begin_write;
 
 /// Tries of an event that keeps meeting transient errors before it is marked `FAILED`.
 pub const MAX_ATTEMPTS: i32 = 5;

@@ -8,11 +8,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::plan::When;
 use super::rows::t;
 use super::simulate::Sim;
+use crate::domain::{EventKind, ServiceType};
 use crate::entity::{debit, disconnection_log, discount, scheduled_event};
 use crate::error::AppResult;
 use crate::service::audit::LogType;
 use crate::service::disconnect::ProrationSource;
-use crate::domain::{EventKind, ServiceType};
 use crate::service::{addresses, proration};
 
 impl Sim<'_> {
