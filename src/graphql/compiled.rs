@@ -31,6 +31,7 @@ use super::defs;
 use super::entity_def::{EntityDef, RelDef};
 use super::scalars;
 use crate::auth::CurrentUser;
+use crate::service::collection;
 use crate::service::selection::{self, ColumnKind, Item, Join, Page, RowShape};
 
 /// The extension of the validating schema ([`super::build_validator`]): a request that
@@ -226,23 +227,21 @@ pub fn plan(
         let def = info.def;
         user.require(def.read).ok()?;
         let arguments = walk.arguments(field)?;
-        let mut include_archived = false;
+        let table = def.ops.table().name;
+        let shown_by = collection::hiding(table).and_then(|h| h.shown_by);
+        let mut shown = false;
         for name in arguments.keys() {
             match name.as_str() {
-                "include_archived" if def.name == "Account" => {}
+                name if Some(name) == shown_by => {}
                 name if is_collection_argument(def, name) => {}
                 _ => return None,
             }
         }
-        if let Some(ConstValue::Boolean(b)) = arguments.get("include_archived") {
-            include_archived = *b;
+        if let Some(&ConstValue::Boolean(b)) = shown_by.and_then(|name| arguments.get(name)) {
+            shown = b;
         }
         let collection_args = args::parse_map(def, &arguments).ok()?;
-        let hidden = if def.name == "Account" && !include_archived {
-            Some("archived_at")
-        } else {
-            def.hidden
-        };
+        let hidden = collection::hidden_unless_null(table, true, shown);
         let mut page = Page {
             table: def.ops.table(),
             args: collection_args,
@@ -562,7 +561,11 @@ impl<'d> Walk<'d> {
             let index = row.push(Item::ToOne {
                 table: rel.target.ops.table(),
                 join,
-                hidden_unless_null: rel.target.hidden,
+                hidden_unless_null: collection::hidden_unless_null(
+                    rel.target.ops.table().name,
+                    false,
+                    false,
+                ),
                 row: shape,
             });
             return Some(Out::ToOne { key, index, fields });
@@ -577,7 +580,11 @@ impl<'d> Walk<'d> {
         let mut page = Page {
             table: rel.target.ops.table(),
             args: args::parse_map(rel.target, &arguments).ok()?,
-            hidden_unless_null: rel.target.hidden,
+            hidden_unless_null: collection::hidden_unless_null(
+                rel.target.ops.table().name,
+                false,
+                false,
+            ),
             count: false,
             rows: None,
         };

@@ -7,9 +7,7 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 
 use futures_util::future::BoxFuture;
-use sea_orm::{
-    Condition, DatabaseConnection, EntityTrait, ExprTrait, IdenStatic, ModelTrait, Value,
-};
+use sea_orm::{Condition, DatabaseConnection, EntityTrait, IdenStatic, ModelTrait, Value};
 
 use crate::auth::Permission;
 use crate::error::AppResult;
@@ -71,9 +69,6 @@ pub struct EntityDef {
     pub relations: fn() -> Vec<RelDef>,
     pub read: Permission,
     pub ops: &'static (dyn EntityOps + Sync),
-    /// A column that must be NULL for a row to be listed: rows every listing of this entity
-    /// leaves out (removed account services).
-    pub hidden: Option<&'static str>,
     /// Fields that are not columns (computed, or shown only once).
     pub extra: fn() -> Vec<async_graphql::dynamic::Field>,
     /// Interfaces the type implements.
@@ -89,18 +84,6 @@ impl EntityDef {
     }
     pub fn connection_name(&self) -> String {
         format!("{}Connection", self.name)
-    }
-}
-
-impl EntityDef {
-    /// The condition [`EntityDef::hidden`] puts on every listing.
-    pub fn listed(&self) -> Condition {
-        match self.hidden {
-            Some(column) => Condition::all().add(
-                sea_orm::sea_query::Expr::col(sea_orm::sea_query::Alias::new(column)).is_null(),
-            ),
-            None => Condition::all(),
-        }
     }
 }
 

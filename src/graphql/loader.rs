@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use crate::service::collection;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader as LoaderTrait};
-use sea_orm::sea_query::{Alias, Expr};
-use sea_orm::{DatabaseConnection, ExprTrait};
+use sea_orm::DatabaseConnection;
 
 use super::entity_def::{AnyModel, EntityDef};
 use crate::error::AppError;
@@ -71,9 +71,9 @@ impl LoaderTrait<RelKey> for RelLoader {
             self.batches
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let values: Vec<i64> = group.iter().map(|k| k.value).collect();
-            let mut extra = first.target.listed();
+            let mut extra = collection::listed(first.target.ops.table().name, false, false);
             if let Some((column, value)) = first.fixed {
-                extra = extra.add(Expr::col(Alias::new(column)).eq(value));
+                extra = extra.add(collection::fixed(column, value));
             }
             let mut pages = first
                 .target

@@ -3,18 +3,17 @@
 
 use std::sync::Arc;
 
+use crate::service::collection;
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, TypeRef,
 };
 use async_graphql::Value;
-use sea_orm::{ColumnTrait, Condition};
 
 use super::args::{self, collection_arguments};
 use super::entity_def::{EntityDef, RelDef, Row};
 use super::loader::{Loader, RelKey};
 use super::scalars::to_graphql;
 use super::{db, gql, require};
-use crate::entity::account;
 use crate::service::collection::{CollectionArgs, Page};
 
 /// A page of rows, the value behind every `…Connection`.
@@ -294,7 +293,9 @@ fn clone_error(e: &crate::error::AppError) -> crate::error::AppError {
 
 /// The root collection field of `def` (e.g. `accounts`).
 pub fn root_collection(def: &'static EntityDef) -> Field {
-    let is_account = def.name == "Account";
+    // The argument that lists hidden rows too (`include_archived` on accounts), if any.
+    let hiding = collection::hiding(def.ops.table().name);
+    let shown_by = hiding.and_then(|h| h.shown_by);
     let mut field = super::field(
         def.plural,
         TypeRef::named_nn(def.connection_name()),
@@ -302,17 +303,11 @@ pub fn root_collection(def: &'static EntityDef) -> Field {
             FieldFuture::new(async move {
                 require(&ctx, def.read)?;
                 let collection_args = args::parse(def, &ctx.args).map_err(gql)?;
-                let mut extra: Condition = def.listed();
-                if is_account {
-                    let include_archived = ctx
-                        .args
-                        .get("include_archived")
-                        .and_then(|v| v.boolean().ok())
-                        .unwrap_or(false);
-                    if !include_archived {
-                        extra = extra.add(account::Column::ArchivedAt.is_null());
-                    }
-                }
+                let shown = shown_by
+                    .and_then(|name| ctx.args.get(name))
+                    .and_then(|v| v.boolean().ok())
+                    .unwrap_or(false);
+                let extra = collection::listed(def.ops.table().name, true, shown);
                 let page = def
                     .ops
                     .list(db(&ctx), &collection_args, extra)
@@ -326,10 +321,10 @@ pub fn root_collection(def: &'static EntityDef) -> Field {
     for arg in collection_arguments(def) {
         field = field.argument(arg);
     }
-    if is_account {
+    if let (Some(name), Some(hiding)) = (shown_by, hiding) {
         field = field.argument(
-            InputValue::new("include_archived", TypeRef::named(TypeRef::BOOLEAN))
-                .description("Include archived accounts (left out by default)."),
+            InputValue::new(name, TypeRef::named(TypeRef::BOOLEAN))
+                .description(format!("Include {} (left out by default).", hiding.what)),
         );
     }
     field

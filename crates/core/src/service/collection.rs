@@ -121,6 +121,68 @@ impl<M> Page<M> {
     }
 }
 
+/// Rows that listings of a table leave out: archived accounts, unless the caller asks for
+/// them (`include_archived`, on the root `accounts` collection only), and removed account
+/// services, always. One rule for both read paths (the general resolvers and reads compiled
+/// to SQL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hiding {
+    /// The column that must be NULL for a row to be listed.
+    pub column: &'static str,
+    /// The argument of the root collection that shows the hidden rows too; `None`: they are
+    /// never listed, by relations neither.
+    pub shown_by: Option<&'static str>,
+    /// What the hidden rows are, in words.
+    pub what: &'static str,
+}
+
+/// How listings of `table` hide rows, if they do.
+pub fn hiding(table: &str) -> Option<Hiding> {
+    use crate::entity::{account, account_service};
+    use sea_orm::EntityName;
+    if table == account::Entity.table_name() {
+        Some(Hiding {
+            column: "archived_at",
+            shown_by: Some("include_archived"),
+            what: "archived accounts",
+        })
+    } else if table == account_service::Entity.table_name() {
+        Some(Hiding {
+            column: "removed_at",
+            shown_by: None,
+            what: "removed account services",
+        })
+    } else {
+        None
+    }
+}
+
+/// The column that must be NULL for a row of `table` to be listed: at the root, unless the
+/// caller asked for hidden rows (`shown`); in a relation, only for rows never listed.
+pub fn hidden_unless_null(table: &str, root: bool, shown: bool) -> Option<&'static str> {
+    let hiding = hiding(table)?;
+    match hiding.shown_by {
+        Some(_) if !root || shown => None,
+        _ => Some(hiding.column),
+    }
+}
+
+/// [`hidden_unless_null`] as the condition a listing of `table` adds.
+pub fn listed(table: &str, root: bool, shown: bool) -> Condition {
+    use sea_orm::sea_query::{Alias, Expr};
+    match hidden_unless_null(table, root, shown) {
+        Some(column) => Condition::all().add(Expr::col(Alias::new(column)).is_null()),
+        None => Condition::all(),
+    }
+}
+
+/// The condition of a relation fixed to one value of a column (a contact's
+/// `contactable_type` is `Account`): `column = value`, `column` from the entity descriptions.
+pub fn fixed(column: &'static str, value: &'static str) -> Condition {
+    use sea_orm::sea_query::{Alias, Expr};
+    Condition::all().add(Expr::col(Alias::new(column)).eq(value))
+}
+
 /// The column of `E` called `name`. Names come from the entity's allowlist of fields; a name
 /// that is not a column of `E` is a mistake in that allowlist, reported as `INTERNAL`.
 pub fn column<E: EntityTrait>(name: &str) -> AppResult<E::Column> {

@@ -27,6 +27,7 @@ use super::{
     account_guard, accounts, audit, disconnect, find, now, optional_text, save, services,
     transactions, Id,
 };
+use crate::auth::CurrentUser;
 use crate::domain::{EventKind, EventStatus, ServiceType};
 use crate::entity::{account_service, account_status, scheduled_event, service};
 use crate::error::{AppError, AppResult};
@@ -168,9 +169,11 @@ async fn check_target<C: ConnectionTrait>(
 
 pub async fn create(
     db: &DatabaseConnection,
-    user_id: i64,
+    caller: &CurrentUser,
     input: CreateScheduledEvent,
 ) -> AppResult<scheduled_event::Model> {
+    may_schedule(caller, &input.event)?;
+    let user_id = caller.user_id;
     let datetime = future_datetime(&input.datetime)?;
     let txn = begin_write(db).await?;
     let account = account_guard::changeable(&txn, input.account_id.0)
@@ -229,7 +232,12 @@ pub async fn create(
 
 /// A pending event, taken (locked) for the rest of the transaction: the event before its
 /// account, in the same order as the worker, so the two never deadlock.
-async fn pending<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<scheduled_event::Model> {
+/// Event `id`, locked, if `caller` may change events of its kind and it is still pending.
+async fn pending<C: ConnectionTrait>(
+    db: &C,
+    caller: &CurrentUser,
+    id: i64,
+) -> AppResult<scheduled_event::Model> {
     let mut select = scheduled_event::Entity::find_by_id(id);
     if db.get_database_backend() == DbBackend::Postgres {
         select = select.lock_exclusive();
@@ -238,6 +246,7 @@ async fn pending<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<scheduled_eve
         .one(db)
         .await?
         .ok_or_else(|| AppError::not_found("ScheduledEvent", id))?;
+    may_schedule(caller, &event.event)?;
     if event.status != EventStatus::Pending {
         return Err(AppError::EventNotPending(format!(
             "scheduled event {id} is {}; only pending events can change",
@@ -249,7 +258,7 @@ async fn pending<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<scheduled_eve
 
 /// The permission scheduling (or changing) an event of this kind needs, besides
 /// `SCHEDULED_EVENTS_WRITE`: the one its mutation needs.
-pub fn permission_for(event: &str) -> Option<crate::auth::Permission> {
+fn permission_for(event: &str) -> Option<crate::auth::Permission> {
     use crate::auth::Permission::{AccountsDisconnect, AccountsWrite, BillingWrite};
     Some(match EventKind::parse(event)? {
         EventKind::DisconnectAccount => AccountsDisconnect,
@@ -260,22 +269,25 @@ pub fn permission_for(event: &str) -> Option<crate::auth::Permission> {
     })
 }
 
-/// The kind of a scheduled event (for the permission its change needs).
-pub async fn event_kind<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<String> {
-    Ok(find::<scheduled_event::Entity, _>(db, "ScheduledEvent", id)
-        .await?
-        .event)
+/// Whether `caller` may schedule, change or delete an event of kind `event`: besides
+/// `SCHEDULED_EVENTS_WRITE` (checked by the caller), the permission of the change it makes.
+fn may_schedule(caller: &CurrentUser, event: &str) -> AppResult<()> {
+    match permission_for(event) {
+        Some(permission) => caller.require(permission),
+        None => Ok(()),
+    }
 }
 
 pub async fn update(
     db: &DatabaseConnection,
-    user_id: i64,
+    caller: &CurrentUser,
     id: i64,
     input: UpdateScheduledEvent,
 ) -> AppResult<scheduled_event::Model> {
+    let user_id = caller.user_id;
     let datetime = input.datetime.as_deref().map(future_datetime).transpose()?;
     let txn = begin_write(db).await?;
-    let old = pending(&txn, id).await?;
+    let old = pending(&txn, caller, id).await?;
     account_guard::changeable(&txn, old.account_id).await?;
     let primary = input
         .primary_event_object_id
@@ -316,9 +328,10 @@ pub async fn update(
 }
 
 /// Deletes a pending event. It is kept, `CANCELLED`, as the record of what was planned.
-pub async fn delete(db: &DatabaseConnection, user_id: i64, id: i64) -> AppResult<()> {
+pub async fn delete(db: &DatabaseConnection, caller: &CurrentUser, id: i64) -> AppResult<()> {
+    let user_id = caller.user_id;
     let txn = begin_write(db).await?;
-    let old = pending(&txn, id).await?;
+    let old = pending(&txn, caller, id).await?;
     let mut am: scheduled_event::ActiveModel = old.clone().into();
     am.status = Set(EventStatus::Cancelled.into());
     am.result_message = Set(Some(format!("deleted by user {user_id}")));
