@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates src/graphql/sonar_enums.rs from ../shared/sonar-enums.json.
+"""Generates crates/core/src/sonar_enums.rs from ../shared/sonar-enums.json.
 
 Usage: python3 scripts/gen-sonar-enums.py [path/to/sonar-enums.json]
 The output is checked in; a test (tests/schema.rs) fails when it drifts from the JSON.
@@ -8,7 +8,7 @@ import json, os, sys
 
 here = os.path.dirname(os.path.abspath(__file__))
 src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "shared", "sonar-enums.json")
-out = os.path.join(here, "..", "src", "sonar_enums.rs")
+out = os.path.join(here, "..", "crates", "core", "src", "sonar_enums.rs")
 data = json.load(open(src, encoding="utf-8"))
 
 def lit(s):

@@ -52,7 +52,7 @@ pub struct Config {
     #[arg(long, env = "FATHOM_JOBS", default_value = "all", global = true)]
     pub jobs: String,
     /// A PostgreSQL streaming replica for the Activations & Disconnections report
-    /// (`src/replica.rs`); none by default.
+    /// (`crates/core/src/replica.rs`); none by default.
     #[arg(long, env = "FATHOM_READ_REPLICA_URL", global = true)]
     pub read_replica_url: Option<String>,
     /// Seconds a replica may lag before reports read the primary instead.

@@ -8,85 +8,102 @@
 pub use super::billing_defs::{
     ACCOUNT_SERVICE, BILLING_SETTING, DEBIT, DISCOUNT, INVOICE, SERVICE,
 };
-use super::entity_def::{no_extra, no_relations, EntityDef, Ops, RelDef, F};
+use super::entity_def::{columns, fields, no_extra, no_relations, EntityDef, Ops, RelDef};
 use super::extra_fields;
 use crate::auth::Permission::AccountsRead;
 use crate::entity::*;
+use sea_orm::IdenStatic;
 
 pub(super) const NONE: &str = "Not a fathom feature: always null.";
 pub(super) const NO: &str = "Not a fathom feature: always false.";
 pub(super) const ZERO: &str = "Not a fathom feature: always 0.";
 
+/// A relation to `target`: its rows whose `target_column` equals this row's `source` column.
+/// Columns are the entities' own (`account::Column::CompanyId`), so a misspelled one does not
+/// build.
 pub(super) fn rel(
     name: &'static str,
     target: &'static EntityDef,
-    source: &'static str,
-    target_column: &'static str,
+    source: impl IdenStatic,
+    target_column: impl IdenStatic,
 ) -> RelDef {
     RelDef {
         name,
         target,
         many: false,
-        source_column: source,
-        target_column,
+        source_column: source.as_str(),
+        target_column: target_column.as_str(),
         fixed: None,
         description: "",
     }
 }
 
+/// The rows of `target` whose `target_column` holds this row's id.
 pub(super) fn many(
     name: &'static str,
     target: &'static EntityDef,
-    target_column: &'static str,
+    target_column: impl IdenStatic,
 ) -> RelDef {
     RelDef {
-        name,
-        target,
         many: true,
-        source_column: "id",
-        target_column,
-        fixed: None,
-        description: "",
+        ..rel(name, target, IdColumn, target_column)
     }
 }
 
-pub(super) fn one(name: &'static str, target: &'static EntityDef, source: &'static str) -> RelDef {
-    rel(name, target, source, "id")
+/// The row of `target` whose id this row's `source` column holds.
+pub(super) fn one(
+    name: &'static str,
+    target: &'static EntityDef,
+    source: impl IdenStatic,
+) -> RelDef {
+    rel(name, target, source, IdColumn)
+}
+
+/// The `id` column every table has.
+#[derive(Clone, Copy, Debug)]
+struct IdColumn;
+
+impl sea_orm::Iden for IdColumn {
+    fn unquoted(&self) -> &str {
+        "id"
+    }
+}
+
+impl IdenStatic for IdColumn {
+    fn as_str(&self) -> &'static str {
+        "id"
+    }
 }
 
 pub static COMPANY: EntityDef = EntityDef {
     name: "Company",
     plural: "companies",
     description: "A company (brand) that accounts belong to and that issues their invoices.",
-    fields: &[
-        F("billing_communication_delay_end_local_time", "Time", NONE),
-        F("billing_communication_delay_start_local_time", "Time", NONE),
-        F("checks_payable_to", "String", ""),
-        F("country", "Country!", ""),
-        F("customer_portal_url", "URL", ""),
-        F(
-            "default",
-            "Boolean!",
-            "Whether this is the default company.",
-        ),
-        F("enabled", "Boolean!", ""),
-        F("isp_type", "IspType", ""),
-        F("name", "String!", ""),
-        F("phone_number", "Numeric", ""),
-        F("primary_color", "HtmlHexColor!", ""),
-        F("secondary_color", "HtmlHexColor!", ""),
-        F("show_remittance_slip", "Boolean!", ""),
-        F("tax_identification", "String", ""),
-        F("website_address", "URL", ""),
-    ],
-    general_search: &["name"],
+    fields: fields!(company::Model;
+        billing_communication_delay_end_local_time: "Time" => NONE,
+        billing_communication_delay_start_local_time: "Time" => NONE,
+        checks_payable_to: "String" => "",
+        country: "Country!" => "",
+        customer_portal_url: "URL" => "",
+        default: "Boolean!" => "Whether this is the default company.",
+        enabled: "Boolean!" => "",
+        isp_type: "IspType" => "",
+        name: "String!" => "",
+        phone_number: "Numeric" => "",
+        primary_color: "HtmlHexColor!" => "",
+        secondary_color: "HtmlHexColor!" => "",
+        show_remittance_slip: "Boolean!" => "",
+        tax_identification: "String" => "",
+        website_address: "URL" => "",
+    ),
+    general_search: columns!(company::Model; name),
     relations: || {
         vec![
-            many("accounts", &ACCOUNT, "company_id"),
-            many("debits", &DEBIT, "company_id"),
-            many("invoices", &INVOICE, "company_id"),
-            many("services", &SERVICE, "company_id"),
-            many("discounts", &DISCOUNT, "company_id"),
+            many("accounts", &ACCOUNT, account::Column::CompanyId),
+            many("debits", &DEBIT, debit::Column::CompanyId),
+            many("invoices", &INVOICE, invoice::Column::CompanyId),
+            many("services", &SERVICE, service::Column::CompanyId),
+            many("discounts", &DISCOUNT, discount::Column::CompanyId),
         ]
     },
     read: AccountsRead,
@@ -100,42 +117,30 @@ pub static USER: EntityDef = EntityDef {
     name: "User",
     plural: "users",
     description: "A person who uses fathom. Personal access tokens act as their user.",
-    fields: &[
-        F(
-            "completed_setup",
-            "Boolean!",
-            "fathom has no set-up step (no passwords): always true.",
-        ),
-        F("email_address", "EmailAddress!", ""),
-        F(
-            "enabled",
-            "Boolean!",
-            "A disabled user's tokens stop working.",
-        ),
-        F("is_sonar_staff", "Boolean", NONE),
-        F("language", "Language", ""),
-        F("mobile_number", "Numeric", ""),
-        F("name", "String!", ""),
-        F("public_name", "String!", ""),
-        F(
-            "role_id",
-            "Int64Bit",
-            "The role whose permissions this user has.",
-        ),
-        F(
-            "super_admin",
-            "Boolean!",
-            "Recorded as given; fathom grants permissions by role only, so this grants nothing by itself.",
-        ),
-        F("username", "String!", ""),
-    ],
-    general_search: &["name", "username", "email_address"],
+    fields: fields!(user::Model;
+        completed_setup: "Boolean!" => "fathom has no set-up step (no passwords): always true.",
+        email_address: "EmailAddress!" => "",
+        enabled: "Boolean!" => "A disabled user's tokens stop working.",
+        is_sonar_staff: "Boolean" => NONE,
+        language: "Language" => "",
+        mobile_number: "Numeric" => "",
+        name: "String!" => "",
+        public_name: "String!" => "",
+        role_id: "Int64Bit" => "The role whose permissions this user has.",
+        super_admin: "Boolean!" => "Recorded as given; fathom grants permissions by role only, so this grants nothing by itself.",
+        username: "String!" => "",
+    ),
+    general_search: columns!(user::Model; name, username, email_address),
     relations: || {
         vec![
-            one("role", &ROLE, "role_id"),
-            many("archived_accounts", &ACCOUNT, "archived_by_user_id"),
-            many("debits", &DEBIT, "user_id"),
-            many("discounts", &DISCOUNT, "user_id"),
+            one("role", &ROLE, user::Column::RoleId),
+            many(
+                "archived_accounts",
+                &ACCOUNT,
+                account::Column::ArchivedByUserId,
+            ),
+            many("debits", &DEBIT, debit::Column::UserId),
+            many("discounts", &DISCOUNT, discount::Column::UserId),
         ]
     },
     read: AccountsRead,
@@ -149,9 +154,11 @@ pub static ROLE: EntityDef = EntityDef {
     name: "Role",
     plural: "roles",
     description: "A named set of permissions; every user has one. Built in: Administrator (every permission), Billing (all but USERS_MANAGE and SETTINGS_WRITE), Read Only (the _READ ones).",
-    fields: &[F("name", "String!", "")],
-    general_search: &["name"],
-    relations: || vec![many("users", &USER, "role_id")],
+    fields: fields!(role::Model;
+        name: "String!" => "",
+    ),
+    general_search: columns!(role::Model; name),
+    relations: || vec![many("users", &USER, user::Column::RoleId)],
     read: AccountsRead,
     ops: &Ops::<role::Entity>::new(),
     extra: extra_fields::role,
@@ -163,21 +170,13 @@ pub static PERSONAL_ACCESS_TOKEN: EntityDef = EntityDef {
     name: "PersonalAccessToken",
     plural: "",
     description: "A personal access token. The token itself is shown once, when it is created.",
-    fields: &[
-        F("name", "String!", ""),
-        F("revoked", "Boolean!", ""),
-        F(
-            "user_id",
-            "Int64Bit!",
-            "fathom extension: the user this token acts as.",
-        ),
-        F(
-            "last_used_at",
-            "Datetime",
-            "fathom extension: when the token was last used (to the minute).",
-        ),
-    ],
-    general_search: &["name"],
+    fields: fields!(personal_access_token::Model;
+        name: "String!" => "",
+        revoked: "Boolean!" => "",
+        user_id: "Int64Bit!" => "fathom extension: the user this token acts as.",
+        last_used_at: "Datetime" => "fathom extension: when the token was last used (to the minute).",
+    ),
+    general_search: columns!(personal_access_token::Model; name),
     relations: no_relations,
     read: AccountsRead,
     ops: &Ops::<personal_access_token::Entity>::new(),
@@ -191,18 +190,14 @@ pub static ACCOUNT_STATUS: EntityDef = EntityDef {
     plural: "account_statuses",
     description:
         "A status an account can be in. An account is active while its status activates it.",
-    fields: &[
-        F(
-            "activates_account",
-            "Boolean!",
-            "Accounts in this status are active (billed, counted as activated).",
-        ),
-        F("color", "HtmlHexColor!", ""),
-        F("icon", "Icon!", ""),
-        F("name", "String!", ""),
-    ],
-    general_search: &["name"],
-    relations: || vec![many("accounts", &ACCOUNT, "account_status_id")],
+    fields: fields!(account_status::Model;
+        activates_account: "Boolean!" => "Accounts in this status are active (billed, counted as activated).",
+        color: "HtmlHexColor!" => "",
+        icon: "Icon!" => "",
+        name: "String!" => "",
+    ),
+    general_search: columns!(account_status::Model; name),
+    relations: || vec![many("accounts", &ACCOUNT, account::Column::AccountStatusId)],
     read: AccountsRead,
     ops: &Ops::<account_status::Entity>::new(),
     extra: no_extra,
@@ -214,15 +209,15 @@ pub static ACCOUNT_TYPE: EntityDef = EntityDef {
     name: "AccountType",
     plural: "account_types",
     description: "A kind of account (residential, commercial…).",
-    fields: &[
-        F("color", "HtmlHexColor!", ""),
-        F("icon", "Icon!", ""),
-        F("invoice_message_id", "Int64Bit", NONE),
-        F("name", "String!", ""),
-        F("type", "AccountTypeEnum!", ""),
-    ],
-    general_search: &["name"],
-    relations: || vec![many("accounts", &ACCOUNT, "account_type_id")],
+    fields: fields!(account_type::Model;
+        color: "HtmlHexColor!" => "",
+        icon: "Icon!" => "",
+        invoice_message_id: "Int64Bit" => NONE,
+        name: "String!" => "",
+        r#type as "type": "AccountTypeEnum!" => "",
+    ),
+    general_search: columns!(account_type::Model; name),
+    relations: || vec![many("accounts", &ACCOUNT, account::Column::AccountTypeId)],
     read: AccountsRead,
     ops: &Ops::<account_type::Entity>::new(),
     extra: no_extra,
@@ -234,69 +229,77 @@ pub static ACCOUNT: EntityDef = EntityDef {
     name: "Account",
     plural: "accounts",
     description: "A customer account. Accounts are never deleted: archive one to hide it.",
-    fields: &[
-        F("account_status_id", "Int64Bit!", ""),
-        F("account_type_id", "Int64Bit!", ""),
-        F(
-            "activation_date",
-            "Date",
-            "The local date of the account's first activation.",
-        ),
-        F(
-            "activation_time",
-            "Time",
-            "The local time of the account's first activation.",
-        ),
-        F("archived_at", "Datetime", ""),
-        F("archived_by_user_id", "Int64Bit", ""),
-        F("company_id", "Int64Bit!", ""),
-        F("data_usage_percentage", "Int", NONE),
-        F("geopoint", "Geopoint", NONE),
-        F("is_delinquent", "Boolean!", NO),
-        F("is_eligible_for_archive", "Boolean", NONE),
-        F("name", "String!", ""),
-        F(
-            "next_bill_date",
-            "Date",
-            "The first day of the next period the billing pass will bill.",
-        ),
-        F(
-            "next_recurring_charge_amount",
-            "Int",
-            "What the next billing pass will charge for recurring services, in cents.",
-        ),
-        F("parent_account_id", "Int64Bit", ""),
-    ],
-    general_search: &["name"],
+    fields: fields!(account::Model;
+        account_status_id: "Int64Bit!" => "",
+        account_type_id: "Int64Bit!" => "",
+        activation_date: "Date" => "The local date of the account's first activation.",
+        activation_time: "Time" => "The local time of the account's first activation.",
+        archived_at: "Datetime" => "",
+        archived_by_user_id: "Int64Bit" => "",
+        company_id: "Int64Bit!" => "",
+        data_usage_percentage: "Int" => NONE,
+        geopoint: "Geopoint" => NONE,
+        is_delinquent: "Boolean!" => NO,
+        is_eligible_for_archive: "Boolean" => NONE,
+        name: "String!" => "",
+        next_bill_date: "Date" => "The first day of the next period the billing pass will bill.",
+        next_recurring_charge_amount: "Int" => "What the next billing pass will charge for recurring services, in cents.",
+        parent_account_id: "Int64Bit" => "",
+    ),
+    general_search: columns!(account::Model; name),
     relations: || {
         vec![
-            one("account_status", &ACCOUNT_STATUS, "account_status_id"),
-            one("account_type", &ACCOUNT_TYPE, "account_type_id"),
-            one("parent_account", &ACCOUNT, "parent_account_id"),
-            one("archived_by_user", &USER, "archived_by_user_id"),
-            one("company", &COMPANY, "company_id"),
-            many("addresses", &ADDRESS, "addressable_id"),
+            one(
+                "account_status",
+                &ACCOUNT_STATUS,
+                account::Column::AccountStatusId,
+            ),
+            one(
+                "account_type",
+                &ACCOUNT_TYPE,
+                account::Column::AccountTypeId,
+            ),
+            one("parent_account", &ACCOUNT, account::Column::ParentAccountId),
+            one("archived_by_user", &USER, account::Column::ArchivedByUserId),
+            one("company", &COMPANY, account::Column::CompanyId),
+            many("addresses", &ADDRESS, address::Column::AddressableId),
             RelDef {
-                fixed: Some(("contactable_type", "Account")),
-                ..many("contacts", &CONTACT, "contactable_id")
+                fixed: Some((contact::Column::ContactableType.as_str(), "Account")),
+                ..many("contacts", &CONTACT, contact::Column::ContactableId)
             },
-            many("debits", &DEBIT, "account_id"),
-            many("discounts", &DISCOUNT, "account_id"),
-            many("invoices", &INVOICE, "account_id"),
-            many("account_services", &ACCOUNT_SERVICE, "account_id"),
-            many("child_accounts", &ACCOUNT, "parent_account_id"),
-            many("scheduled_events", &SCHEDULED_EVENT, "account_id"),
-            many("disconnection_logs", &DISCONNECTION_LOG, "account_id"),
+            many("debits", &DEBIT, debit::Column::AccountId),
+            many("discounts", &DISCOUNT, discount::Column::AccountId),
+            many("invoices", &INVOICE, invoice::Column::AccountId),
+            many(
+                "account_services",
+                &ACCOUNT_SERVICE,
+                account_service::Column::AccountId,
+            ),
+            many("child_accounts", &ACCOUNT, account::Column::ParentAccountId),
+            many(
+                "scheduled_events",
+                &SCHEDULED_EVENT,
+                scheduled_event::Column::AccountId,
+            ),
+            many(
+                "disconnection_logs",
+                &DISCONNECTION_LOG,
+                disconnection_log::Column::AccountId,
+            ),
             many(
                 "serviceable_address_account_assignment_histories",
                 &SERVICEABLE_ADDRESS_ACCOUNT_ASSIGNMENT_HISTORY,
-                "account_id",
+                serviceable_address_account_assignment_history::Column::AccountId,
             ),
-            many("account_events", &ACCOUNT_EVENT, "account_id"),
+            many(
+                "account_events",
+                &ACCOUNT_EVENT,
+                account_event::Column::AccountId,
+            ),
             RelDef {
-                fixed: Some(("loggable_type", "Account")),
+                fixed: Some((log::Column::LoggableType.as_str(), "Account")),
                 description: "fathom extension: the audit log of this account.",
-                ..many("logs", &LOG, "loggable_id")
+                ..many("logs", &LOG, log::Column::LoggableId)
             },
         ]
     },
@@ -311,43 +314,39 @@ pub static ADDRESS: EntityDef = EntityDef {
     name: "Address",
     plural: "addresses",
     description: "A serviceable address (where service is delivered; assigned to at most one account at a time) or an account's mailing address.",
-    fields: &[
-        F("address_status_id", "Int64Bit", ""),
-        F("addressable_id", "Int64Bit", "The account this address belongs to, if any."),
-        F("addressable_type", "AddressableType", ""),
-        F("anchor_address_id", "Int64Bit", ""),
-        F("attainable_download_speed", "Int", ""),
-        F("attainable_upload_speed", "Int", ""),
-        F("avalara_pcode", "String", NONE),
-        F("billing_default_id", "Int64Bit", ""),
-        F("census_year", "Int", NONE),
-        F("city", "String", ""),
-        F("country", "Country", ""),
-        F("county", "UsCounty", ""),
-        F("fips", "String", NONE),
-        F("fips_source", "FipsSource", NONE),
-        F("is_anchor", "Boolean!", ""),
-        F("latitude", "Latitude", ""),
-        F("line1", "String", ""),
-        F("line2", "String", ""),
-        F("longitude", "Longitude", ""),
-        F("serviceable", "Boolean!", ""),
-        F("subdivision", "Subdivision", ""),
-        F("timezone", "Timezone", ""),
-        F("type", "AddressType!", ""),
-        F("zip", "String", ""),
-    ],
-    general_search: &["line1", "line2", "city", "zip"],
+    fields: fields!(address::Model;
+        address_status_id: "Int64Bit" => "",
+        addressable_id: "Int64Bit" => "The account this address belongs to, if any.",
+        addressable_type: "AddressableType" => "",
+        anchor_address_id: "Int64Bit" => "",
+        attainable_download_speed: "Int" => "",
+        attainable_upload_speed: "Int" => "",
+        avalara_pcode: "String" => NONE,
+        billing_default_id: "Int64Bit" => "",
+        census_year: "Int" => NONE,
+        city: "String" => "",
+        country: "Country" => "",
+        county: "UsCounty" => "",
+        fips: "String" => NONE,
+        fips_source: "FipsSource" => NONE,
+        is_anchor: "Boolean!" => "",
+        latitude: "Latitude" => "",
+        line1: "String" => "",
+        line2: "String" => "",
+        longitude: "Longitude" => "",
+        serviceable: "Boolean!" => "",
+        subdivision: "Subdivision" => "",
+        timezone: "Timezone" => "",
+        r#type as "type": "AddressType!" => "",
+        zip: "String" => "",
+    ),
+    general_search: columns!(address::Model; line1, line2, city, zip),
     relations: || {
         vec![
-            one("anchor_address", &ADDRESS, "anchor_address_id"),
-            many("linked_addresses", &ADDRESS, "anchor_address_id"),
-            many(
-                "serviceable_address_account_assignment_histories",
-                &SERVICEABLE_ADDRESS_ACCOUNT_ASSIGNMENT_HISTORY,
-                "address_id",
-            ),
-            many("disconnection_logs", &DISCONNECTION_LOG, "serviceable_address_id"),
+            one("anchor_address", &ADDRESS, address::Column::AnchorAddressId),
+            many("linked_addresses", &ADDRESS, address::Column::AnchorAddressId),
+            many("serviceable_address_account_assignment_histories", &SERVICEABLE_ADDRESS_ACCOUNT_ASSIGNMENT_HISTORY, serviceable_address_account_assignment_history::Column::AddressId),
+            many("disconnection_logs", &DISCONNECTION_LOG, disconnection_log::Column::ServiceableAddressId),
         ]
     },
     read: AccountsRead,
@@ -361,22 +360,18 @@ pub static CONTACT: EntityDef = EntityDef {
     name: "Contact",
     plural: "contacts",
     description: "A person to contact about an account.",
-    fields: &[
-        F("contactable_id", "Int64Bit!", ""),
-        F("contactable_type", "ContactableType!", ""),
-        F("email_address", "EmailAddress", ""),
-        F("language", "Language", ""),
-        F("marketing_opt_in", "Boolean", ""),
-        F("name", "String!", ""),
-        F(
-            "primary",
-            "Boolean!",
-            "Whether this is the account's primary contact.",
-        ),
-        F("role", "String", ""),
-        F("username", "String", ""),
-    ],
-    general_search: &["name", "email_address"],
+    fields: fields!(contact::Model;
+        contactable_id: "Int64Bit!" => "",
+        contactable_type: "ContactableType!" => "",
+        email_address: "EmailAddress" => "",
+        language: "Language" => "",
+        marketing_opt_in: "Boolean" => "",
+        name: "String!" => "",
+        primary: "Boolean!" => "Whether this is the account's primary contact.",
+        role: "String" => "",
+        username: "String" => "",
+    ),
+    general_search: columns!(contact::Model; name, email_address),
     relations: no_relations,
     read: AccountsRead,
     ops: &Ops::<contact::Entity>::new(),
@@ -389,23 +384,23 @@ pub static SCHEDULED_EVENT: EntityDef = EntityDef {
     name: "ScheduledEvent",
     plural: "scheduled_events",
     description: "Something to do to an account at a future date and time.",
-    fields: &[
-        F("account_id", "Int64Bit!", ""),
-        F("amount", "Int", ""),
-        F("complete", "Boolean!", "Whether the event has been carried out (status COMPLETED)."),
-        F("datetime", "Datetime!", "When the event takes effect."),
-        F("description", "String", ""),
-        F("event", "ScheduledEventEvent!", ""),
-        F("primary_event_object_id", "String", ""),
-        F("prorate", "Boolean", "For DISCONNECT_ACCOUNT: prorate or not; null inherits the billing setting when it runs."),
-        F("status", "ScheduledEventStatus!", "fathom extension."),
-        F("executed_at", "Datetime", "fathom extension: when the event was carried out or failed."),
-        F("result_message", "String", "fathom extension: why it failed or was cancelled."),
-        F("attempts", "Int!", "fathom extension: how many times execution was tried."),
-        F("created_by_user_id", "Int64Bit!", "fathom extension: the user the event acts as."),
-    ],
-    general_search: &["description"],
-    relations: || vec![one("account", &ACCOUNT, "account_id")],
+    fields: fields!(scheduled_event::Model;
+        account_id: "Int64Bit!" => "",
+        amount: "Int" => "",
+        complete: "Boolean!" => "Whether the event has been carried out (status COMPLETED).",
+        datetime: "Datetime!" => "When the event takes effect.",
+        description: "String" => "",
+        event: "ScheduledEventEvent!" => "",
+        primary_event_object_id: "String" => "",
+        prorate: "Boolean" => "For DISCONNECT_ACCOUNT: prorate or not; null inherits the billing setting when it runs.",
+        status: "ScheduledEventStatus!" => "fathom extension.",
+        executed_at: "Datetime" => "fathom extension: when the event was carried out or failed.",
+        result_message: "String" => "fathom extension: why it failed or was cancelled.",
+        attempts: "Int!" => "fathom extension: how many times execution was tried.",
+        created_by_user_id: "Int64Bit!" => "fathom extension: the user the event acts as.",
+    ),
+    general_search: columns!(scheduled_event::Model; description),
+    relations: || vec![one("account", &ACCOUNT, scheduled_event::Column::AccountId)],
     read: AccountsRead,
     ops: &Ops::<scheduled_event::Entity>::new(),
     extra: no_extra,
@@ -417,62 +412,34 @@ pub static DISCONNECTION_LOG: EntityDef = EntityDef {
     name: "DisconnectionLog",
     plural: "disconnection_logs",
     description: "The record of one disconnection.",
-    fields: &[
-        F("account_id", "Int64Bit!", ""),
-        F("disconnected_at", "Datetime!", ""),
-        F("disconnected_by_user_id", "Int64Bit!", ""),
-        F(
-            "serviceable_address_id",
-            "Int64Bit",
-            "The serviceable address released.",
-        ),
-        F(
-            "serviceable_address_reference_record",
-            "Text",
-            "A text snapshot of the released address.",
-        ),
-        F(
-            "final_invoice_id",
-            "Int64Bit",
-            "fathom extension: the final invoice, if one was created.",
-        ),
-        F(
-            "prorated",
-            "Boolean!",
-            "fathom extension: whether proration credits were given.",
-        ),
-        F(
-            "proration_source",
-            "ProrationSource!",
-            "fathom extension: what decided proration.",
-        ),
-        F(
-            "previous_account_status_id",
-            "Int64Bit!",
-            "fathom extension.",
-        ),
-        F(
-            "account_status_id",
-            "Int64Bit!",
-            "fathom extension: the status the account moved to.",
-        ),
-        F(
-            "credit_total",
-            "Int!",
-            "fathom extension: the total of the proration credits given, in cents.",
-        ),
-        F(
-            "scheduled_event_id",
-            "Int64Bit",
-            "fathom extension: the scheduled event that did it, if any.",
-        ),
-    ],
-    general_search: &["serviceable_address_reference_record"],
+    fields: fields!(disconnection_log::Model;
+        account_id: "Int64Bit!" => "",
+        disconnected_at: "Datetime!" => "",
+        disconnected_by_user_id: "Int64Bit!" => "",
+        serviceable_address_id: "Int64Bit" => "The serviceable address released.",
+        serviceable_address_reference_record: "Text" => "A text snapshot of the released address.",
+        final_invoice_id: "Int64Bit" => "fathom extension: the final invoice, if one was created.",
+        prorated: "Boolean!" => "fathom extension: whether proration credits were given.",
+        proration_source: "ProrationSource!" => "fathom extension: what decided proration.",
+        previous_account_status_id: "Int64Bit!" => "fathom extension.",
+        account_status_id: "Int64Bit!" => "fathom extension: the status the account moved to.",
+        credit_total: "Int!" => "fathom extension: the total of the proration credits given, in cents.",
+        scheduled_event_id: "Int64Bit" => "fathom extension: the scheduled event that did it, if any.",
+    ),
+    general_search: columns!(disconnection_log::Model; serviceable_address_reference_record),
     relations: || {
         vec![
-            one("account", &ACCOUNT, "account_id"),
-            one("disconnected_by_user", &USER, "disconnected_by_user_id"),
-            one("serviceable_address", &ADDRESS, "serviceable_address_id"),
+            one("account", &ACCOUNT, disconnection_log::Column::AccountId),
+            one(
+                "disconnected_by_user",
+                &USER,
+                disconnection_log::Column::DisconnectedByUserId,
+            ),
+            one(
+                "serviceable_address",
+                &ADDRESS,
+                disconnection_log::Column::ServiceableAddressId,
+            ),
         ]
     },
     read: AccountsRead,
@@ -486,17 +453,25 @@ pub static SERVICEABLE_ADDRESS_ACCOUNT_ASSIGNMENT_HISTORY: EntityDef = EntityDef
     name: "ServiceableAddressAccountAssignmentHistory",
     plural: "serviceable_address_account_assignment_histories",
     description: "One period during which a serviceable address was assigned to an account.",
-    fields: &[
-        F("account_id", "Int64Bit!", ""),
-        F("address_id", "Int64Bit!", ""),
-        F("end_date", "Date", "Null while the assignment lasts."),
-        F("start_date", "Date!", ""),
-    ],
+    fields: fields!(serviceable_address_account_assignment_history::Model;
+        account_id: "Int64Bit!" => "",
+        address_id: "Int64Bit!" => "",
+        end_date: "Date" => "Null while the assignment lasts.",
+        start_date: "Date!" => "",
+    ),
     general_search: &[],
     relations: || {
         vec![
-            one("account", &ACCOUNT, "account_id"),
-            one("address", &ADDRESS, "address_id"),
+            one(
+                "account",
+                &ACCOUNT,
+                serviceable_address_account_assignment_history::Column::AccountId,
+            ),
+            one(
+                "address",
+                &ADDRESS,
+                serviceable_address_account_assignment_history::Column::AddressId,
+            ),
         ]
     },
     read: AccountsRead,
@@ -510,19 +485,15 @@ pub static ACCOUNT_EVENT: EntityDef = EntityDef {
     name: "AccountEvent",
     plural: "account_events",
     description: "Something that happened to an account (activation, status change…).",
-    fields: &[
-        F("account_id", "Int64Bit!", ""),
-        F(
-            "current",
-            "String",
-            "The value after the event (e.g. the new status id).",
-        ),
-        F("event", "AccountUpdateEvent!", ""),
-        F("event_datetime", "Datetime!", ""),
-        F("previous", "String", "The value before the event."),
-    ],
+    fields: fields!(account_event::Model;
+        account_id: "Int64Bit!" => "",
+        current: "String" => "The value after the event (e.g. the new status id).",
+        event: "AccountUpdateEvent!" => "",
+        event_datetime: "Datetime!" => "",
+        previous: "String" => "The value before the event.",
+    ),
     general_search: &[],
-    relations: || vec![one("account", &ACCOUNT, "account_id")],
+    relations: || vec![one("account", &ACCOUNT, account_event::Column::AccountId)],
     read: AccountsRead,
     ops: &Ops::<account_event::Entity>::new(),
     extra: no_extra,
@@ -535,21 +506,17 @@ pub static LOG: EntityDef = EntityDef {
     plural: "logs",
     description:
         "fathom's audit log: one row per change, written in the same transaction as the change.",
-    fields: &[
-        F("type", "LogType!", ""),
-        F(
-            "loggable_type",
-            "String!",
-            "The kind of record changed, e.g. Account.",
-        ),
-        F("loggable_id", "Int64Bit!", ""),
-        F("user_id", "Int64Bit", "Who made the change."),
-        F("previous", "Text", "The record before the change, as JSON."),
-        F("current", "Text", "The record after the change, as JSON."),
-        F("message", "Text", ""),
-    ],
-    general_search: &["message"],
-    relations: || vec![one("user", &USER, "user_id")],
+    fields: fields!(log::Model;
+        r#type as "type": "LogType!" => "",
+        loggable_type: "String!" => "The kind of record changed, e.g. Account.",
+        loggable_id: "Int64Bit!" => "",
+        user_id: "Int64Bit" => "Who made the change.",
+        previous: "Text" => "The record before the change, as JSON.",
+        current: "Text" => "The record after the change, as JSON.",
+        message: "Text" => "",
+    ),
+    general_search: columns!(log::Model; message),
+    relations: || vec![one("user", &USER, log::Column::UserId)],
     read: AccountsRead,
     ops: &Ops::<log::Entity>::new(),
     extra: no_extra,
@@ -560,12 +527,11 @@ pub static LOG: EntityDef = EntityDef {
 pub static SYSTEM_SETTING: EntityDef = EntityDef {
     name: "SystemSetting",
     plural: "",
-    description: "Instance-wide settings. Of Sonar's system settings only the time zone is mirrored.",
-    fields: &[F(
-        "timezone",
-        "Timezone!",
-        "The instance time zone: business dates (billing, proration, report periods) are local dates in it.",
-    )],
+    description:
+        "Instance-wide settings. Of Sonar's system settings only the time zone is mirrored.",
+    fields: fields!(system_setting::Model;
+        timezone: "Timezone!" => "The instance time zone: business dates (billing, proration, report periods) are local dates in it.",
+    ),
     general_search: &[],
     relations: no_relations,
     read: AccountsRead,

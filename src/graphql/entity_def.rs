@@ -45,6 +45,46 @@ impl F {
     }
 }
 
+/// The scalar fields of an entity backed by columns of the same name, as a `&'static [F]`:
+/// `fields!(account::Model; name: "String!" => "", r#type as "type": "AccountTypeEnum!" => "")`.
+/// Each name must be a field of the model, checked by the compiler: a misspelled column does
+/// not build. (Sonar fields fathom does not use are nullable columns too, always null.)
+macro_rules! fields {
+    ($model:ty; $($entries:tt)*) => {{
+        #[allow(dead_code)]
+        fn columns_exist(model: &$model) {
+            fields!(@check model; $($entries)*);
+        }
+        fields!(@list []; $($entries)*)
+    }};
+    (@check $m:ident;) => {};
+    (@check $m:ident; $name:ident $(as $r:literal)? : $ty:literal => $desc:expr $(, $($rest:tt)*)?) => {
+        let _ = &$m.$name;
+        fields!(@check $m; $($($rest)*)?);
+    };
+    (@list [$($out:expr,)*];) => { &[$($out),*] };
+    (@list [$($out:expr,)*]; $name:ident as $r:literal : $ty:literal => $desc:expr $(, $($rest:tt)*)?) => {
+        fields!(@list [$($out,)* $crate::graphql::entity_def::F($r, $ty, $desc),]; $($($rest)*)?)
+    };
+    (@list [$($out:expr,)*]; $name:ident : $ty:literal => $desc:expr $(, $($rest:tt)*)?) => {
+        fields!(@list [$($out,)* $crate::graphql::entity_def::F(stringify!($name), $ty, $desc),]; $($($rest)*)?)
+    };
+}
+pub(crate) use fields;
+
+/// Column names of an entity (`general_search`), each checked by the compiler to be a field
+/// of the model: `columns!(account::Model; name, city)`.
+macro_rules! columns {
+    ($model:ty; $($name:ident),* $(,)?) => {{
+        #[allow(dead_code)]
+        fn columns_exist(model: &$model) {
+            $(let _ = &model.$name;)*
+        }
+        &[$(stringify!($name)),*]
+    }};
+}
+pub(crate) use columns;
+
 /// How a relation finds its rows: rows of `target` whose `target_column` equals the parent's
 /// `source_column` (and, optionally, whose `fixed.0` column equals `fixed.1`).
 pub struct RelDef {

@@ -8,8 +8,8 @@ use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object,
 use async_graphql::Value;
 
 use super::args::{self, collection_arguments};
-use super::defs::ACCOUNT;
-use super::entity_def::{no_extra, EntityDef, Ops, RelDef, F};
+use super::defs::{one, ACCOUNT};
+use super::entity_def::{columns, fields, no_extra, EntityDef, Ops, RelDef};
 use super::objects::{connection_type, object_type, type_ref, Connection};
 use super::scalars::{parse_date, parse_i64};
 use super::{allowed, gql};
@@ -18,34 +18,38 @@ use crate::entity::{report_activation, report_disconnection};
 use crate::error::AppError;
 use crate::service::report::{self, Period, Summary};
 
-fn account() -> Vec<RelDef> {
-    vec![RelDef {
-        name: "account",
-        target: &ACCOUNT,
-        many: false,
-        source_column: "account_id",
-        target_column: "id",
-        fixed: None,
-        description: "",
-    }]
+fn activation_account() -> Vec<RelDef> {
+    vec![one(
+        "account",
+        &ACCOUNT,
+        report_activation::Column::AccountId,
+    )]
+}
+
+fn disconnection_account() -> Vec<RelDef> {
+    vec![one(
+        "account",
+        &ACCOUNT,
+        report_disconnection::Column::AccountId,
+    )]
 }
 
 pub static ACCOUNT_ACTIVATION: EntityDef = EntityDef {
     name: "AccountActivation",
     plural: "",
     description: "fathom extension: one activation of an account (an ACTIVATED account event) in the report's period.",
-    fields: &[
-        F("account_event_id", "Int64Bit!", "The ACTIVATED account event."),
-        F("account_id", "Int64Bit!", ""),
-        F("account_name", "String!", ""),
-        F("account_type_id", "Int64Bit!", ""),
-        F("account_status_id", "Int64Bit!", "The account's status now."),
-        F("activated_at", "Datetime!", ""),
-        F("reactivation", "Boolean!", "Whether the account had been activated before."),
-        F("serviceable_address_id", "Int64Bit", "The account's serviceable address now."),
-    ],
-    general_search: &["account_name"],
-    relations: account,
+    fields: fields!(report_activation::Model;
+        account_event_id: "Int64Bit!" => "The ACTIVATED account event.",
+        account_id: "Int64Bit!" => "",
+        account_name: "String!" => "",
+        account_type_id: "Int64Bit!" => "",
+        account_status_id: "Int64Bit!" => "The account's status now.",
+        activated_at: "Datetime!" => "",
+        reactivation: "Boolean!" => "Whether the account had been activated before.",
+        serviceable_address_id: "Int64Bit" => "The account's serviceable address now.",
+    ),
+    general_search: columns!(report_activation::Model; account_name),
+    relations: activation_account,
     read: ReportsRead,
     ops: &Ops::<report_activation::Entity>::new(),
     extra: no_extra,
@@ -58,37 +62,21 @@ pub static ACCOUNT_DISCONNECTION: EntityDef = EntityDef {
     plural: "",
     description:
         "fathom extension: one disconnection (a disconnection log) in the report's period.",
-    fields: &[
-        F("disconnection_log_id", "Int64Bit!", ""),
-        F("account_id", "Int64Bit!", ""),
-        F("account_name", "String!", ""),
-        F("account_type_id", "Int64Bit!", ""),
-        F("disconnected_at", "Datetime!", ""),
-        F("disconnected_by_user_id", "Int64Bit", ""),
-        F(
-            "serviceable_address_reference_record",
-            "Text",
-            "The released address, as it was.",
-        ),
-        F("final_invoice_id", "Int64Bit", ""),
-        F(
-            "final_invoice_total",
-            "Int",
-            "The final invoice's total debits, in cents.",
-        ),
-        F(
-            "credit_total",
-            "Int!",
-            "The proration credits given, in cents.",
-        ),
-        F(
-            "scheduled",
-            "Boolean!",
-            "Whether a scheduled event carried it out.",
-        ),
-    ],
-    general_search: &["account_name", "serviceable_address_reference_record"],
-    relations: account,
+    fields: fields!(report_disconnection::Model;
+        disconnection_log_id: "Int64Bit!" => "",
+        account_id: "Int64Bit!" => "",
+        account_name: "String!" => "",
+        account_type_id: "Int64Bit!" => "",
+        disconnected_at: "Datetime!" => "",
+        disconnected_by_user_id: "Int64Bit" => "",
+        serviceable_address_reference_record: "Text" => "The released address, as it was.",
+        final_invoice_id: "Int64Bit" => "",
+        final_invoice_total: "Int" => "The final invoice's total debits, in cents.",
+        credit_total: "Int!" => "The proration credits given, in cents.",
+        scheduled: "Boolean!" => "Whether a scheduled event carried it out.",
+    ),
+    general_search: columns!(report_disconnection::Model; account_name, serviceable_address_reference_record),
+    relations: disconnection_account,
     read: ReportsRead,
     ops: &Ops::<report_disconnection::Entity>::new(),
     extra: no_extra,

@@ -2,7 +2,7 @@
 //! Every one is read with `WEBHOOKS_MANAGE`: payloads carry account data.
 
 use super::defs::{many, one};
-use super::entity_def::{EntityDef, Ops, F};
+use super::entity_def::{columns, fields, EntityDef, Ops};
 use super::webhooks;
 use crate::auth::Permission::WebhooksManage;
 use crate::entity::*;
@@ -11,18 +11,14 @@ pub static WEBHOOK_ENDPOINT: EntityDef = EntityDef {
     name: "WebhookEndpoint",
     plural: "webhook_endpoints",
     description: "A URL that fathom POSTs changes to, signed with the endpoint's secret. Deleted endpoints are not listed.",
-    fields: &[
-        F("enabled", "Boolean!", "A disabled endpoint's dispatches wait, in order, until it is enabled again."),
-        F("endpoint", "HttpsUrl!", ""),
-        F("name", "String!", ""),
-    ],
-    general_search: &["name", "endpoint"],
+    fields: fields!(webhook_endpoint::Model;
+        enabled: "Boolean!" => "A disabled endpoint's dispatches wait, in order, until it is enabled again.",
+        endpoint: "HttpsUrl!" => "",
+        name: "String!" => "",
+    ),
+    general_search: columns!(webhook_endpoint::Model; name, endpoint),
     relations: || {
-        vec![many(
-            "webhook_endpoint_events",
-            &WEBHOOK_ENDPOINT_EVENT,
-            "webhook_endpoint_id",
-        )]
+        vec![many("webhook_endpoint_events", &WEBHOOK_ENDPOINT_EVENT, webhook_endpoint_event::Column::WebhookEndpointId)]
     },
     read: WebhooksManage,
     ops: &Ops::<webhook_endpoint::Entity>::new(),
@@ -35,20 +31,16 @@ pub static WEBHOOK_ENDPOINT_EVENT: EntityDef = EntityDef {
     name: "WebhookEndpointEvent",
     plural: "webhook_endpoint_events",
     description: "One model/event pair an endpoint subscribes to (see webhook_model_events). Deleted subscriptions are not listed.",
-    fields: &[
-        F("event", "WebhookEndpointModelEvent!", ""),
-        F("model", "String!", ""),
-        F("webhook_endpoint_id", "Int64Bit!", ""),
-    ],
-    general_search: &["model"],
+    fields: fields!(webhook_endpoint_event::Model;
+        event: "WebhookEndpointModelEvent!" => "",
+        model: "String!" => "",
+        webhook_endpoint_id: "Int64Bit!" => "",
+    ),
+    general_search: columns!(webhook_endpoint_event::Model; model),
     relations: || {
         vec![
-            one("webhook_endpoint", &WEBHOOK_ENDPOINT, "webhook_endpoint_id"),
-            many(
-                "webhook_endpoint_event_dispatches",
-                &WEBHOOK_ENDPOINT_EVENT_DISPATCH,
-                "webhook_endpoint_event_id",
-            ),
+            one("webhook_endpoint", &WEBHOOK_ENDPOINT, webhook_endpoint_event::Column::WebhookEndpointId),
+            many("webhook_endpoint_event_dispatches", &WEBHOOK_ENDPOINT_EVENT_DISPATCH, webhook_endpoint_event_dispatch::Column::WebhookEndpointEventId),
         ]
     },
     read: WebhooksManage,
@@ -62,46 +54,22 @@ pub static WEBHOOK_ENDPOINT_EVENT_DISPATCH: EntityDef = EntityDef {
     name: "WebhookEndpointEventDispatch",
     plural: "webhook_endpoint_event_dispatches",
     description: "One change to deliver to one endpoint, written in the change's own transaction; delivered until a 2xx answer, or given up (FAIL) after 12 attempts.",
-    fields: &[
-        F("last_attempted_at", "Datetime", ""),
-        F(
-            "last_status",
-            "WebhookEndpointEventDispatchAttemptStatus!",
-            "PENDING until delivered (SUCCESS) or given up (FAIL).",
-        ),
-        F(
-            "payload",
-            "Text!",
-            "The JSON body POSTed: {\"id\", \"model\", \"event\", \"occurred_at\", \"object\", \"changes\"}.",
-        ),
-        F("sent_at", "Datetime", "When an attempt succeeded."),
-        F("test", "Boolean!", "Always false: generateTestWebhook stores nothing."),
-        F("webhook_endpoint_event_id", "Int64Bit!", ""),
-        F(
-            "webhook_endpoint_id",
-            "Int64Bit!",
-            "fathom extension: the endpoint it goes to.",
-        ),
-        F("attempts", "Int!", "fathom extension: attempts made so far."),
-        F(
-            "next_attempt_at",
-            "Datetime",
-            "fathom extension: when it is tried next (null once finished).",
-        ),
-    ],
+    fields: fields!(webhook_endpoint_event_dispatch::Model;
+        last_attempted_at: "Datetime" => "",
+        last_status: "WebhookEndpointEventDispatchAttemptStatus!" => "PENDING until delivered (SUCCESS) or given up (FAIL).",
+        payload: "Text!" => "The JSON body POSTed: {\"id\", \"model\", \"event\", \"occurred_at\", \"object\", \"changes\"}.",
+        sent_at: "Datetime" => "When an attempt succeeded.",
+        test: "Boolean!" => "Always false: generateTestWebhook stores nothing.",
+        webhook_endpoint_event_id: "Int64Bit!" => "",
+        webhook_endpoint_id: "Int64Bit!" => "fathom extension: the endpoint it goes to.",
+        attempts: "Int!" => "fathom extension: attempts made so far.",
+        next_attempt_at: "Datetime" => "fathom extension: when it is tried next (null once finished).",
+    ),
     general_search: &[],
     relations: || {
         vec![
-            one(
-                "webhook_endpoint_event",
-                &WEBHOOK_ENDPOINT_EVENT,
-                "webhook_endpoint_event_id",
-            ),
-            many(
-                "webhook_endpoint_event_dispatch_attempts",
-                &WEBHOOK_ENDPOINT_EVENT_DISPATCH_ATTEMPT,
-                "webhook_endpoint_event_dispatch_id",
-            ),
+            one("webhook_endpoint_event", &WEBHOOK_ENDPOINT_EVENT, webhook_endpoint_event_dispatch::Column::WebhookEndpointEventId),
+            many("webhook_endpoint_event_dispatch_attempts", &WEBHOOK_ENDPOINT_EVENT_DISPATCH_ATTEMPT, webhook_endpoint_event_dispatch_attempt::Column::WebhookEndpointEventDispatchId),
         ]
     },
     read: WebhooksManage,
@@ -115,35 +83,19 @@ pub static WEBHOOK_ENDPOINT_EVENT_DISPATCH_ATTEMPT: EntityDef = EntityDef {
     name: "WebhookEndpointEventDispatchAttempt",
     plural: "webhook_endpoint_event_dispatch_attempts",
     description: "One delivery attempt of a dispatch.",
-    fields: &[
-        F(
-            "response",
-            "Text",
-            "The first 2 KiB of the answer's body, or why there was no answer.",
-        ),
-        F(
-            "response_at",
-            "Datetime",
-            "When the answer came (null without one).",
-        ),
-        F(
-            "response_code",
-            "Int",
-            "The HTTP status (null without an answer).",
-        ),
-        F(
-            "status",
-            "WebhookEndpointEventDispatchAttemptStatus!",
-            "SUCCESS or FAIL.",
-        ),
-        F("webhook_endpoint_event_dispatch_id", "Int64Bit!", ""),
-    ],
+    fields: fields!(webhook_endpoint_event_dispatch_attempt::Model;
+        response: "Text" => "The first 2 KiB of the answer's body, or why there was no answer.",
+        response_at: "Datetime" => "When the answer came (null without one).",
+        response_code: "Int" => "The HTTP status (null without an answer).",
+        status: "WebhookEndpointEventDispatchAttemptStatus!" => "SUCCESS or FAIL.",
+        webhook_endpoint_event_dispatch_id: "Int64Bit!" => "",
+    ),
     general_search: &[],
     relations: || {
         vec![one(
             "webhook_endpoint_event_dispatch",
             &WEBHOOK_ENDPOINT_EVENT_DISPATCH,
-            "webhook_endpoint_event_dispatch_id",
+            webhook_endpoint_event_dispatch_attempt::Column::WebhookEndpointEventDispatchId,
         )]
     },
     read: WebhooksManage,

@@ -122,8 +122,8 @@ impl<M> Page<M> {
 }
 
 /// Rows that listings of a table leave out: archived accounts, unless the caller asks for
-/// them (`include_archived`, on the root `accounts` collection only), and removed account
-/// services, always. One rule for both read paths (the general resolvers and reads compiled
+/// them (`include_archived`, on the root `accounts` collection only); removed account
+/// services, deleted webhook endpoints and deleted subscriptions, always. One rule for both read paths (the general resolvers and reads compiled
 /// to SQL).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hiding {
@@ -138,9 +138,21 @@ pub struct Hiding {
 
 /// How listings of `table` hide rows, if they do.
 pub fn hiding(table: &str) -> Option<Hiding> {
-    use crate::entity::{account, account_service};
+    use crate::entity::{account, account_service, webhook_endpoint, webhook_endpoint_event};
     use sea_orm::EntityName;
-    if table == account::Entity.table_name() {
+    if table == webhook_endpoint::Entity.table_name() {
+        Some(Hiding {
+            column: "deleted_at",
+            shown_by: None,
+            what: "deleted webhook endpoints",
+        })
+    } else if table == webhook_endpoint_event::Entity.table_name() {
+        Some(Hiding {
+            column: "deleted_at",
+            shown_by: None,
+            what: "deleted subscriptions",
+        })
+    } else if table == account::Entity.table_name() {
         Some(Hiding {
             column: "archived_at",
             shown_by: Some("include_archived"),
