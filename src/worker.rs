@@ -4,7 +4,7 @@
 //! The pass is idempotent, so the worker simply runs it for the local "today" at start and
 //! then every hour; only the first run of a day finds anything to bill. The same hourly loop
 //! deletes idempotency keys older than 24 hours. The scheduler sleeps until the next event is
-//! due (at most a minute), or until events change.
+//! due (at most [`MAX_SCHEDULER_SLEEP`]), or until events change in this process.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -88,7 +88,10 @@ pub async fn scheduler_loop(db: DatabaseConnection, batch: u64) {
     }
 }
 
-pub const MAX_SCHEDULER_SLEEP: Duration = Duration::from_secs(60);
+/// The longest the scheduler sleeps without looking again: an event created through another
+/// server (one that runs no scheduler, `FATHOM_JOBS`) is seen within this time, since only the
+/// process that changed events is woken at once. The look is one indexed statement.
+pub const MAX_SCHEDULER_SLEEP: Duration = Duration::from_secs(5);
 
 fn spawn_billing(db: DatabaseConnection, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {

@@ -334,3 +334,35 @@ on_postgres!(the_rate_limit_holds_across_servers, |app| {
         "{passed} passed where {allowed:.0} are allowed"
     );
 });
+
+on_postgres!(
+    an_event_scheduled_through_a_server_without_the_scheduler_runs_on_another_soon,
+    |app| {
+        // `a` only answers requests; `b` runs the scheduler, idle: it looks for new events at
+        // least every MAX_SCHEDULER_SLEEP, since only `a` is woken by the change.
+        let a = Server::start(app, "none").await;
+        let b = Server::start(app, "scheduler").await;
+        let account = app
+            .account_activated_at("Soon gone", common::noon("2026-01-05"))
+            .await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let due = chrono::Utc::now() + chrono::Duration::seconds(2);
+        let created = a
+            .gql(
+                &app.token,
+                "mutation($input: CreateScheduledEventMutationInput) { createScheduledEvent(input: $input) { id } }",
+                json!({"input": {"account_id": account, "event": "DISCONNECT_ACCOUNT",
+                    "datetime": due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)}}),
+            )
+            .await;
+        assert!(created.get("errors").is_none(), "{created}");
+        let done = "SELECT COUNT(*) AS n FROM scheduled_events WHERE status = 'COMPLETED'";
+        wait_until(
+            "the event, run by the other server",
+            Duration::from_secs(2) + fathom::worker::MAX_SCHEDULER_SLEEP * 2,
+            async || one(app, done.into()).await == 1,
+        )
+        .await;
+        drop((a, b));
+    }
+);
