@@ -372,16 +372,24 @@ class Run:
                                       ("one server, 16 connections", self.http(one, w.PAGE), one.tree)])
             print("   (h) disconnections, two servers (8 clients each) against one (16)", flush=True)
             body = json.dumps({"query": "mutation { disconnectAccount(id: ID) { id } }"})
-            half = len(pools[0]) // 2
-            pair = measure.run(lambda: self.together([
-                lambda s=s, ids=ids: load.wrk(s.url, token=s.token, seconds=600, template=body, ids=ids, connections=8)
-                for s, ids in ((one, pools[0][:half]), (two, pools[0][half:]))]), both, self.postgres)
-            single = measure.run(lambda: load.wrk(one.url, token=one.token, seconds=600, template=body,
-                                                  ids=pools[1]), one.tree, self.postgres)
+            rounds = max(1, self.args.rounds)
+            pair_runs, single_runs = [], []
+            # Rounds alternate the two, each on its own share of the accounts.
+            for r in range(rounds):
+                single_ids = pools[1][r::rounds]
+                pair_ids = pools[0][r::rounds]
+                half = len(pair_ids) // 2
+                single_runs.append(measure.run(lambda ids=single_ids: load.wrk(
+                    one.url, token=one.token, seconds=600, template=body, ids=ids), one.tree, self.postgres))
+                pair_runs.append(measure.run(lambda ids=pair_ids, half=half: self.together([
+                    lambda s=s, part=part: load.wrk(s.url, token=s.token, seconds=600, template=body, ids=part,
+                                                    connections=8)
+                    for s, part in ((one, ids[:half]), (two, ids[half:]))]), both, self.postgres))
             self.results["workloads"]["h+"] = {
                 "title": "disconnectAccount, two fathom servers (8 clients each)", "unit": "disconnections/s",
-                "contenders": {"fathom": pair, "one server, 16 clients": single},
-                "note": f"{len(pools[0])} and {len(pools[1])} accounts"}
+                "contenders": {"fathom": measure.median(pair_runs),
+                               "one server, 16 clients": measure.median(single_runs)},
+                "note": f"{len(pools[0])} and {len(pools[1])} accounts in {rounds} alternating round(s)"}
         finally:
             one.stop()
             two.stop()
