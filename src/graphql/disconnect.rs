@@ -2,7 +2,6 @@
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, TypeRef};
 use async_graphql::Value;
-use serde::Deserialize;
 
 use super::entity_def::Row;
 use super::inputs::{id_arg, optional_input};
@@ -12,18 +11,13 @@ use crate::auth::Permission;
 use crate::service::disconnect::{self, DisconnectPlan};
 use crate::service::transactions::PlannedCredit;
 
-#[derive(Debug, Default, Deserialize)]
-struct DisconnectInput {
-    prorate: Option<bool>,
-}
-
 pub fn mutation_field() -> Field {
     super::field("disconnectAccount", TypeRef::named("Account"), |ctx| {
         FieldFuture::new(async move {
             super::idempotent::field(&ctx, "Account", async {
                 let user = allowed(&ctx, Permission::AccountsDisconnect)?;
                 let id = id_arg(&ctx)?;
-                let input: DisconnectInput = optional_input(&ctx, "input")?;
+                let input: disconnect::DisconnectAccount = optional_input(&ctx, "input")?;
                 let account = disconnect::disconnect(db(&ctx), user.user_id, id, input.prorate).await?;
                 Ok(Some(FieldValue::owned_any(Row::new(account))))
             })
@@ -49,7 +43,7 @@ pub fn preview_field() -> Field {
             // It shows debits and credits too.
             allowed(&ctx, Permission::BillingRead).map_err(gql)?;
             let id = id_arg(&ctx).map_err(gql)?;
-            let input: DisconnectInput = optional_input(&ctx, "input").map_err(gql)?;
+            let input: disconnect::DisconnectAccount = optional_input(&ctx, "input").map_err(gql)?;
             let plan = disconnect::preview(db(&ctx), id, input.prorate).await.map_err(gql)?;
             Ok(Some(FieldValue::owned_any(plan)))
         })

@@ -136,12 +136,12 @@ fn billing_mutations(object: Object) -> Object {
         .field(mutation!("createRecurringService" -> "Service", [("input", "CreateRecurringServiceMutationInput")],
             "Creates a recurring service, billed every billing_frequency months.", |ctx| {
             let user = allowed(&ctx, BillingWrite)?;
-            Ok(row(billing_services::create_service(db(&ctx), user.user_id, input(&ctx, "input")?, true).await?))
+            Ok(row(billing_services::create_service(db(&ctx), user.user_id, input::<billing_services::CreateRecurringService>(&ctx, "input")?.into(), true).await?))
         }))
         .field(mutation!("createOneTimeService" -> "Service", [("input", "CreateOneTimeServiceMutationInput")],
             "Creates a one-time service (a charge or a credit).", |ctx| {
             let user = allowed(&ctx, BillingWrite)?;
-            Ok(row(billing_services::create_service(db(&ctx), user.user_id, input(&ctx, "input")?, false).await?))
+            Ok(row(billing_services::create_service(db(&ctx), user.user_id, input::<billing_services::CreateOneTimeService>(&ctx, "input")?.into(), false).await?))
         }))
         .field(mutation!("addServiceToAccount" -> "AccountService", [("input", "AddServiceToAccountMutationInput")],
             "Adds a recurring service to an account, charging the rest of an already billed period when proration applies.", |ctx| {
@@ -245,9 +245,7 @@ fn account_mutations() -> Object {
         .field(mutation!("linkAccounts" -> "Account", [("id", "Int64Bit!"), ("input", "LinkAccountsMutationInput")],
             "Makes input.child_account_id a child of the account id. Returns the parent.", |ctx| {
             let user = allowed(&ctx, AccountsWrite)?;
-            #[derive(serde::Deserialize)]
-            struct Link { child_account_id: crate::service::Id }
-            let link: Link = input(&ctx, "input")?;
+            let link: crate::service::hierarchy::LinkAccounts = input(&ctx, "input")?;
             Ok(row(crate::service::hierarchy::link(db(&ctx), user.user_id, id_arg(&ctx)?, link.child_account_id.0).await?))
         }))
         .field(mutation!("unlinkAccounts" -> "Account", [("id", "Int64Bit!")],
@@ -292,9 +290,7 @@ fn account_mutations() -> Object {
         .field(mutation!("createPersonalAccessToken" -> "PersonalAccessToken", [("input", "CreatePersonalAccessTokenMutationInput")],
             "Creates a token for the calling user. The response carries the token; it is never shown again.", |ctx| {
             let user = super::caller(&ctx).map_err(|_| AppError::Unauthenticated("a personal access token is required".into()))?;
-            #[derive(serde::Deserialize)]
-            struct Create { name: String }
-            let create: Create = input(&ctx, "input")?;
+            let create: users::CreatePersonalAccessToken = input(&ctx, "input")?;
             let (model, token) = users::create_token_for_caller(db(&ctx), user.user_id, &create.name).await?;
             Ok(Some(FieldValue::owned_any(Row::new(WithSecret { model, secret: token.as_str().to_owned() }))))
         }))

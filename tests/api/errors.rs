@@ -202,3 +202,40 @@ on_both!(
         .await;
     }
 );
+
+// An input field the input type does not have is refused, named, and nothing is written:
+// inline, through variables, and nested (a primary contact inside createAccount).
+on_both!(
+    an_unknown_input_field_is_refused_naming_it_and_writes_nothing,
+    |app| {
+        let before = app.fingerprint().await;
+        let cases = [
+        (
+            "mutation { createAccountStatus(input: {name: \"X\", activates_account: false, color: \"FFFFFF\", icon: ADD759610, bogus: 1}) { id } }",
+            json!({}),
+        ),
+        (
+            "mutation($input: CreateAccountStatusMutationInput) { createAccountStatus(input: $input) { id } }",
+            json!({"input": {"name": "X", "activates_account": false, "color": "FFFFFF", "icon": "ADD759610", "bogus": 1}}),
+        ),
+        (
+            "mutation($input: CreateAccountMutationInput) { createAccount(input: $input) { id } }",
+            json!({"input": {"name": "X", "account_status_id": 1, "account_type_id": 1, "company_id": 1,
+                "primary_contact": {"name": "X", "bogus": 1}}}),
+        ),
+    ];
+        for (query, variables) in cases {
+            let body = app.gql(query, variables).await;
+            assert_eq!(
+                common::error_code(&body).as_deref(),
+                Some("VALIDATION_FAILED"),
+                "{body}"
+            );
+            let field = body["errors"][0]["extensions"]["field"]
+                .as_str()
+                .unwrap_or("");
+            assert!(field.ends_with("bogus"), "{body}");
+        }
+        assert_eq!(app.fingerprint().await, before);
+    }
+);

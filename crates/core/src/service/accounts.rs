@@ -6,9 +6,9 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     Set,
 };
-use serde::Deserialize;
 
 use super::addresses::{self, MailingAddress};
+use super::input::Ignored;
 use super::{account_guard, audit, contacts, find, now, required_text, save, settings, Id};
 use crate::entity::{
     account, account_event, account_service, account_status, account_type, company,
@@ -16,41 +16,57 @@ use crate::entity::{
 use crate::error::{AppError, AppResult};
 use crate::service::begin_write;
 
-#[derive(Debug, Deserialize)]
-pub struct PrimaryContact {
-    pub name: String,
-    pub role: Option<String>,
-    pub email_address: Option<String>,
-    pub marketing_opt_in: Option<bool>,
+crate::input! {
+    /// A phone number of a new primary contact: accepted so that Sonar scripts run unchanged, not kept.
+    pub struct CreatePhoneNumber as "CreatePhoneNumberMutationInput" {
+        phone_number_type_id: Ignored => "Int64Bit";
+        country: Ignored => "Country";
+        number: Ignored => "String";
+        extension: Ignored => "String";
+    }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CreateAccount {
-    pub id: Option<Id>,
-    pub name: String,
-    pub account_status_id: Id,
-    pub account_type_id: Id,
-    pub serviceable_address_id: Option<Id>,
-    pub mailing_address: Option<MailingAddress>,
-    pub primary_contact: PrimaryContact,
-    pub company_id: Id,
+crate::input! {
+    pub struct PrimaryContact as "CreatePrimaryContactMutationInput" {
+        name: String => "String!";
+        role: Option<String> => "String";
+        email_address: Option<String> => "EmailAddress";
+        marketing_opt_in: Option<bool> => "Boolean";
+        phone_numbers: Ignored => "[CreatePhoneNumberMutationInput]", "Accepted so that Sonar scripts run unchanged; fathom does not keep phone numbers and ignores them.";
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct UpdateAccount {
-    pub name: Option<String>,
-    pub account_status_id: Option<Id>,
-    pub account_type_id: Option<Id>,
-    pub serviceable_address_id: Option<Id>,
-    pub company_id: Option<Id>,
-    pub prorate: Option<bool>,
-    pub unset_serviceable_address_id: Option<bool>,
+crate::input! {
+    pub struct CreateAccount as "CreateAccountMutationInput" {
+        id: Option<Id> => "Int64Bit", "Keep an account number from a previous system; assigned automatically when left out.";
+        name: String => "String!";
+        account_status_id: Id => "Int64Bit!";
+        account_type_id: Id => "Int64Bit!";
+        serviceable_address_id: Option<Id> => "Int64Bit", "A free serviceable address to assign to the account.";
+        mailing_address: Option<MailingAddress> => "CreateAddressMutationInput";
+        primary_contact: PrimaryContact => "CreatePrimaryContactMutationInput!";
+        company_id: Id => "Int64Bit!";
+    }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct UpdateActivationDate {
-    pub activation_date: String,
-    pub activation_time: Option<String>,
+crate::input! {
+    #[derive(Default)]
+    pub struct UpdateAccount as "UpdateAccountMutationInput" {
+        name: Option<String> => "String";
+        account_status_id: Option<Id> => "Int64Bit", "Changing the status records a STATUS_UPDATED account event (and ACTIVATED when the new status activates).";
+        account_type_id: Option<Id> => "Int64Bit";
+        serviceable_address_id: Option<Id> => "Int64Bit", "Assign a free serviceable address (ends the previous assignment).";
+        company_id: Option<Id> => "Int64Bit";
+        prorate: Option<bool> => "Boolean", "Accepted for compatibility; status changes through updateAccount do not prorate (use disconnectAccount).";
+        unset_serviceable_address_id: Option<bool> => "Boolean", "Release the account's serviceable address.";
+    }
+}
+
+crate::input! {
+    pub struct UpdateActivationDate as "UpdateAccountActivationDateMutationInput" {
+        activation_date: String => "Date!";
+        activation_time: Option<String> => "Time";
+    }
 }
 
 async fn status<C: ConnectionTrait>(

@@ -7,7 +7,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
     PaginatorTrait, QueryFilter, Set, Statement,
 };
-use serde::Deserialize;
 
 use super::{audit, find, now, optional_text, required_text, save, Id};
 use crate::entity::{address, serviceable_address_account_assignment_history as history};
@@ -17,60 +16,64 @@ use crate::service::begin_write;
 pub const PHYSICAL: &str = "PHYSICAL";
 pub const MAILING: &str = "MAILING";
 
-#[derive(Debug, Deserialize)]
-pub struct CreateServiceableAddress {
-    pub id: Option<Id>,
-    pub line1: String,
-    pub line2: Option<String>,
-    pub city: String,
-    pub subdivision: Option<String>,
-    pub zip: String,
-    pub country: String,
-    pub latitude: serde_json::Value,
-    pub longitude: serde_json::Value,
-    pub timezone: Option<String>,
-    pub address_status_id: Option<Id>,
-    pub is_anchor: Option<bool>,
-    pub anchor_address_id: Option<Id>,
-    pub billing_default_id: Option<Id>,
-    pub attainable_download_speed: Option<i32>,
-    pub attainable_upload_speed: Option<i32>,
+crate::input! {
+    pub struct CreateServiceableAddress as "CreateServiceableAddressMutationInput" {
+        id: Option<Id> => "Int64Bit";
+        line1: String => "String!";
+        line2: Option<String> => "String";
+        city: String => "String!";
+        subdivision: Option<String> => "Subdivision";
+        zip: String => "String!";
+        country: String => "Country!";
+        latitude: serde_json::Value => "Latitude!";
+        longitude: serde_json::Value => "Longitude!";
+        timezone: Option<String> => "Timezone";
+        address_status_id: Option<Id> => "Int64Bit";
+        is_anchor: Option<bool> => "Boolean";
+        anchor_address_id: Option<Id> => "Int64Bit";
+        billing_default_id: Option<Id> => "Int64Bit";
+        attainable_download_speed: Option<i32> => "Int";
+        attainable_upload_speed: Option<i32> => "Int";
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct UpdateServiceableAddress {
-    pub line1: Option<String>,
-    pub line2: Option<String>,
-    pub city: Option<String>,
-    pub subdivision: Option<String>,
-    pub zip: Option<String>,
-    pub country: Option<String>,
-    pub latitude: Option<serde_json::Value>,
-    pub longitude: Option<serde_json::Value>,
-    pub timezone: Option<String>,
-    pub address_status_id: Option<Id>,
-    pub is_anchor: Option<bool>,
-    pub anchor_address_id: Option<Id>,
-    pub billing_default_id: Option<Id>,
-    pub attainable_download_speed: Option<i32>,
-    pub attainable_upload_speed: Option<i32>,
-    pub unset_line2: Option<bool>,
-    pub unset_anchor_address_id: Option<bool>,
-    pub unset_billing_default_id: Option<bool>,
-    pub unset_attainable_download_speed: Option<bool>,
-    pub unset_attainable_upload_speed: Option<bool>,
+crate::input! {
+    #[derive(Default)]
+    pub struct UpdateServiceableAddress as "UpdateServiceableAddressMutationInput" {
+        line1: Option<String> => "String";
+        line2: Option<String> => "String";
+        city: Option<String> => "String";
+        subdivision: Option<String> => "Subdivision";
+        zip: Option<String> => "String";
+        country: Option<String> => "Country";
+        latitude: Option<serde_json::Value> => "Latitude";
+        longitude: Option<serde_json::Value> => "Longitude";
+        timezone: Option<String> => "Timezone";
+        address_status_id: Option<Id> => "Int64Bit";
+        is_anchor: Option<bool> => "Boolean";
+        anchor_address_id: Option<Id> => "Int64Bit";
+        billing_default_id: Option<Id> => "Int64Bit";
+        attainable_download_speed: Option<i32> => "Int";
+        attainable_upload_speed: Option<i32> => "Int";
+        unset_line2: Option<bool> => "Boolean";
+        unset_anchor_address_id: Option<bool> => "Boolean";
+        unset_billing_default_id: Option<bool> => "Boolean";
+        unset_attainable_download_speed: Option<bool> => "Boolean";
+        unset_attainable_upload_speed: Option<bool> => "Boolean";
+    }
 }
 
-/// A mailing address given with `createAccount`.
-#[derive(Debug, Deserialize)]
-pub struct MailingAddress {
-    pub line1: String,
-    pub line2: Option<String>,
-    pub city: String,
-    pub subdivision: Option<String>,
-    pub zip: String,
-    pub country: String,
-    pub address_status_id: Option<Id>,
+crate::input! {
+    /// A mailing address given with `createAccount`.
+    pub struct MailingAddress as "CreateAddressMutationInput" {
+        line1: String => "String!";
+        line2: Option<String> => "String";
+        city: String => "String!";
+        subdivision: Option<String> => "Subdivision";
+        zip: String => "String!";
+        country: String => "Country!";
+        address_status_id: Option<Id> => "Int64Bit";
+    }
 }
 
 fn coordinate(field: &str, value: &serde_json::Value, limit: f64) -> AppResult<String> {

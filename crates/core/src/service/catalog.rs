@@ -4,8 +4,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, Set,
 };
-use serde::Deserialize;
 
+use super::input::UNUSED;
 use super::{audit, find, now, required_text, save, settings, Id};
 use crate::domain::normalize_color;
 use crate::entity::{account, account_status, account_type};
@@ -17,20 +17,23 @@ fn color(field: &str, value: &str) -> AppResult<String> {
         .ok_or_else(|| AppError::validation(field, "a colour is six hexadecimal digits"))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CreateAccountStatus {
-    pub name: String,
-    pub activates_account: bool,
-    pub color: String,
-    pub icon: String,
+crate::input! {
+    pub struct CreateAccountStatus as "CreateAccountStatusMutationInput" {
+        name: String => "String!";
+        activates_account: bool => "Boolean!";
+        color: String => "HtmlHexColor!";
+        icon: String => "Icon!";
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct UpdateAccountStatus {
-    pub name: Option<String>,
-    pub activates_account: Option<bool>,
-    pub color: Option<String>,
-    pub icon: Option<String>,
+crate::input! {
+    #[derive(Default)]
+    pub struct UpdateAccountStatus as "UpdateAccountStatusMutationInput" {
+        name: Option<String> => "String";
+        activates_account: Option<bool> => "Boolean";
+        color: Option<String> => "HtmlHexColor";
+        icon: Option<String> => "Icon";
+    }
 }
 
 pub async fn insert_status<C: ConnectionTrait>(
@@ -146,22 +149,25 @@ pub async fn delete_status(db: &DatabaseConnection, user_id: i64, id: i64) -> Ap
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CreateAccountType {
-    pub name: String,
-    pub color: Option<String>,
-    pub icon: Option<String>,
-    pub r#type: String,
-    pub invoice_message_id: Option<Id>,
+crate::input! {
+    pub struct CreateAccountType as "CreateAccountTypeMutationInput" {
+        name: String => "String!";
+        color: Option<String> => "HtmlHexColor", "Defaults to 9E9E9E.";
+        icon: Option<String> => "Icon", "Defaults to HOME759658 when that value exists.";
+        r#type as "type": String => "AccountTypeEnum!";
+        invoice_message_id: Option<Id> => "Int64Bit", UNUSED;
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct UpdateAccountType {
-    pub name: Option<String>,
-    pub color: Option<String>,
-    pub icon: Option<String>,
-    pub r#type: Option<String>,
-    pub invoice_message_id: Option<Id>,
+crate::input! {
+    #[derive(Default)]
+    pub struct UpdateAccountType as "UpdateAccountTypeMutationInput" {
+        name: Option<String> => "String";
+        color: Option<String> => "HtmlHexColor";
+        icon: Option<String> => "Icon";
+        r#type as "type": Option<String> => "AccountTypeEnum";
+        invoice_message_id: Option<Id> => "Int64Bit", UNUSED;
+    }
 }
 
 pub const DEFAULT_TYPE_COLOR: &str = "9E9E9E";

@@ -5,7 +5,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     Set,
 };
-use serde::Deserialize;
 
 use super::{audit, find, now, optional_text, required_text, save, Id};
 use crate::domain::valid_email;
@@ -64,33 +63,36 @@ pub async fn insert<C: ConnectionTrait>(
     .await?)
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CreateContact {
-    pub contactable_type: String,
-    pub contactable_id: Id,
-    pub name: String,
-    pub role: Option<String>,
-    pub email_address: Option<String>,
-    pub become_primary: Option<bool>,
-    pub language: Option<String>,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub marketing_opt_in: Option<bool>,
+crate::input! {
+    pub struct CreateContact as "CreateContactMutationInput" {
+        contactable_type: String => "ContactableType!", "Only Account is supported.";
+        contactable_id: Id => "Int64Bit!";
+        name: String => "String!";
+        role: Option<String> => "String";
+        email_address: Option<String> => "EmailAddress";
+        become_primary: Option<bool> => "Boolean", "Make this the primary contact (the previous one stops being primary).";
+        language: Option<String> => "Language";
+        username: Option<String> => "String";
+        password: Option<String> => "String", "Accepted for compatibility; fathom has no customer portal and does not store it.";
+        marketing_opt_in: Option<bool> => "Boolean";
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct UpdateContact {
-    pub name: Option<String>,
-    pub role: Option<String>,
-    pub email_address: Option<String>,
-    pub become_primary: Option<bool>,
-    pub language: Option<String>,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub marketing_opt_in: Option<bool>,
-    pub unset_email_address: Option<bool>,
-    pub unset_role: Option<bool>,
-    pub unset_username: Option<bool>,
+crate::input! {
+    #[derive(Default)]
+    pub struct UpdateContact as "UpdateContactMutationInput" {
+        name: Option<String> => "String";
+        role: Option<String> => "String";
+        email_address: Option<String> => "EmailAddress";
+        become_primary: Option<bool> => "Boolean";
+        language: Option<String> => "Language";
+        username: Option<String> => "String";
+        password: Option<String> => "String", "Accepted for compatibility; fathom has no customer portal and does not store it.";
+        marketing_opt_in: Option<bool> => "Boolean";
+        unset_email_address: Option<bool> => "Boolean";
+        unset_role: Option<bool> => "Boolean";
+        unset_username: Option<bool> => "Boolean";
+    }
 }
 
 async fn demote_primary<C: ConnectionTrait>(db: &C, account_id: i64) -> AppResult<()> {

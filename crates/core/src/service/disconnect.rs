@@ -44,6 +44,14 @@ impl ProrationSource {
     }
 }
 
+crate::input! {
+    /// Input of `disconnectAccount`.
+    #[derive(Default)]
+    pub struct DisconnectAccount as "DisconnectAccountMutationInput" {
+        prorate: Option<bool> => "Boolean", "Credit the unused days of what was billed in advance. Null inherits billing settings' prorate_account_status_change.";
+    }
+}
+
 /// Everything a disconnection would do.
 #[derive(Debug, Clone)]
 pub struct DisconnectPlan {

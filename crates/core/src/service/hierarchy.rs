@@ -9,6 +9,13 @@ use crate::entity::{account, address, contact};
 use crate::error::{AppError, AppResult};
 use crate::service::begin_write;
 
+crate::input! {
+    /// Input of `linkAccounts`: the account that becomes a child of the one linked.
+    pub struct LinkAccounts as "LinkAccountsMutationInput" {
+        child_account_id: super::Id => "Int64Bit!";
+    }
+}
+
 /// Makes `child_id` a child of `parent_id`: no self-link, one parent, no cycles.
 pub async fn link(
     db: &DatabaseConnection,

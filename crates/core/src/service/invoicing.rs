@@ -12,7 +12,6 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
     QueryFilter, QueryOrder, QueryTrait, Set,
 };
-use serde::Deserialize;
 
 use super::{audit, compose, find, now, Id};
 use crate::entity::{
@@ -373,12 +372,13 @@ pub(super) async fn take_from_discounts<C: ConnectionTrait>(
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CreateInvoice {
-    pub debit_ids: super::OneOrMany<Option<Id>>,
-    pub date: String,
-    pub message: Option<String>,
-    pub due_date: Option<String>,
+crate::input! {
+    pub struct CreateInvoice as "CreateInvoiceMutationInput" {
+        debit_ids: super::OneOrMany<Option<Id>> => "[Int64Bit]!", "Uninvoiced debits of one account.";
+        date: String => "Date!";
+        message: Option<String> => "Text";
+        due_date: Option<String> => "Date", "Defaults to 14 days after date.";
+    }
 }
 
 /// `createInvoice`: an invoice of the given uninvoiced debits of one account.

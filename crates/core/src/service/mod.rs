@@ -19,6 +19,7 @@ pub mod contacts;
 pub mod disconnect;
 pub mod hierarchy;
 pub mod idempotency;
+pub mod input;
 pub mod invoicing;
 pub mod proration;
 pub mod report;
@@ -44,6 +45,46 @@ use sea_orm::{
 use serde::{Deserialize, Deserializer};
 
 use crate::error::{AppError, AppResult};
+
+/// Every mutation input type, in the schema's order ([`input`]).
+pub const INPUT_TYPES: &[input::InputType] = {
+    use input::Input;
+    &[
+        settings_changes::UpdateSystemSettings::TYPE,
+        catalog::CreateAccountStatus::TYPE,
+        catalog::UpdateAccountStatus::TYPE,
+        catalog::CreateAccountType::TYPE,
+        catalog::UpdateAccountType::TYPE,
+        addresses::MailingAddress::TYPE,
+        accounts::CreatePhoneNumber::TYPE,
+        accounts::PrimaryContact::TYPE,
+        accounts::CreateAccount::TYPE,
+        accounts::UpdateAccount::TYPE,
+        accounts::UpdateActivationDate::TYPE,
+        hierarchy::LinkAccounts::TYPE,
+        addresses::CreateServiceableAddress::TYPE,
+        addresses::UpdateServiceableAddress::TYPE,
+        contacts::CreateContact::TYPE,
+        contacts::UpdateContact::TYPE,
+        settings_changes::UpdateBillingSettings::TYPE,
+        users::CreatePersonalAccessToken::TYPE,
+        webhooks::ModelEvent::TYPE,
+        webhooks::CreateEndpoint::TYPE,
+        webhooks::UpdateEndpoint::TYPE,
+        webhooks::CreateEndpointEvent::TYPE,
+        user_management::CreateUser::TYPE,
+        user_management::UpdateUser::TYPE,
+        scheduled::CreateScheduledEvent::TYPE,
+        scheduled::UpdateScheduledEvent::TYPE,
+        disconnect::DisconnectAccount::TYPE,
+        services::CreateRecurringService::TYPE,
+        services::CreateOneTimeService::TYPE,
+        services::AddServiceToAccount::TYPE,
+        services::DeleteAccountService::TYPE,
+        transactions::OneTimeTransaction::TYPE,
+        invoicing::CreateInvoice::TYPE,
+    ]
+};
 
 /// Begins a transaction that will write ([`crate::db::begin_immediate`]). Inside a mutation
 /// field of a request with an `Idempotency-Key`, the transaction first records that the field

@@ -20,7 +20,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
-use serde::Deserialize;
 use tokio::sync::Notify;
 
 use super::{
@@ -42,25 +41,28 @@ pub fn changed() -> &'static Notify {
     CHANGED.get_or_init(Notify::new)
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CreateScheduledEvent {
-    pub description: Option<String>,
-    pub datetime: String,
-    pub event: String,
-    pub primary_event_object_id: Option<String>,
-    pub amount: Option<i64>,
-    pub prorate: Option<bool>,
-    pub account_id: Id,
+crate::input! {
+    pub struct CreateScheduledEvent as "CreateScheduledEventMutationInput" {
+        description: Option<String> => "String";
+        datetime: String => "Datetime!", "When it takes effect; must be in the future.";
+        event: String => "ScheduledEventEvent!", "DISCONNECT_ACCOUNT, CHANGE_STATUS, ADD_SERVICE, REMOVE_SERVICE or ONE_TIME_TRANSACTION; others are UNSUPPORTED_EVENT.";
+        primary_event_object_id: Option<String> => "String", "CHANGE_STATUS: the status id; ADD_SERVICE and ONE_TIME_TRANSACTION: the service id; REMOVE_SERVICE: the account service id.";
+        amount: Option<i64> => "Int", "ADD_SERVICE and ONE_TIME_TRANSACTION: a price in cents instead of the service's.";
+        prorate: Option<bool> => "Boolean", "DISCONNECT_ACCOUNT and REMOVE_SERVICE: prorate or not; null inherits the billing setting when it runs.";
+        account_id: Id => "Int64Bit!";
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct UpdateScheduledEvent {
-    pub description: Option<String>,
-    pub datetime: Option<String>,
-    pub primary_event_object_id: Option<String>,
-    pub amount: Option<i64>,
-    pub prorate: Option<bool>,
-    pub unset_prorate: Option<bool>,
+crate::input! {
+    #[derive(Default)]
+    pub struct UpdateScheduledEvent as "UpdateScheduledEventMutationInput" {
+        description: Option<String> => "String";
+        datetime: Option<String> => "Datetime", "Must be in the future.";
+        primary_event_object_id: Option<String> => "String";
+        amount: Option<i64> => "Int";
+        prorate: Option<bool> => "Boolean";
+        unset_prorate: Option<bool> => "Boolean", "Back to inheriting the billing setting.";
+    }
 }
 
 /// How far ahead an event may be scheduled.

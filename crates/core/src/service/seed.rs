@@ -245,6 +245,7 @@ pub async fn seed_demo(db: &DatabaseConnection) -> AppResult<()> {
                     address_status_id: None,
                 }),
                 primary_contact: PrimaryContact {
+                    phone_numbers: None,
                     name: person.to_string(),
                     role: Some("Account holder".into()),
                     email_address: Some(email),
@@ -277,6 +278,7 @@ pub async fn seed_demo(db: &DatabaseConnection) -> AppResult<()> {
                 address_status_id: None,
             }),
             primary_contact: PrimaryContact {
+                phone_numbers: None,
                 name: "Accounts Payable".into(),
                 role: Some("Billing".into()),
                 email_address: Some("ap@springfield-logistics.example.com".into()),
@@ -298,6 +300,7 @@ pub async fn seed_demo(db: &DatabaseConnection) -> AppResult<()> {
                 serviceable_address_id: None,
                 mailing_address: None,
                 primary_contact: PrimaryContact {
+                    phone_numbers: None,
                     name: format!("{branch} manager"),
                     role: Some("Site manager".into()),
                     email_address: None,
@@ -318,10 +321,7 @@ pub async fn seed_demo(db: &DatabaseConnection) -> AppResult<()> {
         application: ServiceApplication::Debit.into(),
         amount,
         company_id: Some(Id(1)),
-        general_ledger_code_id: None,
         billing_frequency: frequency,
-        tax_definition_id: None,
-        reverse_tax_definition_id: None,
         display_if_zero: None,
     };
     let fiber = services::create_service(db, admin, service("Fiber 100", 5000, Some(1)), true)

@@ -7,8 +7,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, Set,
 };
-use serde::Deserialize;
 
+use super::input::{Ignored, UNUSED};
 use super::{
     account_guard, accounts, addresses, audit, find, now, optional_text, proration, required_text,
     save, settings, Id,
@@ -18,7 +18,9 @@ use crate::entity::{account, account_service, company, debit, service};
 use crate::error::{AppError, AppResult};
 use crate::service::begin_write;
 
-#[derive(Debug, Deserialize)]
+/// A service to create: [`CreateRecurringService`] or [`CreateOneTimeService`] as given, or
+/// built by the seeders.
+#[derive(Debug)]
 pub struct CreateService {
     pub id: Option<Id>,
     pub enabled: bool,
@@ -26,11 +28,71 @@ pub struct CreateService {
     pub application: String,
     pub amount: i64,
     pub company_id: Option<Id>,
-    pub general_ledger_code_id: Option<Id>,
     pub billing_frequency: Option<i32>,
-    pub tax_definition_id: Option<Id>,
-    pub reverse_tax_definition_id: Option<Id>,
     pub display_if_zero: Option<bool>,
+}
+
+crate::input! {
+    /// Input of `createRecurringService`.
+    pub struct CreateRecurringService as "CreateRecurringServiceMutationInput" {
+        id: Option<Id> => "Int64Bit";
+        enabled: bool => "Boolean!";
+        name: String => "String!";
+        application: String => "ServiceApplication!", "DEBIT charges; CREDIT services are one-time only in fathom.";
+        amount: i64 => "Int!", "Price in cents.";
+        company_id: Option<Id> => "Int64Bit";
+        general_ledger_code_id: Ignored => "Int64Bit", UNUSED;
+        billing_frequency: i32 => "Int!", "Months between bills, 1 to 120.";
+        tax_definition_id: Ignored => "Int64Bit", UNUSED;
+        reverse_tax_definition_id: Ignored => "Int64Bit", UNUSED;
+        display_if_zero: Option<bool> => "Boolean";
+    }
+}
+
+impl From<CreateRecurringService> for CreateService {
+    fn from(input: CreateRecurringService) -> CreateService {
+        CreateService {
+            id: input.id,
+            enabled: input.enabled,
+            name: input.name,
+            application: input.application,
+            amount: input.amount,
+            company_id: input.company_id,
+            billing_frequency: Some(input.billing_frequency),
+            display_if_zero: input.display_if_zero,
+        }
+    }
+}
+
+crate::input! {
+    /// Input of `createOneTimeService`.
+    pub struct CreateOneTimeService as "CreateOneTimeServiceMutationInput" {
+        id: Option<Id> => "Int64Bit";
+        enabled: bool => "Boolean!";
+        name: String => "String!";
+        application: String => "ServiceApplication!", "DEBIT makes one-time charges, CREDIT one-time credits.";
+        amount: i64 => "Int!", "Price in cents.";
+        company_id: Option<Id> => "Int64Bit";
+        general_ledger_code_id: Ignored => "Int64Bit", UNUSED;
+        tax_definition_id: Ignored => "Int64Bit", UNUSED;
+        reverse_tax_definition_id: Ignored => "Int64Bit", UNUSED;
+        display_if_zero: Option<bool> => "Boolean";
+    }
+}
+
+impl From<CreateOneTimeService> for CreateService {
+    fn from(input: CreateOneTimeService) -> CreateService {
+        CreateService {
+            id: input.id,
+            enabled: input.enabled,
+            name: input.name,
+            application: input.application,
+            amount: input.amount,
+            company_id: input.company_id,
+            billing_frequency: None,
+            display_if_zero: input.display_if_zero,
+        }
+    }
 }
 
 /// Creates a recurring service (`billing_frequency` months between bills, 1 to 120) or, with
@@ -229,17 +291,18 @@ pub async fn active_account_services<C: ConnectionTrait>(
     Ok(out)
 }
 
-#[derive(Debug, Deserialize)]
-pub struct AddServiceToAccount {
-    pub account_id: Id,
-    pub service_id: Id,
-    pub quantity: i32,
-    pub price_override: Option<i64>,
-    pub price_override_reason: Option<String>,
-    pub name_override: Option<String>,
-    pub next_bill_date: Option<String>,
-    pub prorate: Option<bool>,
-    pub proration_date: Option<String>,
+crate::input! {
+    pub struct AddServiceToAccount as "AddServiceToAccountMutationInput" {
+        account_id: Id => "Int64Bit!";
+        service_id: Id => "Int64Bit!", "A recurring service.";
+        quantity: i32 => "Int!";
+        price_override: Option<i64> => "Int", "Price in cents instead of the service's.";
+        price_override_reason: Option<String> => "String";
+        name_override: Option<String> => "String";
+        next_bill_date: Option<String> => "Date", "First date to bill this service (no proration then).";
+        prorate: Option<bool> => "Boolean", "Charge the rest of an already billed period now; null inherits billing settings' prorate_services.";
+        proration_date: Option<String> => "Date", "The first charged day (default today, in the instance time zone).";
+    }
 }
 
 /// Adds a recurring service to an account. When the account's current period is already
@@ -386,10 +449,12 @@ pub async fn add_service_to_account_in<C: ConnectionTrait>(
     Ok(model)
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct DeleteAccountService {
-    pub prorate: Option<bool>,
-    pub proration_date: Option<String>,
+crate::input! {
+    #[derive(Default)]
+    pub struct DeleteAccountService as "DeleteAccountServiceMutationInput" {
+        prorate: Option<bool> => "Boolean", "Credit the unused part of the service's last debit; null inherits prorate_services.";
+        proration_date: Option<String> => "Date", "The last charged day (default today, in the instance time zone).";
+    }
 }
 
 /// Removes a service from an account (kept as history, hidden from listings). With proration

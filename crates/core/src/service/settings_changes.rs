@@ -5,8 +5,8 @@
 
 use chrono_tz::Tz;
 use sea_orm::{DatabaseConnection, Set};
-use serde::Deserialize;
 
+use super::input::UNUSED;
 use super::settings::{billing_setting, bump, system_setting};
 use super::{audit, find, save, Id};
 use crate::entity::{account_status, billing_setting, system_setting};
@@ -14,9 +14,11 @@ use crate::error::{AppError, AppResult};
 use crate::service::begin_write;
 use crate::sonar_enums::timezone_name;
 
-#[derive(Debug, Default, Deserialize)]
-pub struct UpdateSystemSettings {
-    pub timezone: Option<String>,
+crate::input! {
+    #[derive(Default)]
+    pub struct UpdateSystemSettings as "UpdateSystemSettingsMutationInput" {
+        timezone: Option<String> => "Timezone";
+    }
 }
 
 pub async fn update_system_settings(
@@ -54,22 +56,24 @@ pub async fn update_system_settings(
     Ok(new)
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct UpdateBillingSettings {
-    pub prorate_services: Option<bool>,
-    pub prorate_service_quantity: Option<bool>,
-    pub prorate_account_status_change: Option<bool>,
-    pub prorate_account_delinquency_status_change: Option<bool>,
-    pub prorate_billing_day_change: Option<bool>,
-    pub round_prorated_amounts: Option<bool>,
-    pub autopay_disconnect_invoice: Option<bool>,
-    pub autopay_disconnect_invoice_days: Option<i32>,
-    pub daily_billing: Option<bool>,
-    pub disconnect_account_status_id: Option<Id>,
-    pub generate_invoice_on_initial_activation: Option<bool>,
-    pub always_round_taxes_up: Option<bool>,
-    pub unarchive_account_status_id: Option<Id>,
-    pub unset_unarchive_account_status_id: Option<bool>,
+crate::input! {
+    #[derive(Default)]
+    pub struct UpdateBillingSettings as "UpdateBillingSettingsMutationInput" {
+        prorate_services: Option<bool> => "Boolean";
+        prorate_service_quantity: Option<bool> => "Boolean";
+        prorate_account_status_change: Option<bool> => "Boolean";
+        prorate_account_delinquency_status_change: Option<bool> => "Boolean";
+        prorate_billing_day_change: Option<bool> => "Boolean";
+        round_prorated_amounts: Option<bool> => "Boolean";
+        autopay_disconnect_invoice: Option<bool> => "Boolean", UNUSED;
+        autopay_disconnect_invoice_days: Option<i32> => "Int", UNUSED;
+        daily_billing: Option<bool> => "Boolean";
+        disconnect_account_status_id: Option<Id> => "Int64Bit", "Must not be an activating status.";
+        generate_invoice_on_initial_activation: Option<bool> => "Boolean";
+        always_round_taxes_up: Option<bool> => "Boolean", UNUSED;
+        unarchive_account_status_id: Option<Id> => "Int64Bit";
+        unset_unarchive_account_status_id: Option<bool> => "Boolean";
+    }
 }
 
 pub async fn update_billing_settings(

@@ -7,7 +7,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QuerySelect, Set,
 };
-use serde::Deserialize;
 
 use super::{account_guard, audit, find, now, optional_text, proration, Id};
 use crate::domain::{ServiceApplication, ServiceType};
@@ -185,13 +184,14 @@ pub fn proration_credit_row(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct OneTimeTransaction {
-    pub service_id: Id,
-    pub account_id: Id,
-    pub description: Option<String>,
-    pub quantity: i32,
-    pub price_override: Option<i64>,
+crate::input! {
+    pub struct OneTimeTransaction as "CreateAccountOneTimeTransactionMutationInput" {
+        service_id: Id => "Int64Bit!", "A one-time service: a DEBIT one makes a debit, a CREDIT one a discount.";
+        account_id: Id => "Int64Bit!";
+        description: Option<String> => "String";
+        quantity: i32 => "Int!";
+        price_override: Option<i64> => "Int", "Price in cents instead of the service's.";
+    }
 }
 
 /// Checks what a charge refers to: a quantity of 1 or more, a price override of 0 or more

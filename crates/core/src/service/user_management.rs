@@ -21,7 +21,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
     EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
 };
-use serde::Deserialize;
 
 use super::audit::{self, LogType};
 use super::{find, now, required_text, save, Id};
@@ -31,37 +30,43 @@ use crate::entity::{role, user};
 use crate::error::{AppError, AppResult};
 use crate::service::begin_write;
 
+const USERNAME: &str = "Unique (else CONFLICT with extensions.field username), without spaces.";
+
+const SUPER_ADMIN: &str = "Recorded and returned as given. fathom grants permissions by role only, so this grants nothing by itself: give the Administrator role for every permission.";
+
 /// The role of a user created without `role_id`: the least privilege (every `_READ`
 /// permission, nothing else).
 pub const DEFAULT_ROLE: &str = "Read Only";
 
-#[derive(Debug, Deserialize)]
-pub struct CreateUser {
-    pub name: String,
-    pub username: String,
-    pub super_admin: Option<bool>,
-    pub role_id: Option<Id>,
-    pub email_address: String,
-    pub mobile_number: Option<String>,
-    pub language: Option<String>,
-    pub public_name: String,
-    pub enabled: Option<bool>,
+crate::input! {
+    pub struct CreateUser as "CreateUserMutationInput" {
+        name: String => "String!";
+        username: String => "String!", USERNAME;
+        super_admin: Option<bool> => "Boolean", "Defaults to false. Recorded and returned as given. fathom grants permissions by role only, so this grants nothing by itself: give the Administrator role for every permission.";
+        role_id: Option<Id> => "Int64Bit", "The role whose permissions the user has. Left out: Read Only (every _READ permission, nothing else), the least privilege.";
+        email_address: String => "EmailAddress!";
+        mobile_number: Option<String> => "Numeric";
+        language: Option<String> => "Language";
+        public_name: String => "String!";
+        enabled: Option<bool> => "Boolean", "Defaults to true. A disabled user's tokens do not work.";
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct UpdateUser {
-    pub name: Option<String>,
-    pub username: Option<String>,
-    pub super_admin: Option<bool>,
-    pub role_id: Option<Id>,
-    pub email_address: Option<String>,
-    pub mobile_number: Option<String>,
-    /// Accepted so that Sonar scripts run unchanged; fathom has no passwords and ignores it.
-    pub password: Option<String>,
-    pub language: Option<String>,
-    pub public_name: Option<String>,
-    pub enabled: Option<bool>,
-    pub unset_mobile_number: Option<bool>,
+crate::input! {
+    #[derive(Default)]
+    pub struct UpdateUser as "UpdateUserMutationInput" {
+        name: Option<String> => "String";
+        username: Option<String> => "String", USERNAME;
+        super_admin: Option<bool> => "Boolean", SUPER_ADMIN;
+        role_id: Option<Id> => "Int64Bit", "A new role. Nobody can give themselves a role without USERS_MANAGE, and at least one enabled user with USERS_MANAGE always remains (else VALIDATION_FAILED).";
+        email_address: Option<String> => "EmailAddress";
+        mobile_number: Option<String> => "Numeric";
+        password: Option<String> => "String", "Accepted so that Sonar scripts run unchanged; fathom has no passwords (only personal access tokens) and ignores it.";
+        language: Option<String> => "Language";
+        public_name: Option<String> => "String";
+        enabled: Option<bool> => "Boolean", "false disables the user: their tokens stop working on their next request. Nobody can disable themselves, and at least one enabled user with USERS_MANAGE always remains (else VALIDATION_FAILED).";
+        unset_mobile_number: Option<bool> => "Boolean", "Clear the mobile number.";
+    }
 }
 
 fn username(value: &str) -> AppResult<String> {

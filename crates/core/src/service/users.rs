@@ -15,6 +15,13 @@ use crate::entity::{personal_access_token, role, user};
 use crate::error::{AppError, AppResult};
 use crate::service::begin_write;
 
+crate::input! {
+    /// Input of `createPersonalAccessToken`.
+    pub struct CreatePersonalAccessToken as "CreatePersonalAccessTokenMutationInput" {
+        name: String => "String!";
+    }
+}
+
 pub async fn get<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<user::Model> {
     find::<user::Entity, _>(db, "User", id).await
 }

@@ -8,7 +8,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, Set,
 };
-use serde::Deserialize;
 
 use super::audit;
 pub use super::webhook_events::{check_pair, MODEL_EVENTS};
@@ -18,38 +17,42 @@ use crate::entity::{webhook_endpoint, webhook_endpoint_event};
 use crate::error::{AppError, AppResult};
 use crate::service::begin_write;
 
-/// Input of `createWebhookEndpoint`.
-#[derive(Debug, Deserialize)]
-pub struct CreateEndpoint {
-    pub name: String,
-    pub endpoint: String,
-    pub enabled: bool,
-    #[serde(default)]
-    pub model_events: Option<Vec<ModelEvent>>,
+crate::input! {
+    /// Input of `createWebhookEndpoint`.
+    pub struct CreateEndpoint as "CreateWebhookEndpointMutationInput" {
+        name: String => "String!";
+        endpoint: String => "HttpsUrl!", "Where dispatches are POSTed: https:// only (http:// when FATHOM_WEBHOOK_ALLOW_HTTP is true); its addresses must be public unless FATHOM_WEBHOOK_ALLOW_PRIVATE is true.";
+        enabled: bool => "Boolean!";
+        model_events: Option<Vec<ModelEvent>> => "[WebhookEndpointModelEventInput]", "The pairs to subscribe to; a pair webhook_model_events does not list is VALIDATION_FAILED.";
+    }
 }
 
-/// Input of `updateWebhookEndpoint`.
-#[derive(Debug, Default, Deserialize)]
-pub struct UpdateEndpoint {
-    pub name: Option<String>,
-    pub endpoint: Option<String>,
-    pub enabled: Option<bool>,
-    pub model_events: Option<Vec<ModelEvent>>,
+crate::input! {
+    /// Input of `updateWebhookEndpoint`.
+    #[derive(Default)]
+    pub struct UpdateEndpoint as "UpdateWebhookEndpointMutationInput" {
+        name: Option<String> => "String";
+        endpoint: Option<String> => "HttpsUrl";
+        enabled: Option<bool> => "Boolean", "false holds the endpoint's dispatches (in order) until it is enabled again.";
+        model_events: Option<Vec<ModelEvent>> => "[WebhookEndpointModelEventInput]", "When given, the endpoint's whole list of subscriptions: pairs left out are unsubscribed.";
+    }
 }
 
-/// One `{model, event}` pair of an input.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ModelEvent {
-    pub model: String,
-    pub event: String,
+crate::input! {
+    /// One `{model, event}` pair of an input.
+    pub struct ModelEvent as "WebhookEndpointModelEventInput" {
+        model: String => "String!", "One of the models webhook_model_events lists.";
+        event: String => "WebhookEndpointModelEvent!", "One of that model's events in webhook_model_events.";
+    }
 }
 
-/// Input of `createWebhookEndpointEvent`.
-#[derive(Debug, Deserialize)]
-pub struct CreateEndpointEvent {
-    pub webhook_endpoint_id: Id,
-    pub model: String,
-    pub event: String,
+crate::input! {
+    /// Input of `createWebhookEndpointEvent`.
+    pub struct CreateEndpointEvent as "CreateWebhookEndpointEventMutationInput" {
+        webhook_endpoint_id: Id => "Int64Bit!";
+        model: String => "String!";
+        event: String => "WebhookEndpointModelEvent!";
+    }
 }
 
 /// Where webhooks may be sent (`FATHOM_WEBHOOK_ALLOW_HTTP`, `FATHOM_WEBHOOK_ALLOW_PRIVATE`).

@@ -376,10 +376,7 @@ async fn service(
         application: ServiceApplication::Debit.into(),
         amount,
         company_id: Some(Id(company_id)),
-        general_ledger_code_id: None,
         billing_frequency: monthly.then_some(1),
-        tax_definition_id: None,
-        reverse_tax_definition_id: None,
         display_if_zero: None,
     };
     services::create_service(db, admin, input, monthly).await
