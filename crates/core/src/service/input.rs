@@ -53,7 +53,7 @@ pub fn accepts<T: DeserializeOwned>(value: serde_json::Value) -> Result<(), Stri
 
 /// Declares a mutation input:
 ///
-/// ```ignore
+/// ```text
 /// input! {
 ///     /// Input of `createAccountStatus`.
 ///     pub struct CreateAccountStatus as "CreateAccountStatusMutationInput" {
