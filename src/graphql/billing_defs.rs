@@ -1,6 +1,6 @@
 //! The billing entities, described once (see [`super::defs`]).
 
-use super::defs::{many, one, rel, ACCOUNT, ACCOUNT_STATUS, COMPANY, NO, NONE, USER, ZERO};
+use super::defs::{many, one, opposite, ACCOUNT, ACCOUNT_STATUS, COMPANY, NO, NONE, USER, ZERO};
 use super::entity_def::{columns, fields, no_extra, EntityDef, Ops, F};
 use super::extra_fields;
 use crate::auth::Permission::{AccountsRead, BillingRead};
@@ -25,10 +25,10 @@ pub static SERVICE: EntityDef = EntityDef {
     general_search: columns!(service::Model; name),
     relations: || {
         vec![
-            one("company", &COMPANY, service::Column::CompanyId),
-            many("account_services", &ACCOUNT_SERVICE, account_service::Column::ServiceId),
-            many("discounts", &DISCOUNT, discount::Column::ServiceId),
-            many("debits", &DEBIT, debit::Column::ServiceId),
+            one("company", &COMPANY, service::Relation::Company),
+            many("account_services", &ACCOUNT_SERVICE, account_service::Relation::Service),
+            many("discounts", &DISCOUNT, discount::Relation::Service),
+            many("debits", &DEBIT, debit::Relation::Service),
         ]
     },
     read: BillingRead,
@@ -59,8 +59,8 @@ pub static ACCOUNT_SERVICE: EntityDef = EntityDef {
     general_search: columns!(account_service::Model; name_override),
     relations: || {
         vec![
-            one("account", &ACCOUNT, account_service::Column::AccountId),
-            one("service", &SERVICE, account_service::Column::ServiceId),
+            one("account", &ACCOUNT, account_service::Relation::Account),
+            one("service", &SERVICE, account_service::Relation::Service),
         ]
     },
     read: BillingRead,
@@ -105,19 +105,14 @@ pub static DEBIT: EntityDef = EntityDef {
     general_search: columns!(debit::Model; description, service_name),
     relations: || {
         vec![
-            one("account", &ACCOUNT, debit::Column::AccountId),
-            one("company", &COMPANY, debit::Column::CompanyId),
-            one("service", &SERVICE, debit::Column::ServiceId),
-            one("invoice", &INVOICE, debit::Column::InvoiceId),
-            one("user", &USER, debit::Column::UserId),
-            one("reversed_by_user", &USER, debit::Column::ReversedByUserId),
-            one("linked_debit", &DEBIT, debit::Column::LinkedDebitId),
-            rel(
-                "discount",
-                &DISCOUNT,
-                debit::Column::Id,
-                discount::Column::DebitId,
-            ),
+            one("account", &ACCOUNT, debit::Relation::Account),
+            one("company", &COMPANY, debit::Relation::Company),
+            one("service", &SERVICE, debit::Relation::Service),
+            one("invoice", &INVOICE, debit::Relation::Invoice),
+            one("user", &USER, debit::Relation::User),
+            one("reversed_by_user", &USER, debit::Relation::ReversedByUser),
+            one("linked_debit", &DEBIT, debit::Relation::LinkedDebit),
+            opposite("discount", &DISCOUNT, discount::Relation::Debit),
         ]
     },
     read: BillingRead,
@@ -160,12 +155,12 @@ pub static DISCOUNT: EntityDef = EntityDef {
     general_search: columns!(discount::Model; description, service_name),
     relations: || {
         vec![
-            one("account", &ACCOUNT, discount::Column::AccountId),
-            one("company", &COMPANY, discount::Column::CompanyId),
-            one("service", &SERVICE, discount::Column::ServiceId),
-            one("user", &USER, discount::Column::UserId),
-            one("debit", &DEBIT, discount::Column::DebitId),
-            one("reversed_by_user", &USER, discount::Column::ReversedByUserId),
+            one("account", &ACCOUNT, discount::Relation::Account),
+            one("company", &COMPANY, discount::Relation::Company),
+            one("service", &SERVICE, discount::Relation::Service),
+            one("user", &USER, discount::Relation::User),
+            one("debit", &DEBIT, discount::Relation::Debit),
+            one("reversed_by_user", &USER, discount::Relation::ReversedByUser),
         ]
     },
     read: BillingRead,
@@ -210,11 +205,11 @@ pub static INVOICE: EntityDef = EntityDef {
     general_search: columns!(invoice::Model; message, status),
     relations: || {
         vec![
-            one("account", &ACCOUNT, invoice::Column::AccountId),
-            one("company", &COMPANY, invoice::Column::CompanyId),
-            one("parent_invoice", &INVOICE, invoice::Column::ParentInvoiceId),
-            many("debits", &DEBIT, debit::Column::InvoiceId),
-            many("child_invoices", &INVOICE, invoice::Column::ParentInvoiceId),
+            one("account", &ACCOUNT, invoice::Relation::Account),
+            one("company", &COMPANY, invoice::Relation::Company),
+            one("parent_invoice", &INVOICE, invoice::Relation::ParentInvoice),
+            many("debits", &DEBIT, debit::Relation::Invoice),
+            many("child_invoices", &INVOICE, invoice::Relation::ParentInvoice),
         ]
     },
     read: BillingRead,
@@ -259,7 +254,7 @@ pub static BILLING_SETTING: EntityDef = EntityDef {
         vec![one(
             "disconnect_account_status",
             &ACCOUNT_STATUS,
-            billing_setting::Column::DisconnectAccountStatusId,
+            billing_setting::Relation::DisconnectAccountStatus,
         )]
     },
     read: AccountsRead,

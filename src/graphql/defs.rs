@@ -12,66 +12,93 @@ use super::entity_def::{columns, fields, no_extra, no_relations, EntityDef, Ops,
 use super::extra_fields;
 use crate::auth::Permission::AccountsRead;
 use crate::entity::*;
-use sea_orm::IdenStatic;
+use std::sync::Mutex;
+
+use sea_orm::{IdenStatic, Identity, RelationTrait};
 
 pub(super) const NONE: &str = "Not a fathom feature: always null.";
 pub(super) const NO: &str = "Not a fathom feature: always false.";
 pub(super) const ZERO: &str = "Not a fathom feature: always 0.";
 
-/// A relation to `target`: its rows whose `target_column` equals this row's `source` column.
-/// Columns are the entities' own (`account::Column::CompanyId`), so a misspelled one does not
-/// build.
-pub(super) fn rel(
+/// The column a relation's side names, as a `&'static str` (relations are described once, at
+/// start-up; each distinct name is kept once).
+fn column_name(identity: &Identity) -> &'static str {
+    static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let name = match identity {
+        Identity::Unary(iden) => iden.to_string(),
+        other => panic!("fathom's relations are one column each, not {other:?}"),
+    };
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = names.iter().find(|n| **n == name) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(name.into_boxed_str());
+    names.push(leaked);
+    leaked
+}
+
+fn reldef(
     name: &'static str,
     target: &'static EntityDef,
-    source: impl IdenStatic,
-    target_column: impl IdenStatic,
+    many: bool,
+    source: &'static str,
+    target_column: &'static str,
 ) -> RelDef {
     RelDef {
         name,
         target,
-        many: false,
-        source_column: source.as_str(),
-        target_column: target_column.as_str(),
+        many,
+        source_column: source,
+        target_column,
         fixed: None,
         description: "",
     }
 }
 
-/// The rows of `target` whose `target_column` holds this row's id.
-pub(super) fn many(
-    name: &'static str,
-    target: &'static EntityDef,
-    target_column: impl IdenStatic,
-) -> RelDef {
-    RelDef {
-        many: true,
-        ..rel(name, target, IdColumn, target_column)
-    }
-}
-
-/// The row of `target` whose id this row's `source` column holds.
+/// The row of `target` that this row's foreign key points at: `relation` is one this
+/// entity declares (`debit::Relation::Account`).
 pub(super) fn one(
     name: &'static str,
     target: &'static EntityDef,
-    source: impl IdenStatic,
+    relation: impl RelationTrait,
 ) -> RelDef {
-    rel(name, target, source, IdColumn)
+    let def = relation.def();
+    reldef(
+        name,
+        target,
+        false,
+        column_name(&def.from_col),
+        column_name(&def.to_col),
+    )
 }
 
-/// The `id` column every table has.
-#[derive(Clone, Copy, Debug)]
-struct IdColumn;
-
-impl sea_orm::Iden for IdColumn {
-    fn unquoted(&self) -> &str {
-        "id"
-    }
+/// The rows of `target` whose foreign key points at this row: `relation` is the one the
+/// target declares (`account::Relation::Company` for a company's accounts).
+pub(super) fn many(
+    name: &'static str,
+    target: &'static EntityDef,
+    relation: impl RelationTrait,
+) -> RelDef {
+    let def = relation.def();
+    reldef(
+        name,
+        target,
+        true,
+        column_name(&def.to_col),
+        column_name(&def.from_col),
+    )
 }
 
-impl IdenStatic for IdColumn {
-    fn as_str(&self) -> &'static str {
-        "id"
+/// The one row of `target` whose foreign key points at this row (a debit's proration credit:
+/// `discount::Relation::Debit`).
+pub(super) fn opposite(
+    name: &'static str,
+    target: &'static EntityDef,
+    relation: impl RelationTrait,
+) -> RelDef {
+    RelDef {
+        many: false,
+        ..many(name, target, relation)
     }
 }
 
@@ -99,11 +126,11 @@ pub static COMPANY: EntityDef = EntityDef {
     general_search: columns!(company::Model; name),
     relations: || {
         vec![
-            many("accounts", &ACCOUNT, account::Column::CompanyId),
-            many("debits", &DEBIT, debit::Column::CompanyId),
-            many("invoices", &INVOICE, invoice::Column::CompanyId),
-            many("services", &SERVICE, service::Column::CompanyId),
-            many("discounts", &DISCOUNT, discount::Column::CompanyId),
+            many("accounts", &ACCOUNT, account::Relation::Company),
+            many("debits", &DEBIT, debit::Relation::Company),
+            many("invoices", &INVOICE, invoice::Relation::Company),
+            many("services", &SERVICE, service::Relation::Company),
+            many("discounts", &DISCOUNT, discount::Relation::Company),
         ]
     },
     read: AccountsRead,
@@ -133,14 +160,14 @@ pub static USER: EntityDef = EntityDef {
     general_search: columns!(user::Model; name, username, email_address),
     relations: || {
         vec![
-            one("role", &ROLE, user::Column::RoleId),
+            one("role", &ROLE, user::Relation::Role),
             many(
                 "archived_accounts",
                 &ACCOUNT,
-                account::Column::ArchivedByUserId,
+                account::Relation::ArchivedByUser,
             ),
-            many("debits", &DEBIT, debit::Column::UserId),
-            many("discounts", &DISCOUNT, discount::Column::UserId),
+            many("debits", &DEBIT, debit::Relation::User),
+            many("discounts", &DISCOUNT, discount::Relation::User),
         ]
     },
     read: AccountsRead,
@@ -158,7 +185,7 @@ pub static ROLE: EntityDef = EntityDef {
         name: "String!" => "",
     ),
     general_search: columns!(role::Model; name),
-    relations: || vec![many("users", &USER, user::Column::RoleId)],
+    relations: || vec![many("users", &USER, user::Relation::Role)],
     read: AccountsRead,
     ops: &Ops::<role::Entity>::new(),
     extra: extra_fields::role,
@@ -197,7 +224,7 @@ pub static ACCOUNT_STATUS: EntityDef = EntityDef {
         name: "String!" => "",
     ),
     general_search: columns!(account_status::Model; name),
-    relations: || vec![many("accounts", &ACCOUNT, account::Column::AccountStatusId)],
+    relations: || vec![many("accounts", &ACCOUNT, account::Relation::AccountStatus)],
     read: AccountsRead,
     ops: &Ops::<account_status::Entity>::new(),
     extra: no_extra,
@@ -217,7 +244,7 @@ pub static ACCOUNT_TYPE: EntityDef = EntityDef {
         r#type as "type": "AccountTypeEnum!" => "",
     ),
     general_search: columns!(account_type::Model; name),
-    relations: || vec![many("accounts", &ACCOUNT, account::Column::AccountTypeId)],
+    relations: || vec![many("accounts", &ACCOUNT, account::Relation::AccountType)],
     read: AccountsRead,
     ops: &Ops::<account_type::Entity>::new(),
     extra: no_extra,
@@ -252,54 +279,54 @@ pub static ACCOUNT: EntityDef = EntityDef {
             one(
                 "account_status",
                 &ACCOUNT_STATUS,
-                account::Column::AccountStatusId,
+                account::Relation::AccountStatus,
             ),
             one(
                 "account_type",
                 &ACCOUNT_TYPE,
-                account::Column::AccountTypeId,
+                account::Relation::AccountType,
             ),
-            one("parent_account", &ACCOUNT, account::Column::ParentAccountId),
-            one("archived_by_user", &USER, account::Column::ArchivedByUserId),
-            one("company", &COMPANY, account::Column::CompanyId),
-            many("addresses", &ADDRESS, address::Column::AddressableId),
+            one("parent_account", &ACCOUNT, account::Relation::ParentAccount),
+            one("archived_by_user", &USER, account::Relation::ArchivedByUser),
+            one("company", &COMPANY, account::Relation::Company),
+            many("addresses", &ADDRESS, address::Relation::Addressable),
             RelDef {
                 fixed: Some((contact::Column::ContactableType.as_str(), "Account")),
-                ..many("contacts", &CONTACT, contact::Column::ContactableId)
+                ..many("contacts", &CONTACT, contact::Relation::Contactable)
             },
-            many("debits", &DEBIT, debit::Column::AccountId),
-            many("discounts", &DISCOUNT, discount::Column::AccountId),
-            many("invoices", &INVOICE, invoice::Column::AccountId),
+            many("debits", &DEBIT, debit::Relation::Account),
+            many("discounts", &DISCOUNT, discount::Relation::Account),
+            many("invoices", &INVOICE, invoice::Relation::Account),
             many(
                 "account_services",
                 &ACCOUNT_SERVICE,
-                account_service::Column::AccountId,
+                account_service::Relation::Account,
             ),
-            many("child_accounts", &ACCOUNT, account::Column::ParentAccountId),
+            many("child_accounts", &ACCOUNT, account::Relation::ParentAccount),
             many(
                 "scheduled_events",
                 &SCHEDULED_EVENT,
-                scheduled_event::Column::AccountId,
+                scheduled_event::Relation::Account,
             ),
             many(
                 "disconnection_logs",
                 &DISCONNECTION_LOG,
-                disconnection_log::Column::AccountId,
+                disconnection_log::Relation::Account,
             ),
             many(
                 "serviceable_address_account_assignment_histories",
                 &SERVICEABLE_ADDRESS_ACCOUNT_ASSIGNMENT_HISTORY,
-                serviceable_address_account_assignment_history::Column::AccountId,
+                serviceable_address_account_assignment_history::Relation::Account,
             ),
             many(
                 "account_events",
                 &ACCOUNT_EVENT,
-                account_event::Column::AccountId,
+                account_event::Relation::Account,
             ),
             RelDef {
                 fixed: Some((log::Column::LoggableType.as_str(), "Account")),
                 description: "fathom extension: the audit log of this account.",
-                ..many("logs", &LOG, log::Column::LoggableId)
+                ..many("logs", &LOG, log::Relation::Loggable)
             },
         ]
     },
@@ -343,10 +370,10 @@ pub static ADDRESS: EntityDef = EntityDef {
     general_search: columns!(address::Model; line1, line2, city, zip),
     relations: || {
         vec![
-            one("anchor_address", &ADDRESS, address::Column::AnchorAddressId),
-            many("linked_addresses", &ADDRESS, address::Column::AnchorAddressId),
-            many("serviceable_address_account_assignment_histories", &SERVICEABLE_ADDRESS_ACCOUNT_ASSIGNMENT_HISTORY, serviceable_address_account_assignment_history::Column::AddressId),
-            many("disconnection_logs", &DISCONNECTION_LOG, disconnection_log::Column::ServiceableAddressId),
+            one("anchor_address", &ADDRESS, address::Relation::AnchorAddress),
+            many("linked_addresses", &ADDRESS, address::Relation::AnchorAddress),
+            many("serviceable_address_account_assignment_histories", &SERVICEABLE_ADDRESS_ACCOUNT_ASSIGNMENT_HISTORY, serviceable_address_account_assignment_history::Relation::Address),
+            many("disconnection_logs", &DISCONNECTION_LOG, disconnection_log::Relation::ServiceableAddress),
         ]
     },
     read: AccountsRead,
@@ -400,7 +427,7 @@ pub static SCHEDULED_EVENT: EntityDef = EntityDef {
         created_by_user_id: "Int64Bit!" => "fathom extension: the user the event acts as.",
     ),
     general_search: columns!(scheduled_event::Model; description),
-    relations: || vec![one("account", &ACCOUNT, scheduled_event::Column::AccountId)],
+    relations: || vec![one("account", &ACCOUNT, scheduled_event::Relation::Account)],
     read: AccountsRead,
     ops: &Ops::<scheduled_event::Entity>::new(),
     extra: no_extra,
@@ -429,16 +456,16 @@ pub static DISCONNECTION_LOG: EntityDef = EntityDef {
     general_search: columns!(disconnection_log::Model; serviceable_address_reference_record),
     relations: || {
         vec![
-            one("account", &ACCOUNT, disconnection_log::Column::AccountId),
+            one("account", &ACCOUNT, disconnection_log::Relation::Account),
             one(
                 "disconnected_by_user",
                 &USER,
-                disconnection_log::Column::DisconnectedByUserId,
+                disconnection_log::Relation::DisconnectedByUser,
             ),
             one(
                 "serviceable_address",
                 &ADDRESS,
-                disconnection_log::Column::ServiceableAddressId,
+                disconnection_log::Relation::ServiceableAddress,
             ),
         ]
     },
@@ -465,12 +492,12 @@ pub static SERVICEABLE_ADDRESS_ACCOUNT_ASSIGNMENT_HISTORY: EntityDef = EntityDef
             one(
                 "account",
                 &ACCOUNT,
-                serviceable_address_account_assignment_history::Column::AccountId,
+                serviceable_address_account_assignment_history::Relation::Account,
             ),
             one(
                 "address",
                 &ADDRESS,
-                serviceable_address_account_assignment_history::Column::AddressId,
+                serviceable_address_account_assignment_history::Relation::Address,
             ),
         ]
     },
@@ -493,7 +520,7 @@ pub static ACCOUNT_EVENT: EntityDef = EntityDef {
         previous: "String" => "The value before the event.",
     ),
     general_search: &[],
-    relations: || vec![one("account", &ACCOUNT, account_event::Column::AccountId)],
+    relations: || vec![one("account", &ACCOUNT, account_event::Relation::Account)],
     read: AccountsRead,
     ops: &Ops::<account_event::Entity>::new(),
     extra: no_extra,
@@ -516,7 +543,7 @@ pub static LOG: EntityDef = EntityDef {
         message: "Text" => "",
     ),
     general_search: columns!(log::Model; message),
-    relations: || vec![one("user", &USER, log::Column::UserId)],
+    relations: || vec![one("user", &USER, log::Relation::User)],
     read: AccountsRead,
     ops: &Ops::<log::Entity>::new(),
     extra: no_extra,

@@ -22,7 +22,7 @@ fn activation_account() -> Vec<RelDef> {
     vec![one(
         "account",
         &ACCOUNT,
-        report_activation::Column::AccountId,
+        report_activation::Relation::Account,
     )]
 }
 
@@ -30,7 +30,7 @@ fn disconnection_account() -> Vec<RelDef> {
     vec![one(
         "account",
         &ACCOUNT,
-        report_disconnection::Column::AccountId,
+        report_disconnection::Relation::Account,
     )]
 }
 

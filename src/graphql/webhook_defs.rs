@@ -18,7 +18,7 @@ pub static WEBHOOK_ENDPOINT: EntityDef = EntityDef {
     ),
     general_search: columns!(webhook_endpoint::Model; name, endpoint),
     relations: || {
-        vec![many("webhook_endpoint_events", &WEBHOOK_ENDPOINT_EVENT, webhook_endpoint_event::Column::WebhookEndpointId)]
+        vec![many("webhook_endpoint_events", &WEBHOOK_ENDPOINT_EVENT, webhook_endpoint_event::Relation::WebhookEndpoint)]
     },
     read: WebhooksManage,
     ops: &Ops::<webhook_endpoint::Entity>::new(),
@@ -39,8 +39,8 @@ pub static WEBHOOK_ENDPOINT_EVENT: EntityDef = EntityDef {
     general_search: columns!(webhook_endpoint_event::Model; model),
     relations: || {
         vec![
-            one("webhook_endpoint", &WEBHOOK_ENDPOINT, webhook_endpoint_event::Column::WebhookEndpointId),
-            many("webhook_endpoint_event_dispatches", &WEBHOOK_ENDPOINT_EVENT_DISPATCH, webhook_endpoint_event_dispatch::Column::WebhookEndpointEventId),
+            one("webhook_endpoint", &WEBHOOK_ENDPOINT, webhook_endpoint_event::Relation::WebhookEndpoint),
+            many("webhook_endpoint_event_dispatches", &WEBHOOK_ENDPOINT_EVENT_DISPATCH, webhook_endpoint_event_dispatch::Relation::WebhookEndpointEvent),
         ]
     },
     read: WebhooksManage,
@@ -68,8 +68,8 @@ pub static WEBHOOK_ENDPOINT_EVENT_DISPATCH: EntityDef = EntityDef {
     general_search: &[],
     relations: || {
         vec![
-            one("webhook_endpoint_event", &WEBHOOK_ENDPOINT_EVENT, webhook_endpoint_event_dispatch::Column::WebhookEndpointEventId),
-            many("webhook_endpoint_event_dispatch_attempts", &WEBHOOK_ENDPOINT_EVENT_DISPATCH_ATTEMPT, webhook_endpoint_event_dispatch_attempt::Column::WebhookEndpointEventDispatchId),
+            one("webhook_endpoint_event", &WEBHOOK_ENDPOINT_EVENT, webhook_endpoint_event_dispatch::Relation::WebhookEndpointEvent),
+            many("webhook_endpoint_event_dispatch_attempts", &WEBHOOK_ENDPOINT_EVENT_DISPATCH_ATTEMPT, webhook_endpoint_event_dispatch_attempt::Relation::WebhookEndpointEventDispatch),
         ]
     },
     read: WebhooksManage,
@@ -95,7 +95,7 @@ pub static WEBHOOK_ENDPOINT_EVENT_DISPATCH_ATTEMPT: EntityDef = EntityDef {
         vec![one(
             "webhook_endpoint_event_dispatch",
             &WEBHOOK_ENDPOINT_EVENT_DISPATCH,
-            webhook_endpoint_event_dispatch_attempt::Column::WebhookEndpointEventDispatchId,
+            webhook_endpoint_event_dispatch_attempt::Relation::WebhookEndpointEventDispatch,
         )]
     },
     read: WebhooksManage,

@@ -30,6 +30,37 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::account_status::Entity",
+        from = "Column::AccountStatusId",
+        to = "super::account_status::Column::Id"
+    )]
+    AccountStatus,
+    #[sea_orm(
+        belongs_to = "super::account_type::Entity",
+        from = "Column::AccountTypeId",
+        to = "super::account_type::Column::Id"
+    )]
+    AccountType,
+    #[sea_orm(
+        belongs_to = "Entity",
+        from = "Column::ParentAccountId",
+        to = "Column::Id"
+    )]
+    ParentAccount,
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::ArchivedByUserId",
+        to = "super::user::Column::Id"
+    )]
+    ArchivedByUser,
+    #[sea_orm(
+        belongs_to = "super::company::Entity",
+        from = "Column::CompanyId",
+        to = "super::company::Column::Id"
+    )]
+    Company,
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -37,6 +37,20 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "Entity",
+        from = "Column::AnchorAddressId",
+        to = "Column::Id"
+    )]
+    AnchorAddress,
+    /// The account this row belongs to when `addressable_type` is `Account` (the column is polymorphic).
+    #[sea_orm(
+        belongs_to = "super::account::Entity",
+        from = "Column::AddressableId",
+        to = "super::account::Column::Id"
+    )]
+    Addressable,
+}
 
 impl ActiveModelBehavior for ActiveModel {}

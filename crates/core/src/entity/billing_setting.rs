@@ -37,6 +37,13 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::account_status::Entity",
+        from = "Column::DisconnectAccountStatusId",
+        to = "super::account_status::Column::Id"
+    )]
+    DisconnectAccountStatus,
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -22,6 +22,14 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// The account this row belongs to when `contactable_type` is `Account` (the column is polymorphic).
+    #[sea_orm(
+        belongs_to = "super::account::Entity",
+        from = "Column::ContactableId",
+        to = "super::account::Column::Id"
+    )]
+    Contactable,
+}
 
 impl ActiveModelBehavior for ActiveModel {}

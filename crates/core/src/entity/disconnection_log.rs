@@ -27,6 +27,25 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::account::Entity",
+        from = "Column::AccountId",
+        to = "super::account::Column::Id"
+    )]
+    Account,
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::DisconnectedByUserId",
+        to = "super::user::Column::Id"
+    )]
+    DisconnectedByUser,
+    #[sea_orm(
+        belongs_to = "super::address::Entity",
+        from = "Column::ServiceableAddressId",
+        to = "super::address::Column::Id"
+    )]
+    ServiceableAddress,
+}
 
 impl ActiveModelBehavior for ActiveModel {}

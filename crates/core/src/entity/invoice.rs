@@ -40,6 +40,25 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::account::Entity",
+        from = "Column::AccountId",
+        to = "super::account::Column::Id"
+    )]
+    Account,
+    #[sea_orm(
+        belongs_to = "super::company::Entity",
+        from = "Column::CompanyId",
+        to = "super::company::Column::Id"
+    )]
+    Company,
+    #[sea_orm(
+        belongs_to = "Entity",
+        from = "Column::ParentInvoiceId",
+        to = "Column::Id"
+    )]
+    ParentInvoice,
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -23,6 +23,20 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::UserId",
+        to = "super::user::Column::Id"
+    )]
+    User,
+    /// The account this row belongs to when `loggable_type` is `Account` (the column is polymorphic).
+    #[sea_orm(
+        belongs_to = "super::account::Entity",
+        from = "Column::LoggableId",
+        to = "super::account::Column::Id"
+    )]
+    Loggable,
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -2,7 +2,9 @@
 //! `migration/src` column for column (`rate_limit_buckets` and `settings_generations` are
 //! read and written by raw SQL, in `rate_limit` and `service::settings`, and have none).
 //!
-//! Entities carry no business rules; the service layer owns every invariant. Every table has
+//! Entities carry no business rules; the service layer owns every invariant. Each declares
+//! the foreign keys the API follows as `belongs_to` relations (the GraphQL relations are
+//! built from them, both ways). Every table has
 //! an `i64` auto-increment `id`, `created_at` / `updated_at`
 //! ([`sea_orm::prelude::DateTimeUtc`]) and a `version` counter; the report views
 //! (`report_activations`, `report_disconnections`) are rows of a query and have only `id`.

@@ -17,6 +17,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::account::Entity",
+        from = "Column::AccountId",
+        to = "super::account::Column::Id"
+    )]
+    Account,
+    #[sea_orm(
+        belongs_to = "super::address::Entity",
+        from = "Column::AddressId",
+        to = "super::address::Column::Id"
+    )]
+    Address,
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -17,6 +17,13 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::webhook_endpoint::Entity",
+        from = "Column::WebhookEndpointId",
+        to = "super::webhook_endpoint::Column::Id"
+    )]
+    WebhookEndpoint,
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -26,6 +26,13 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::webhook_endpoint_event::Entity",
+        from = "Column::WebhookEndpointEventId",
+        to = "super::webhook_endpoint_event::Column::Id"
+    )]
+    WebhookEndpointEvent,
+}
 
 impl ActiveModelBehavior for ActiveModel {}

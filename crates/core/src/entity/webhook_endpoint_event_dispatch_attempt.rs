@@ -21,6 +21,13 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::webhook_endpoint_event_dispatch::Entity",
+        from = "Column::WebhookEndpointEventDispatchId",
+        to = "super::webhook_endpoint_event_dispatch::Column::Id"
+    )]
+    WebhookEndpointEventDispatch,
+}
 
 impl ActiveModelBehavior for ActiveModel {}
