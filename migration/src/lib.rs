@@ -17,6 +17,7 @@ mod m20261129_000007_create_settings_generations;
 mod m20261129_000008_create_webhooks;
 mod m20261129_000009_create_rate_limit_buckets;
 mod m20261129_000010_billing_manages_webhooks;
+mod m20261129_000011_create_phone_numbers;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000008_create_webhooks::Migration),
             Box::new(m20261129_000009_create_rate_limit_buckets::Migration),
             Box::new(m20261129_000010_billing_manages_webhooks::Migration),
+            Box::new(m20261129_000011_create_phone_numbers::Migration),
         ]
     }
 }

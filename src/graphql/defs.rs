@@ -399,9 +399,36 @@ pub static CONTACT: EntityDef = EntityDef {
         username: "String" => "",
     ),
     general_search: columns!(contact::Model; name, email_address),
-    relations: no_relations,
+    relations: || {
+        vec![many(
+            "phone_numbers",
+            &PHONE_NUMBER,
+            phone_number::Relation::Contact,
+        )]
+    },
     read: AccountsRead,
     ops: &Ops::<contact::Entity>::new(),
+    extra: no_extra,
+    interfaces: &[],
+    base: true,
+};
+
+pub static PHONE_NUMBER: EntityDef = EntityDef {
+    name: "PhoneNumber",
+    plural: "phone_numbers",
+    description: "A phone number of a contact.",
+    fields: fields!(phone_number::Model;
+        contact_id: "Int64Bit!" => "",
+        country: "Country!" => "",
+        extension: "String" => "",
+        number: "String!" => "The number's digits.",
+        number_formatted: "String!" => "The number as people write it: (AAA) BBB-CCCC for a 10-digit number in the US or Canada, else its digits.",
+        phone_number_type_id: "Int64Bit" => "Recorded as given; fathom has no phone number types.",
+    ),
+    general_search: columns!(phone_number::Model; number),
+    relations: || vec![one("contact", &CONTACT, phone_number::Relation::Contact)],
+    read: AccountsRead,
+    ops: &Ops::<phone_number::Entity>::new(),
     extra: no_extra,
     interfaces: &[],
     base: true,
@@ -586,6 +613,7 @@ pub fn all() -> Vec<&'static EntityDef> {
         &INVOICE,
         &LOG,
         &PERSONAL_ACCESS_TOKEN,
+        &PHONE_NUMBER,
         &ROLE,
         &SCHEDULED_EVENT,
         &SERVICE,

@@ -268,6 +268,7 @@ pub const TABLES: &[&str] = &[
     "account_statuses",
     "account_types",
     "accounts",
+    "phone_numbers",
     "addresses",
     "serviceable_address_account_assignment_histories",
     "contacts",

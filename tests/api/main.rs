@@ -23,6 +23,7 @@ mod instances;
 mod large_bodies;
 mod limits;
 mod observability;
+mod phone_numbers;
 mod replica;
 mod report;
 mod scheduled;

@@ -28,6 +28,7 @@ pub mod invoice;
 pub mod invoice_discount_application;
 pub mod log;
 pub mod personal_access_token;
+pub mod phone_number;
 pub mod report_activation;
 pub mod report_disconnection;
 pub mod role;

@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use super::addresses::{self, MailingAddress};
-use super::input::Ignored;
+use super::phone_numbers::{self, CreatePhoneNumber};
 use super::{account_guard, audit, contacts, find, now, required_text, save, settings, Id};
 use crate::entity::{
     account, account_event, account_service, account_status, account_type, company,
@@ -17,22 +17,12 @@ use crate::error::{AppError, AppResult};
 use crate::service::begin_write;
 
 crate::input! {
-    /// A phone number of a new primary contact: accepted so that Sonar scripts run unchanged, not kept.
-    pub struct CreatePhoneNumber as "CreatePhoneNumberMutationInput" {
-        phone_number_type_id: Ignored => "Int64Bit";
-        country: Ignored => "Country";
-        number: Ignored => "String";
-        extension: Ignored => "String";
-    }
-}
-
-crate::input! {
     pub struct PrimaryContact as "CreatePrimaryContactMutationInput" {
         name: String => "String!";
         role: Option<String> => "String";
         email_address: Option<String> => "EmailAddress";
         marketing_opt_in: Option<bool> => "Boolean";
-        phone_numbers: Ignored => "[CreatePhoneNumberMutationInput]", "Accepted so that Sonar scripts run unchanged; fathom does not keep phone numbers and ignores them.";
+        phone_numbers: Option<Vec<CreatePhoneNumber>> => "[CreatePhoneNumberMutationInput]", "The contact's phone numbers.";
     }
 }
 
@@ -91,10 +81,9 @@ async fn check_type<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<()> {
         })
 }
 
-async fn check_company<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<()> {
+async fn check_company<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<company::Model> {
     find::<company::Entity, _>(db, "Company", id)
         .await
-        .map(|_| ())
         .map_err(|_| AppError::validation("company_id", format!("company {id} does not exist")))
 }
 
@@ -299,7 +288,7 @@ pub async fn create(
     let name = required_text("name", &input.name)?;
     let status = status(&txn, "account_status_id", input.account_status_id.0).await?;
     check_type(&txn, input.account_type_id.0).await?;
-    check_company(&txn, input.company_id.0).await?;
+    let company = check_company(&txn, input.company_id.0).await?;
     let at = now();
     let mut am = account::ActiveModel {
         name: Set(name),
@@ -325,7 +314,8 @@ pub async fn create(
     entering_status(&txn, &inserted, false, &status, at, &mut am).await?;
     let model = am.update(&txn).await?;
 
-    contacts::insert(
+    let phone_numbers = input.primary_contact.phone_numbers.unwrap_or_default();
+    let contact = contacts::insert(
         &txn,
         model.id,
         contacts::NewContact {
@@ -338,6 +328,15 @@ pub async fn create(
             username: None,
         },
         "primary_contact",
+    )
+    .await?;
+    phone_numbers::insert_all(
+        &txn,
+        user_id,
+        contact.id,
+        phone_numbers,
+        &company.country,
+        "primary_contact.phone_numbers",
     )
     .await?;
     if let Some(mailing) = input.mailing_address {

@@ -21,6 +21,7 @@ pub mod hierarchy;
 pub mod idempotency;
 pub mod input;
 pub mod invoicing;
+pub mod phone_numbers;
 pub mod proration;
 pub mod report;
 pub mod scheduled;
@@ -56,7 +57,7 @@ pub const INPUT_TYPES: &[input::InputType] = {
         catalog::CreateAccountType::TYPE,
         catalog::UpdateAccountType::TYPE,
         addresses::MailingAddress::TYPE,
-        accounts::CreatePhoneNumber::TYPE,
+        phone_numbers::CreatePhoneNumber::TYPE,
         accounts::PrimaryContact::TYPE,
         accounts::CreateAccount::TYPE,
         accounts::UpdateAccount::TYPE,
