@@ -10,7 +10,8 @@ checks it with `fathom verify`, and measures, beside a peer or a floor:
   (d) the Activations & Disconnections report over its default period
   (e) disconnections, 16 clients at once
   (f) up to 10,000 due scheduled disconnections carried out by the worker
-  (g) `fathom bill` for the first day of next month, over the whole book (accounts/s)
+  (g) `fathom bill` over the whole book for a day the earliest-due accounts are due by, chosen
+      from the book's next_bill_dates (lib/pools.py) (accounts/s)
   (h) PostgreSQL: (a) and (e) through two fathom servers at once, against one server
   (r) PostgreSQL: the report read from a streaming replica (pg_basebackup of the cluster)
       while disconnections run on the primary, against the report read from the primary
@@ -26,7 +27,6 @@ Results go to bench/RESULTS.md (above its history).
 import argparse
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -39,6 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import book as books  # noqa: E402
 from lib import load, measure, procs, report, servers, workloads as w  # noqa: E402
 from lib import replica as replicas  # noqa: E402
+from lib.pools import DUE_SQL, EmptyPool, Pools  # noqa: E402
 
 WARM_UP_SECONDS = 3
 
@@ -176,23 +177,13 @@ class Run:
     # --- writes ----------------------------------------------------------------------------
 
     def pools(self):
-        """Active accounts with no pending disconnection, not due before the billing floor's days
-        are over, shuffled."""
-        today = self.dialect.now_instant.date()
-        self.bill_date = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
-        self.floor_bill_until = self.bill_date + timedelta(days=7)
-        ids = [r[0] for r in self.book.rows(
-            "SELECT id FROM accounts WHERE archived_at IS NULL AND next_bill_date > ? AND account_status_id IN "
-            "(SELECT id FROM account_statuses WHERE activates_account = TRUE) AND id NOT IN "
-            "(SELECT account_id FROM scheduled_events WHERE status = 'PENDING' AND event = 'DISCONNECT_ACCOUNT') "
-            "ORDER BY id",
-            (self.floor_bill_until.isoformat(),))]
-        random.Random(8).shuffle(ids)
-        quarter = len(ids) // 4
-        e = min(quarter, self.args.disconnections)
-        f = min(quarter, 10_000)
-        self.pool = {"e": ids[:e], "e_floor": ids[e:2 * e], "f": ids[2 * e:2 * e + f],
-                     "f_floor": ids[2 * e + f:2 * e + f + min(f, 3000)]}
+        """The days (g) bills for and the accounts each write workload uses, chosen from the
+        book's next_bill_dates (lib/pools.py); a book that leaves one of them empty is refused
+        here, before anything is measured."""
+        chosen = Pools(self.book, self.args.disconnections)
+        self.bill_date, self.floor_bill_until = chosen.bill_date, chosen.floor_bill_until
+        self.pool, self.floor_accounts = chosen.pool, chosen.floor_accounts
+        print(f"   writes: {chosen.summary()}", flush=True)
 
     def disconnect_status(self):
         return self.book.rows("SELECT disconnect_account_status_id FROM billing_settings")[0][0]
@@ -210,7 +201,11 @@ class Run:
         return "SELECT aid, eid FROM bench_queue WHERE n = (SELECT nextval('bench_seq')) \\gset"
 
     def write_floor(self, sql, rows, clients):
-        """Runs a write floor once per (account, event) in `rows`, `clients` at a time."""
+        """Runs a write floor once per (account, event) in `rows`, `clients` at a time (at most
+        one client per row)."""
+        if not rows:
+            raise EmptyPool("bench: refusing to run a write floor with no accounts")
+        clients = min(clients, len(rows))
         if self.kind == "postgres":
             pick = self.queue(rows)
             per_client = len(rows) // clients
@@ -224,7 +219,7 @@ class Run:
         body = json.dumps({"query": "mutation { disconnectAccount(id: ID) { id } }"})
         run = measure.run(lambda: load.wrk(fathom.url, token=fathom.token, seconds=600, template=body,
                                            ids=self.pool["e"]), fathom.tree, self.postgres)
-        floor_clients = 16 if self.kind == "postgres" else 4
+        floor_clients = min(16 if self.kind == "postgres" else 4, len(self.pool["e_floor"]))
         sql = w.disconnection_floor(self.dialect, self.disconnect_status())
         floor = measure.run(self.write_floor(sql, [(a, 0) for a in self.pool["e_floor"]], floor_clients),
                             None, self.postgres)
@@ -280,16 +275,12 @@ class Run:
 
     def billing(self):
         day = self.bill_date.isoformat()
-        due_sql = ("SELECT COUNT(*) FROM accounts WHERE archived_at IS NULL AND next_bill_date <= ? AND "
-                   "account_status_id IN (SELECT id FROM account_statuses WHERE activates_account = TRUE)")
+        due_sql = DUE_SQL
         due = self.book.rows(due_sql, (day,))[0][0]
-        print(f"   (g) fathom bill --date {day} ({due} accounts due)", flush=True)
-        floor_accounts = [r[0] for r in self.book.rows(
-            "SELECT id FROM accounts WHERE archived_at IS NULL AND next_bill_date > ? AND next_bill_date <= ? "
-            "AND account_status_id IN (SELECT id FROM account_statuses WHERE activates_account = TRUE) "
-            "ORDER BY id LIMIT 5000", (day, self.floor_bill_until.isoformat()))]
+        print(f"   (g) fathom bill --date {day} ({due} accounts due; the floor bills "
+              f"{len(self.floor_accounts)} due by {self.floor_bill_until})", flush=True)
         sql = w.billing_floor(self.dialect, self.floor_bill_until)
-        floor = measure.run(self.write_floor(sql, [(a, 0) for a in floor_accounts], 1), None, self.postgres)
+        floor = measure.run(self.write_floor(sql, [(a, 0) for a in self.floor_accounts], 1), None, self.postgres)
 
         startup = self.command_startup("bill", "--date", (self.dialect.now_instant.date()).isoformat())
         meter = measure.Meter(None, self.postgres)
@@ -372,9 +363,12 @@ class Run:
                                       ("one server, 16 connections", self.http(one, w.PAGE), one.tree)])
             print("   (h) disconnections, two servers (8 clients each) against one (16)", flush=True)
             body = json.dumps({"query": "mutation { disconnectAccount(id: ID) { id } }"})
-            rounds = max(1, self.args.rounds)
+            # Rounds alternate the two, each on its own share of the accounts (at least one
+            # account for the single server and one for each of the pair).
+            rounds = max(1, min(self.args.rounds, len(pools[1]), len(pools[0]) // 2))
+            if len(pools[0]) < 2:
+                raise EmptyPool(f"bench: refusing (h): {len(pools[0])} account(s) for two servers")
             pair_runs, single_runs = [], []
-            # Rounds alternate the two, each on its own share of the accounts.
             for r in range(rounds):
                 single_ids = pools[1][r::rounds]
                 pair_ids = pools[0][r::rounds]

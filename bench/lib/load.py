@@ -20,6 +20,8 @@ WRK_THREADS = 2
 def wrk(url, body=None, token=None, seconds=10, connections=16, template=None, ids=None, stop=None):
     """POSTs `body` (or `template` with each of `ids`) to `url` for at most `seconds`, or until
     the threading.Event `stop` is set."""
+    if template is not None and not ids:
+        raise SystemExit("bench: refusing to start wrk with an empty list of ids (nothing to measure)")
     env = dict(os.environ, BENCH_THREADS=str(WRK_THREADS), BENCH_TOKEN=token or "")
     ids_file = None
     if template is not None:
@@ -74,6 +76,9 @@ def wrk(url, body=None, token=None, seconds=10, connections=16, template=None, i
 
 def pgbench(url, script, clients=16, seconds=None, transactions=None):
     """Runs a pgbench script (prepared statements); `transactions` is per client."""
+    if transactions is not None and transactions < 1:
+        raise SystemExit(f"bench: refusing to start pgbench with {transactions} transaction(s) per client "
+                         f"({clients} clients): nothing to measure")
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write(script)
     args = ["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)), "-f", f.name]
