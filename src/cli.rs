@@ -222,6 +222,16 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
                 "billed {date}: {} account(s), {} debit(s), {} invoice(s)",
                 report.accounts_billed, report.debits_created, report.invoices_created
             );
+            if report.failed > 0 {
+                // Each was logged with its error; the exit status tells a scheduler.
+                let ids: Vec<String> = report.failed_accounts.iter().map(i64::to_string).collect();
+                eprintln!(
+                    "could not bill {} account(s) due by {date}: {} (see the log; the next pass tries again)",
+                    report.failed,
+                    ids.join(", ")
+                );
+                return Ok(ExitCode::FAILURE);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::RunScheduled { once, batch } => {

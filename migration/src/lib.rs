@@ -18,6 +18,7 @@ mod m20261129_000008_create_webhooks;
 mod m20261129_000009_create_rate_limit_buckets;
 mod m20261129_000010_billing_manages_webhooks;
 mod m20261129_000011_create_phone_numbers;
+mod m20261206_000012_rebill_reactivations;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000009_create_rate_limit_buckets::Migration),
             Box::new(m20261129_000010_billing_manages_webhooks::Migration),
             Box::new(m20261129_000011_create_phone_numbers::Migration),
+            Box::new(m20261206_000012_rebill_reactivations::Migration),
         ]
     }
 }

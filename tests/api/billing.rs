@@ -828,7 +828,8 @@ on_both!(one_account_that_cannot_be_billed_holds_up_no_other, |app| {
 
     let report = bill(app, "2026-02-20").await;
     assert_eq!(report.accounts_billed, 4, "{report:?}");
-    assert_eq!(report.failed + report.skipped_conflicts, 1, "{report:?}");
+    assert_eq!(report.failed, 1, "{report:?}");
+    assert_eq!(report.failed_accounts, [accounts[2]], "{report:?}");
     let next = app
         .ok(
             "query($id: Int64Bit!) { accounts(id: $id) { entities { next_bill_date } } }",

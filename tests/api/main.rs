@@ -24,6 +24,7 @@ mod large_bodies;
 mod limits;
 mod observability;
 mod phone_numbers;
+mod reactivation;
 mod replica;
 mod report;
 mod scheduled;

@@ -32,6 +32,9 @@ pub struct Model {
     pub minutes: Option<f64>,
     pub service_transaction_type: Option<String>,
     pub voice_service_generic_parameter_id: Option<i64>,
+    /// fathom's: the `ACTIVATED` account event whose reactivation charged this debit (the days
+    /// of a billed period that the reactivation brought back into service).
+    pub reactivation_account_event_id: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i64,

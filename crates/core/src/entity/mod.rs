@@ -16,6 +16,7 @@ pub mod account_service;
 pub mod account_status;
 pub mod account_type;
 pub mod address;
+pub mod billing_pass;
 pub mod billing_setting;
 pub mod company;
 pub mod contact;

@@ -113,10 +113,14 @@ pub async fn record_event<C: ConnectionTrait>(
 
 /// What entering `new_status` at `at` from a status that did not activate (or from none, at
 /// creation) changes on an account: an `ACTIVATED` account event; on the first activation,
-/// `activation_date`/`activation_time`; and, when unset (a new account, or one disconnected
-/// since), `next_bill_date` = the activation date with its day as the billing day, so the
-/// first billing pass bills the first period in advance. Moving between two activating
-/// statuses is not an activation.
+/// `activation_date`/`activation_time`; and billing from the activation's local date
+/// ([`reactivation`]: a new account, or one away longer than what was billed, starts a cycle
+/// that day, so the first billing pass bills its first period in advance; one that comes back
+/// within a billed period resumes its cycle and is charged the days its credits gave back),
+/// with `next_bill_date`, the billing day and `next_recurring_charge_amount` set to match.
+/// Moving between two activating statuses is not an activation.
+///
+/// [`reactivation`]: super::reactivation
 pub async fn entering_status<C: ConnectionTrait>(
     db: &C,
     account: &account::Model,
@@ -129,7 +133,7 @@ pub async fn entering_status<C: ConnectionTrait>(
     if !new_status.activates_account || was_active {
         return Ok(());
     }
-    record_event(
+    let event = record_event(
         db,
         account.id,
         "ACTIVATED",
@@ -143,9 +147,14 @@ pub async fn entering_status<C: ConnectionTrait>(
         am.activation_date = Set(Some(local.date_naive()));
         am.activation_time = Set(Some(local.format("%H:%M:%S").to_string()));
     }
-    if account.next_bill_date.is_none() {
-        am.next_bill_date = Set(Some(local.date_naive()));
-        am.billing_day = Set(Some(chrono::Datelike::day(&local.date_naive()) as i32));
+    let whole_units = settings::billing_setting(db).await?.round_prorated_amounts;
+    let billing =
+        super::reactivation::reactivate(db, account, local.date_naive(), event.id, whole_units)
+            .await?;
+    am.next_bill_date = Set(Some(billing.next_bill_date));
+    am.billing_day = Set(Some(billing.billing_day));
+    if billing.next_recurring_charge_amount != 0 || account.next_recurring_charge_amount.is_some() {
+        am.next_recurring_charge_amount = Set(Some(billing.next_recurring_charge_amount));
     }
     Ok(())
 }

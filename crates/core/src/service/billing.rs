@@ -36,7 +36,7 @@ use super::services::{anchored, billing_day, price};
 use super::settings;
 use super::{audit, invoicing, now, transactions};
 use crate::entity::{
-    account, account_service, debit, discount, invoice,
+    account, account_service, billing_pass, debit, discount, invoice,
     invoice_discount_application as application, service,
 };
 use crate::error::{AppError, AppResult};
@@ -47,9 +47,18 @@ pub struct PassReport {
     pub accounts_billed: u64,
     pub debits_created: u64,
     pub invoices_created: u64,
-    pub skipped_conflicts: u64,
+    /// Times an account was changed by another writer while it was being billed, and was
+    /// billed again (a race, not a failure: the retry bills what is still due).
+    pub conflicts_retried: u64,
+    /// Accounts that are due and could not be billed (each logged as an error with its id).
     pub failed: u64,
+    /// Their ids, in the order they failed.
+    pub failed_accounts: Vec<i64>,
 }
+
+/// How many times an account whose billing met a conflict is billed again before the pass
+/// gives up on it and reports it as failed.
+const CONFLICT_RETRIES: usize = 3;
 
 /// Accounts billed in one transaction, by default.
 pub const DEFAULT_BATCH: u64 = 500;
@@ -79,6 +88,7 @@ pub async fn run_pass_with(
     mut progress: impl FnMut(Progress),
 ) -> AppResult<PassReport> {
     let batch = batch.clamp(1, MAX_BATCH);
+    let started_at = now();
     let settings = settings::snapshot(db).await?;
     let activating = settings.activating();
     let due_accounts = || {
@@ -121,7 +131,61 @@ pub async fn run_pass_with(
         due,
         billed: report.accounts_billed,
     });
+    record_pass(db, date, started_at, &report).await?;
     Ok(report)
+}
+
+/// Records a completed pass for `date` (`billing_passes`, one row per date): `fathom verify`
+/// checks that every account due by the latest one was billed.
+async fn record_pass(
+    db: &DatabaseConnection,
+    date: NaiveDate,
+    started_at: chrono::DateTime<chrono::Utc>,
+    report: &PassReport,
+) -> AppResult<()> {
+    use sea_orm::sea_query::OnConflict;
+    let at = now();
+    let row = billing_pass::ActiveModel {
+        date: Set(date),
+        runs: Set(1),
+        started_at: Set(started_at),
+        finished_at: Set(at),
+        accounts_billed: Set(report.accounts_billed as i64),
+        debits_created: Set(report.debits_created as i64),
+        invoices_created: Set(report.invoices_created as i64),
+        accounts_failed: Set(report.failed as i64),
+        created_at: Set(at),
+        updated_at: Set(at),
+        version: Set(1),
+        ..Default::default()
+    };
+    billing_pass::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(billing_pass::Column::Date)
+                .values([
+                    (
+                        billing_pass::Column::Runs,
+                        Expr::col((billing_pass::Entity, billing_pass::Column::Runs)).add(1),
+                    ),
+                    (
+                        billing_pass::Column::Version,
+                        Expr::col((billing_pass::Entity, billing_pass::Column::Version)).add(1),
+                    ),
+                ])
+                .update_columns([
+                    billing_pass::Column::StartedAt,
+                    billing_pass::Column::FinishedAt,
+                    billing_pass::Column::AccountsBilled,
+                    billing_pass::Column::DebitsCreated,
+                    billing_pass::Column::InvoicesCreated,
+                    billing_pass::Column::AccountsFailed,
+                    billing_pass::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
 }
 
 /// Bills `ids` as one batch; if the batch fails, one account per transaction. Returns the
@@ -140,16 +204,30 @@ async fn bill_or_split(
             report.invoices_created += done.invoices;
             Ok(done.busy)
         }
-        Err(err) if ids.len() == 1 => {
-            match err {
-                // Another pass (or a disconnection) got there first; it did the work.
-                AppError::Conflict(_) => report.skipped_conflicts += 1,
-                // One account's failure must not hold up the others; the next pass retries it.
-                e => {
-                    report.failed += 1;
-                    tracing::error!(account_id = ids[0], error = ?e, "billing an account failed");
+        Err(mut err) if ids.len() == 1 => {
+            // A conflict is another writer's change to the account meanwhile (another pass, a
+            // disconnection): bill it again once that is done. What was billed by the other
+            // pass is no longer due, so the retry bills only what is left. A conflict that does
+            // not go away, or any other error, is a failure: reported, never skipped silently.
+            for _ in 0..CONFLICT_RETRIES {
+                if !matches!(err, AppError::Conflict(_)) {
+                    break;
+                }
+                report.conflicts_retried += 1;
+                match bill_batch(db, ids, date, true).await {
+                    Ok(done) => {
+                        report.accounts_billed += done.accounts;
+                        report.debits_created += done.debits;
+                        report.invoices_created += done.invoices;
+                        return Ok(Vec::new());
+                    }
+                    Err(e) => err = e,
                 }
             }
+            // One account's failure must not hold up the others; the next pass tries again.
+            report.failed += 1;
+            report.failed_accounts.push(ids[0]);
+            tracing::error!(account_id = ids[0], error = ?err, "billing an account failed");
             Ok(Vec::new())
         }
         Err(err) => {

@@ -23,6 +23,7 @@ pub mod input;
 pub mod invoicing;
 pub mod phone_numbers;
 pub mod proration;
+pub mod reactivation;
 pub mod report;
 pub mod scheduled;
 pub mod seed;

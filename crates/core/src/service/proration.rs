@@ -30,21 +30,25 @@ pub fn period_days(from: NaiveDate, to: NaiveDate) -> i64 {
 /// The credit, in cents, for the part of `amount` (cents, billed for `[from, to]`) unused
 /// after `d`. `whole_units` rounds to multiples of 100 cents.
 pub fn credit(amount: i64, from: NaiveDate, to: NaiveDate, d: NaiveDate, whole_units: bool) -> i64 {
-    let days = period_days(from, to);
-    if days <= 0 {
+    part(amount, from, to, unused_days(from, to, d), whole_units)
+}
+
+/// What `days` of the `period_days(from, to)` days that `amount` (cents) was billed for are
+/// worth: `amount × days / period_days`, rounded once as a credit is; all of `amount` for the
+/// whole period and nothing for no day. A reactivation charges the days its account's credits
+/// gave back with it, so a credit and the charge of the same days are equal to the cent.
+pub fn part(amount: i64, from: NaiveDate, to: NaiveDate, days: i64, whole_units: bool) -> i64 {
+    let period = period_days(from, to);
+    if period <= 0 || days <= 0 {
         return 0;
     }
-    let unused = unused_days(from, to, d);
-    if unused == 0 {
-        return 0;
-    }
-    if unused == days {
-        // Nothing was used: the whole amount, exactly (rounding could only make it wrong).
+    if days >= period {
+        // The whole period: the amount, exactly (rounding could only make it wrong).
         return amount;
     }
-    let exact = Decimal::from(amount) * Decimal::from(unused) / Decimal::from(days);
+    let exact = Decimal::from(amount) * Decimal::from(days) / Decimal::from(period);
     // Rounding to whole units may round up past the amount itself (a 199-cent debit, 30 of
-    // 31 days unused): a credit never exceeds what was charged.
+    // 31 days): a part never exceeds the whole.
     let rounded = round_units(exact, whole_units);
     if rounded.abs() > amount.abs() {
         amount

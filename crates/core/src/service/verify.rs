@@ -74,6 +74,7 @@ use crate::error::AppResult;
 
 mod disconnections;
 mod money;
+mod passes;
 mod periods;
 
 /// The checks, in the order they run.
@@ -84,15 +85,17 @@ pub enum Check {
     Debits,
     AccountServices,
     DisconnectedAccounts,
+    ActiveAccounts,
 }
 
 impl Check {
-    pub const ALL: [Check; 5] = [
+    pub const ALL: [Check; 6] = [
         Check::Invoices,
         Check::Discounts,
         Check::Debits,
         Check::AccountServices,
         Check::DisconnectedAccounts,
+        Check::ActiveAccounts,
     ];
 
     /// What it counts, as printed: `invoices: 12 checked, 0 violations`.
@@ -103,6 +106,7 @@ impl Check {
             Check::Debits => "debits",
             Check::AccountServices => "account services",
             Check::DisconnectedAccounts => "disconnected accounts",
+            Check::ActiveAccounts => "active accounts",
         }
     }
 }
@@ -119,12 +123,14 @@ pub enum Rule {
     DiscountAppliedToAnotherAccount,
     DebitOnAnotherAccountsInvoice,
     PeriodMissingOrInverted,
-    PeriodNotContiguous,
+    DayChargedTwice,
+    ActiveDayNotCharged,
     DisconnectedButActive,
     AddressNotReleased,
     AssignmentNotClosed,
     DisconnectionStillPending,
     FinalInvoiceOfAnotherAccount,
+    NotBilledThroughLastPass,
 }
 
 impl Rule {
@@ -139,7 +145,10 @@ impl Rule {
             | CreditOutsideItsDebit
             | DiscountAppliedToAnotherAccount => Check::Discounts,
             DebitOnAnotherAccountsInvoice => Check::Debits,
-            PeriodMissingOrInverted | PeriodNotContiguous => Check::AccountServices,
+            PeriodMissingOrInverted | DayChargedTwice | ActiveDayNotCharged => {
+                Check::AccountServices
+            }
+            NotBilledThroughLastPass => Check::ActiveAccounts,
             DisconnectedButActive
             | AddressNotReleased
             | AssignmentNotClosed
@@ -158,7 +167,8 @@ impl Rule {
             | CreditOutsideItsDebit
             | DiscountAppliedToAnotherAccount => "Discount",
             DebitOnAnotherAccountsInvoice => "Debit",
-            PeriodMissingOrInverted | PeriodNotContiguous => "AccountService",
+            PeriodMissingOrInverted | DayChargedTwice | ActiveDayNotCharged => "AccountService",
+            NotBilledThroughLastPass => "Account",
             DisconnectedButActive
             | AddressNotReleased
             | AssignmentNotClosed
@@ -182,9 +192,9 @@ impl Rule {
             DiscountAppliedToAnotherAccount => "applied only to invoices of its own account",
             DebitOnAnotherAccountsInvoice => "on an invoice of its own account",
             PeriodMissingOrInverted => "each recurring debit has a period, prorated_from <= prorated_to",
-            PeriodNotContiguous => {
-                "each debit starts the day after the previous one ends, or on a reactivation"
-            }
+            DayChargedTwice => "no day is charged twice, net of credits",
+            ActiveDayNotCharged => "each day the account was active is charged",
+            NotBilledThroughLastPass => "billed through the last billing pass",
             DisconnectedButActive => "a disconnected account's status does not activate",
             AddressNotReleased => {
                 "a disconnected account keeps no serviceable address from before its disconnection"
@@ -302,6 +312,7 @@ where
             Check::DisconnectedAccounts => {
                 disconnections::disconnected_accounts(db, &mut found).await?
             }
+            Check::ActiveAccounts => passes::active_accounts(db, &mut found).await?,
         };
         let summary = CheckSummary {
             check,

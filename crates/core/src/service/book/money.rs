@@ -125,6 +125,7 @@ impl Sim<'_> {
             minutes: None,
             service_transaction_type: None,
             voice_service_generic_parameter_id: None,
+            reactivation_account_event_id: None,
             created_at: at,
             updated_at: at,
             version: 1,
