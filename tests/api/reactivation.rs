@@ -573,3 +573,319 @@ on_both!(
         }
     }
 );
+
+/// What a randomized history says each account service should be charged for: the days its
+/// account was active while it was in place, and the days a disconnection without proration
+/// left paid for.
+#[derive(Debug, Default)]
+struct Model {
+    active_since: Option<chrono::NaiveDate>,
+    /// Days active, inclusive (the disconnection day and the reactivation day included).
+    active: Vec<(chrono::NaiveDate, chrono::NaiveDate)>,
+    services: Vec<ServiceModel>,
+    /// A pending scheduled disconnection: when, and with proration or not.
+    pending: Option<(chrono::DateTime<chrono::Utc>, bool)>,
+}
+
+#[derive(Debug)]
+struct ServiceModel {
+    id: i64,
+    price: i64,
+    /// In place (and charged while active) from this day; `None` until the account is active.
+    from: Option<chrono::NaiveDate>,
+    /// The last day in place (removed with proration).
+    until: Option<chrono::NaiveDate>,
+    /// Days paid for while away: what a disconnection without proration left billed.
+    tails: Vec<(chrono::NaiveDate, chrono::NaiveDate)>,
+}
+
+impl Model {
+    fn is_active_on(&self, t: chrono::NaiveDate) -> bool {
+        self.active.iter().any(|(a, b)| *a <= t && t <= *b)
+            || self.active_since.is_some_and(|a| a <= t)
+    }
+
+    fn charged(&self, s: &ServiceModel, t: chrono::NaiveDate) -> bool {
+        let in_place = s.from.is_some_and(|f| f <= t) && s.until.is_none_or(|u| t <= u);
+        in_place && (self.is_active_on(t) || s.tails.iter().any(|(a, b)| *a <= t && t <= *b))
+    }
+}
+
+/// A debit (`+`) or credit (`-`) of an account service, as stored.
+struct Piece {
+    amount: i64,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    credit: bool,
+}
+
+async fn pieces(app: &common::TestApp, account_service: i64) -> Vec<Piece> {
+    let sql = format!(
+        "SELECT d.amount AS amount, d.prorated_from AS f, d.prorated_to AS t, 0 AS credit FROM debits d \
+         WHERE d.account_service_id = {account_service} AND d.reversed = FALSE \
+         UNION ALL SELECT x.amount, x.prorated_from, x.prorated_to, 1 FROM discounts x JOIN debits d ON d.id = x.debit_id \
+         WHERE d.account_service_id = {account_service} AND x.reversed = FALSE"
+    );
+    app.db
+        .query_all_raw(Statement::from_string(app.db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| Piece {
+            amount: r.try_get("", "amount").unwrap(),
+            from: r.try_get("", "f").unwrap(),
+            to: r.try_get("", "t").unwrap(),
+            credit: r.try_get::<i32>("", "credit").unwrap() == 1,
+        })
+        .collect()
+}
+
+/// The last day billed for each of the account's services in place.
+async fn billed_through(app: &common::TestApp, account: i64) -> Vec<(i64, chrono::NaiveDate)> {
+    let sql = format!(
+        "SELECT s.id AS id, MAX(d.prorated_to) AS t FROM account_services s JOIN debits d ON d.account_service_id = s.id \
+         WHERE s.account_id = {account} AND s.removed_at IS NULL AND d.reversed = FALSE GROUP BY s.id"
+    );
+    app.db
+        .query_all_raw(Statement::from_string(app.db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.try_get("", "id").unwrap(), r.try_get("", "t").unwrap()))
+        .collect()
+}
+
+async fn due(app: &common::TestApp, account: i64, today: chrono::NaiveDate) -> bool {
+    next_bill(app, account).await["next_bill_date"]
+        .as_str()
+        .is_some_and(|d| day(d) <= today)
+}
+
+/// A disconnection in the model at `today`: the account's active days end, and without
+/// proration each service keeps what was billed past today.
+async fn model_disconnect(
+    app: &common::TestApp,
+    account: i64,
+    model: &mut Model,
+    today: chrono::NaiveDate,
+    prorate: bool,
+) {
+    let since = model.active_since.take().expect("active");
+    model.active.push((since, today));
+    model.pending = None;
+    if !prorate {
+        for (id, through) in billed_through(app, account).await {
+            if through > today {
+                if let Some(s) = model.services.iter_mut().find(|s| s.id == id) {
+                    s.tails.push((today.succ_opt().unwrap(), through));
+                }
+            }
+        }
+    }
+}
+
+// The property: over randomized histories of two accounts (activations, disconnections with
+// and without proration, scheduled ones, reactivations the same day and later, monthly and
+// quarterly services added and removed, billing passes on random dates), each account
+// service is charged, day by day, exactly for the days the history says it owes: net of
+// credits, each such day once and no other day (checked on every day billed so far), and
+// in cents the price × those days ÷ the days of their periods, within half a cent for each
+// prorated amount (the documented rounding); after every pass each active account's next bill
+// date is after the pass; and `fathom verify` finds nothing. The billing pass runs on random
+// dates and, as the server's hourly worker would, on the day of a disconnection or a change
+// of services of an account that is due (a disconnection does not bill a cycle that fell due
+// since the last pass: README). `FATHOM_PROPERTY_CASES` sets the number of histories (3).
+on_both!(
+    randomized_histories_charge_every_active_day_exactly_once,
+    |app| {
+        use rand::{Rng, SeedableRng};
+        let cases: u64 = std::env::var("FATHOM_PROPERTY_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3);
+        let plans = [
+            app.recurring_service("Fiber", 4999, 1).await,
+            app.recurring_service("Gig", 6000, 1).await,
+            app.recurring_service("TV quarterly", 8999, 3).await,
+        ];
+        let prices = [4999i64, 6000, 8999];
+        // The histories follow each other on one calendar (the last pass is the latest).
+        let mut start = day("2026-01-15");
+        for case in 0..cases {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(0xb111_0000 + case);
+            let mut today = start + chrono::Duration::days(rng.random_range(0..28));
+            // Each change of a day a few minutes after the one before, from 08:00 UTC.
+            let minute = std::cell::Cell::new(0i64);
+            let instant = |today: chrono::NaiveDate| {
+                minute.set(minute.get() + 7);
+                noon(&today.to_string()) - chrono::Duration::hours(4)
+                    + chrono::Duration::minutes(minute.get())
+            };
+            let mut accounts = Vec::new();
+            for i in 0..2 {
+                let id = app
+                    .account_activated_at(&format!("P{case}-{i}"), instant(today))
+                    .await;
+                accounts.push((
+                    id,
+                    Model {
+                        active_since: Some(today),
+                        ..Model::default()
+                    },
+                ));
+            }
+            let mut history = Vec::new();
+            for _ in 0..40 {
+                let which = rng.random_range(0..accounts.len());
+                let account = accounts[which].0;
+                let active = accounts[which].1.active_since.is_some();
+                match rng.random_range(0..8) {
+                    0 if active => {
+                        let prorate = rng.random_bool(0.6);
+                        if due(app, account, today).await {
+                            fathom::service::billing::run_pass(&app.db, today).await.unwrap();
+                        }
+                        let model = &mut accounts[which].1;
+                        model_disconnect(app, account, model, today, prorate).await;
+                        app.ok_at(instant(today), DISCONNECT, json!({"id": account, "p": prorate})).await;
+                        history.push(format!("{today} disconnect {account} prorate={prorate}"));
+                    }
+                    1 if !active => {
+                        app.ok_at(instant(today), SET_STATUS, json!({"id": account, "s": 1})).await;
+                        let model = &mut accounts[which].1;
+                        model.active_since = Some(today);
+                        for s in model.services.iter_mut().filter(|s| s.from.is_none()) {
+                            s.from = Some(today);
+                        }
+                        history.push(format!("{today} reactivate {account}"));
+                    }
+                    2 => {
+                        if active && due(app, account, today).await {
+                            fathom::service::billing::run_pass(&app.db, today).await.unwrap();
+                        }
+                        let k = rng.random_range(0..plans.len());
+                        let added = app
+                            .ok_at(instant(today), ADD, json!({"input": {"account_id": account, "service_id": plans[k], "quantity": 1, "prorate": true}}))
+                            .await;
+                        let id: i64 = added["addServiceToAccount"]["id"].as_str().unwrap().parse().unwrap();
+                        accounts[which].1.services.push(ServiceModel {
+                            id,
+                            price: prices[k],
+                            from: active.then_some(today),
+                            until: None,
+                            tails: Vec::new(),
+                        });
+                        history.push(format!("{today} add {id} to {account}"));
+                    }
+                    3 => {
+                        let in_place: Vec<i64> = accounts[which].1.services.iter().filter(|s| s.until.is_none()).map(|s| s.id).collect();
+                        if in_place.is_empty() {
+                            continue;
+                        }
+                        if active && due(app, account, today).await {
+                            fathom::service::billing::run_pass(&app.db, today).await.unwrap();
+                        }
+                        let id = in_place[rng.random_range(0..in_place.len())];
+                        app.ok_at(instant(today), "mutation($id: Int64Bit!) { deleteAccountService(id: $id, input: {prorate: true}) { success } }", json!({"id": id})).await;
+                        let s = accounts[which].1.services.iter_mut().find(|s| s.id == id).unwrap();
+                        s.until = Some(today);
+                        for tail in s.tails.iter_mut() {
+                            tail.1 = tail.1.min(today);
+                        }
+                        history.push(format!("{today} remove {id}"));
+                    }
+                    4 => {
+                        fathom::service::billing::run_pass(&app.db, today).await.unwrap();
+                        for (id, model) in &accounts {
+                            if model.active_since.is_some() {
+                                let next = next_bill(app, *id).await["next_bill_date"].as_str().map(day);
+                                assert!(next.is_some_and(|n| n > today), "account {id} billed through {today}: {next:?}\n{}", history.join("\n"));
+                            }
+                        }
+                        history.push(format!("{today} bill"));
+                    }
+                    6 if active && accounts[which].1.pending.is_none() => {
+                        let when = noon(&(today + chrono::Duration::days(rng.random_range(1..8))).to_string()) - chrono::Duration::hours(6);
+                        let prorate = rng.random_bool(0.5);
+                        app.ok_at(instant(today), "mutation($a: Int64Bit!, $d: Datetime!, $p: Boolean) { createScheduledEvent(input: {account_id: $a, event: DISCONNECT_ACCOUNT, datetime: $d, prorate: $p}) { id } }", json!({"a": account, "d": when.to_rfc3339(), "p": prorate})).await;
+                        accounts[which].1.pending = Some((when, prorate));
+                        history.push(format!("{today} schedule a disconnection of {account} at {when} prorate={prorate}"));
+                    }
+                    _ => {
+                        // A few days pass; scheduled disconnections falling due run on time.
+                        let next_day = today + chrono::Duration::days(rng.random_range(1..15));
+                        let mut due_events: Vec<(chrono::DateTime<chrono::Utc>, usize, bool)> = accounts
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(i, (_, m))| m.pending.map(|(w, p)| (w, i, p)))
+                            .filter(|(w, _, _)| w.date_naive() <= next_day)
+                            .collect();
+                        due_events.sort();
+                        for (when, i, prorate) in due_events {
+                            let account = accounts[i].0;
+                            let on = when.date_naive();
+                            if due(app, account, on).await {
+                                fathom::service::billing::run_pass(&app.db, on).await.unwrap();
+                            }
+                            model_disconnect(app, account, &mut accounts[i].1, on, prorate).await;
+                            let report = fathom::service::scheduled::run_due_in(&app.db, when, 50).await.unwrap();
+                            assert_eq!(report.completed, 1, "{report:?}\n{}", history.join("\n"));
+                            history.push(format!("{on} scheduled disconnection of {account} prorate={prorate}"));
+                        }
+                        today = next_day;
+                        minute.set(0);
+                    }
+                }
+            }
+            // A last pass, then every account service against the history.
+            fathom::service::billing::run_pass(&app.db, today).await.unwrap();
+            for (account, model) in &accounts {
+                for s in &model.services {
+                    let pieces = pieces(app, s.id).await;
+                    let Some(last) = pieces.iter().map(|p| p.to).max() else {
+                        assert!(s.from.is_none_or(|f| s.until.is_some_and(|u| u < f)) || model.active_since.is_none() && s.tails.is_empty() && !model.active.iter().any(|(_, b)| s.from.is_some_and(|f| f <= *b)), "service {} of account {account} was never billed\n{}", s.id, history.join("\n"));
+                        continue;
+                    };
+                    let first = pieces.iter().map(|p| p.from).min().unwrap();
+                    let mut expected_cents = 0f64;
+                    let mut rounded = 0u32;
+                    let mut t = Ord::min(first, s.from.unwrap_or(first));
+                    while t <= last {
+                        let covered: i64 = pieces
+                            .iter()
+                            .filter(|p| p.from <= t && t <= p.to)
+                            .map(|p| if p.credit { -1 } else { 1 })
+                            .sum();
+                        let owed = model.charged(s, t);
+                        assert_eq!(covered, owed as i64, "account {account} service {} on {t}: charged {covered} times, owes {owed}\n{}", s.id, history.join("\n"));
+                        if owed {
+                            let period = pieces
+                                .iter()
+                                .filter(|p| !p.credit && p.from <= t && t <= p.to)
+                                .max_by_key(|p| (p.to - p.from).num_days())
+                                .unwrap();
+                            expected_cents += period.amount as f64 / ((period.to - period.from).num_days() + 1) as f64;
+                        }
+                        t = t.succ_opt().unwrap();
+                    }
+                    for p in &pieces {
+                        if p.credit || p.amount != s.price {
+                            rounded += 1;
+                        }
+                    }
+                    let actual: i64 = pieces.iter().map(|p| if p.credit { -p.amount } else { p.amount }).sum();
+                    assert!(
+                        (actual as f64 - expected_cents).abs() <= 0.5 * rounded as f64 + 1e-6,
+                        "account {account} service {}: charged {actual} net, owes {expected_cents:.2} ({rounded} rounded amounts)\n{}",
+                        s.id,
+                        history.join("\n")
+                    );
+                }
+            }
+            let report = fathom::service::verify::verify(&app.db, |_| {}).await.unwrap();
+            assert!(report.is_clean(), "{report:?}\n{}", history.join("\n"));
+            start = today.succ_opt().unwrap();
+        }
+        app.assert_money_conserved().await;
+    }
+);
