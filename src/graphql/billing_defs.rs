@@ -86,6 +86,7 @@ const DEBIT_FIELDS: &[F] = fields!(debit::Model;
     quantity: "Int!" => "",
     quantity_prorated_from: "Int" => NONE,
     quantity_prorated_to: "Int" => NONE,
+    reactivation_account_event_id: "Int64Bit" => "fathom extension (not in Sonar): the ACTIVATED account event whose reactivation charged this debit, for days of a billed period that a disconnection had credited (or of a service added while the account was away); null for every other debit.",
     reversed: "Boolean!" => "",
     reversed_at: "Datetime" => "",
     reversed_by_user_id: "Int64Bit" => "",

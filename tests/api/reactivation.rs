@@ -155,6 +155,18 @@ on_both!(
             6000,
             "the period is charged in full"
         );
+        // The charge names the return that made it.
+        let named = app
+            .ok(
+                "query($id: Int64Bit!) { debits(account_id: $id, sorter: [{attribute: \"id\", direction: ASC}]) { entities { reactivation_account_event_id } } account_events(account_id: $id, event: ACTIVATED, sorter: [{attribute: \"id\", direction: DESC}]) { entities { id } } }",
+                json!({"id": account}),
+            )
+            .await;
+        assert!(named["debits"]["entities"][0]["reactivation_account_event_id"].is_null());
+        assert_eq!(
+            named["debits"]["entities"][1]["reactivation_account_event_id"],
+            named["account_events"]["entities"][0]["id"]
+        );
 
         let today = fathom(&["bill", "--date", "2026-12-06"], &app.url);
         assert!(today.status.success(), "{}", text(&today));
@@ -743,15 +755,23 @@ on_both!(
                     0 if active => {
                         let prorate = rng.random_bool(0.6);
                         if due(app, account, today).await {
-                            fathom::service::billing::run_pass(&app.db, today).await.unwrap();
+                            fathom::service::billing::run_pass(&app.db, today)
+                                .await
+                                .unwrap();
                         }
                         let model = &mut accounts[which].1;
                         model_disconnect(app, account, model, today, prorate).await;
-                        app.ok_at(instant(today), DISCONNECT, json!({"id": account, "p": prorate})).await;
+                        app.ok_at(
+                            instant(today),
+                            DISCONNECT,
+                            json!({"id": account, "p": prorate}),
+                        )
+                        .await;
                         history.push(format!("{today} disconnect {account} prorate={prorate}"));
                     }
                     1 if !active => {
-                        app.ok_at(instant(today), SET_STATUS, json!({"id": account, "s": 1})).await;
+                        app.ok_at(instant(today), SET_STATUS, json!({"id": account, "s": 1}))
+                            .await;
                         let model = &mut accounts[which].1;
                         model.active_since = Some(today);
                         for s in model.services.iter_mut().filter(|s| s.from.is_none()) {
@@ -761,13 +781,19 @@ on_both!(
                     }
                     2 => {
                         if active && due(app, account, today).await {
-                            fathom::service::billing::run_pass(&app.db, today).await.unwrap();
+                            fathom::service::billing::run_pass(&app.db, today)
+                                .await
+                                .unwrap();
                         }
                         let k = rng.random_range(0..plans.len());
                         let added = app
                             .ok_at(instant(today), ADD, json!({"input": {"account_id": account, "service_id": plans[k], "quantity": 1, "prorate": true}}))
                             .await;
-                        let id: i64 = added["addServiceToAccount"]["id"].as_str().unwrap().parse().unwrap();
+                        let id: i64 = added["addServiceToAccount"]["id"]
+                            .as_str()
+                            .unwrap()
+                            .parse()
+                            .unwrap();
                         accounts[which].1.services.push(ServiceModel {
                             id,
                             price: prices[k],
@@ -778,16 +804,29 @@ on_both!(
                         history.push(format!("{today} add {id} to {account}"));
                     }
                     3 => {
-                        let in_place: Vec<i64> = accounts[which].1.services.iter().filter(|s| s.until.is_none()).map(|s| s.id).collect();
+                        let in_place: Vec<i64> = accounts[which]
+                            .1
+                            .services
+                            .iter()
+                            .filter(|s| s.until.is_none())
+                            .map(|s| s.id)
+                            .collect();
                         if in_place.is_empty() {
                             continue;
                         }
                         if active && due(app, account, today).await {
-                            fathom::service::billing::run_pass(&app.db, today).await.unwrap();
+                            fathom::service::billing::run_pass(&app.db, today)
+                                .await
+                                .unwrap();
                         }
                         let id = in_place[rng.random_range(0..in_place.len())];
                         app.ok_at(instant(today), "mutation($id: Int64Bit!) { deleteAccountService(id: $id, input: {prorate: true}) { success } }", json!({"id": id})).await;
-                        let s = accounts[which].1.services.iter_mut().find(|s| s.id == id).unwrap();
+                        let s = accounts[which]
+                            .1
+                            .services
+                            .iter_mut()
+                            .find(|s| s.id == id)
+                            .unwrap();
                         s.until = Some(today);
                         for tail in s.tails.iter_mut() {
                             tail.1 = tail.1.min(today);
@@ -795,17 +834,27 @@ on_both!(
                         history.push(format!("{today} remove {id}"));
                     }
                     4 => {
-                        fathom::service::billing::run_pass(&app.db, today).await.unwrap();
+                        fathom::service::billing::run_pass(&app.db, today)
+                            .await
+                            .unwrap();
                         for (id, model) in &accounts {
                             if model.active_since.is_some() {
-                                let next = next_bill(app, *id).await["next_bill_date"].as_str().map(day);
-                                assert!(next.is_some_and(|n| n > today), "account {id} billed through {today}: {next:?}\n{}", history.join("\n"));
+                                let next = next_bill(app, *id).await["next_bill_date"]
+                                    .as_str()
+                                    .map(day);
+                                assert!(
+                                    next.is_some_and(|n| n > today),
+                                    "account {id} billed through {today}: {next:?}\n{}",
+                                    history.join("\n")
+                                );
                             }
                         }
                         history.push(format!("{today} bill"));
                     }
                     6 if active && accounts[which].1.pending.is_none() => {
-                        let when = noon(&(today + chrono::Duration::days(rng.random_range(1..8))).to_string()) - chrono::Duration::hours(6);
+                        let when = noon(
+                            &(today + chrono::Duration::days(rng.random_range(1..8))).to_string(),
+                        ) - chrono::Duration::hours(6);
                         let prorate = rng.random_bool(0.5);
                         app.ok_at(instant(today), "mutation($a: Int64Bit!, $d: Datetime!, $p: Boolean) { createScheduledEvent(input: {account_id: $a, event: DISCONNECT_ACCOUNT, datetime: $d, prorate: $p}) { id } }", json!({"a": account, "d": when.to_rfc3339(), "p": prorate})).await;
                         accounts[which].1.pending = Some((when, prorate));
@@ -814,23 +863,30 @@ on_both!(
                     _ => {
                         // A few days pass; scheduled disconnections falling due run on time.
                         let next_day = today + chrono::Duration::days(rng.random_range(1..15));
-                        let mut due_events: Vec<(chrono::DateTime<chrono::Utc>, usize, bool)> = accounts
-                            .iter()
-                            .enumerate()
-                            .filter_map(|(i, (_, m))| m.pending.map(|(w, p)| (w, i, p)))
-                            .filter(|(w, _, _)| w.date_naive() <= next_day)
-                            .collect();
+                        let mut due_events: Vec<(chrono::DateTime<chrono::Utc>, usize, bool)> =
+                            accounts
+                                .iter()
+                                .enumerate()
+                                .filter_map(|(i, (_, m))| m.pending.map(|(w, p)| (w, i, p)))
+                                .filter(|(w, _, _)| w.date_naive() <= next_day)
+                                .collect();
                         due_events.sort();
                         for (when, i, prorate) in due_events {
                             let account = accounts[i].0;
                             let on = when.date_naive();
                             if due(app, account, on).await {
-                                fathom::service::billing::run_pass(&app.db, on).await.unwrap();
+                                fathom::service::billing::run_pass(&app.db, on)
+                                    .await
+                                    .unwrap();
                             }
                             model_disconnect(app, account, &mut accounts[i].1, on, prorate).await;
-                            let report = fathom::service::scheduled::run_due_in(&app.db, when, 50).await.unwrap();
+                            let report = fathom::service::scheduled::run_due_in(&app.db, when, 50)
+                                .await
+                                .unwrap();
                             assert_eq!(report.completed, 1, "{report:?}\n{}", history.join("\n"));
-                            history.push(format!("{on} scheduled disconnection of {account} prorate={prorate}"));
+                            history.push(format!(
+                                "{on} scheduled disconnection of {account} prorate={prorate}"
+                            ));
                         }
                         today = next_day;
                         minute.set(0);
@@ -838,12 +894,25 @@ on_both!(
                 }
             }
             // A last pass, then every account service against the history.
-            fathom::service::billing::run_pass(&app.db, today).await.unwrap();
+            fathom::service::billing::run_pass(&app.db, today)
+                .await
+                .unwrap();
             for (account, model) in &accounts {
                 for s in &model.services {
                     let pieces = pieces(app, s.id).await;
                     let Some(last) = pieces.iter().map(|p| p.to).max() else {
-                        assert!(s.from.is_none_or(|f| s.until.is_some_and(|u| u < f)) || model.active_since.is_none() && s.tails.is_empty() && !model.active.iter().any(|(_, b)| s.from.is_some_and(|f| f <= *b)), "service {} of account {account} was never billed\n{}", s.id, history.join("\n"));
+                        assert!(
+                            s.from.is_none_or(|f| s.until.is_some_and(|u| u < f))
+                                || model.active_since.is_none()
+                                    && s.tails.is_empty()
+                                    && !model
+                                        .active
+                                        .iter()
+                                        .any(|(_, b)| s.from.is_some_and(|f| f <= *b)),
+                            "service {} of account {account} was never billed\n{}",
+                            s.id,
+                            history.join("\n")
+                        );
                         continue;
                     };
                     let first = pieces.iter().map(|p| p.from).min().unwrap();
@@ -864,7 +933,8 @@ on_both!(
                                 .filter(|p| !p.credit && p.from <= t && t <= p.to)
                                 .max_by_key(|p| (p.to - p.from).num_days())
                                 .unwrap();
-                            expected_cents += period.amount as f64 / ((period.to - period.from).num_days() + 1) as f64;
+                            expected_cents += period.amount as f64
+                                / ((period.to - period.from).num_days() + 1) as f64;
                         }
                         t = t.succ_opt().unwrap();
                     }
@@ -873,7 +943,10 @@ on_both!(
                             rounded += 1;
                         }
                     }
-                    let actual: i64 = pieces.iter().map(|p| if p.credit { -p.amount } else { p.amount }).sum();
+                    let actual: i64 = pieces
+                        .iter()
+                        .map(|p| if p.credit { -p.amount } else { p.amount })
+                        .sum();
                     assert!(
                         (actual as f64 - expected_cents).abs() <= 0.5 * rounded as f64 + 1e-6,
                         "account {account} service {}: charged {actual} net, owes {expected_cents:.2} ({rounded} rounded amounts)\n{}",
@@ -882,7 +955,9 @@ on_both!(
                     );
                 }
             }
-            let report = fathom::service::verify::verify(&app.db, |_| {}).await.unwrap();
+            let report = fathom::service::verify::verify(&app.db, |_| {})
+                .await
+                .unwrap();
             assert!(report.is_clean(), "{report:?}\n{}", history.join("\n"));
             start = today.succ_opt().unwrap();
         }
