@@ -2,13 +2,16 @@
 """Generates crates/core/src/sonar_enums.rs from ../shared/sonar-enums.json.
 
 Usage: python3 scripts/gen-sonar-enums.py [path/to/sonar-enums.json]
-The output is checked in; a test (tests/schema.rs) fails when it drifts from the JSON.
+The output is checked in; a test (tests/api/schema.rs) fails when it drifts from the JSON
+(it is skipped, saying so, when ../shared is not checked out beside the project).
 """
 import json, os, sys
 
 here = os.path.dirname(os.path.abspath(__file__))
 src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "shared", "sonar-enums.json")
 out = os.path.join(here, "..", "crates", "core", "src", "sonar_enums.rs")
+if not os.path.exists(src):
+    sys.exit(f"{src}: not found: check the contract out in ../shared beside the project, or pass the path of sonar-enums.json")
 data = json.load(open(src, encoding="utf-8"))
 
 def lit(s):
