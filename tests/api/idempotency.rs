@@ -175,41 +175,109 @@ on_both!(concurrent_requests_with_one_key_run_once, |app| {
     assert_eq!(disconnections(app, account).await, 1, "one disconnection");
 });
 
-on_both!(
-    a_request_still_running_makes_a_second_one_with_its_key_wait_for_a_409,
-    |app| {
-        // Only PostgreSQL can hold one account's row while the rest of the database stays
-        // writable (SQLite has one writer): there the first request is held mid-mutation.
-        if app.backend != "postgres" {
+/// A router over `app`'s database (with `config`) whose request stops once, right after the
+/// first statement for which `at` holds has run, until the test lets it go: the test knows
+/// where the request is, and holds what it needs next before it gets there.
+struct Paused {
+    router: Router,
+    reached: tokio::sync::oneshot::Receiver<()>,
+    go: std::sync::mpsc::Sender<()>,
+}
+
+fn paused_at(
+    app: &TestApp,
+    config: &fathom::config::Config,
+    at: impl Fn(&str) -> bool + Send + Sync + 'static,
+) -> Paused {
+    let (reached, reached_rx) = tokio::sync::oneshot::channel();
+    let (go, go_rx) = std::sync::mpsc::channel::<()>();
+    let reached = std::sync::Mutex::new(Some(reached));
+    let go_rx = std::sync::Mutex::new(go_rx);
+    let mut db = app.db.clone();
+    fathom::db::on_each_statement(&mut db, move |info| {
+        if !at(&info.statement.sql) {
             return;
         }
-        let (account, _) = billed_account(app, "Held").await;
-        let body = disconnect_body(account);
-        let lock = app.db.begin().await.unwrap();
-        lock.execute_raw(Statement::from_string(
-            app.db.get_database_backend(),
+        let Some(reached) = reached.lock().unwrap().take() else {
+            return;
+        };
+        let _ = reached.send(());
+        // The hook is synchronous: the request's task waits here, off the runtime's workers.
+        tokio::task::block_in_place(|| {
+            let _ = go_rx.lock().unwrap().recv_timeout(Duration::from_secs(30));
+        });
+    });
+    Paused {
+        router: fathom::app::router(db, config).unwrap(),
+        reached: reached_rx,
+        go,
+    }
+}
+
+impl Paused {
+    /// Waits until the request has reached its statement.
+    async fn reached(&mut self) {
+        tokio::time::timeout(Duration::from_secs(30), &mut self.reached)
+            .await
+            .expect("the request reached the statement it stops after")
+            .unwrap();
+    }
+
+    fn go(&self) {
+        self.go.send(()).unwrap();
+    }
+}
+
+/// A transaction on a connection of its own that holds what disconnecting `account` must wait
+/// for: on PostgreSQL the account's row; on SQLite, which lets one transaction write at a time,
+/// the database's write lock (as another process's writer would).
+async fn hold_writes_to(app: &TestApp, account: i64) -> sea_orm::DatabaseTransaction {
+    let db = sea_orm::Database::connect(app.url.as_str()).await.unwrap();
+    let backend = db.get_database_backend();
+    let mut options = sea_orm::TransactionOptions::default();
+    if backend == sea_orm::DbBackend::Sqlite {
+        options.sqlite_transaction_mode = Some(sea_orm::SqliteTransactionMode::Immediate);
+    }
+    let txn = db.begin_with_options(options).await.unwrap();
+    if backend == sea_orm::DbBackend::Postgres {
+        txn.execute_raw(Statement::from_string(
+            backend,
             format!("SELECT id FROM accounts WHERE id = {account} FOR UPDATE"),
         ))
         .await
         .unwrap();
+    }
+    txn
+}
+
+on_both!(
+    a_request_still_running_makes_a_second_one_with_its_key_wait_for_a_409,
+    |app| {
+        // The first request stops right after claiming its key; then what its disconnection
+        // needs is held (the account's row, or SQLite's write lock), so that it is still
+        // running, waiting inside its mutation, when the second request comes.
+        let (account, _) = billed_account(app, "Held").await;
+        let body = disconnect_body(account);
+        let config = fathom::config::Config::for_database(&app.url);
+        let mut paused = paused_at(app, &config, |sql| {
+            sql.starts_with("INSERT INTO \"idempotency_keys\"")
+        });
         let first = tokio::spawn(send_keyed(
-            app.router.clone(),
+            paused.router.clone(),
             app.token.clone(),
             "held".to_owned(),
             body.clone(),
         ));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while app
-            .count("SELECT COUNT(*) AS n FROM idempotency_keys WHERE \"key\" = 'held'")
-            .await
-            == 0
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the first request claimed its key"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        paused.reached().await;
+        assert_eq!(
+            app.count("SELECT COUNT(*) AS n FROM idempotency_keys WHERE \"key\" = 'held' AND status = 'RUNNING'")
+                .await,
+            1,
+            "the first request claimed its key"
+        );
+        let lock = hold_writes_to(app, account).await;
+        paused.go();
+
         let before = app.fingerprint().await;
         let second = keyed(app, "held", &body).await;
         assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.raw);
@@ -219,6 +287,8 @@ on_both!(
             before,
             "the refusal writes nothing"
         );
+        assert!(!first.is_finished(), "the first request is still waiting");
+        assert_eq!(disconnections(app, account).await, 0);
 
         lock.rollback().await.unwrap();
         let first = first.await.unwrap();
@@ -234,35 +304,34 @@ on_both!(
 on_both!(
     a_request_stopped_at_its_time_limit_is_finished_by_its_retry_without_repeating_what_committed,
     |app| {
-        // PostgreSQL can hold the second account alone, so that the first disconnection
-        // commits and the second waits until the request's time limit stops it.
-        if app.backend != "postgres" {
-            return;
-        }
+        // The first disconnection commits; the request stops while its answer reads the new
+        // status (before the second field starts), and the second account's disconnection is
+        // held (its row, or SQLite's write lock), so it waits until the request's time limit
+        // stops it.
         let (first, _) = billed_account(app, "Stopped first").await;
         let (second, _) = billed_account(app, "Stopped second").await;
         let mut config = fathom::config::Config::for_database(&app.url);
         config.limits.request_timeout_secs = 1;
         let router = fathom::app::router(app.db.clone(), &config).unwrap();
+        let mut paused = paused_at(app, &config, |sql| {
+            sql.contains("FROM \"account_statuses\"")
+        });
         let body = json!({
-            "query": "mutation($a: Int64Bit!, $b: Int64Bit!) { a: disconnectAccount(id: $a) { id account_status_id } b: disconnectAccount(id: $b) { id account_status_id } }",
+            "query": "mutation($a: Int64Bit!, $b: Int64Bit!) { a: disconnectAccount(id: $a) { id account_status_id account_status { name } } b: disconnectAccount(id: $b) { id account_status_id } }",
             "variables": { "a": first, "b": second }
         })
         .to_string();
-        let lock = app.db.begin().await.unwrap();
-        lock.execute_raw(Statement::from_string(
-            app.db.get_database_backend(),
-            format!("SELECT id FROM accounts WHERE id = {second} FOR UPDATE"),
-        ))
-        .await
-        .unwrap();
-        let stopped = send_keyed(
-            router.clone(),
+        let stopped = tokio::spawn(send_keyed(
+            paused.router.clone(),
             app.token.clone(),
             "stopped".to_owned(),
             body.clone(),
-        )
-        .await;
+        ));
+        paused.reached().await;
+        assert_eq!(disconnections(app, first).await, 1, "the first committed");
+        let lock = hold_writes_to(app, second).await;
+        paused.go();
+        let stopped = stopped.await.unwrap();
         assert_eq!(
             stopped.status,
             StatusCode::REQUEST_TIMEOUT,
@@ -273,13 +342,27 @@ on_both!(
         assert_eq!(disconnections(app, first).await, 1);
         assert_eq!(disconnections(app, second).await, 0);
 
-        let resumed = send_keyed(
-            router.clone(),
-            app.token.clone(),
-            "stopped".to_owned(),
-            body.clone(),
-        )
-        .await;
+        // The stopped request releases its key as it answers. On SQLite that is a write,
+        // which waited for the write lock held until now: until it lands (or the key's lease
+        // ends) a retry is told that the request is still running, as a client would be.
+        // On PostgreSQL nothing held the release up: the first retry carries the request out.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let resumed = loop {
+            let answer = send_keyed(
+                router.clone(),
+                app.token.clone(),
+                "stopped".to_owned(),
+                body.clone(),
+            )
+            .await;
+            if answer.status != StatusCode::CONFLICT {
+                break answer;
+            }
+            assert_eq!(error_code(&answer.body).as_deref(), Some("CONFLICT"));
+            assert!(app.backend == "sqlite", "{}", answer.raw);
+            assert!(Instant::now() < deadline, "the key was released");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
         assert_eq!(resumed.status, StatusCode::OK, "{}", resumed.raw);
         assert!(resumed.body.get("errors").is_none(), "{}", resumed.raw);
         assert!(resumed.replayed, "part of it is a replay");
