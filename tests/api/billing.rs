@@ -331,12 +331,14 @@ on_both!(one_time_transactions_and_manual_invoices, |app| {
         app.code(again, json!({"ids": [999999]})).await,
         "VALIDATION_FAILED"
     );
+    assert_eq!(
+        app.fingerprint().await,
+        before,
+        "the refused invoices wrote nothing"
+    );
     let bad = "mutation($input: CreateAccountOneTimeTransactionMutationInput) { createAccountOneTimeTransaction(input: $input) { id } }";
     let fiber = app.recurring_service("Fiber", 5000, 1).await;
-    let before = {
-        let _ = before;
-        app.fingerprint().await
-    };
+    let before = app.fingerprint().await;
     assert_eq!(
         app.code(
             bad,
