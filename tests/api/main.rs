@@ -16,6 +16,7 @@ mod crash;
 mod disconnect;
 mod errors;
 mod graphiql;
+mod harness;
 mod hostile;
 mod http_spec;
 mod idempotency;
