@@ -1,7 +1,7 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::common::{self, error_code};
+use crate::common::{self, create_account, error_code};
 
 on_both!(malformed_json_is_a_400, |app| {
     let (status, body) = app.post_raw(Some(&app.token), "{not json").await;
@@ -108,13 +108,21 @@ on_both!(batches_run_each_operation_up_to_the_cap, |app| {
 });
 
 on_both!(variables_may_arrive_as_a_json_string, |app| {
+    // Two accounts: the answer names the one whose id the string's variable carries.
+    create_account(app, "First", 1).await;
+    let second = create_account(app, "Second", 1).await;
     let body = json!({
-        "query": "query($id: Int64Bit!) { accounts(id: $id) { page_info { total_count } } }",
-        "variables": "{\"id\": \"1\"}"
+        "query": "query($id: Int64Bit!) { accounts(id: $id) { entities { id name } page_info { total_count } } }",
+        "variables": json!({"id": second.to_string()}).to_string()
     });
     let (status, body) = app.post_raw(Some(&app.token), body.to_string()).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(
+        body["data"]["accounts"],
+        json!({"entities": [{"id": second.to_string(), "name": "Second"}], "page_info": {"total_count": 1}}),
+        "{body}"
+    );
 });
 
 on_both!(get_serves_queries_but_not_mutations, |app| {
