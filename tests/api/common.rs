@@ -684,9 +684,29 @@ pub async fn counting(
 
 /// The statements one `disconnectAccount` of `account` (with proration) sends, `BEGIN` and
 /// `COMMIT` included and authentication not, at 2026-02-01 noon; a disconnection of `other`
-/// first warms what a server keeps (the token, the settings).
+/// first warms what a server keeps (the token, the settings). Each part is counted, none
+/// assumed: the statements sea-orm's hook sees, less those that authenticate (they read or
+/// stamp `personal_access_tokens`), plus two for each write transaction opened (its `BEGIN`,
+/// and the `COMMIT` that ends it: the disconnection answered without errors, so none rolled
+/// back), which that hook does not see.
 pub async fn statements_of_a_disconnection(app: &TestApp, account: i64, other: i64) -> usize {
-    let (router, count) = counting(app).await;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut db = app.db.clone();
+    let record = seen.clone();
+    fathom::db::on_each_statement(&mut db, move |info| {
+        record.lock().unwrap().push(info.statement.sql.clone());
+    });
+    let transactions = Arc::new(AtomicUsize::new(0));
+    let opened = transactions.clone();
+    let _hook = fathom::db::on_each_transaction(&app.db, move || {
+        opened.fetch_add(1, Ordering::SeqCst);
+    });
+    let mut config = fathom::config::Config::for_database(&app.url);
+    config.limits.rate_limit_per_minute = 1_000_000;
+    config.limits.rate_limit_burst = 1_000_000;
+    let router = fathom::app::router(db, &config).unwrap();
     let send = |id: i64| {
         let body = json!({
             "query": "mutation($id: Int64Bit!) { disconnectAccount(id: $id, input: {prorate: true}) { id next_recurring_charge_amount } }",
@@ -703,10 +723,19 @@ pub async fn statements_of_a_disconnection(app: &TestApp, account: i64, other: i
         }
     };
     send(other).await;
-    count.store(0, std::sync::atomic::Ordering::SeqCst);
+    seen.lock().unwrap().clear();
+    transactions.store(0, Ordering::SeqCst);
     send(account).await;
-    // One statement authenticates; the hook does not see BEGIN and COMMIT.
-    count.load(std::sync::atomic::Ordering::SeqCst) - 1 + 2
+    let seen = seen.lock().unwrap().clone();
+    let (authentication, work): (Vec<&String>, Vec<&String>) = seen
+        .iter()
+        .partition(|sql| sql.contains("personal_access_tokens"));
+    let transactions = transactions.load(Ordering::SeqCst);
+    assert!(
+        !authentication.is_empty() && transactions >= 1,
+        "the request authenticated ({authentication:?}) and wrote in a transaction ({transactions})"
+    );
+    work.len() + 2 * transactions
 }
 
 /// The `current` record (parsed) of the last audit row of type `kind` about account `account`,

@@ -496,7 +496,8 @@ on_both!(there_is_no_way_to_delete_history, |app| {
 // DESIGN.md §9: one `disconnectAccount` (proration, a billed and an uninvoiced debit, an
 // assigned address, a scheduled disconnection to cancel) sends at most 15 statements on
 // PostgreSQL, `BEGIN` and `COMMIT` included, authentication excluded. The exact counts are
-// pinned, so that a statement added to the write path shows here.
+// pinned (PostgreSQL's within the budget), so that a statement added to the write path shows
+// here.
 on_both!(a_disconnection_stays_within_its_statement_budget, |app| {
     let (account, _) = billed_account(app, "Budget").await;
     let other = app
@@ -515,7 +516,6 @@ on_both!(a_disconnection_stays_within_its_statement_budget, |app| {
         "statements of one disconnection on {}",
         app.backend
     );
-    assert!(app.backend != "postgres" || statements <= 15);
     // It did all of it.
     assert_eq!(
         app.count(&format!(

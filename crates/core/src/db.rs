@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -270,6 +271,79 @@ pub fn on_each_statement(
     }
 }
 
+/// Calls `callback` each time [`begin_immediate`] opens a write transaction on `db`'s pool
+/// (through `db` or any clone of it), until the returned guard is dropped. Every transaction
+/// fathom's services open is one; sea-orm's statement hook ([`on_each_statement`]) sees
+/// neither its `BEGIN` nor the `COMMIT` or `ROLLBACK` that ends it. Tests count statements
+/// with both.
+pub fn on_each_transaction(
+    db: &DatabaseConnection,
+    callback: impl Fn() + Send + Sync + 'static,
+) -> TransactionHook {
+    let pool = pool_id(db).expect("a SQLite file or a PostgreSQL pool");
+    transaction_hooks()
+        .lock()
+        .unwrap()
+        .insert(pool.clone(), Arc::new(callback));
+    TRANSACTION_HOOKED.store(true, Ordering::SeqCst);
+    TransactionHook { pool }
+}
+
+/// Registered by [`on_each_transaction`]; dropping it removes the callback.
+#[must_use = "the callback is removed when this is dropped"]
+pub struct TransactionHook {
+    pool: PoolId,
+}
+
+impl Drop for TransactionHook {
+    fn drop(&mut self) {
+        transaction_hooks().lock().unwrap().remove(&self.pool);
+    }
+}
+
+/// A pool, whichever clone of its `DatabaseConnection` is used: a SQLite file (whose write
+/// transactions all run on its writer pool), or a PostgreSQL pool's shared connect options.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum PoolId {
+    File(PathBuf),
+    Postgres(usize),
+}
+
+fn pool_id(db: &DatabaseConnection) -> Option<PoolId> {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => sqlite_file(db).map(PoolId::File),
+        DbBackend::Postgres => {
+            let options = db.get_postgres_connection_pool().connect_options();
+            Some(PoolId::Postgres(Arc::as_ptr(&options) as *const () as usize))
+        }
+        _ => None,
+    }
+}
+
+/// Whether any [`on_each_transaction`] callback was ever registered: until then a write
+/// transaction does not look for one.
+static TRANSACTION_HOOKED: AtomicBool = AtomicBool::new(false);
+
+type TransactionCallback = Arc<dyn Fn() + Send + Sync>;
+
+fn transaction_hooks() -> &'static Mutex<HashMap<PoolId, TransactionCallback>> {
+    static HOOKS: OnceLock<Mutex<HashMap<PoolId, TransactionCallback>>> = OnceLock::new();
+    HOOKS.get_or_init(Default::default)
+}
+
+fn transaction_opened(db: &DatabaseConnection) {
+    if !TRANSACTION_HOOKED.load(Ordering::Relaxed) {
+        return;
+    }
+    let Some(pool) = pool_id(db) else {
+        return;
+    };
+    let callback = transaction_hooks().lock().unwrap().get(&pool).cloned();
+    if let Some(callback) = callback {
+        callback();
+    }
+}
+
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
@@ -280,11 +354,16 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 /// the idempotency marker.
 pub async fn begin_immediate(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
     let mut options = TransactionOptions::default();
+    let mut on = db;
+    let writer;
     if db.get_database_backend() == DbBackend::Sqlite {
         options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
-        if let Some(writer) = writer_of(db) {
-            return writer.begin_with_options(options).await;
+        if let Some(found) = writer_of(db) {
+            writer = found;
+            on = &writer;
         }
     }
-    db.begin_with_options(options).await
+    let txn = on.begin_with_options(options).await?;
+    transaction_opened(db);
+    Ok(txn)
 }
