@@ -212,3 +212,92 @@ on_both!(a_token_over_its_rate_is_told_to_retry_later, |app| {
         StatusCode::OK
     );
 });
+
+/// `createAccount` of `name` with `directives` on the field.
+fn create_with(name: &str, directives: &str) -> String {
+    format!(
+        "mutation {{ createAccount(input: {{name: \"{name}\", account_status_id: 1, account_type_id: 1, company_id: 1, primary_contact: {{name: \"{name}\"}}}}) {directives} {{ id name }} }}"
+    )
+}
+
+async fn post_to(router: &axum::Router, token: &str, query: &str) -> serde_json::Value {
+    let request = common::graphql_request(Some(token), json!({ "query": query }).to_string());
+    let (status, _, bytes) = common::answer(router, request).await;
+    assert_eq!(status, StatusCode::OK);
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+on_both!(
+    a_field_with_one_directive_over_the_limit_is_refused_and_writes_nothing,
+    |app| {
+        // The default, 5: six on one field are refused before anything runs.
+        let before = app.fingerprint().await;
+        let body = app
+            .gql(
+                &create_with("Six", &" @include(if: true)".repeat(6)),
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            error_code(&body).as_deref(),
+            Some("QUERY_TOO_COMPLEX"),
+            "{body}"
+        );
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("6 directives; at most 5"), "{message}");
+        assert!(body["data"].is_null(), "{body}");
+        assert_eq!(app.fingerprint().await, before, "nothing is written");
+        let body = app
+            .gql(
+                &create_with("Five", &" @include(if: true)".repeat(5)),
+                json!({}),
+            )
+            .await;
+        // Five pass the limit: what refuses them is GraphQL's own rule against repeating a
+        // directive (only `@include` and `@skip` apply to a field), not their number.
+        assert_eq!(
+            error_code(&body).as_deref(),
+            Some("VALIDATION_FAILED"),
+            "{body}"
+        );
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Duplicate directive"),
+            "{body}"
+        );
+        assert_eq!(app.fingerprint().await, before, "nothing is written");
+
+        // Set lower (FATHOM_MAX_DIRECTIVES=2): two pass and the account is made; three are refused.
+        let mut config = fathom::config::Config::for_database(&app.url);
+        config.limits.max_directives = 2;
+        let router = fathom::app::router(app.db.clone(), &config).unwrap();
+        let made = post_to(
+            &router,
+            &app.token,
+            &create_with("Two", "@include(if: true) @skip(if: false)"),
+        )
+        .await;
+        assert!(made.get("errors").is_none(), "{made}");
+        assert_eq!(made["data"]["createAccount"]["name"], "Two");
+        let before = app.fingerprint().await;
+        let body = post_to(
+            &router,
+            &app.token,
+            &create_with(
+                "Three",
+                "@include(if: true) @skip(if: false) @include(if: true)",
+            ),
+        )
+        .await;
+        assert_eq!(
+            error_code(&body).as_deref(),
+            Some("QUERY_TOO_COMPLEX"),
+            "{body}"
+        );
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("3 directives; at most 2"), "{message}");
+        assert_eq!(app.fingerprint().await, before, "nothing is written");
+    }
+);

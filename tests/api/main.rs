@@ -12,6 +12,7 @@ mod catalog;
 mod cli;
 mod collections;
 mod compiled;
+mod cors;
 mod crash;
 mod disconnect;
 mod errors;
