@@ -6,7 +6,6 @@
 use serde_json::json;
 
 use crate::common;
-use crate::on_both;
 
 const CREATE: &str = "mutation($input: CreateAccountMutationInput) { createAccount(input: $input) { id contacts { entities { id name phone_numbers { entities { id country number number_formatted extension phone_number_type_id contact { name } } } } } } }";
 
