@@ -31,7 +31,7 @@ use crate::graphql::loader::RelLoader;
 use crate::http::media::RequestErrors;
 use crate::http::{context, error_body};
 use crate::metrics::Metrics;
-use crate::service::users;
+use crate::service::{access::tokens, base::clock};
 
 mod idempotency;
 
@@ -302,8 +302,8 @@ async fn authenticate_stamped(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<(crate::auth::CurrentUser, (String, String)), Response> {
-    let answer = match users::parse_bearer(bearer_of(headers)) {
-        Ok(token) => users::authenticate_stamped(&state.db, &token)
+    let answer = match tokens::parse_bearer(bearer_of(headers)) {
+        Ok(token) => tokens::authenticate_stamped(&state.db, &token)
             .await
             .map(|(user, stamp)| (user, (token.hash(), stamp))),
         Err(err) => Err(err),
@@ -414,7 +414,7 @@ async fn execute_as(
         resp
     };
     let from_cache = cached
-        .then(|| users::parse_bearer(bearer_of(&headers)).ok())
+        .then(|| tokens::parse_bearer(bearer_of(&headers)).ok())
         .flatten()
         .and_then(|token| {
             let hash = token.hash();
@@ -644,12 +644,12 @@ async fn execute_as(
         // work is aborted (at its next await; everything before it is bounded by the guard).
         // The task keeps the request's context (its id for INTERNAL errors).
         let schema = state.schema.clone();
-        let fixed_now = crate::service::fixed_now();
+        let fixed_now = clock::fixed_now();
         let task = tokio::spawn(context::scope(
             request_context.clone(),
-            crate::service::idempotency::carry(async move {
+            crate::service::base::idempotency::carry(async move {
                 match fixed_now {
-                    Some(at) => crate::service::at_instant(at, schema.execute(request)).await,
+                    Some(at) => clock::at_instant(at, schema.execute(request)).await,
                     None => schema.execute(request).await,
                 }
             }),

@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
-use crate::{app, db, graphql, service};
+use crate::{app, db, graphql, service, tooling};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -48,7 +48,7 @@ pub enum Command {
         date: Option<chrono::NaiveDate>,
         /// Accounts billed per transaction. Progress goes to standard error; an interrupted
         /// pass can be run again: it bills what is left.
-        #[arg(long, env = "FATHOM_BILLING_BATCH", default_value_t = service::billing::DEFAULT_BATCH)]
+        #[arg(long, env = "FATHOM_BILLING_BATCH", default_value_t = service::billing::pass::DEFAULT_BATCH)]
         batch: u64,
     },
     /// Carry out due scheduled events and deliver webhook dispatches, without serving HTTP.
@@ -57,7 +57,7 @@ pub enum Command {
         #[arg(long)]
         once: bool,
         /// Events carried out per transaction.
-        #[arg(long, env = "FATHOM_SCHEDULER_BATCH", default_value_t = service::scheduled::DEFAULT_BATCH)]
+        #[arg(long, env = "FATHOM_SCHEDULER_BATCH", default_value_t = service::lifecycle::scheduled::DEFAULT_BATCH)]
         batch: u64,
     },
     /// Generate a realistic book of accounts with history (for benchmarks).
@@ -148,12 +148,12 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
         } => {
             let conn = db::connect(&config.database_url).await?;
             db::migrate(&conn).await?;
-            service::seed::seed_defaults(&conn).await?;
-            let txn = service::begin_write(&conn).await?;
-            let found = match service::users::find_by_username(&txn, &user).await? {
+            tooling::seed::seed_defaults(&conn).await?;
+            let txn = service::base::store::begin_write(&conn).await?;
+            let found = match service::access::tokens::find_by_username(&txn, &user).await? {
                 Some(u) => u,
-                None if !service::users::any_user(&txn).await? && user == "admin" => {
-                    service::users::create_user(
+                None if !service::access::tokens::any_user(&txn).await? && user == "admin" => {
+                    service::access::tokens::create_user(
                         &txn,
                         "admin",
                         "Administrator",
@@ -164,7 +164,7 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
                 }
                 None => return Err(AppError::NotFound(format!("no user named {user}"))),
             };
-            let (_, token) = service::users::create_token(&txn, found.id, &name).await?;
+            let (_, token) = service::access::tokens::create_token(&txn, found.id, &name).await?;
             txn.commit().await?;
             println!("{}", token.as_str());
             Ok(ExitCode::SUCCESS)
@@ -180,10 +180,10 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
         } => {
             let conn = db::connect(&config.database_url).await?;
             db::migrate(&conn).await?;
-            if let Some(token) = service::seed::seed_defaults(&conn).await? {
+            if let Some(token) = tooling::seed::seed_defaults(&conn).await? {
                 eprintln!("admin token (shown once): {token}");
             }
-            let user = service::user_management::create_from_cli(
+            let user = service::access::users::create_from_cli(
                 &conn,
                 &username,
                 &role,
@@ -197,14 +197,16 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
         Command::Bill { date, batch } => {
             let conn = db::connect(&config.database_url).await?;
             db::migrate(&conn).await?;
-            service::seed::seed_defaults(&conn).await?;
+            tooling::seed::seed_defaults(&conn).await?;
             let date = match date {
                 Some(d) => d,
-                None => service::settings::local_date(&conn, service::now()).await?,
+                None => {
+                    service::base::settings::local_date(&conn, service::base::clock::now()).await?
+                }
             };
             let started = std::time::Instant::now();
             let mut shown = started;
-            let report = service::billing::run_pass_with(&conn, date, batch, |p| {
+            let report = service::billing::pass::run_pass_with(&conn, date, batch, |p| {
                 // A line a second at most (and the last one).
                 if shown.elapsed().as_secs_f64() >= 1.0 || p.seen == p.due {
                     shown = std::time::Instant::now();
@@ -237,25 +239,34 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
         Command::RunScheduled { once, batch } => {
             let conn = db::connect(&config.database_url).await?;
             db::migrate(&conn).await?;
-            service::seed::seed_defaults(&conn).await?;
+            tooling::seed::seed_defaults(&conn).await?;
             if once {
-                let report = service::scheduled::run_due_in(&conn, service::now(), batch).await?;
+                let report = service::lifecycle::scheduled::run_due_in(
+                    &conn,
+                    service::base::clock::now(),
+                    batch,
+                )
+                .await?;
                 println!(
                     "scheduled events: {} completed, {} failed, {} to retry",
                     report.completed, report.failed, report.retried
                 );
                 let delivery =
-                    service::webhook_delivery::Delivery::new(config.limits.webhooks.policy())?;
-                let sent =
-                    service::webhook_delivery::deliver_due(&conn, &delivery, service::now(), 1000)
-                        .await?;
+                    service::webhooks::delivery::Delivery::new(config.limits.webhooks.policy())?;
+                let sent = service::webhooks::delivery::deliver_due(
+                    &conn,
+                    &delivery,
+                    service::base::clock::now(),
+                    1000,
+                )
+                .await?;
                 println!(
                     "webhooks: {} delivered, {} failed attempt(s), {} given up",
                     sent.delivered, sent.failed_attempts, sent.given_up
                 );
             } else {
                 let delivery =
-                    service::webhook_delivery::Delivery::new(config.limits.webhooks.policy())?;
+                    service::webhooks::delivery::Delivery::new(config.limits.webhooks.policy())?;
                 tokio::spawn(crate::worker::webhook_loop(conn.clone(), delivery));
                 crate::worker::scheduler_loop(conn, batch).await;
             }
@@ -264,11 +275,11 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
         Command::Seed { accounts, months } => {
             let conn = db::connect(&config.database_url).await?;
             db::migrate(&conn).await?;
-            if let Some(token) = service::seed::seed_defaults(&conn).await? {
+            if let Some(token) = tooling::seed::seed_defaults(&conn).await? {
                 eprintln!("admin token (shown once): {token}");
             }
             let summary =
-                service::book::seed_book(&conn, accounts, months, &SeedBar::new(accounts)).await?;
+                tooling::book::seed_book(&conn, accounts, months, &SeedBar::new(accounts)).await?;
             let secs = summary.elapsed.as_secs_f64();
             let total = summary.total_rows();
             println!(
@@ -294,12 +305,12 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
 
 /// `fathom verify`: reads only (no migration), prints as it goes.
 async fn verify(config: &Config) -> AppResult<ExitCode> {
-    use service::verify::Progress;
     use std::io::Write;
+    use tooling::verify::Progress;
     let conn = db::connect(&config.database_url).await?;
     let mut printed = 0u64;
     let mut out = std::io::stdout();
-    let report = service::verify::verify(&conn, |progress| {
+    let report = tooling::verify::verify(&conn, |progress| {
         // A closed stdout (`| head`) must not stop the check: its exit status still counts.
         let _ = match progress {
             Progress::Violation(v) if printed < MAX_PRINTED_VIOLATIONS => {
@@ -330,9 +341,9 @@ async fn serve(config: Config, demo: bool) -> AppResult<()> {
     // Migrations and seeding may run long: they get a connection without a statement limit.
     let setup = db::connect(&config.database_url).await?;
     db::migrate(&setup).await?;
-    let token = service::seed::seed_defaults(&setup).await?;
+    let token = tooling::seed::seed_defaults(&setup).await?;
     if demo {
-        service::seed::seed_demo(&setup).await?;
+        tooling::seed::seed_demo(&setup).await?;
     }
     setup.close().await?;
     let jobs =
@@ -345,7 +356,7 @@ async fn serve(config: Config, demo: bool) -> AppResult<()> {
     )
     .await?;
     let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
-    let delivery = service::webhook_delivery::Delivery::new(config.limits.webhooks.policy())?;
+    let delivery = service::webhooks::delivery::Delivery::new(config.limits.webhooks.policy())?;
     crate::worker::spawn(conn.clone(), metrics.clone(), delivery, jobs);
     let router = app::router_with_metrics(conn, &config, metrics)?;
     let listener = TcpListener::bind(&config.bind)
@@ -389,7 +400,7 @@ impl SeedBar {
     }
 }
 
-impl service::book::Progress for SeedBar {
+impl tooling::book::Progress for SeedBar {
     fn written(&self, rows: u64, estimate: u64, done: u64, accounts: u64) {
         self.0.set_length(estimate);
         self.0.set_position(rows);

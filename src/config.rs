@@ -1,5 +1,6 @@
 //! Configuration from flags and the environment (DESIGN §2, §7).
 
+use crate::service::webhooks::endpoints;
 use clap::Args;
 
 #[derive(Debug, Clone, Args)]
@@ -216,8 +217,8 @@ pub struct WebhookOptions {
 }
 
 impl WebhookOptions {
-    pub fn policy(&self) -> crate::service::webhooks::Policy {
-        crate::service::webhooks::Policy {
+    pub fn policy(&self) -> endpoints::Policy {
+        endpoints::Policy {
             allow_http: self.allow_http,
             allow_private: self.allow_private,
         }

@@ -6,11 +6,13 @@
 //! services live in the `fathom-core` crate (`crates/core`), which knows nothing of GraphQL or
 //! HTTP; its modules are re-exported here under their own names.
 //!
-//! A request walks: router ([`app`]) → authentication ([`auth`], [`service::users`]) →
+//! A request walks: router ([`app`]) → authentication ([`auth`], [`service::access::tokens`]) →
 //! resolver ([`graphql`]) → service ([`service`], one transaction) → entities ([`entity`]) →
 //! database, and back. ARCHITECTURE.md draws the whole map.
 
-pub use fathom_core::{auth, db, domain, entity, error, rate_limit, replica, service, sonar_enums};
+pub use fathom_core::{
+    auth, db, domain, entity, error, rate_limit, replica, service, sonar_enums, tooling,
+};
 
 pub mod app;
 pub mod cli;

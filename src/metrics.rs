@@ -24,7 +24,7 @@ use metrics_exporter_prometheus::{
 };
 use sea_orm::{DatabaseConnection, DatabaseConnectionType};
 
-use crate::service::billing::PassReport;
+use crate::service::{base::clock, billing::pass::PassReport, lifecycle::scheduled};
 
 /// How many distinct operation names get a series of their own.
 pub const MAX_OPERATION_NAMES: usize = 200;
@@ -222,12 +222,10 @@ impl Metrics {
         self.relation_batches_counter
             .absolute(self.relation_batches.load(Ordering::Relaxed));
         let pool = pool_state(db);
-        let lag = match crate::service::scheduled::oldest_due(db, crate::service::now()).await {
+        let lag = match scheduled::oldest_due(db, clock::now()).await {
             Ok(oldest) => Some(
                 oldest
-                    .map(|at| {
-                        (crate::service::now() - at).num_milliseconds().max(0) as f64 / 1000.0
-                    })
+                    .map(|at| (clock::now() - at).num_milliseconds().max(0) as f64 / 1000.0)
                     .unwrap_or(0.0),
             ),
             Err(err) => {

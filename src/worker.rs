@@ -13,8 +13,12 @@ use sea_orm::DatabaseConnection;
 
 use crate::config::Jobs;
 use crate::metrics::Metrics;
-use crate::service::webhook_delivery::{self, Delivery};
-use crate::service::{billing, idempotency, now, scheduled, settings};
+use crate::service::{
+    base::{clock::now, idempotency, settings},
+    billing::pass,
+    lifecycle::scheduled,
+    webhooks::delivery::{self, Delivery},
+};
 
 pub const BILLING_INTERVAL: Duration = Duration::from_secs(3600);
 
@@ -38,7 +42,7 @@ pub const WEBHOOK_POLL: Duration = Duration::from_millis(500);
 /// Delivers webhook dispatches as they fall due, forever.
 pub async fn webhook_loop(db: DatabaseConnection, delivery: Delivery) {
     loop {
-        let busy = match webhook_delivery::deliver_due(&db, &delivery, now(), 64).await {
+        let busy = match delivery::deliver_due(&db, &delivery, now(), 64).await {
             Ok(report) => {
                 if report.failed_attempts > 0 || report.given_up > 0 {
                     tracing::warn!(?report, "webhook deliveries failed");
@@ -114,11 +118,11 @@ fn spawn_billing(db: DatabaseConnection, metrics: Arc<Metrics>) -> tokio::task::
 pub async fn bill_today(
     db: &DatabaseConnection,
     metrics: &Metrics,
-) -> crate::error::AppResult<billing::PassReport> {
+) -> crate::error::AppResult<pass::PassReport> {
     let started = Instant::now();
     let result = async {
         let today = settings::local_date(db, now()).await?;
-        let report = billing::run_pass(db, today).await?;
+        let report = pass::run_pass(db, today).await?;
         if report.accounts_billed > 0 {
             tracing::info!(?report, %today, "billing pass");
         }

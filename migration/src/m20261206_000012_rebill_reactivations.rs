@@ -1,5 +1,5 @@
 //! A reactivation inside a period already billed charges the days of it that its credits
-//! gave back (`service::reactivation`), and the billing passes are recorded.
+//! gave back (`service::billing::reactivation`), and the billing passes are recorded.
 //!
 //! - `debits.reactivation_account_event_id`: the `ACTIVATED` account event whose reactivation
 //!   charged the debit. Such a debit may start on the same day as an earlier one of its

@@ -1,7 +1,7 @@
 //! `Idempotency-Key` on `POST /api/graphql` (DESIGN §5), the HTTP side: the header, the
 //! body's fingerprint, the answers that do not run the request (a replay, 422, 409), and
 //! what is kept of the answer of one that ran. How keys are kept, and why a crash leaves
-//! nothing half-recorded, is in [`crate::service::idempotency`].
+//! nothing half-recorded, is in [`crate::service::base::idempotency`].
 //!
 //! - The key is 1 to 255 visible ASCII characters, sent once; otherwise HTTP 400,
 //!   `VALIDATION_FAILED` with `extensions.field` `Idempotency-Key`. It belongs to the token:
@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use super::{app_error_response, authenticate, post_once, AppState};
 use crate::auth::CheckedToken;
 use crate::error::AppError;
-use crate::service::idempotency::{self, Claim, Stored, MAX_KEY_CHARS};
+use crate::service::base::idempotency::{self, Claim, Stored, MAX_KEY_CHARS};
 
 pub const KEY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");
 pub const REPLAYED_HEADER: HeaderName = HeaderName::from_static("idempotency-replayed");

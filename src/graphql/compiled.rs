@@ -1,7 +1,7 @@
 //! The compiled read path: a query whose every field the compiler understands (root
 //! collections, their pages, columns, relations, `page_info`, `__typename`, with aliases,
 //! fragments, `@skip`/`@include` and variables) is answered by one SQL statement
-//! ([`crate::service::selection`]) and written straight to JSON, without the general
+//! ([`crate::service::read::selection`]) and written straight to JSON, without the general
 //! executor building a value per field.
 //!
 //! It is an optimisation only. Anything else — another root field, a computed field, a
@@ -31,8 +31,10 @@ use super::defs;
 use super::entity_def::{EntityDef, RelDef};
 use super::scalars;
 use crate::auth::CurrentUser;
-use crate::service::collection;
-use crate::service::selection::{self, ColumnKind, Item, Join, Page, RowShape};
+use crate::service::read::{
+    collection,
+    selection::{self, ColumnKind, Item, Join, Page, RowShape},
+};
 
 /// The extension of the validating schema ([`super::build_validator`]): a request that
 /// passed validation stops where execution would begin.

@@ -20,7 +20,7 @@ use async_graphql::parser::types::{
 use async_graphql::Variables;
 use async_graphql_value::{ConstValue, Value};
 
-use crate::service::collection::{DEFAULT_RECORDS_PER_PAGE, MAX_RECORDS_PER_PAGE};
+use crate::service::read::collection::{DEFAULT_RECORDS_PER_PAGE, MAX_RECORDS_PER_PAGE};
 
 /// What one root field of a mutation costs besides its selection: a write, with its audit row
 /// and transaction, weighs about as much as a page of ten thousand cells. With the default

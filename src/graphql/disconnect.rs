@@ -8,8 +8,10 @@ use super::inputs::{id_arg, optional_input};
 use super::objects::type_ref;
 use super::{allowed, db, gql};
 use crate::auth::Permission;
-use crate::service::disconnect::{self, DisconnectPlan};
-use crate::service::transactions::PlannedCredit;
+use crate::service::{
+    billing::transactions::PlannedCredit,
+    lifecycle::disconnect::{self, DisconnectPlan},
+};
 
 pub fn mutation_field() -> Field {
     super::field("disconnectAccount", TypeRef::named("Account"), |ctx| {

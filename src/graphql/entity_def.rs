@@ -11,8 +11,13 @@ use sea_orm::{Condition, DatabaseConnection, EntityTrait, IdenStatic, ModelTrait
 
 use crate::auth::Permission;
 use crate::error::AppResult;
-use crate::service::collection::{self, CollectionArgs, Page};
-use crate::service::selection::{ColumnKind, Table};
+use crate::service::{
+    base::{store, values::Page},
+    read::{
+        collection::{self, CollectionArgs},
+        selection::{ColumnKind, Table},
+    },
+};
 
 /// A model of any entity, with its type erased; what object types resolve their fields from.
 pub struct Row(pub Box<dyn Any + Send + Sync>);
@@ -240,7 +245,7 @@ where
 
     fn get(&self, model: &(dyn Any + Send + Sync), column: &str) -> Option<Value> {
         let model = model_of::<E::Model>(model)?;
-        let col = collection::column::<E>(column).ok()?;
+        let col = store::column::<E>(column).ok()?;
         Some(model.get(col))
     }
 

@@ -1,4 +1,4 @@
-//! Mutation fields under an `Idempotency-Key` ([`crate::service::idempotency`]): every
+//! Mutation fields under an `Idempotency-Key` ([`crate::service::base::idempotency`]): every
 //! mutation resolver runs through [`field`]. Without a key it only runs the resolver. With
 //! one, the field's transaction records it under the key; and when an earlier attempt with
 //! the key already committed this field (it stopped before answering), the field is not
@@ -14,8 +14,10 @@ use sea_orm::Condition;
 use super::queries::SuccessResponse;
 use super::{db, defs, inputs::id_arg};
 use crate::error::AppError;
-use crate::service::collection::{Clause, CollectionArgs, FilterValue, Op};
-use crate::service::idempotency::{self, bare_type, Done, FieldStart};
+use crate::service::{
+    base::idempotency::{self, bare_type, Done, FieldStart},
+    read::collection::{Clause, CollectionArgs, FilterValue, Op},
+};
 
 /// Runs the mutation field `run`, which returns a `returns` (its GraphQL type).
 pub async fn field<'v, F>(

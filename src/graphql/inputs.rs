@@ -1,16 +1,16 @@
 //! Mutation input types, with Sonar's names and fields: built from the service layer's own
-//! input structs ([`crate::service::INPUT_TYPES`], declared once with `fathom_core::input!`),
+//! input structs ([`crate::service::inputs::INPUT_TYPES`], declared once with `fathom_core::input!`),
 //! and deserialized only into them.
 
 use async_graphql::dynamic::{InputObject, InputValue, ResolverContext};
 
 use super::objects::type_ref;
 use crate::error::AppError;
-use crate::service::input::{Input, InputType};
+use crate::service::base::input::{Input, InputType};
 
 /// Every mutation input type of the schema.
 pub fn input_types() -> Vec<InputObject> {
-    crate::service::INPUT_TYPES
+    crate::service::inputs::INPUT_TYPES
         .iter()
         .map(|input| {
             input
@@ -38,7 +38,7 @@ fn unknown_field(value: &serde_json::Value, input: &InputType) -> Option<String>
         let nested = field
             .graphql_type
             .trim_matches(|c| c == '[' || c == ']' || c == '!');
-        let Some(nested) = crate::service::INPUT_TYPES
+        let Some(nested) = crate::service::inputs::INPUT_TYPES
             .iter()
             .find(|t| t.name == nested)
         else {
@@ -101,7 +101,7 @@ pub fn id_arg(ctx: &ResolverContext<'_>) -> Result<i64, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::accounts::CreateAccount;
+    use crate::service::lifecycle::accounts::CreateAccount;
     use serde_json::json;
 
     /// The resolvers' own check, behind GraphQL's validation: the path of the first field the

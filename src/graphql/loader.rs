@@ -5,13 +5,15 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use crate::service::collection;
+use crate::service::{
+    base::values::Page,
+    read::collection::{self, CollectionArgs},
+};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader as LoaderTrait};
 use sea_orm::DatabaseConnection;
 
 use super::entity_def::{AnyModel, EntityDef};
 use crate::error::AppError;
-use crate::service::collection::{CollectionArgs, Page};
 
 #[derive(Clone)]
 pub struct RelKey {

@@ -37,12 +37,13 @@ use sea_orm::DatabaseConnection;
 use crate::auth::{CurrentUser, Permission};
 use crate::config::Limits;
 use crate::error::AppError;
+use crate::service::webhooks::delivery;
 
 /// Shared state resolvers read from the schema data.
 pub struct State {
     pub db: DatabaseConnection,
     /// How webhooks are sent (`generateTestWebhook`) and where they may go.
-    pub webhooks: crate::service::webhook_delivery::Delivery,
+    pub webhooks: delivery::Delivery,
     /// The read replica, if any (`FATHOM_READ_REPLICA_URL`).
     pub replica: Option<std::sync::Arc<crate::replica::Replica>>,
 }
@@ -185,7 +186,7 @@ fn schema_builder(
         .register(mutations::mutation_type())
         .data(State {
             db,
-            webhooks: crate::service::webhook_delivery::Delivery::new(limits.webhooks.policy())
+            webhooks: delivery::Delivery::new(limits.webhooks.policy())
                 .expect("the webhook HTTP client"),
             replica,
         })

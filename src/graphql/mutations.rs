@@ -11,11 +11,15 @@ use crate::auth::Permission::{
     AccountsWrite, BillingWrite, ScheduledEventsWrite, SettingsWrite, UsersManage, WebhooksManage,
 };
 use crate::error::AppError;
-use crate::service::services as billing_services;
-use crate::service::transactions::{self, Transaction};
 use crate::service::{
-    accounts, addresses, catalog, contacts, invoicing, scheduled, settings_changes,
-    user_management, users, webhook_delivery, webhooks,
+    access::{tokens, users},
+    billing::{
+        invoicing, services as billing_services,
+        transactions::{self, Transaction},
+    },
+    configuration::{self, catalog},
+    lifecycle::{accounts, addresses, contacts, hierarchy, scheduled},
+    webhooks::{delivery, endpoints},
 };
 
 fn row<'a, M: std::any::Any + Send + Sync>(model: M) -> Option<FieldValue<'a>> {
@@ -57,12 +61,12 @@ fn user_mutations(object: Object) -> Object {
         .field(mutation!("createUser" -> "User", [("input", "CreateUserMutationInput")],
             "Creates a user (USERS_MANAGE). The username must be free (else CONFLICT); without role_id the user gets the Read Only role. Give them a token with `fathom token create --user USERNAME`.", |ctx| {
             let user = allowed(&ctx, UsersManage)?;
-            Ok(row(user_management::create(db(&ctx), user.user_id, input(&ctx, "input")?).await?))
+            Ok(row(users::create(db(&ctx), user.user_id, input(&ctx, "input")?).await?))
         }))
         .field(mutation!("updateUser" -> "User", [("id", "Int64Bit!"), ("input", "UpdateUserMutationInput")],
             "Changes a user (USERS_MANAGE). Disabling a user stops their tokens on their next request. At least one enabled user with USERS_MANAGE always remains: nobody can disable themselves or give themselves a role without USERS_MANAGE (VALIDATION_FAILED).", |ctx| {
             let user = allowed(&ctx, UsersManage)?;
-            Ok(row(user_management::update(db(&ctx), user.user_id, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
+            Ok(row(users::update(db(&ctx), user.user_id, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
         }))
 }
 
@@ -72,7 +76,7 @@ fn webhook_mutations(object: Object) -> Object {
             "Creates a webhook endpoint and its subscriptions (WEBHOOKS_MANAGE). The answer's signing_secret is shown this once.", |ctx| {
             let user = allowed(&ctx, WebhooksManage)?;
             let policy = super::webhooks::delivery(&ctx).policy();
-            let model = webhooks::create_endpoint(db(&ctx), policy, user.user_id, input(&ctx, "input")?).await?;
+            let model = endpoints::create_endpoint(db(&ctx), policy, user.user_id, input(&ctx, "input")?).await?;
             let secret = model.signing_secret.clone();
             Ok(Some(FieldValue::owned_any(Row::new(WithSecret { model, secret }))))
         }))
@@ -80,31 +84,31 @@ fn webhook_mutations(object: Object) -> Object {
             "Changes a webhook endpoint (WEBHOOKS_MANAGE); model_events, when given, replaces its subscriptions.", |ctx| {
             let user = allowed(&ctx, WebhooksManage)?;
             let policy = super::webhooks::delivery(&ctx).policy();
-            Ok(row(webhooks::update_endpoint(db(&ctx), policy, user.user_id, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
+            Ok(row(endpoints::update_endpoint(db(&ctx), policy, user.user_id, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
         }))
         .field(mutation!("deleteWebhookEndpoint" -> "SuccessResponse", [("id", "Int64Bit!")],
             "Deletes a webhook endpoint and its subscriptions (WEBHOOKS_MANAGE); its pending dispatches are given up. Dispatches and attempts stay readable.", |ctx| {
             let user = allowed(&ctx, WebhooksManage)?;
             let id = id_arg(&ctx)?;
-            webhooks::delete_endpoint(db(&ctx), user.user_id, id).await?;
+            endpoints::delete_endpoint(db(&ctx), user.user_id, id).await?;
             Ok(deleted("webhook endpoint", id))
         }))
         .field(mutation!("createWebhookEndpointEvent" -> "WebhookEndpointEvent", [("input", "CreateWebhookEndpointEventMutationInput")],
             "Subscribes an endpoint to one more model/event pair (WEBHOOKS_MANAGE); CONFLICT when it already is.", |ctx| {
             let user = allowed(&ctx, WebhooksManage)?;
-            Ok(row(webhooks::create_event(db(&ctx), user.user_id, input(&ctx, "input")?).await?))
+            Ok(row(endpoints::create_event(db(&ctx), user.user_id, input(&ctx, "input")?).await?))
         }))
         .field(mutation!("deleteWebhookEndpointEvent" -> "SuccessResponse", [("id", "Int64Bit!")],
             "Unsubscribes an endpoint from a pair (WEBHOOKS_MANAGE).", |ctx| {
             let user = allowed(&ctx, WebhooksManage)?;
             let id = id_arg(&ctx)?;
-            webhooks::delete_event(db(&ctx), user.user_id, id).await?;
+            endpoints::delete_event(db(&ctx), user.user_id, id).await?;
             Ok(deleted("webhook endpoint event", id))
         }))
         .field(mutation!("generateTestWebhook" -> "WebhookTestResponse", [("id", "Int64Bit!")],
             "POSTs a signed test payload (event TEST) to endpoint id now, enabled or not, and answers what came back (WEBHOOKS_MANAGE). Nothing is stored.", |ctx| {
             allowed(&ctx, WebhooksManage)?;
-            let answer = webhook_delivery::send_test(db(&ctx), super::webhooks::delivery(&ctx), id_arg(&ctx)?).await?;
+            let answer = delivery::send_test(db(&ctx), super::webhooks::delivery(&ctx), id_arg(&ctx)?).await?;
             Ok(Some(FieldValue::owned_any(answer)))
         }))
 }
@@ -176,12 +180,12 @@ fn account_mutations() -> Object {
         .field(mutation!("updateSystemSettings" -> "SystemSetting", [("input", "UpdateSystemSettingsMutationInput")],
             "Changes the instance time zone.", |ctx| {
             let user = allowed(&ctx, SettingsWrite)?;
-            Ok(row(settings_changes::update_system_settings(db(&ctx), user.user_id, optional_input(&ctx, "input")?).await?))
+            Ok(row(configuration::settings::update_system_settings(db(&ctx), user.user_id, optional_input(&ctx, "input")?).await?))
         }))
         .field(mutation!("updateBillingSettings" -> "BillingSetting", [("input", "UpdateBillingSettingsMutationInput")],
             "Changes the global billing settings. The disconnect status must not activate accounts.", |ctx| {
             let user = allowed(&ctx, SettingsWrite)?;
-            Ok(row(settings_changes::update_billing_settings(db(&ctx), user.user_id, optional_input(&ctx, "input")?).await?))
+            Ok(row(configuration::settings::update_billing_settings(db(&ctx), user.user_id, optional_input(&ctx, "input")?).await?))
         }))
         .field(mutation!("createAccountStatus" -> "AccountStatus", [("input", "CreateAccountStatusMutationInput")],
             "Creates an account status.", |ctx| {
@@ -245,13 +249,13 @@ fn account_mutations() -> Object {
         .field(mutation!("linkAccounts" -> "Account", [("id", "Int64Bit!"), ("input", "LinkAccountsMutationInput")],
             "Makes input.child_account_id a child of the account id. Returns the parent.", |ctx| {
             let user = allowed(&ctx, AccountsWrite)?;
-            let link: crate::service::hierarchy::LinkAccounts = input(&ctx, "input")?;
-            Ok(row(crate::service::hierarchy::link(db(&ctx), user.user_id, id_arg(&ctx)?, link.child_account_id.0).await?))
+            let link: hierarchy::LinkAccounts = input(&ctx, "input")?;
+            Ok(row(hierarchy::link(db(&ctx), user.user_id, id_arg(&ctx)?, link.child_account_id.0).await?))
         }))
         .field(mutation!("unlinkAccounts" -> "Account", [("id", "Int64Bit!")],
             "Detaches the child account id from its parent; it needs a contact with an email address or a mailing address (else NO_BILLING_CONTACT).", |ctx| {
             let user = allowed(&ctx, AccountsWrite)?;
-            Ok(row(crate::service::hierarchy::unlink(db(&ctx), user.user_id, id_arg(&ctx)?).await?))
+            Ok(row(hierarchy::unlink(db(&ctx), user.user_id, id_arg(&ctx)?).await?))
         }))
         .field(mutation!("createServiceableAddress" -> "Address", [("input", "CreateServiceableAddressMutationInput")],
             "Creates a serviceable address, free to be assigned to an account.", |ctx| {
@@ -290,15 +294,15 @@ fn account_mutations() -> Object {
         .field(mutation!("createPersonalAccessToken" -> "PersonalAccessToken", [("input", "CreatePersonalAccessTokenMutationInput")],
             "Creates a token for the calling user. The response carries the token; it is never shown again.", |ctx| {
             let user = super::caller(&ctx).map_err(|_| AppError::Unauthenticated("a personal access token is required".into()))?;
-            let create: users::CreatePersonalAccessToken = input(&ctx, "input")?;
-            let (model, token) = users::create_token_for_caller(db(&ctx), user.user_id, &create.name).await?;
+            let create: tokens::CreatePersonalAccessToken = input(&ctx, "input")?;
+            let (model, token) = tokens::create_token_for_caller(db(&ctx), user.user_id, &create.name).await?;
             Ok(Some(FieldValue::owned_any(Row::new(WithSecret { model, secret: token.as_str().to_owned() }))))
         }))
         .field(mutation!("deletePersonalAccessToken" -> "SuccessResponse", [("id", "Int64Bit!")],
             "Deletes one of the caller's tokens (another user's needs USERS_MANAGE). It stops working at once.", |ctx| {
             let user = super::caller(&ctx).map_err(|_| AppError::Unauthenticated("a personal access token is required".into()))?;
             let id = id_arg(&ctx)?;
-            users::delete_token(db(&ctx), user, id).await?;
+            tokens::delete_token(db(&ctx), user, id).await?;
             Ok(deleted("personal access token", id))
         }))
 }

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use crate::service::collection;
+use crate::service::{
+    base::values::Page,
+    read::collection::{self, CollectionArgs},
+};
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, TypeRef,
 };
@@ -14,7 +17,6 @@ use super::entity_def::{EntityDef, RelDef, Row};
 use super::loader::{Loader, RelKey};
 use super::scalars::to_graphql;
 use super::{db, gql, require};
-use crate::service::collection::{CollectionArgs, Page};
 
 /// A page of rows, the value behind every `…Connection`.
 pub struct Connection(pub Arc<Page<Row>>);

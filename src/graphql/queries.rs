@@ -9,7 +9,10 @@ use super::entity_def::Row;
 use super::objects::{column_field, root_collection, Connection};
 use super::{caller, db, gql, require};
 use crate::auth::Permission;
-use crate::service::{settings, users};
+use crate::service::{
+    access::tokens,
+    base::{settings, values},
+};
 
 pub fn query_type() -> Object {
     let mut query = Object::new("Query");
@@ -54,7 +57,7 @@ pub fn query_type() -> Object {
             super::field("me", TypeRef::named_nn("Me"), |ctx| {
                 FieldFuture::new(async move {
                     let user = caller(&ctx)?;
-                    let model = users::get(db(&ctx), user.user_id).await.map_err(gql)?;
+                    let model = tokens::get(db(&ctx), user.user_id).await.map_err(gql)?;
                     Ok(Some(FieldValue::owned_any(Row::new(model))))
                 })
             })
@@ -67,10 +70,10 @@ pub fn query_type() -> Object {
                 |ctx| {
                     FieldFuture::new(async move {
                         let user = caller(&ctx)?;
-                        let page = users::tokens_of(db(&ctx), user.user_id)
+                        let page = tokens::tokens_of(db(&ctx), user.user_id)
                             .await
                             .map_err(gql)?;
-                        let page = crate::service::collection::Page {
+                        let page = values::Page {
                             items: page.items.into_iter().map(Row::new).collect(),
                             page: page.page,
                             records_per_page: page.records_per_page,

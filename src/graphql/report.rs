@@ -16,7 +16,7 @@ use super::{allowed, gql};
 use crate::auth::Permission::ReportsRead;
 use crate::entity::{report_activation, report_disconnection};
 use crate::error::AppError;
-use crate::service::report::{self, Period, Summary};
+use crate::service::read::report::{self, Period, Summary};
 
 fn activation_account() -> Vec<RelDef> {
     vec![one(

@@ -9,7 +9,7 @@ use async_graphql::{Name, Value};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 pub use crate::domain::{normalize_color, parse_date, parse_datetime, parse_time, valid_email};
-use crate::service::collection::FilterValue;
+use crate::service::read::collection::FilterValue;
 
 pub fn parse_i64(value: &Value) -> Option<i64> {
     match value {

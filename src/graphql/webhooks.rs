@@ -9,11 +9,15 @@ use super::objects::Connection;
 use super::{allowed, gql};
 use crate::auth::Permission::WebhooksManage;
 use crate::entity::webhook_endpoint;
-use crate::service::collection::Page;
-use crate::service::webhook_delivery::{Answer, Delivery};
-use crate::service::webhooks::MODEL_EVENTS;
+use crate::service::{
+    base::values::Page,
+    webhooks::{
+        delivery::{Answer, Delivery},
+        endpoints::MODEL_EVENTS,
+    },
+};
 
-/// The webhook delivery of the server (its HTTP client and [`crate::service::webhooks::Policy`]).
+/// The webhook delivery of the server (its HTTP client and [`crate::service::webhooks::endpoints::Policy`]).
 pub fn delivery<'a>(ctx: &async_graphql::dynamic::ResolverContext<'a>) -> &'a Delivery {
     &ctx.ctx.data_unchecked::<super::State>().webhooks
 }

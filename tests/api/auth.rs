@@ -1,5 +1,6 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use fathom::service::access::tokens;
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::json;
 
@@ -113,7 +114,7 @@ on_both!(
 /// Creates a user with a built-in role and a token for them, through the service layer (the
 /// API's `createUser` is tested in `users.rs`; a token for another user has no API path).
 async fn user_with_role(app: &common::TestApp, username: &str, role: &str) -> (i64, String) {
-    let user = fathom::service::users::create_user(
+    let user = tokens::create_user(
         &app.db,
         username,
         username,
@@ -122,7 +123,7 @@ async fn user_with_role(app: &common::TestApp, username: &str, role: &str) -> (i
     )
     .await
     .unwrap();
-    let (_, token) = fathom::service::users::create_token(&app.db, user.id, "test")
+    let (_, token) = tokens::create_token(&app.db, user.id, "test")
         .await
         .unwrap();
     (user.id, token.as_str().to_owned())

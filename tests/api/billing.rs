@@ -1,6 +1,7 @@
 use serde_json::{json, Value};
 
 use crate::common::{self, day, noon};
+use fathom::service::billing::pass;
 
 const ADD: &str = "mutation($input: AddServiceToAccountMutationInput) { addServiceToAccount(input: $input) { id service_id next_bill_date addition_prorate_date } }";
 const DEBITS: &str = "query($id: Int64Bit!) { debits(account_id: $id, sorter: [{attribute: \"id\", direction: ASC}]) { entities { id amount prorated_from prorated_to invoice_id type service_name } } }";
@@ -12,10 +13,8 @@ async fn debits(app: &common::TestApp, account: i64) -> Vec<Value> {
         .clone()
 }
 
-async fn bill(app: &common::TestApp, date: &str) -> fathom::service::billing::PassReport {
-    fathom::service::billing::run_pass(&app.db, day(date))
-        .await
-        .unwrap()
+async fn bill(app: &common::TestApp, date: &str) -> pass::PassReport {
+    pass::run_pass(&app.db, day(date)).await.unwrap()
 }
 
 on_both!(
@@ -871,9 +870,7 @@ on_both!(a_billing_batch_costs_a_fixed_number_of_statements, |app| {
     fathom::db::on_each_statement(&mut db, move |_| {
         seen.fetch_add(1, Ordering::SeqCst);
     });
-    let report = fathom::service::billing::run_pass(&db, day("2026-01-15"))
-        .await
-        .unwrap();
+    let report = pass::run_pass(&db, day("2026-01-15")).await.unwrap();
     assert_eq!(report.accounts_billed, 30);
     assert_eq!(report.invoices_created, 30);
     let statements = count.load(Ordering::SeqCst);

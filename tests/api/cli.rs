@@ -5,6 +5,7 @@ use std::process::Command;
 use axum::http::StatusCode;
 
 use crate::common;
+use fathom::service::base::clock;
 
 fn fathom(args: &[&str], database_url: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_fathom"))
@@ -96,7 +97,7 @@ on_both!(
             .unwrap()
             .unwrap();
         let mut am: fathom::entity::scheduled_event::ActiveModel = event.into();
-        am.datetime = Set(fathom::service::now() - chrono::Duration::minutes(1));
+        am.datetime = Set(clock::now() - chrono::Duration::minutes(1));
         am.update(&app.db).await.unwrap();
 
         let out = fathom(&["run-scheduled", "--once"], &app.url);

@@ -4,6 +4,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
+use fathom::service::{base::clock, billing::pass};
 use http_body_util::BodyExt;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::{json, Value};
@@ -143,7 +144,7 @@ impl TestApp {
             .await
             .expect("connect");
         fathom::db::migrate(&db).await.expect("migrate");
-        let token = fathom::service::seed::seed_defaults(&db)
+        let token = fathom::tooling::seed::seed_defaults(&db)
             .await
             .expect("seed")
             .expect("a new admin token");
@@ -483,7 +484,7 @@ pub async fn create_address(app: &TestApp, line1: &str) -> i64 {
         .unwrap()
 }
 
-/// Noon UTC of a date, as an instant for [`fathom::service::at_instant`].
+/// Noon UTC of a date, as an instant for [`fathom::service::base::clock::at_instant`].
 pub fn noon(date: &str) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::parse_from_rfc3339(&format!("{date}T12:00:00+00:00"))
         .unwrap()
@@ -502,7 +503,7 @@ impl TestApp {
         query: &str,
         variables: Value,
     ) -> Value {
-        fathom::service::at_instant(instant, self.ok(query, variables)).await
+        clock::at_instant(instant, self.ok(query, variables)).await
     }
 
     /// Creates a recurring service and returns its id.
@@ -542,7 +543,7 @@ impl TestApp {
         name: &str,
         instant: chrono::DateTime<chrono::Utc>,
     ) -> i64 {
-        fathom::service::at_instant(instant, create_account(self, name, 1)).await
+        clock::at_instant(instant, create_account(self, name, 1)).await
     }
 
     /// The number a `SELECT COUNT(*) AS n …` (or any query with one column `n`) answers.
@@ -653,9 +654,7 @@ pub async fn billed_account(app: &TestApp, name: &str) -> (i64, i64) {
         json!({"input": {"account_id": account, "service_id": fiber, "quantity": 1}}),
     )
     .await;
-    fathom::service::billing::run_pass(&app.db, day("2026-01-15"))
-        .await
-        .unwrap();
+    pass::run_pass(&app.db, day("2026-01-15")).await.unwrap();
     let install = app
         .one_time_service(&format!("{name} install"), 2500, false)
         .await;
@@ -717,7 +716,7 @@ pub async fn statements_of_a_disconnection(app: &TestApp, account: i64, other: i
         async move {
             let request = graphql_request(Some(&token), body.to_string());
             let (_, _, bytes) =
-                fathom::service::at_instant(noon("2026-02-01"), answer(&router, request)).await;
+                clock::at_instant(noon("2026-02-01"), answer(&router, request)).await;
             let answer: Value = serde_json::from_slice(&bytes).unwrap();
             assert!(answer.get("errors").is_none(), "{answer}");
         }

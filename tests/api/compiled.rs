@@ -14,6 +14,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
 use crate::common::{self, billed_account, create_account, TestApp};
+use fathom::service::access::tokens;
 
 /// Both routers, over the test's database.
 struct Pair {
@@ -248,9 +249,7 @@ on_both!(permissions_and_hidden_rows_hold_on_both_paths, |app| {
         .unwrap()
         .parse::<i64>()
         .unwrap();
-    let (_, token) = fathom::service::users::create_token(&app.db, id, "test")
-        .await
-        .unwrap();
+    let (_, token) = tokens::create_token(&app.db, id, "test").await.unwrap();
     let token = token.as_str().to_owned();
     for query in [
         "{ accounts { entities { name invoices { entities { id } } } } }",
@@ -558,9 +557,7 @@ on_both!(
             .unwrap()
             .parse()
             .unwrap();
-        let (token_row, token) = fathom::service::users::create_token(&app.db, user, "test")
-            .await
-            .unwrap();
+        let (token_row, token) = tokens::create_token(&app.db, user, "test").await.unwrap();
         let token = token.as_str().to_owned();
         let read = json!({"query": "{ accounts { entities { id } } }"});
         let (status, _) = post(&app.router, &token, &read).await;

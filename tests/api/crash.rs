@@ -12,6 +12,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::common::{self, create_address, noon};
+use fathom::service::{
+    base::{clock, settings},
+    billing::pass,
+};
 
 const ACCOUNTS: usize = 40;
 
@@ -91,16 +95,12 @@ async fn run(app: &common::TestApp) {
         accounts.push(account);
     }
     // Bill far ahead so that every account has a recurring debit running past today.
-    let today = fathom::service::settings::local_date(&app.db, fathom::service::now())
-        .await
-        .unwrap();
-    fathom::service::billing::run_pass(&app.db, common::day("2026-01-15"))
+    let today = settings::local_date(&app.db, clock::now()).await.unwrap();
+    pass::run_pass(&app.db, common::day("2026-01-15"))
         .await
         .unwrap();
     let far = (today + chrono::Duration::days(1)).to_string();
-    fathom::service::billing::run_pass(&app.db, common::day(&far))
-        .await
-        .unwrap();
+    pass::run_pass(&app.db, common::day(&far)).await.unwrap();
     for &account in &accounts {
         app.ok_at(noon(&far), "mutation($a: Int64Bit!, $s: Int64Bit!) { createAccountOneTimeTransaction(input: {account_id: $a, service_id: $s, quantity: 1}) { id } }", json!({"a": account, "s": install})).await;
     }
@@ -248,7 +248,7 @@ pub async fn due_disconnections(app: &common::TestApp, events: usize) -> Vec<i64
         app.ok_at(t0, "mutation($a: Int64Bit!) { createScheduledEvent(input: {account_id: $a, event: DISCONNECT_ACCOUNT, datetime: \"2026-02-01T12:00:00Z\", prorate: true}) { id } }", json!({"a": account})).await;
         accounts.push(account);
     }
-    fathom::service::billing::run_pass(&app.db, common::day("2026-01-15"))
+    pass::run_pass(&app.db, common::day("2026-01-15"))
         .await
         .unwrap();
     accounts

@@ -2,6 +2,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, Set, Statement};
 use serde_json::{json, Value};
 
 use crate::common::{self, billed_account, error_code, noon};
+use fathom::service::{access::tokens, base::clock, billing::pass};
 
 const ADD: &str = "mutation($input: AddServiceToAccountMutationInput) { addServiceToAccount(input: $input) { id } }";
 const PREVIEW: &str = r#"query($id: Int64Bit!, $input: DisconnectAccountMutationInput) { disconnect_account_preview(id: $id, input: $input) {
@@ -173,7 +174,7 @@ on_both!(refused_disconnections_write_nothing, |app| {
     assert_eq!(app.fingerprint().await, after_first, "and writes nothing");
 
     // Missing permission.
-    let reader = fathom::service::users::create_user(
+    let reader = tokens::create_user(
         &app.db,
         "reader",
         "Reader",
@@ -182,9 +183,7 @@ on_both!(refused_disconnections_write_nothing, |app| {
     )
     .await
     .unwrap();
-    let (_, token) = fathom::service::users::create_token(&app.db, reader.id, "t")
-        .await
-        .unwrap();
+    let (_, token) = tokens::create_token(&app.db, reader.id, "t").await.unwrap();
     let body = app
         .gql_as(token.as_str(), DISCONNECT, json!({"id": lead}))
         .await;
@@ -243,7 +242,7 @@ on_both!(
             json!({"input": {"account_id": account, "service_id": fiber, "quantity": 1}}),
         )
         .await;
-        fathom::service::billing::run_pass(&app.db, common::day("2026-01-15"))
+        pass::run_pass(&app.db, common::day("2026-01-15"))
             .await
             .unwrap();
         let preview = app
@@ -279,7 +278,7 @@ on_both!(
             .await;
         let mut ids = Vec::new();
         for event in ["DISCONNECT_ACCOUNT", "CHANGE_STATUS"] {
-            let at = fathom::service::now();
+            let at = clock::now();
             let model = fathom::entity::scheduled_event::ActiveModel {
                 account_id: Set(account),
                 event: Set(event.into()),
@@ -328,7 +327,7 @@ on_both!(
             )
         });
         let results: Vec<Value> =
-            fathom::service::at_instant(at, futures_util::future::join_all(calls)).await;
+            clock::at_instant(at, futures_util::future::join_all(calls)).await;
         let mut ok = 0;
         for body in &results {
             match error_code(body) {
@@ -392,9 +391,9 @@ on_both!(
                 .iter()
                 .map(|id| app.gql(DISCONNECT, json!({"id": id}))),
         );
-        let pass = fathom::service::billing::run_pass(&app.db, common::day("2026-01-20"));
+        let pass = pass::run_pass(&app.db, common::day("2026-01-20"));
         let (results, report) =
-            fathom::service::at_instant(at, async { tokio::join!(disconnects, pass) }).await;
+            clock::at_instant(at, async { tokio::join!(disconnects, pass) }).await;
         report.unwrap();
         for body in results {
             if let Some(code) = error_code(&body) {

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use serde_json::{json, Value};
 
 use crate::common::{self, error_code};
+use fathom::service::{base::clock, lifecycle::scheduled};
 
 const ME: &str = "{ me { name } }";
 const CREATE_ACCOUNT: &str =
@@ -142,9 +143,7 @@ on_both!(
             "2100-01-01T13:00:00+00:00"
         );
         // The worker does not take it for a due event.
-        let report = fathom::service::scheduled::run_due(&app.db, fathom::service::now())
-            .await
-            .unwrap();
+        let report = scheduled::run_due(&app.db, clock::now()).await.unwrap();
         assert_eq!(report.completed + report.failed + report.retried, 0);
         // Filters and searches refuse such instants and dates the same way.
         refused(

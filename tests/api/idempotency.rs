@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 use tower::ServiceExt;
 
 use crate::common::{self, billed_account, error_code, TestApp};
+use fathom::service::base::{clock, idempotency};
 
 const DISCONNECT: &str = "mutation($id: Int64Bit!) { disconnectAccount(id: $id, input: {prorate: true}) { id account_status_id account_status { name } disconnection_logs { entities { id final_invoice_id prorated } } } }";
 
@@ -502,19 +503,16 @@ on_both!(
     a_key_counts_for_24_hours_and_the_worker_purges_it_then,
     |app| {
         let t0 = common::noon("2026-03-01");
-        let first = fathom::service::at_instant(
-            t0,
-            keyed(app, "daily", "{\"query\": \"{ me { name } }\"}"),
-        )
-        .await;
+        let first =
+            clock::at_instant(t0, keyed(app, "daily", "{\"query\": \"{ me { name } }\"}")).await;
         assert_eq!(first.status, StatusCode::OK, "{}", first.raw);
-        let within_a_day = fathom::service::at_instant(
+        let within_a_day = clock::at_instant(
             t0 + chrono::Duration::hours(23),
             keyed(app, "daily", "{\"query\": \"{ me { id } }\"}"),
         )
         .await;
         assert_eq!(within_a_day.status, StatusCode::UNPROCESSABLE_ENTITY);
-        let next_day = fathom::service::at_instant(
+        let next_day = clock::at_instant(
             t0 + chrono::Duration::hours(25),
             keyed(app, "daily", "{\"query\": \"{ me { id } }\"}"),
         )
@@ -523,15 +521,13 @@ on_both!(
         assert!(!next_day.replayed, "an expired key is a new key");
         assert!(next_day.body["data"]["me"]["id"].is_string());
 
-        let purged =
-            fathom::service::idempotency::purge_expired(&app.db, t0 + chrono::Duration::hours(48))
-                .await
-                .unwrap();
+        let purged = idempotency::purge_expired(&app.db, t0 + chrono::Duration::hours(48))
+            .await
+            .unwrap();
         assert_eq!(purged, 0, "the key claimed again at 25 h counts until 49 h");
-        let purged =
-            fathom::service::idempotency::purge_expired(&app.db, t0 + chrono::Duration::hours(49))
-                .await
-                .unwrap();
+        let purged = idempotency::purge_expired(&app.db, t0 + chrono::Duration::hours(49))
+            .await
+            .unwrap();
         assert_eq!(purged, 1);
         assert_eq!(
             app.count("SELECT COUNT(*) AS n FROM idempotency_keys")

@@ -13,6 +13,7 @@ use crate::common::{self, TestApp};
 use crate::crash::{
     assert_each_disconnected_once, due_disconnections, free_port, one, post, start_with,
 };
+use fathom::service::access::tokens;
 
 /// A server process, killed when dropped.
 struct Server {
@@ -167,11 +168,10 @@ on_postgres!(
             json!({"input": {"name": "Ops", "username": "ops", "public_name": "Ops", "email_address": "ops@example.com"}}))
         .await;
         let user_id: i64 = user["createUser"]["id"].as_str().unwrap().parse().unwrap();
-        let (token_row, token) =
-            fathom::service::users::create_token_for_caller(&app.db, user_id, "t")
-                .await
-                .unwrap();
-        let (_, second) = fathom::service::users::create_token_for_caller(&app.db, user_id, "u")
+        let (token_row, token) = tokens::create_token_for_caller(&app.db, user_id, "t")
+            .await
+            .unwrap();
+        let (_, second) = tokens::create_token_for_caller(&app.db, user_id, "u")
             .await
             .unwrap();
         for server in [&a, &b] {

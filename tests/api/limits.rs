@@ -1,4 +1,5 @@
 use axum::http::StatusCode;
+use fathom::service::access::tokens;
 use serde_json::json;
 
 use crate::common::{self, create_account, error_code};
@@ -204,9 +205,7 @@ on_both!(a_token_over_its_rate_is_told_to_retry_later, |app| {
     assert_eq!(error_code(&body).as_deref(), Some("RATE_LIMITED"));
     assert_eq!(body["errors"][0]["extensions"]["retry_after"], retry);
     // Another token has its own allowance.
-    let (_, other) = fathom::service::users::create_token(&app.db, 1, "other")
-        .await
-        .unwrap();
+    let (_, other) = tokens::create_token(&app.db, 1, "other").await.unwrap();
     assert_eq!(
         send(other.as_str().to_owned()).await.status(),
         StatusCode::OK

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use crate::common;
+use fathom::service::base::clock;
 
 fn request_id(headers: &HeaderMap) -> String {
     headers["x-request-id"].to_str().unwrap().to_owned()
@@ -380,7 +381,7 @@ on_both!(
             StatusCode::TOO_MANY_REQUESTS
         );
         // A scheduled event an hour overdue.
-        let now = fathom::service::now();
+        let now = clock::now();
         fathom::entity::scheduled_event::ActiveModel {
             account_id: Set(account),
             event: Set("CHANGE_STATUS".into()),

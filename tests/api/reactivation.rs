@@ -1,5 +1,5 @@
 //! A disconnected account that comes back: every day it is active is charged exactly once, net
-//! of credits (`service::reactivation`), the billing pass never leaves an account behind
+//! of credits (`service::billing::reactivation`), the billing pass never leaves an account behind
 //! silently, and `fathom verify` sees a book where either went wrong.
 
 use std::process::{Command, Output};
@@ -8,6 +8,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 
 use crate::common::{self, day, noon};
+use fathom::service::{base::clock, billing::pass, lifecycle::scheduled};
 
 const ADD: &str = "mutation($input: AddServiceToAccountMutationInput) { addServiceToAccount(input: $input) { id } }";
 const DISCONNECT: &str = "mutation($id: Int64Bit!, $p: Boolean) { disconnectAccount(id: $id, input: {prorate: $p}) { id next_bill_date next_recurring_charge_amount } }";
@@ -50,9 +51,7 @@ async fn billed_on(app: &common::TestApp, name: &str, date: &str, amount: i64) -
         json!({"input": {"account_id": account, "service_id": service, "quantity": 1}}),
     )
     .await;
-    fathom::service::billing::run_pass(&app.db, day(date))
-        .await
-        .unwrap();
+    pass::run_pass(&app.db, day(date)).await.unwrap();
     account
 }
 
@@ -276,9 +275,7 @@ on_both!(
             debits(app, account).await,
             owned(&[(6000, "2026-12-06", "2027-01-05")])
         );
-        fathom::service::billing::run_pass(&app.db, day("2027-01-06"))
-            .await
-            .unwrap();
+        pass::run_pass(&app.db, day("2027-01-06")).await.unwrap();
         assert_eq!(
             debits(app, account).await,
             owned(&[
@@ -313,9 +310,7 @@ on_both!(
         assert_eq!(back["updateAccount"]["next_bill_date"], "2027-01-20");
         assert_eq!(back["updateAccount"]["next_recurring_charge_amount"], 6000);
         assert_eq!(debits(app, account).await.len(), 1, "nothing charged yet");
-        fathom::service::billing::run_pass(&app.db, day("2027-01-20"))
-            .await
-            .unwrap();
+        pass::run_pass(&app.db, day("2027-01-20")).await.unwrap();
         assert_eq!(
             debits(app, account).await,
             owned(&[
@@ -430,9 +425,7 @@ on_both!(
                 (1700, "2026-12-20", "2027-01-05"),
             ])
         );
-        fathom::service::billing::run_pass(&app.db, day("2027-01-06"))
-            .await
-            .unwrap();
+        pass::run_pass(&app.db, day("2027-01-06")).await.unwrap();
         assert_eq!(debits(app, account).await.len(), 5, "both billed on Jan 6");
         let (status, out) = verify(app);
         assert_eq!(status, 0, "{out}");
@@ -496,7 +489,7 @@ on_both!(
         let config = fathom::config::Config::for_database(&app.url);
         let router =
             fathom::app::router_with_metrics(app.db.clone(), &config, metrics.clone()).unwrap();
-        let report = fathom::service::at_instant(
+        let report = clock::at_instant(
             noon("2026-12-06"),
             fathom::worker::bill_today(&app.db, &metrics),
         )
@@ -538,9 +531,7 @@ on_both!(
             json!({"id": unpaid, "s": 1}),
         )
         .await;
-        fathom::service::billing::run_pass(&app.db, day("2026-12-06"))
-            .await
-            .unwrap();
+        pass::run_pass(&app.db, day("2026-12-06")).await.unwrap();
         let (status, out) = verify(app);
         assert_eq!(status, 0, "before: {out}");
 
@@ -755,9 +746,7 @@ on_both!(
                     0 if active => {
                         let prorate = rng.random_bool(0.6);
                         if due(app, account, today).await {
-                            fathom::service::billing::run_pass(&app.db, today)
-                                .await
-                                .unwrap();
+                            pass::run_pass(&app.db, today).await.unwrap();
                         }
                         let model = &mut accounts[which].1;
                         model_disconnect(app, account, model, today, prorate).await;
@@ -781,9 +770,7 @@ on_both!(
                     }
                     2 => {
                         if active && due(app, account, today).await {
-                            fathom::service::billing::run_pass(&app.db, today)
-                                .await
-                                .unwrap();
+                            pass::run_pass(&app.db, today).await.unwrap();
                         }
                         let k = rng.random_range(0..plans.len());
                         let added = app
@@ -815,9 +802,7 @@ on_both!(
                             continue;
                         }
                         if active && due(app, account, today).await {
-                            fathom::service::billing::run_pass(&app.db, today)
-                                .await
-                                .unwrap();
+                            pass::run_pass(&app.db, today).await.unwrap();
                         }
                         let id = in_place[rng.random_range(0..in_place.len())];
                         app.ok_at(instant(today), "mutation($id: Int64Bit!) { deleteAccountService(id: $id, input: {prorate: true}) { success } }", json!({"id": id})).await;
@@ -834,9 +819,7 @@ on_both!(
                         history.push(format!("{today} remove {id}"));
                     }
                     4 => {
-                        fathom::service::billing::run_pass(&app.db, today)
-                            .await
-                            .unwrap();
+                        pass::run_pass(&app.db, today).await.unwrap();
                         for (id, model) in &accounts {
                             if model.active_since.is_some() {
                                 let next = next_bill(app, *id).await["next_bill_date"]
@@ -875,14 +858,10 @@ on_both!(
                             let account = accounts[i].0;
                             let on = when.date_naive();
                             if due(app, account, on).await {
-                                fathom::service::billing::run_pass(&app.db, on)
-                                    .await
-                                    .unwrap();
+                                pass::run_pass(&app.db, on).await.unwrap();
                             }
                             model_disconnect(app, account, &mut accounts[i].1, on, prorate).await;
-                            let report = fathom::service::scheduled::run_due_in(&app.db, when, 50)
-                                .await
-                                .unwrap();
+                            let report = scheduled::run_due_in(&app.db, when, 50).await.unwrap();
                             assert_eq!(report.completed, 1, "{report:?}\n{}", history.join("\n"));
                             history.push(format!(
                                 "{on} scheduled disconnection of {account} prorate={prorate}"
@@ -894,9 +873,7 @@ on_both!(
                 }
             }
             // A last pass, then every account service against the history.
-            fathom::service::billing::run_pass(&app.db, today)
-                .await
-                .unwrap();
+            pass::run_pass(&app.db, today).await.unwrap();
             for (account, model) in &accounts {
                 for s in &model.services {
                     let pieces = pieces(app, s.id).await;
@@ -955,7 +932,7 @@ on_both!(
                     );
                 }
             }
-            let report = fathom::service::verify::verify(&app.db, |_| {})
+            let report = fathom::tooling::verify::verify(&app.db, |_| {})
                 .await
                 .unwrap();
             assert!(report.is_clean(), "{report:?}\n{}", history.join("\n"));

@@ -1,6 +1,11 @@
 use serde_json::{json, Value};
 
 use crate::common::{self, noon};
+use fathom::service::{
+    base::{clock, settings},
+    billing::pass,
+    lifecycle::scheduled,
+};
 
 const REPORT: &str = r#"query($start: Date, $end: Date, $company: Int64Bit) {
   activations_and_disconnections_report(start_date: $start, end_date: $end, company_id: $company) {
@@ -30,7 +35,7 @@ async fn history(app: &common::TestApp) -> (i64, i64, i64) {
     let ada = app.account_activated_at("Ada", noon("2026-01-10")).await;
     let fiber = app.recurring_service("Fiber", 3100, 1).await;
     app.ok_at(noon("2026-01-10"), "mutation($a: Int64Bit!, $s: Int64Bit!) { addServiceToAccount(input: {account_id: $a, service_id: $s, quantity: 1}) { id } }", json!({"a": ada, "s": fiber})).await;
-    fathom::service::billing::run_pass(&app.db, common::day("2026-01-10"))
+    pass::run_pass(&app.db, common::day("2026-01-10"))
         .await
         .unwrap();
     let ben = app.account_activated_at("Ben", noon("2026-02-20")).await;
@@ -42,7 +47,7 @@ async fn history(app: &common::TestApp) -> (i64, i64, i64) {
     )
     .await;
     app.ok_at(noon("2026-02-25"), "mutation($a: Int64Bit!) { createScheduledEvent(input: {account_id: $a, event: DISCONNECT_ACCOUNT, datetime: \"2026-03-10T12:00:00Z\"}) { id } }", json!({"a": ben})).await;
-    fathom::service::scheduled::run_due(&app.db, at("2026-03-11T00:00:00Z"))
+    scheduled::run_due(&app.db, at("2026-03-11T00:00:00Z"))
         .await
         .unwrap();
     let set_status =
@@ -161,9 +166,7 @@ on_both!(
 on_both!(
     the_default_period_is_the_twelve_months_ending_today_and_bad_periods_are_refused,
     |app| {
-        let today = fathom::service::settings::local_date(&app.db, fathom::service::now())
-            .await
-            .unwrap();
+        let today = settings::local_date(&app.db, clock::now()).await.unwrap();
         let data = app.ok("{ activations_and_disconnections_report { start_date end_date summary { months { month } } } }", json!({})).await;
         let report = &data["activations_and_disconnections_report"];
         assert_eq!(report["end_date"], today.to_string());

@@ -1,6 +1,7 @@
 use serde_json::{json, Value};
 
 use crate::common::{self, billed_account, error_code, noon};
+use fathom::service::{access::tokens, base::clock, billing::pass, lifecycle::scheduled};
 
 const CREATE: &str = "mutation($input: CreateScheduledEventMutationInput) { createScheduledEvent(input: $input) { id status complete datetime event prorate attempts created_by_user_id } }";
 const EVENT: &str = "query($id: Int64Bit!) { scheduled_events(id: $id) { entities { status complete executed_at result_message attempts } } }";
@@ -12,10 +13,8 @@ fn instant(s: &str) -> chrono::DateTime<chrono::Utc> {
         .with_timezone(&chrono::Utc)
 }
 
-async fn run_events(app: &common::TestApp, at: &str) -> fathom::service::scheduled::RunReport {
-    fathom::service::scheduled::run_due(&app.db, instant(at))
-        .await
-        .unwrap()
+async fn run_events(app: &common::TestApp, at: &str) -> scheduled::RunReport {
+    scheduled::run_due(&app.db, instant(at)).await.unwrap()
 }
 
 async fn event(app: &common::TestApp, id: &Value) -> Value {
@@ -108,7 +107,7 @@ on_both!(scheduling_refusals_write_nothing, |app| {
     app.ok_at(t, CREATE, json!({"input": {"account_id": account, "event": "DISCONNECT_ACCOUNT", "datetime": "2026-03-01T00:00:00-06:00"}})).await;
     let before = app.fingerprint().await;
     let code = |input: Value| async move {
-        fathom::service::at_instant(t, app.code(CREATE, json!({"input": input}))).await
+        clock::at_instant(t, app.code(CREATE, json!({"input": input}))).await
     };
     assert_eq!(code(json!({"account_id": account, "event": "CHANGE_STATUS", "primary_event_object_id": "2", "datetime": "2026-01-19T00:00:00Z"})).await, "SCHEDULED_IN_PAST");
     assert_eq!(code(json!({"account_id": account, "event": "CREDIT_CARD_PAYMENT", "datetime": "2026-03-01T00:00:00Z"})).await, "UNSUPPORTED_EVENT");
@@ -118,18 +117,10 @@ on_both!(scheduling_refusals_write_nothing, |app| {
     assert_eq!(code(json!({"account_id": 999999, "event": "CHANGE_STATUS", "primary_event_object_id": "2", "datetime": "2026-03-01T00:00:00Z"})).await, "VALIDATION_FAILED");
     assert_eq!(app.fingerprint().await, before);
 
-    let reader = fathom::service::users::create_user(
-        &app.db,
-        "reader",
-        "Reader",
-        "r@example.com",
-        "Read Only",
-    )
-    .await
-    .unwrap();
-    let (_, token) = fathom::service::users::create_token(&app.db, reader.id, "t")
+    let reader = tokens::create_user(&app.db, "reader", "Reader", "r@example.com", "Read Only")
         .await
         .unwrap();
+    let (_, token) = tokens::create_token(&app.db, reader.id, "t").await.unwrap();
     let body = app.gql_as(token.as_str(), CREATE, json!({"input": {"account_id": account, "event": "CHANGE_STATUS", "primary_event_object_id": "2", "datetime": "2099-01-01T00:00:00Z"}})).await;
     assert_eq!(error_code(&body).as_deref(), Some("FORBIDDEN"));
 });
@@ -149,7 +140,7 @@ on_both!(
             updated["updateScheduledEvent"]["datetime"],
             "2026-02-10T15:00:00+00:00"
         );
-        let code = fathom::service::at_instant(
+        let code = clock::at_instant(
             t,
             app.code(
                 update,
@@ -209,7 +200,7 @@ on_both!(each_supported_event_does_what_its_mutation_does, |app| {
         )
         .await["addServiceToAccount"]["id"]
         .clone();
-    fathom::service::billing::run_pass(&app.db, common::day("2026-01-15"))
+    pass::run_pass(&app.db, common::day("2026-01-15"))
         .await
         .unwrap();
     for input in [
@@ -303,10 +294,9 @@ on_both!(
                 json!({"id": id}),
             )
         }));
-        let worker = fathom::service::scheduled::run_due(&app.db, instant("2026-02-02T00:00:00Z"));
+        let worker = scheduled::run_due(&app.db, instant("2026-02-02T00:00:00Z"));
         let (bodies, report) =
-            fathom::service::at_instant(noon("2026-02-02"), async { tokio::join!(manual, worker) })
-                .await;
+            clock::at_instant(noon("2026-02-02"), async { tokio::join!(manual, worker) }).await;
         let report = report.unwrap();
         let mut manual_ok = 0;
         for body in &bodies {

@@ -6,6 +6,7 @@ use std::process::Command;
 use serde_json::json;
 
 use crate::common::{self, TestApp};
+use fathom::service::billing::pass;
 
 fn fathom(args: &[&str], database_url: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_fathom"))
@@ -151,9 +152,7 @@ on_both!(
         json!({"input": {"account_id": account, "service_id": service, "quantity": 1}}),
     )
     .await;
-        fathom::service::billing::run_pass(&app.db, today)
-            .await
-            .unwrap();
+        pass::run_pass(&app.db, today).await.unwrap();
         let seeded_active = app
             .count("SELECT MIN(id) AS n FROM accounts WHERE account_status_id = 1")
             .await;

@@ -9,6 +9,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Map, Value};
 
 use crate::common::{self, create_account, error_code, TestApp};
+use fathom::service::{access::tokens, base::values};
 
 const CREATE_USER: &str = "mutation($input: CreateUserMutationInput) { createUser(input: $input) { id username name public_name email_address mobile_number language enabled super_admin completed_setup role_id _version role { name applied_permissions } } }";
 const UPDATE_USER: &str = "mutation($id: Int64Bit!, $input: UpdateUserMutationInput) { updateUser(id: $id, input: $input) { id username name public_name email_address mobile_number enabled super_admin role_id _version role { name } } }";
@@ -51,9 +52,7 @@ async fn create_user(app: &TestApp, username: &str, role: Option<&str>) -> i64 {
 /// as `fathom token create --user` makes it.
 async fn user_with_token(app: &TestApp, username: &str, role: Option<&str>) -> (i64, String) {
     let id = create_user(app, username, role).await;
-    let (_, token) = fathom::service::users::create_token(&app.db, id, "test")
-        .await
-        .unwrap();
+    let (_, token) = tokens::create_token(&app.db, id, "test").await.unwrap();
     (id, token.as_str().to_owned())
 }
 
@@ -656,7 +655,7 @@ on_both!(
     at_least_one_enabled_user_with_users_manage_always_remains,
     |app| {
         use fathom::error::AppError;
-        use fathom::service::user_management::{update, UpdateUser};
+        use fathom::service::access::users::{update, UpdateUser};
 
         let billing = role_id(app, "Billing").await;
         // A second administrator may disable the first.
@@ -701,7 +700,7 @@ on_both!(
             reader,
             second,
             UpdateUser {
-                role_id: Some(fathom::service::Id(billing)),
+                role_id: Some(values::Id(billing)),
                 ..Default::default()
             },
         )

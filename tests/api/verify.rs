@@ -7,6 +7,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 
 use crate::common::{self, billed_account, create_address, day, noon};
+use fathom::service::billing::pass;
 
 fn fathom(args: &[&str], database_url: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fathom"))
@@ -51,9 +52,7 @@ async fn one_id(app: &common::TestApp, sql: String) -> i64 {
 }
 
 async fn bill(app: &common::TestApp, date: &str) {
-    fathom::service::billing::run_pass(&app.db, day(date))
-        .await
-        .unwrap();
+    pass::run_pass(&app.db, day(date)).await.unwrap();
 }
 
 on_both!(a_book_made_through_the_api_passes, |app| {

@@ -10,8 +10,14 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use fathom::service::webhook_delivery::{self, Delivery};
-use fathom::service::webhooks::Policy;
+use fathom::service::{
+    access::tokens,
+    base::clock,
+    webhooks::{
+        delivery::{self, Delivery},
+        endpoints::{self, Policy},
+    },
+};
 
 use crate::common::{self, create_account, error_code, TestApp};
 
@@ -141,7 +147,7 @@ fn verified(got: &Got, secret: &str) -> Value {
         .split_once(',')
         .and_then(|(t, v)| Some((t.strip_prefix("t=")?, v.strip_prefix("v1=")?)))
         .unwrap_or_else(|| panic!("a signature: {}", got.signature));
-    let expected = fathom::service::webhooks::hex(&webhook_delivery::hmac_sha256(
+    let expected = endpoints::hex(&delivery::hmac_sha256(
         secret.as_bytes(),
         format!("{t}.{}", got.body).as_bytes(),
     ));
@@ -156,8 +162,8 @@ fn verified(got: &Got, secret: &str) -> Value {
     body
 }
 
-async fn deliver(app: &TestApp, at: DateTime<Utc>) -> webhook_delivery::DeliveryReport {
-    webhook_delivery::deliver_due(&app.db, &delivery(), at, 100)
+async fn deliver(app: &TestApp, at: DateTime<Utc>) -> delivery::DeliveryReport {
+    delivery::deliver_due(&app.db, &delivery(), at, 100)
         .await
         .unwrap()
 }
@@ -273,7 +279,7 @@ on_both!(billing_manages_webhooks_and_read_only_does_not, |app| {
                 json!({"input": {"name": username, "username": username, "public_name": username, "email_address": "b@example.com", "role_id": role_id}}))
             .await;
         let user_id = id_of(&user["createUser"]["id"]);
-        fathom::service::users::create_token_for_caller(&app.db, user_id, "t")
+        tokens::create_token_for_caller(&app.db, user_id, "t")
             .await
             .unwrap()
             .1
@@ -405,8 +411,8 @@ on_both!(
         let (url, receiver) = Receiver::start(&[500, 500, 200]).await;
         let (_, secret) = endpoint(app, &url, &[("Account", "CREATED")]).await;
         let t0 = common::noon("2026-03-02");
-        let first = fathom::service::at_instant(t0, create_account(app, "One", 1)).await;
-        let second = fathom::service::at_instant(t0, create_account(app, "Two", 1)).await;
+        let first = clock::at_instant(t0, create_account(app, "One", 1)).await;
+        let second = clock::at_instant(t0, create_account(app, "Two", 1)).await;
 
         let report = deliver(app, t0).await;
         assert_eq!((report.delivered, report.failed_attempts), (0, 1));
@@ -458,7 +464,7 @@ on_both!(a_dispatch_is_given_up_after_twelve_attempts, |app| {
     let (url, receiver) = Receiver::start(&[503; 20]).await;
     endpoint(app, &url, &[("Account", "CREATED")]).await;
     let t0 = common::noon("2026-03-02");
-    fathom::service::at_instant(t0, create_account(app, "Never", 1)).await;
+    clock::at_instant(t0, create_account(app, "Never", 1)).await;
     let mut at = t0;
     let mut given_up = 0;
     for _ in 0..12 {
@@ -483,14 +489,14 @@ on_both!(two_workers_deliver_each_dispatch_once, |app| {
     endpoint(app, &url_b, &[("Account", "CREATED")]).await;
     let t0 = common::noon("2026-03-02");
     for i in 0..15 {
-        fathom::service::at_instant(t0, create_account(app, &format!("A{i}"), 1)).await;
+        clock::at_instant(t0, create_account(app, &format!("A{i}"), 1)).await;
     }
     let one = delivery();
     let two = delivery();
     loop {
         let (x, y) = tokio::join!(
-            webhook_delivery::deliver_due(&app.db, &one, t0, 100),
-            webhook_delivery::deliver_due(&app.db, &two, t0, 100),
+            delivery::deliver_due(&app.db, &one, t0, 100),
+            delivery::deliver_due(&app.db, &two, t0, 100),
         );
         if x.unwrap().delivered + y.unwrap().delivered == 0 {
             break;
@@ -612,7 +618,7 @@ on_both!(
 // make such a change.
 on_both!(every_listed_pair_is_reported, |app| {
     let (url, _receiver) = Receiver::start(&[]).await;
-    let all: Vec<(&str, &str)> = fathom::service::webhooks::MODEL_EVENTS
+    let all: Vec<(&str, &str)> = endpoints::MODEL_EVENTS
         .iter()
         .flat_map(|(m, events)| events.iter().map(move |e| (*m, *e)))
         .collect();

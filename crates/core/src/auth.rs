@@ -174,7 +174,7 @@ pub fn decode_permissions(text: &str) -> Vec<Permission> {
 
 /// The authenticated caller of a request.
 /// Authentications answered recently, by token hash, with the stamp of what each depends on
-/// (`service::users::stamp_subquery`). A compiled read uses a cached one and checks its stamp
+/// (`service::access::tokens::stamp_subquery`). A compiled read uses a cached one and checks its stamp
 /// in its own statement, so that it needs no statement to authenticate, yet a revoked token,
 /// a disabled user or a changed role is refused on its next request on every server: a stale
 /// stamp sends the request back through a full authentication. Anything else (mutations, the

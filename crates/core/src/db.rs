@@ -350,7 +350,7 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 /// Begins a transaction that will write. On SQLite it takes the write lock at `BEGIN`
 /// (`IMMEDIATE`), on the file's writer pool, so two writers never deadlock on a lock upgrade;
-/// the busy timeout queues them. Services begin theirs with `service::begin_write`, which adds
+/// the busy timeout queues them. Services begin theirs with `service::base::store::begin_write`, which adds
 /// the idempotency marker.
 pub async fn begin_immediate(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
     let mut options = TransactionOptions::default();

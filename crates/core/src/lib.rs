@@ -17,3 +17,4 @@ pub mod rate_limit;
 pub mod replica;
 pub mod service;
 pub mod sonar_enums;
+pub mod tooling;

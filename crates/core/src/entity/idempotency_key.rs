@@ -1,5 +1,5 @@
 //! Entity for the `idempotency_keys` table: one `Idempotency-Key` of one token (see
-//! `crate::service::idempotency`).
+//! `crate::service::base::idempotency`).
 
 use sea_orm::entity::prelude::*;
 

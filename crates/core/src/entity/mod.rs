@@ -1,6 +1,6 @@
 //! Database entities: one sea-orm entity per table or view, mirroring the migrations in
 //! `migration/src` column for column (`rate_limit_buckets` and `settings_generations` are
-//! read and written by raw SQL, in `rate_limit` and `service::settings`, and have none).
+//! read and written by raw SQL, in `rate_limit` and `service::base::settings`, and have none).
 //!
 //! Entities carry no business rules; the service layer owns every invariant. Each declares
 //! the foreign keys the API follows as `belongs_to` relations (the GraphQL relations are

@@ -1,0 +1,32 @@
+//! An account's event log (`ACTIVATED`, `STATUS_UPDATED`, `ARCHIVED`, services added and
+//! removed…), written by whichever capability changes the account, in its transaction.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+
+use crate::entity::account_event;
+use crate::error::AppResult;
+
+/// Records an account event.
+pub async fn record_event<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+    event: &str,
+    previous: Option<String>,
+    current: Option<String>,
+    at: DateTime<Utc>,
+) -> AppResult<account_event::Model> {
+    Ok(account_event::ActiveModel {
+        account_id: Set(account_id),
+        event: Set(event.to_owned()),
+        event_datetime: Set(at),
+        previous: Set(previous),
+        current: Set(current),
+        created_at: Set(at),
+        updated_at: Set(at),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}

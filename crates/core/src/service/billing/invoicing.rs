@@ -1,0 +1,469 @@
+//! Invoices: a set of uninvoiced debits, less the account's unapplied discounts applied oldest
+//! first up to the total. Used by `createInvoice`, the billing pass and the final invoice of a
+//! disconnection.
+//!
+//! Money is conserved: `total_debits` = Σ the invoice's debits, `remaining_due` =
+//! `total_debits` − Σ what was applied to it, and for every discount `amount` =
+//! `amount_remaining` + Σ what was applied from it.
+
+use chrono::{Datelike, NaiveDate};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QueryTrait, Set,
+};
+
+use crate::entity::{
+    account, debit, discount, invoice, invoice_discount_application as application,
+};
+use crate::error::{AppError, AppResult};
+use crate::service::base::{
+    account_guard, audit,
+    clock::now,
+    compose,
+    store::{begin_write, find},
+    values::{self, Id},
+};
+
+/// Days from an invoice's date to its due date when the caller does not give one.
+pub const DEFAULT_DUE_DAYS: i64 = 14;
+
+/// How much of `total` each discount covers, taking them in order until `total` is used up.
+pub fn allocate(total: i64, remaining: &[i64]) -> Vec<i64> {
+    let mut left = Ord::max(total, 0);
+    remaining
+        .iter()
+        .map(|r| {
+            let take = (*r).clamp(0, left);
+            left -= take;
+            take
+        })
+        .collect()
+}
+
+/// What applying a discount to an invoice needs of it: which, its remainder, and its version
+/// (the remainder changes by compare-and-set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unapplied {
+    pub id: i64,
+    pub version: i64,
+    pub amount_remaining: i64,
+}
+
+impl From<&discount::Model> for Unapplied {
+    fn from(d: &discount::Model) -> Self {
+        Unapplied {
+            id: d.id,
+            version: d.version,
+            amount_remaining: d.amount_remaining,
+        }
+    }
+}
+
+/// The account's discounts with something left to apply, oldest (lowest id) first.
+pub async fn unapplied_discounts<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+) -> AppResult<Vec<discount::Model>> {
+    Ok(discount::Entity::find()
+        .filter(discount::Column::AccountId.eq(account_id))
+        .filter(discount::Column::AmountRemaining.gt(0))
+        .filter(discount::Column::Reversed.eq(false))
+        .order_by_asc(discount::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The account's debits not yet on an invoice (and not reversed), oldest first.
+pub async fn uninvoiced_debits<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+) -> AppResult<Vec<debit::Model>> {
+    Ok(debit::Entity::find()
+        .filter(debit::Column::AccountId.eq(account_id))
+        .filter(debit::Column::InvoiceId.is_null())
+        .filter(debit::Column::Reversed.eq(false))
+        .order_by_asc(debit::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Writes an invoice of `debits` (all uninvoiced debits of `account`), applying the account's
+/// unapplied discounts. Every write is conditional, so a debit invoiced or a discount applied
+/// concurrently makes this a `CONFLICT` (and the caller's transaction writes nothing).
+pub async fn write_invoice<C: ConnectionTrait>(
+    db: &C,
+    account: &account::Model,
+    debits: &[debit::Model],
+    date: NaiveDate,
+    due_date: Option<NaiveDate>,
+    message: Option<String>,
+    user_id: Option<i64>,
+) -> AppResult<invoice::Model> {
+    let discounts: Vec<Unapplied> = unapplied_discounts(db, account.id)
+        .await?
+        .iter()
+        .map(Unapplied::from)
+        .collect();
+    let mut audit = audit::Batch::default();
+    let draft = Draft {
+        account,
+        debits,
+        date,
+        due_date,
+        message,
+        user_id,
+    };
+    let model = draft.write(db, &discounts, &[], &mut audit).await?;
+    audit.write(db).await?;
+    Ok(model)
+}
+
+/// An invoice to write: the account's uninvoiced `debits`, dated `date`.
+pub struct Draft<'a> {
+    pub account: &'a account::Model,
+    pub debits: &'a [debit::Model],
+    pub date: NaiveDate,
+    pub due_date: Option<NaiveDate>,
+    pub message: Option<String>,
+    /// Who made it; `None` for the billing pass (its audit row is then `SYSTEM`).
+    pub user_id: Option<i64>,
+}
+
+impl Draft<'_> {
+    /// Writes the invoice, applying `discounts` (existing, with something left, oldest first)
+    /// and then `new_credits` (credits inserted by the caller just before, already net of what
+    /// [`allocate`] gives them here: `(id, amount)`), and adds its audit row to `audit`. Three
+    /// to five statements: the invoice with its debits (one on PostgreSQL, two on SQLite),
+    /// the existing discounts' new remainders (when any is applied), the applications.
+    pub async fn write<C: ConnectionTrait>(
+        self,
+        db: &C,
+        discounts: &[Unapplied],
+        new_credits: &[(i64, i64)],
+        audit: &mut audit::Batch,
+    ) -> AppResult<invoice::Model> {
+        let total: i64 = self.debits.iter().map(|d| d.amount).sum();
+        let mut remaining: Vec<i64> = discounts.iter().map(|d| d.amount_remaining).collect();
+        remaining.extend(new_credits.iter().map(|(_, amount)| *amount));
+        let applied = allocate(total, &remaining);
+        let applied_total: i64 = applied.iter().sum();
+        let at = now();
+        let row = self.row(total, applied_total, at)?;
+        let ids: Vec<i64> = self.debits.iter().map(|d| d.id).collect();
+        let model = insert_with_debits(db, row, &ids, at).await?;
+        let (old, new) = applied.split_at(discounts.len());
+        let existing: Vec<(&Unapplied, i64)> = discounts
+            .iter()
+            .zip(old.iter().copied())
+            .filter(|(_, a)| *a > 0)
+            .collect();
+        take_from_discounts(db, &existing, at).await?;
+        let applications = existing
+            .iter()
+            .map(|(d, amount)| (d.id, *amount))
+            .chain(
+                new_credits
+                    .iter()
+                    .zip(new.iter().copied())
+                    .filter(|(_, a)| *a > 0)
+                    .map(|((id, _), amount)| (*id, amount)),
+            )
+            .map(|(discount_id, amount)| application::ActiveModel {
+                invoice_id: Set(model.id),
+                discount_id: Set(discount_id),
+                amount: Set(amount),
+                created_at: Set(at),
+                updated_at: Set(at),
+                version: Set(1),
+                ..Default::default()
+            })
+            .collect::<Vec<_>>();
+        if !applications.is_empty() {
+            application::Entity::insert_many(applications)
+                .exec_without_returning(db)
+                .await?;
+        }
+        audit.add::<(), _>(
+            if self.user_id.is_some() {
+                audit::LogType::Created
+            } else {
+                audit::LogType::System
+            },
+            "Invoice",
+            model.id,
+            self.user_id,
+            None,
+            Some(&model),
+            format!(
+                "invoice of {} debit(s) for account {}",
+                self.debits.len(),
+                self.account.id
+            ),
+        );
+        Ok(model)
+    }
+
+    fn row(
+        &self,
+        total: i64,
+        applied_total: i64,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> AppResult<invoice::ActiveModel> {
+        invoice_row(
+            self.account,
+            total,
+            applied_total,
+            self.debits.iter().filter_map(|d| d.prorated_to).max(),
+            self.debits
+                .iter()
+                .map(|d| d.number_of_months)
+                .max()
+                .unwrap_or(0),
+            self.date,
+            self.due_date,
+            self.message.clone(),
+            at,
+        )
+    }
+}
+
+/// The row of an invoice of `account` dated `date` for debits totalling `total`, of which
+/// `applied_total` is paid by credits; `last_day` is the latest day the debits cover and
+/// `months` their longest period in months. Without a due date, it falls
+/// [`DEFAULT_DUE_DAYS`] after `date`.
+#[allow(clippy::too_many_arguments)]
+pub fn invoice_row(
+    account: &account::Model,
+    total: i64,
+    applied_total: i64,
+    last_day: Option<NaiveDate>,
+    months: i32,
+    date: NaiveDate,
+    due_date: Option<NaiveDate>,
+    message: Option<String>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<invoice::ActiveModel> {
+    let end_date = Ord::max(last_day.unwrap_or(date), date);
+    let months = Ord::max(months, 1);
+    let remaining_due = total - applied_total;
+    let due_date = match due_date {
+        Some(d) => d,
+        None => date
+            .checked_add_days(chrono::Days::new(DEFAULT_DUE_DAYS as u64))
+            .filter(|d| crate::domain::YEARS.contains(&d.year()))
+            .ok_or_else(|| {
+                AppError::validation("date", "the invoice's due date would fall after 9999")
+            })?,
+    };
+    Ok(invoice::ActiveModel {
+        account_id: Set(account.id),
+        company_id: Set(account.company_id),
+        date: Set(date),
+        due_date: Set(due_date),
+        end_date: Set(end_date),
+        total_debits: Set(total),
+        remaining_due: Set(remaining_due),
+        total_taxes: Set(0),
+        child_invoice_remaining_due: Set(0),
+        status: Set(if remaining_due == 0 {
+            "PAID".into()
+        } else {
+            "UNPAID".into()
+        }),
+        message: Set(message),
+        number_of_months: Set(months),
+        void: Set(false),
+        frozen: Set(false),
+        delinquent: Set(false),
+        late_fee_applied: Set(false),
+        late_fee_only: Set(false),
+        pending_email: Set(false),
+        tax_committed: Set(false),
+        auto_pay_attempts: Set(0),
+        created_at: Set(at),
+        updated_at: Set(at),
+        version: Set(1),
+        ..Default::default()
+    })
+}
+
+/// Inserts the invoice `row` and puts the debits `ids` on it, each only if still uninvoiced
+/// (else `CONFLICT`). One statement on PostgreSQL.
+async fn insert_with_debits<C: ConnectionTrait>(
+    db: &C,
+    row: invoice::ActiveModel,
+    ids: &[i64],
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<invoice::Model> {
+    let backend = db.get_database_backend();
+    let put_on = |invoice_id: Expr| {
+        debit::Entity::update_many()
+            .col_expr(debit::Column::InvoiceId, invoice_id)
+            .col_expr(debit::Column::UpdatedAt, Expr::value(at))
+            .col_expr(
+                debit::Column::Version,
+                Expr::col(debit::Column::Version).add(1),
+            )
+            .filter(debit::Column::Id.is_in(ids.iter().copied()))
+            .filter(debit::Column::InvoiceId.is_null())
+    };
+    let conflict = || AppError::Conflict("a debit was invoiced by another request; retry".into());
+    if backend == DbBackend::Postgres {
+        let insert = invoice::Entity::insert(row).build(backend);
+        // The debits' update names the new invoice through the insert's own result.
+        let update = put_on(Expr::cust("(SELECT id FROM inv)")).build(backend);
+        let statement = compose::postgres(
+            "WITH inv AS ({0} RETURNING *), put AS ({1} RETURNING 1) \
+             SELECT inv.*, (SELECT count(*) FROM put) AS invoiced FROM inv",
+            vec![insert, update],
+        );
+        let found = db
+            .query_one_raw(statement)
+            .await?
+            .ok_or_else(|| AppError::internal("the invoice was not inserted"))?;
+        let invoiced: i64 = found.try_get("", "invoiced")?;
+        if invoiced != ids.len() as i64 {
+            return Err(conflict());
+        }
+        return Ok(invoice::Model::from_query_result(&found, "")?);
+    }
+    let model = invoice::Entity::insert(row).exec_with_returning(db).await?;
+    let result = put_on(Expr::value(model.id)).exec(db).await?;
+    if result.rows_affected != ids.len() as u64 {
+        return Err(conflict());
+    }
+    Ok(model)
+}
+
+/// Takes `(discount, amount)` off each discount's remainder, each only if the discount is
+/// unchanged since it was read (else `CONFLICT`). One statement.
+pub(super) async fn take_from_discounts<C: ConnectionTrait>(
+    db: &C,
+    taken: &[(&Unapplied, i64)],
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    if taken.is_empty() {
+        return Ok(());
+    }
+    let mut remainder = sea_orm::sea_query::CaseStatement::new();
+    let mut unchanged = sea_orm::Condition::any();
+    for (discount, amount) in taken {
+        remainder = remainder.case(
+            discount::Column::Id.eq(discount.id),
+            Expr::val(discount.amount_remaining - amount),
+        );
+        unchanged = unchanged.add(
+            discount::Column::Id
+                .eq(discount.id)
+                .and(discount::Column::Version.eq(discount.version)),
+        );
+    }
+    let result = discount::Entity::update_many()
+        .col_expr(discount::Column::AmountRemaining, remainder.into())
+        .col_expr(discount::Column::UpdatedAt, Expr::value(at))
+        .col_expr(
+            discount::Column::Version,
+            Expr::col(discount::Column::Version).add(1),
+        )
+        .filter(unchanged)
+        .exec(db)
+        .await?;
+    if result.rows_affected != taken.len() as u64 {
+        return Err(AppError::Conflict(
+            "a credit was applied by another request; retry".into(),
+        ));
+    }
+    Ok(())
+}
+
+crate::input! {
+    pub struct CreateInvoice as "CreateInvoiceMutationInput" {
+        debit_ids: values::OneOrMany<Option<Id>> => "[Int64Bit]!", "Uninvoiced debits of one account.";
+        date: String => "Date!";
+        message: Option<String> => "Text";
+        due_date: Option<String> => "Date", "Defaults to 14 days after date.";
+    }
+}
+
+/// `createInvoice`: an invoice of the given uninvoiced debits of one account.
+pub async fn create_invoice(
+    db: &DatabaseConnection,
+    user_id: i64,
+    input: CreateInvoice,
+) -> AppResult<invoice::Model> {
+    let mut ids: Vec<i64> = input
+        .debit_ids
+        .0
+        .into_iter()
+        .flatten()
+        .map(|i| i.0)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Err(AppError::validation("debit_ids", "name at least one debit"));
+    }
+    let date = values::date_input("date", &input.date)?;
+    let due_date = input
+        .due_date
+        .as_deref()
+        .map(|d| values::date_input("due_date", d))
+        .transpose()?;
+    if due_date.is_some_and(|d| d < date) {
+        return Err(AppError::validation("due_date", "due_date is before date"));
+    }
+    let txn = begin_write(db).await?;
+    let mut debits = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let debit = find::<debit::Entity, _>(&txn, "Debit", *id)
+            .await
+            .map_err(|_| AppError::validation("debit_ids", format!("debit {id} does not exist")))?;
+        if debit.invoice_id.is_some() {
+            return Err(AppError::Conflict(format!(
+                "debit {id} is already on invoice {}",
+                debit.invoice_id.unwrap_or_default()
+            )));
+        }
+        if debit.reversed {
+            return Err(AppError::validation(
+                "debit_ids",
+                format!("debit {id} is reversed"),
+            ));
+        }
+        debits.push(debit);
+    }
+    let account_id = debits[0].account_id;
+    if debits.iter().any(|d| d.account_id != account_id) {
+        return Err(AppError::validation(
+            "debit_ids",
+            "the debits belong to different accounts",
+        ));
+    }
+    let account = account_guard::changeable(&txn, account_id).await?;
+    let model = write_invoice(
+        &txn,
+        &account,
+        &debits,
+        date,
+        due_date,
+        input.message,
+        Some(user_id),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allocate;
+
+    #[test]
+    fn discounts_apply_oldest_first_up_to_the_total() {
+        assert_eq!(allocate(1000, &[300, 500, 400]), vec![300, 500, 200]);
+        assert_eq!(allocate(100, &[300, 500]), vec![100, 0]);
+        assert_eq!(allocate(0, &[300]), vec![0]);
+        assert_eq!(allocate(1000, &[]), Vec::<i64>::new());
+    }
+}

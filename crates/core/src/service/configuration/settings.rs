@@ -1,0 +1,164 @@
+//! Changing the system setting and the billing settings (`updateSystemSettings`,
+//! `updateBillingSettings`): each change is one transaction with its audit row, and bumps the
+//! settings generation ([`settings::bump`]) so that every server reloads them. Kept apart
+//! from `settings`, which the audit log itself reads.
+
+use chrono_tz::Tz;
+use sea_orm::{DatabaseConnection, Set};
+
+use crate::entity::{account_status, billing_setting, system_setting};
+use crate::error::{AppError, AppResult};
+use crate::service::base::{
+    audit,
+    input::UNUSED,
+    settings::{billing_setting, bump, system_setting},
+    store::{begin_write, find, save},
+    values::Id,
+};
+use crate::sonar_enums::timezone_name;
+
+crate::input! {
+    #[derive(Default)]
+    pub struct UpdateSystemSettings as "UpdateSystemSettingsMutationInput" {
+        timezone: Option<String> => "Timezone";
+    }
+}
+
+pub async fn update_system_settings(
+    db: &DatabaseConnection,
+    user_id: i64,
+    input: UpdateSystemSettings,
+) -> AppResult<system_setting::Model> {
+    let txn = begin_write(db).await?;
+    let old = system_setting(&txn).await?;
+    let mut am: system_setting::ActiveModel = old.clone().into();
+    if let Some(tz) = input.timezone {
+        let name = timezone_name(&tz)
+            .ok_or_else(|| AppError::validation("timezone", "unknown time zone"))?;
+        name.parse::<Tz>().map_err(|_| {
+            AppError::validation(
+                "timezone",
+                format!("{name} is not a time zone fathom knows"),
+            )
+        })?;
+        am.timezone = Set(tz);
+    }
+    let new = save(&txn, old.id, old.version, am).await?;
+    bump(&txn).await?;
+    audit::updated(
+        &txn,
+        "SystemSetting",
+        new.id,
+        user_id,
+        &old,
+        &new,
+        "system settings updated",
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(new)
+}
+
+crate::input! {
+    #[derive(Default)]
+    pub struct UpdateBillingSettings as "UpdateBillingSettingsMutationInput" {
+        prorate_services: Option<bool> => "Boolean";
+        prorate_service_quantity: Option<bool> => "Boolean";
+        prorate_account_status_change: Option<bool> => "Boolean";
+        prorate_account_delinquency_status_change: Option<bool> => "Boolean";
+        prorate_billing_day_change: Option<bool> => "Boolean";
+        round_prorated_amounts: Option<bool> => "Boolean";
+        autopay_disconnect_invoice: Option<bool> => "Boolean", UNUSED;
+        autopay_disconnect_invoice_days: Option<i32> => "Int", UNUSED;
+        daily_billing: Option<bool> => "Boolean";
+        disconnect_account_status_id: Option<Id> => "Int64Bit", "Must not be an activating status.";
+        generate_invoice_on_initial_activation: Option<bool> => "Boolean";
+        always_round_taxes_up: Option<bool> => "Boolean", UNUSED;
+        unarchive_account_status_id: Option<Id> => "Int64Bit";
+        unset_unarchive_account_status_id: Option<bool> => "Boolean";
+    }
+}
+
+pub async fn update_billing_settings(
+    db: &DatabaseConnection,
+    user_id: i64,
+    input: UpdateBillingSettings,
+) -> AppResult<billing_setting::Model> {
+    let txn = begin_write(db).await?;
+    let old = billing_setting(&txn).await?;
+    let mut am: billing_setting::ActiveModel = old.clone().into();
+    macro_rules! copy {
+        ($($field:ident),*) => {$(
+            if let Some(v) = input.$field { am.$field = Set(v); }
+        )*};
+    }
+    copy!(
+        prorate_services,
+        prorate_service_quantity,
+        prorate_account_status_change,
+        prorate_billing_day_change,
+        round_prorated_amounts,
+        daily_billing,
+        generate_invoice_on_initial_activation,
+        always_round_taxes_up
+    );
+    if let Some(v) = input.prorate_account_delinquency_status_change {
+        am.prorate_account_delinquency_status_change = Set(Some(v));
+    }
+    if let Some(v) = input.autopay_disconnect_invoice {
+        am.autopay_disconnect_invoice = Set(Some(v));
+    }
+    if let Some(v) = input.autopay_disconnect_invoice_days {
+        if v < 0 {
+            return Err(AppError::validation(
+                "autopay_disconnect_invoice_days",
+                "must not be negative",
+            ));
+        }
+        am.autopay_disconnect_invoice_days = Set(Some(v));
+    }
+    if let Some(Id(status_id)) = input.disconnect_account_status_id {
+        let status = find::<account_status::Entity, _>(&txn, "AccountStatus", status_id)
+            .await
+            .map_err(|_| {
+                AppError::validation(
+                    "disconnect_account_status_id",
+                    format!("account status {status_id} does not exist"),
+                )
+            })?;
+        if status.activates_account {
+            return Err(AppError::validation(
+                "disconnect_account_status_id",
+                format!("{} activates accounts; a disconnected account must move to a status that does not", status.name),
+            ));
+        }
+        am.disconnect_account_status_id = Set(status_id);
+    }
+    if input.unset_unarchive_account_status_id == Some(true) {
+        am.unarchive_account_status_id = Set(None);
+    } else if let Some(Id(status_id)) = input.unarchive_account_status_id {
+        find::<account_status::Entity, _>(&txn, "AccountStatus", status_id)
+            .await
+            .map_err(|_| {
+                AppError::validation(
+                    "unarchive_account_status_id",
+                    format!("account status {status_id} does not exist"),
+                )
+            })?;
+        am.unarchive_account_status_id = Set(Some(status_id));
+    }
+    let new = save(&txn, old.id, old.version, am).await?;
+    bump(&txn).await?;
+    audit::updated(
+        &txn,
+        "BillingSetting",
+        new.id,
+        user_id,
+        &old,
+        &new,
+        "billing settings updated",
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(new)
+}

@@ -1,0 +1,45 @@
+//! The registry of mutation input types: every `input!` type the schema declares, in the
+//! schema's order (the GraphQL layer builds its input types from this list).
+
+use super::base::input::InputType;
+
+/// Every mutation input type, in the schema's order ([`input`]).
+pub const INPUT_TYPES: &[InputType] = {
+    use super::base::input::Input;
+    use super::*;
+    &[
+        configuration::settings::UpdateSystemSettings::TYPE,
+        configuration::catalog::CreateAccountStatus::TYPE,
+        configuration::catalog::UpdateAccountStatus::TYPE,
+        configuration::catalog::CreateAccountType::TYPE,
+        configuration::catalog::UpdateAccountType::TYPE,
+        lifecycle::addresses::MailingAddress::TYPE,
+        lifecycle::phone_numbers::CreatePhoneNumber::TYPE,
+        lifecycle::accounts::PrimaryContact::TYPE,
+        lifecycle::accounts::CreateAccount::TYPE,
+        lifecycle::accounts::UpdateAccount::TYPE,
+        lifecycle::accounts::UpdateActivationDate::TYPE,
+        lifecycle::hierarchy::LinkAccounts::TYPE,
+        lifecycle::addresses::CreateServiceableAddress::TYPE,
+        lifecycle::addresses::UpdateServiceableAddress::TYPE,
+        lifecycle::contacts::CreateContact::TYPE,
+        lifecycle::contacts::UpdateContact::TYPE,
+        configuration::settings::UpdateBillingSettings::TYPE,
+        access::tokens::CreatePersonalAccessToken::TYPE,
+        webhooks::endpoints::ModelEvent::TYPE,
+        webhooks::endpoints::CreateEndpoint::TYPE,
+        webhooks::endpoints::UpdateEndpoint::TYPE,
+        webhooks::endpoints::CreateEndpointEvent::TYPE,
+        access::users::CreateUser::TYPE,
+        access::users::UpdateUser::TYPE,
+        lifecycle::scheduled::CreateScheduledEvent::TYPE,
+        lifecycle::scheduled::UpdateScheduledEvent::TYPE,
+        lifecycle::disconnect::DisconnectAccount::TYPE,
+        billing::services::CreateRecurringService::TYPE,
+        billing::services::CreateOneTimeService::TYPE,
+        billing::services::AddServiceToAccount::TYPE,
+        billing::services::DeleteAccountService::TYPE,
+        billing::transactions::OneTimeTransaction::TYPE,
+        billing::invoicing::CreateInvoice::TYPE,
+    ]
+};
