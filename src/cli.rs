@@ -132,7 +132,7 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
     match cli.command {
         Command::Schema => {
             let conn = sea_orm::DatabaseConnection::default();
-            let schema = graphql::build_schema(conn, &config.limits)
+            let schema = graphql::schema::build_schema(conn, &config.limits)
                 .map_err(|e| AppError::internal(format!("{e}")))?;
             print!("{}", schema.sdl());
             Ok(ExitCode::SUCCESS)

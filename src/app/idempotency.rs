@@ -26,9 +26,11 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-use super::{app_error_response, authenticate, post_once, AppState};
+use super::authenticate::authenticate;
+use super::{post_once, AppState};
 use crate::auth::CheckedToken;
 use crate::error::AppError;
+use crate::http::error_response;
 use crate::service::base::idempotency::{self, Claim, Stored, MAX_KEY_CHARS};
 
 pub const KEY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");
@@ -49,7 +51,7 @@ pub(super) async fn keyed_post(state: AppState, headers: HeaderMap, body: Bytes)
     };
     let key = match key_of(&headers) {
         Ok(key) => key,
-        Err(err) => return app_error_response(StatusCode::BAD_REQUEST, err),
+        Err(err) => return error_response(StatusCode::BAD_REQUEST, err),
     };
     let lease = state.request_timeout + LEASE_MARGIN;
     let claim =
@@ -58,7 +60,7 @@ pub(super) async fn keyed_post(state: AppState, headers: HeaderMap, body: Bytes)
         Ok(Claim::Run(scope)) => scope,
         Ok(Claim::Replay(stored)) => return replayed(stored),
         Ok(Claim::Reused) => {
-            return app_error_response(
+            return error_response(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 AppError::IdempotencyKeyReused(
                     "this Idempotency-Key was used with another request body in the last 24 \
@@ -68,7 +70,7 @@ pub(super) async fn keyed_post(state: AppState, headers: HeaderMap, body: Bytes)
             )
         }
         Ok(Claim::InFlight) => {
-            return app_error_response(
+            return error_response(
                 StatusCode::CONFLICT,
                 AppError::Conflict(
                     "a request with this Idempotency-Key is still running; retry once it has \
@@ -77,7 +79,7 @@ pub(super) async fn keyed_post(state: AppState, headers: HeaderMap, body: Bytes)
                 ),
             )
         }
-        Err(err) => return app_error_response(StatusCode::SERVICE_UNAVAILABLE, err),
+        Err(err) => return error_response(StatusCode::SERVICE_UNAVAILABLE, err),
     };
     let key_id = scope.key_id();
     let resumed = scope.resumed();
@@ -111,7 +113,7 @@ async fn settle(state: &AppState, key_id: i64, resumed: bool, response: Response
         Ok(bytes) => bytes,
         Err(err) => {
             let _ = idempotency::release(&state.db, key_id).await;
-            return app_error_response(
+            return error_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 AppError::internal(format!("response body: {err}")),
             );

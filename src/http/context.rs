@@ -4,7 +4,7 @@
 //! The id comes from the request's `X-Request-Id` when that is sane (1 to
 //! [`MAX_REQUEST_ID_LEN`] visible ASCII characters), so that a proxy's or a client's id ties
 //! their logs to fathom's; otherwise fathom makes one. It is also the id an `INTERNAL` error
-//! carries ([`crate::graphql::errors::request_id`]). Handlers fill in the token and the operation names as
+//! carries ([`crate::graphql::execution::errors::request_id`]). Handlers fill in the token and the operation names as
 //! they learn them; [`middleware`] writes one line per request when the answer leaves, at
 //! `info` on the target `fathom::access`.
 

@@ -120,7 +120,7 @@ pub fn is_json_request(content_type: Option<&HeaderValue>) -> bool {
 
 /// Middleware on `/api/graphql` (other paths pass through untouched).
 pub async fn graphql_over_http(request: Request, next: Next) -> Response {
-    if request.uri().path() != crate::app::GRAPHQL_PATH {
+    if request.uri().path() != super::GRAPHQL_PATH {
         return next.run(request).await;
     }
     let Some(chosen) = negotiate(request.headers().get(header::ACCEPT)) else {

@@ -17,12 +17,34 @@ pub mod media;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::error::AppError;
+use crate::graphql::execution::errors::IntoGraphql;
+
+/// Where GraphQL is served (Sonar's path).
+pub const GRAPHQL_PATH: &str = "/api/graphql";
+
 /// A GraphQL error body with `extensions.code`, as `application/json` (`"data": null`; the
 /// [`media`] layer drops `data` for clients that asked for `application/graphql-response+json`).
 pub fn error_body(status: StatusCode, message: &str, code: &str) -> Response {
     let body = serde_json::json!({
         "data": null,
         "errors": [{ "message": message, "extensions": { "code": code } }]
+    });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// An [`AppError`] as a GraphQL error body (`"data": null`, the error with its
+/// `extensions.code`), as `application/json`.
+pub fn error_response(status: StatusCode, err: AppError) -> Response {
+    let error = err.into_graphql();
+    let body = serde_json::json!({
+        "data": null,
+        "errors": [{ "message": error.message, "extensions": error.extensions }]
     });
     (
         status,

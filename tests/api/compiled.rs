@@ -300,7 +300,7 @@ impl Generator {
     }
 
     fn operation(&mut self) -> String {
-        let roots: Vec<_> = fathom::graphql::defs::all()
+        let roots: Vec<_> = fathom::graphql::schema::defs::all()
             .into_iter()
             .filter(|d| !d.plural.is_empty())
             .collect();
@@ -322,7 +322,7 @@ impl Generator {
 
     fn arguments(
         &mut self,
-        def: &fathom::graphql::entity_def::EntityDef,
+        def: &fathom::graphql::schema::entity_def::EntityDef,
         root_account: bool,
     ) -> String {
         let mut args = Vec::new();
@@ -376,7 +376,7 @@ impl Generator {
 
     fn connection(
         &mut self,
-        def: &'static fathom::graphql::entity_def::EntityDef,
+        def: &'static fathom::graphql::schema::entity_def::EntityDef,
         depth: usize,
     ) -> String {
         let mut parts = Vec::new();
@@ -409,7 +409,7 @@ impl Generator {
 
     fn object(
         &mut self,
-        def: &'static fathom::graphql::entity_def::EntityDef,
+        def: &'static fathom::graphql::schema::entity_def::EntityDef,
         depth: usize,
     ) -> String {
         let mut fields: Vec<String> = Vec::new();

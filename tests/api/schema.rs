@@ -6,7 +6,7 @@ use crate::common::{self, create_account};
 
 fn sdl() -> String {
     let db = sea_orm::DatabaseConnection::default();
-    fathom::graphql::build_schema(db, &fathom::config::Limits::default())
+    fathom::graphql::schema::build_schema(db, &fathom::config::Limits::default())
         .unwrap()
         .sdl()
 }

@@ -2,7 +2,7 @@
 //!
 //! Infrastructure failures (database, I/O) become [`AppError::Internal`]: the server logs the
 //! detail under a request id and only that id reaches the client, never SQL, table names or
-//! paths (the server crate turns errors into GraphQL errors: `fathom::graphql::errors`).
+//! paths (the server crate turns errors into GraphQL errors: `fathom::graphql::execution::errors`).
 
 use sea_orm::{DbErr, RuntimeErr, SqlErr};
 

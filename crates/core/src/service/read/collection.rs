@@ -6,17 +6,18 @@
 //! client typed is ever spliced into SQL: names are `&'static str` from the allowlist and
 //! values are bound parameters.
 
-use crate::service::base::{store::column, values::Page};
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::sea_query::{Func, LikeExpr};
+use sea_orm::sea_query::Func;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait, ModelTrait, Order,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Value,
 };
 
-use crate::error::{AppError, AppResult};
+use super::filter::Filter;
+use crate::error::AppResult;
+use crate::service::base::{store::column, values::Page};
 
 /// Largest page a client may ask for (as in Sonar).
 pub const MAX_RECORDS_PER_PAGE: u64 = 10_000;
@@ -182,75 +183,9 @@ pub fn fixed(column: &'static str, value: &'static str) -> Condition {
 /// The column of `E` called `name`. Names come from the entity's allowlist of fields; a name
 /// that is not a column of `E` is a mistake in that allowlist, reported as `INTERNAL`.
 
-fn clause_condition<E: EntityTrait>(clause: &Clause) -> AppResult<Condition> {
-    let col = column::<E>(clause.column)?;
-    let value = clause.value.clone().map(FilterValue::into_value);
-    let expr = match (clause.op, value) {
-        (Op::IsNull, _) => col.is_null(),
-        (Op::IsNotNull, _) => col.is_not_null(),
-        (Op::Contains | Op::NotContains, Some(Value::String(Some(s)))) => {
-            let pattern = format!("%{}%", escape_like(&s.to_lowercase()));
-            let lowered = sea_orm::sea_query::Expr::expr(Func::lower(col.into_expr()));
-            if clause.op == Op::Contains {
-                lowered.like(LikeExpr::new(pattern).escape('\\'))
-            } else {
-                lowered.not_like(LikeExpr::new(pattern).escape('\\'))
-            }
-        }
-        (Op::Eq, Some(v)) => col.eq(v),
-        (Op::Neq, Some(v)) => {
-            // SQL's `<>` drops NULL rows; "not equal to x" includes rows without a value.
-            return Ok(Condition::any().add(col.ne(v)).add(col.is_null()));
-        }
-        (Op::Gt, Some(v)) => col.gt(v),
-        (Op::Gte, Some(v)) => col.gte(v),
-        (Op::Lt, Some(v)) => col.lt(v),
-        (Op::Lte, Some(v)) => col.lte(v),
-        _ => {
-            return Err(AppError::validation(
-                clause.column,
-                "a value is required for this operator",
-            ))
-        }
-    };
-    Ok(Condition::all().add(expr))
-}
-
-pub(crate) fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
-/// The WHERE condition for `args` (without paging).
+/// The WHERE condition for `args` (without paging): [`Filter::of`] rendered for sea-query.
 pub fn condition<E: EntityTrait>(args: &CollectionArgs) -> AppResult<Condition> {
-    let mut cond = Condition::all();
-    for clause in &args.equals {
-        cond = cond.add(clause_condition::<E>(clause)?);
-    }
-    if !args.search.is_empty() {
-        let mut any = Condition::any();
-        for group in &args.search {
-            let mut all = Condition::all();
-            for clause in group {
-                all = all.add(clause_condition::<E>(clause)?);
-            }
-            any = any.add(all);
-        }
-        cond = cond.add(any);
-    }
-    if let Some((text, columns)) = &args.general_search {
-        let mut any = Condition::any();
-        for name in columns {
-            any = any.add(clause_condition::<E>(&Clause {
-                column: name,
-                op: Op::Contains,
-                value: Some(FilterValue::Str(text.clone())),
-            })?);
-        }
-        cond = cond.add(any);
-    }
-    Ok(cond)
+    Filter::of(args)?.condition::<E>()
 }
 
 fn ordered<E: EntityTrait>(mut select: Select<E>, args: &CollectionArgs) -> AppResult<Select<E>> {

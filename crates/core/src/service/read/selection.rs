@@ -11,7 +11,7 @@
 //! The document is positional, to stay small: `[stamp, page, …]`, a page is
 //! `[total or null, [row, …] or null]` and a row is an array of its items in the order of
 //! [`RowShape::items`]. The GraphQL layer
-//! (`crate::graphql::compiled`) knows which position answers which field.
+//! (`crate::graphql::execution::compiled`) knows which position answers which field.
 //!
 //! Column names reach this module from the entity descriptions (static allowlists), never from
 //! a client; every value is a bound parameter. Filters have the same meaning as in
@@ -22,7 +22,8 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use crate::error::{AppError, AppResult};
 use crate::service::{
     access::tokens,
-    read::collection::{self, Clause, CollectionArgs, FilterValue, Op},
+    read::collection::CollectionArgs,
+    read::filter::{Filter, Test},
 };
 
 /// The most items one row array may hold (PostgreSQL passes at most 100 arguments to a
@@ -423,52 +424,13 @@ impl Sql {
             self.col(a, column);
             self.text.push_str(" IS NULL");
         }
-        for clause in &page.args.equals {
+        // The filter's top level is an AND, joined with the conditions above.
+        let Filter::All(parts) = Filter::of(&page.args)? else {
+            return Err(AppError::internal("a collection filter is not an AND"));
+        };
+        for part in &parts {
             and(self);
-            self.clause(a, page.table, clause)?;
-        }
-        if !page.args.search.is_empty() {
-            and(self);
-            self.text.push('(');
-            for (i, group) in page.args.search.iter().enumerate() {
-                if i > 0 {
-                    self.text.push_str(" OR ");
-                }
-                self.text.push('(');
-                if group.is_empty() {
-                    self.text.push_str("1 = 1");
-                }
-                for (j, clause) in group.iter().enumerate() {
-                    if j > 0 {
-                        self.text.push_str(" AND ");
-                    }
-                    self.clause(a, page.table, clause)?;
-                }
-                self.text.push(')');
-            }
-            self.text.push(')');
-        }
-        if let Some((text, columns)) = &page.args.general_search {
-            and(self);
-            self.text.push('(');
-            if columns.is_empty() {
-                self.text.push_str("1 = 0");
-            }
-            for (i, column) in columns.iter().enumerate() {
-                if i > 0 {
-                    self.text.push_str(" OR ");
-                }
-                self.clause(
-                    a,
-                    page.table,
-                    &Clause {
-                        column,
-                        op: Op::Contains,
-                        value: Some(FilterValue::Str(text.clone())),
-                    },
-                )?;
-            }
-            self.text.push(')');
+            self.filter(a, page.table, part)?;
         }
         if first {
             self.text.push_str("1 = 1");
@@ -477,54 +439,60 @@ impl Sql {
     }
 
     /// One clause, with the meaning [`crate::service::read::collection`] gives it.
-    fn clause(&mut self, a: &str, table: Table, clause: &Clause) -> AppResult<()> {
-        known(table, clause.column)?;
-        let value = clause.value.clone().map(FilterValue::into_value);
-        let comparison = |sql: &mut Self, op: &str, value: Value| {
-            sql.col(a, clause.column);
-            sql.text.push_str(op);
-            sql.bind(value);
-        };
-        match (clause.op, value) {
-            (Op::IsNull, _) => {
-                self.col(a, clause.column);
-                self.text.push_str(" IS NULL");
-            }
-            (Op::IsNotNull, _) => {
-                self.col(a, clause.column);
-                self.text.push_str(" IS NOT NULL");
-            }
-            (op @ (Op::Contains | Op::NotContains), Some(Value::String(Some(s)))) => {
-                self.text.push_str("LOWER(");
-                self.col(a, clause.column);
-                self.text.push_str(if op == Op::Contains {
-                    ") LIKE "
-                } else {
-                    ") NOT LIKE "
-                });
-                self.bind(Value::String(Some(format!(
-                    "%{}%",
-                    collection::escape_like(&s.to_lowercase())
-                ))));
-                self.text.push_str(" ESCAPE '\\'");
-            }
-            (Op::Eq, Some(v)) => comparison(self, " = ", v),
-            (Op::Neq, Some(v)) => {
+    /// Renders a [`Filter`] (what the general path renders with sea-query) as SQL text.
+    fn filter(&mut self, a: &str, table: Table, filter: &Filter) -> AppResult<()> {
+        match filter {
+            Filter::All(parts) | Filter::Any(parts) => {
+                let (join, empty) = match filter {
+                    Filter::All(_) => (" AND ", "1 = 1"),
+                    _ => (" OR ", "1 = 0"),
+                };
                 self.text.push('(');
-                comparison(self, " <> ", v);
-                self.text.push_str(" OR ");
-                self.col(a, clause.column);
-                self.text.push_str(" IS NULL)");
+                if parts.is_empty() {
+                    self.text.push_str(empty);
+                }
+                for (i, part) in parts.iter().enumerate() {
+                    if i > 0 {
+                        self.text.push_str(join);
+                    }
+                    self.filter(a, table, part)?;
+                }
+                self.text.push(')');
             }
-            (Op::Gt, Some(v)) => comparison(self, " > ", v),
-            (Op::Gte, Some(v)) => comparison(self, " >= ", v),
-            (Op::Lt, Some(v)) => comparison(self, " < ", v),
-            (Op::Lte, Some(v)) => comparison(self, " <= ", v),
-            _ => {
-                return Err(AppError::validation(
-                    clause.column,
-                    "a value is required for this operator",
-                ))
+            Filter::Column { column, test } => {
+                known(table, column)?;
+                match test {
+                    Test::IsNull => {
+                        self.col(a, column);
+                        self.text.push_str(" IS NULL");
+                    }
+                    Test::IsNotNull => {
+                        self.col(a, column);
+                        self.text.push_str(" IS NOT NULL");
+                    }
+                    Test::Like { pattern, negated } => {
+                        self.text.push_str("LOWER(");
+                        self.col(a, column);
+                        self.text
+                            .push_str(if *negated { ") NOT LIKE " } else { ") LIKE " });
+                        self.bind(Value::String(Some(pattern.clone())));
+                        self.text.push_str(" ESCAPE '\\'");
+                    }
+                    Test::Compare(cmp, value) => {
+                        self.col(a, column);
+                        self.text.push_str(cmp.sql());
+                        self.bind(value.clone());
+                    }
+                    Test::NotEqualOrNull(value) => {
+                        self.text.push('(');
+                        self.col(a, column);
+                        self.text.push_str(" <> ");
+                        self.bind(value.clone());
+                        self.text.push_str(" OR ");
+                        self.col(a, column);
+                        self.text.push_str(" IS NULL)");
+                    }
+                }
             }
         }
         Ok(())

@@ -2,15 +2,18 @@
 
 use async_graphql::dynamic::{FieldFuture, FieldValue, InputValue, Object};
 
-use super::entity_def::{Row, WithSecret};
-use super::inputs::{id_arg, input, optional_input};
-use super::objects::type_ref;
-use super::queries::SuccessResponse;
-use super::{allowed, db, gql};
 use crate::auth::Permission::{
     AccountsWrite, BillingWrite, ScheduledEventsWrite, SettingsWrite, UsersManage, WebhooksManage,
 };
 use crate::error::AppError;
+use crate::graphql::{
+    execution::resolver::{allowed, db, gql, SuccessResponse},
+    schema::{
+        entity_def::{Row, WithSecret},
+        inputs::{id_arg, input, optional_input},
+        objects::type_ref,
+    },
+};
 use crate::service::{
     access::{tokens, users},
     billing::{
@@ -34,14 +37,14 @@ fn deleted<'a>(what: &str, id: i64) -> Option<FieldValue<'a>> {
 }
 
 /// A mutation field: `$name(args) -> $ret`, whose body evaluates to
-/// `Result<Option<FieldValue>, AppError>`. It runs through [`super::idempotent::field`], which
+/// `Result<Option<FieldValue>, AppError>`. It runs through [`crate::graphql::execution::idempotent::field`], which
 /// ties it to the request's `Idempotency-Key`, if any.
 macro_rules! mutation {
     ($name:literal -> $ret:literal, [$(($arg:literal, $ty:literal)),*], $desc:literal, |$ctx:ident| $body:block) => {
-        super::field($name, type_ref($ret), |$ctx| {
+        crate::graphql::execution::resolver::field($name, type_ref($ret), |$ctx| {
             FieldFuture::new(async move {
                 let result: Result<Option<FieldValue>, AppError> =
-                    super::idempotent::field(&$ctx, $ret, async { $body }).await;
+                    crate::graphql::execution::idempotent::field(&$ctx, $ret, async { $body }).await;
                 result.map_err(gql)
             })
         })
@@ -75,7 +78,7 @@ fn webhook_mutations(object: Object) -> Object {
         .field(mutation!("createWebhookEndpoint" -> "WebhookEndpoint", [("input", "CreateWebhookEndpointMutationInput")],
             "Creates a webhook endpoint and its subscriptions (WEBHOOKS_MANAGE). The answer's signing_secret is shown this once.", |ctx| {
             let user = allowed(&ctx, WebhooksManage)?;
-            let policy = super::webhooks::delivery(&ctx).policy();
+            let policy = crate::graphql::schema::webhooks::delivery(&ctx).policy();
             let model = endpoints::create_endpoint(db(&ctx), policy, user.user_id, input(&ctx, "input")?).await?;
             let secret = model.signing_secret.clone();
             Ok(Some(FieldValue::owned_any(Row::new(WithSecret { model, secret }))))
@@ -83,7 +86,7 @@ fn webhook_mutations(object: Object) -> Object {
         .field(mutation!("updateWebhookEndpoint" -> "WebhookEndpoint", [("id", "Int64Bit!"), ("input", "UpdateWebhookEndpointMutationInput")],
             "Changes a webhook endpoint (WEBHOOKS_MANAGE); model_events, when given, replaces its subscriptions.", |ctx| {
             let user = allowed(&ctx, WebhooksManage)?;
-            let policy = super::webhooks::delivery(&ctx).policy();
+            let policy = crate::graphql::schema::webhooks::delivery(&ctx).policy();
             Ok(row(endpoints::update_endpoint(db(&ctx), policy, user.user_id, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
         }))
         .field(mutation!("deleteWebhookEndpoint" -> "SuccessResponse", [("id", "Int64Bit!")],
@@ -108,7 +111,7 @@ fn webhook_mutations(object: Object) -> Object {
         .field(mutation!("generateTestWebhook" -> "WebhookTestResponse", [("id", "Int64Bit!")],
             "POSTs a signed test payload (event TEST) to endpoint id now, enabled or not, and answers what came back (WEBHOOKS_MANAGE). Nothing is stored.", |ctx| {
             allowed(&ctx, WebhooksManage)?;
-            let answer = delivery::send_test(db(&ctx), super::webhooks::delivery(&ctx), id_arg(&ctx)?).await?;
+            let answer = delivery::send_test(db(&ctx), crate::graphql::schema::webhooks::delivery(&ctx), id_arg(&ctx)?).await?;
             Ok(Some(FieldValue::owned_any(answer)))
         }))
 }
@@ -136,7 +139,7 @@ fn scheduled_mutations(object: Object) -> Object {
 
 fn billing_mutations(object: Object) -> Object {
     object
-        .field(super::disconnect::mutation_field())
+        .field(crate::graphql::schema::disconnect::mutation_field())
         .field(mutation!("createRecurringService" -> "Service", [("input", "CreateRecurringServiceMutationInput")],
             "Creates a recurring service, billed every billing_frequency months.", |ctx| {
             let user = allowed(&ctx, BillingWrite)?;
@@ -293,14 +296,14 @@ fn account_mutations() -> Object {
         }))
         .field(mutation!("createPersonalAccessToken" -> "PersonalAccessToken", [("input", "CreatePersonalAccessTokenMutationInput")],
             "Creates a token for the calling user. The response carries the token; it is never shown again.", |ctx| {
-            let user = super::caller(&ctx).map_err(|_| AppError::Unauthenticated("a personal access token is required".into()))?;
+            let user = crate::graphql::execution::resolver::caller(&ctx).map_err(|_| AppError::Unauthenticated("a personal access token is required".into()))?;
             let create: tokens::CreatePersonalAccessToken = input(&ctx, "input")?;
             let (model, token) = tokens::create_token_for_caller(db(&ctx), user.user_id, &create.name).await?;
             Ok(Some(FieldValue::owned_any(Row::new(WithSecret { model, secret: token.as_str().to_owned() }))))
         }))
         .field(mutation!("deletePersonalAccessToken" -> "SuccessResponse", [("id", "Int64Bit!")],
             "Deletes one of the caller's tokens (another user's needs USERS_MANAGE). It stops working at once.", |ctx| {
-            let user = super::caller(&ctx).map_err(|_| AppError::Unauthenticated("a personal access token is required".into()))?;
+            let user = crate::graphql::execution::resolver::caller(&ctx).map_err(|_| AppError::Unauthenticated("a personal access token is required".into()))?;
             let id = id_arg(&ctx)?;
             tokens::delete_token(db(&ctx), user, id).await?;
             Ok(deleted("personal access token", id))

@@ -5,13 +5,15 @@
 //! inventory…) are kept so that scripts selecting them keep working; they return the honest
 //! empty value and their description says so.
 
-pub use super::billing_defs::{
-    ACCOUNT_SERVICE, BILLING_SETTING, DEBIT, DISCOUNT, INVOICE, SERVICE,
-};
-use super::entity_def::{columns, fields, no_extra, no_relations, EntityDef, Ops, RelDef};
-use super::extra_fields;
 use crate::auth::Permission::AccountsRead;
 use crate::entity::*;
+pub use crate::graphql::schema::billing_defs::{
+    ACCOUNT_SERVICE, BILLING_SETTING, DEBIT, DISCOUNT, INVOICE, SERVICE,
+};
+use crate::graphql::schema::{
+    entity_def::{columns, fields, no_extra, no_relations, EntityDef, Ops, RelDef},
+    extra_fields,
+};
 use std::sync::Mutex;
 
 use sea_orm::{IdenStatic, Identity, RelationTrait};
@@ -620,9 +622,9 @@ pub fn all() -> Vec<&'static EntityDef> {
         &SERVICEABLE_ADDRESS_ACCOUNT_ASSIGNMENT_HISTORY,
         &SYSTEM_SETTING,
         &USER,
-        &super::webhook_defs::WEBHOOK_ENDPOINT,
-        &super::webhook_defs::WEBHOOK_ENDPOINT_EVENT,
-        &super::webhook_defs::WEBHOOK_ENDPOINT_EVENT_DISPATCH,
-        &super::webhook_defs::WEBHOOK_ENDPOINT_EVENT_DISPATCH_ATTEMPT,
+        &crate::graphql::schema::webhook_defs::WEBHOOK_ENDPOINT,
+        &crate::graphql::schema::webhook_defs::WEBHOOK_ENDPOINT_EVENT,
+        &crate::graphql::schema::webhook_defs::WEBHOOK_ENDPOINT_EVENT_DISPATCH,
+        &crate::graphql::schema::webhook_defs::WEBHOOK_ENDPOINT_EVENT_DISPATCH_ATTEMPT,
     ]
 }

@@ -7,9 +7,11 @@ use async_graphql::indexmap::IndexMap;
 use async_graphql::Name;
 use async_graphql::Value;
 
-use super::entity_def::EntityDef;
-use super::scalars::{kind_of, to_filter, Kind};
 use crate::error::{AppError, AppResult};
+use crate::graphql::schema::{
+    entity_def::EntityDef,
+    scalars::{kind_of, to_filter, Kind},
+};
 use crate::service::read::collection::{
     Clause, CollectionArgs, Op, DEFAULT_RECORDS_PER_PAGE, MAX_RECORDS_PER_PAGE, MAX_SEARCHES,
     MAX_SEARCH_FIELDS, MAX_SEARCH_TEXT, MAX_SORTERS,

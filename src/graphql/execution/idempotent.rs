@@ -11,9 +11,11 @@ use std::future::Future;
 use async_graphql::dynamic::{FieldValue, ResolverContext};
 use sea_orm::Condition;
 
-use super::queries::SuccessResponse;
-use super::{db, defs, inputs::id_arg};
 use crate::error::AppError;
+use crate::graphql::{
+    execution::resolver::{db, SuccessResponse},
+    schema::{defs, inputs::id_arg},
+};
 use crate::service::{
     base::idempotency::{self, bare_type, Done, FieldStart},
     read::collection::{Clause, CollectionArgs, FilterValue, Op},

@@ -1,11 +1,15 @@
 //! The webhook entities (Sonar's `WebhookEndpoint` family), described for the generic schema.
 //! Every one is read with `WEBHOOKS_MANAGE`: payloads carry account data.
 
-use super::defs::{many, one};
-use super::entity_def::{columns, fields, EntityDef, Ops};
-use super::webhooks;
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, TypeRef};
+use async_graphql::Value;
+
 use crate::auth::Permission::WebhooksManage;
 use crate::entity::*;
+use crate::graphql::schema::{
+    defs::{many, one},
+    entity_def::{columns, fields, EntityDef, Ops, Row, WithSecret},
+};
 
 pub static WEBHOOK_ENDPOINT: EntityDef = EntityDef {
     name: "WebhookEndpoint",
@@ -22,7 +26,7 @@ pub static WEBHOOK_ENDPOINT: EntityDef = EntityDef {
     },
     read: WebhooksManage,
     ops: &Ops::<webhook_endpoint::Entity>::new(),
-    extra: webhooks::endpoint_fields,
+    extra: endpoint_fields,
     interfaces: &[],
     base: true,
 };
@@ -45,7 +49,7 @@ pub static WEBHOOK_ENDPOINT_EVENT: EntityDef = EntityDef {
     },
     read: WebhooksManage,
     ops: &Ops::<webhook_endpoint_event::Entity>::new(),
-    extra: super::entity_def::no_extra,
+    extra: crate::graphql::schema::entity_def::no_extra,
     interfaces: &[],
     base: true,
 };
@@ -74,7 +78,7 @@ pub static WEBHOOK_ENDPOINT_EVENT_DISPATCH: EntityDef = EntityDef {
     },
     read: WebhooksManage,
     ops: &Ops::<webhook_endpoint_event_dispatch::Entity>::new(),
-    extra: super::entity_def::no_extra,
+    extra: crate::graphql::schema::entity_def::no_extra,
     interfaces: &[],
     base: true,
 };
@@ -100,7 +104,23 @@ pub static WEBHOOK_ENDPOINT_EVENT_DISPATCH_ATTEMPT: EntityDef = EntityDef {
     },
     read: WebhooksManage,
     ops: &Ops::<webhook_endpoint_event_dispatch_attempt::Entity>::new(),
-    extra: super::entity_def::no_extra,
+    extra: crate::graphql::schema::entity_def::no_extra,
     interfaces: &[],
     base: true,
 };
+
+/// `WebhookEndpoint.signing_secret`: shown once, by `createWebhookEndpoint`.
+pub fn endpoint_fields() -> Vec<Field> {
+    vec![crate::graphql::execution::resolver::field("signing_secret", TypeRef::named(TypeRef::STRING), |ctx| {
+        FieldFuture::new(async move {
+            let row = ctx.parent_value.try_downcast_ref::<Row>()?;
+            let secret = row
+                .downcast::<WithSecret<webhook_endpoint::Model>>()
+                .map(|w| w.secret.clone());
+            Ok(secret.map(|s| FieldValue::value(Value::String(s))))
+        })
+    })
+    .description(
+        "fathom extension: the key of the endpoint's HMAC-SHA256 signatures (X-Fathom-Signature). Returned once, by createWebhookEndpoint; null afterwards.",
+    )]
+}

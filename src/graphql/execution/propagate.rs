@@ -3,8 +3,8 @@
 //! the nearest nullable ancestor `null` instead, up to all of `data`.
 //!
 //! async-graphql's dynamic schema leaves a failed field out of its object, and its error
-//! without a path. [`super::field`] reports every resolver error itself, with its path and
-//! location, and leaves a marker error ([`super::FIELD_FAILED`]) for async-graphql; once the
+//! without a path. [`crate::graphql::execution::resolver::field`] reports every resolver error itself, with its path and
+//! location, and leaves a marker error ([`crate::graphql::execution::resolver::FIELD_FAILED`]) for async-graphql; once the
 //! request has run, [`apply`] removes the markers and writes the `null`s, finding the type of
 //! each position on an error's path from the document and the schema. A field put back as
 //! `null` comes after the fields that were answered in its object (JSON objects are
@@ -15,8 +15,10 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Name, PathSegment, Response, Value};
 
-use super::guard::{named, Guard};
-use super::FIELD_FAILED;
+use crate::graphql::execution::{
+    guard::{named, Guard},
+    resolver::FIELD_FAILED,
+};
 
 /// Puts the `null`s that the errors of `response` call for, and drops the markers.
 pub fn apply(guard: &Guard, query: &str, operation_name: Option<&str>, response: &mut Response) {
@@ -134,7 +136,7 @@ fn collect<'d>(
     depth: usize,
 ) {
     // Fragment cycles are refused before execution; this only bounds the walk.
-    if depth > super::guard::MAX_NESTING {
+    if depth > crate::graphql::execution::guard::MAX_NESTING {
         return;
     }
     for selection in &set.items {

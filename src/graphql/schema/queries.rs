@@ -1,14 +1,18 @@
-//! The root query type: every collection of [`super::defs`], the singletons, and `me`.
+//! The root query type: every collection of [`crate::graphql::schema::defs`], the singletons, and `me`.
 
 use std::sync::Arc;
 
 use async_graphql::dynamic::{FieldFuture, FieldValue, Object, TypeRef};
 
-use super::defs;
-use super::entity_def::Row;
-use super::objects::{column_field, root_collection, Connection};
-use super::{caller, db, gql, require};
 use crate::auth::Permission;
+use crate::graphql::{
+    execution::resolver::{caller, db, gql, require, SuccessResponse},
+    schema::{
+        defs,
+        entity_def::Row,
+        objects::{column_field, root_collection, Connection},
+    },
+};
 use crate::service::{
     access::tokens,
     base::{settings, values},
@@ -22,11 +26,11 @@ pub fn query_type() -> Object {
         }
     }
     query
-        .field(super::disconnect::preview_field())
-        .field(super::report::query_field())
-        .field(super::webhooks::query_field())
+        .field(crate::graphql::schema::disconnect::preview_field())
+        .field(crate::graphql::schema::report::query_field())
+        .field(crate::graphql::schema::webhooks::query_field())
         .field(
-            super::field(
+            crate::graphql::execution::resolver::field(
                 "system_setting",
                 TypeRef::named_nn("SystemSetting"),
                 |ctx| {
@@ -40,7 +44,7 @@ pub fn query_type() -> Object {
             .description("Instance-wide settings (the time zone)."),
         )
         .field(
-            super::field(
+            crate::graphql::execution::resolver::field(
                 "billing_setting",
                 TypeRef::named_nn("BillingSetting"),
                 |ctx| {
@@ -54,7 +58,7 @@ pub fn query_type() -> Object {
             .description("The global billing settings."),
         )
         .field(
-            super::field("me", TypeRef::named_nn("Me"), |ctx| {
+            crate::graphql::execution::resolver::field("me", TypeRef::named_nn("Me"), |ctx| {
                 FieldFuture::new(async move {
                     let user = caller(&ctx)?;
                     let model = tokens::get(db(&ctx), user.user_id).await.map_err(gql)?;
@@ -64,7 +68,7 @@ pub fn query_type() -> Object {
             .description("The user the request's token acts as."),
         )
         .field(
-            super::field(
+            crate::graphql::execution::resolver::field(
                 "personal_access_tokens",
                 TypeRef::named_nn("PersonalAccessTokenConnection"),
                 |ctx| {
@@ -104,10 +108,10 @@ pub fn extra_types() -> Vec<Object> {
     }
     vec![
         me,
-        super::objects::connection_type(&defs::PERSONAL_ACCESS_TOKEN),
+        crate::graphql::schema::objects::connection_type(&defs::PERSONAL_ACCESS_TOKEN),
         Object::new("SuccessResponse")
             .description("The result of a delete.")
-            .field(super::field(
+            .field(crate::graphql::execution::resolver::field(
                 "success",
                 TypeRef::named_nn(TypeRef::BOOLEAN),
                 |ctx| {
@@ -117,16 +121,15 @@ pub fn extra_types() -> Vec<Object> {
                     })
                 },
             ))
-            .field(super::field("message", TypeRef::named("Text"), |ctx| {
-                FieldFuture::new(async move {
-                    let r = ctx.parent_value.try_downcast_ref::<SuccessResponse>()?;
-                    Ok(r.message.clone().map(FieldValue::value))
-                })
-            })),
+            .field(crate::graphql::execution::resolver::field(
+                "message",
+                TypeRef::named("Text"),
+                |ctx| {
+                    FieldFuture::new(async move {
+                        let r = ctx.parent_value.try_downcast_ref::<SuccessResponse>()?;
+                        Ok(r.message.clone().map(FieldValue::value))
+                    })
+                },
+            )),
     ]
-}
-
-pub struct SuccessResponse {
-    pub success: bool,
-    pub message: Option<String>,
 }

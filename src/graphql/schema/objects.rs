@@ -1,5 +1,5 @@
 //! Object types, connections, root collections and relation fields, generated from the
-//! entity descriptions in [`super::defs`].
+//! entity descriptions in [`crate::graphql::schema::defs`].
 
 use std::sync::Arc;
 
@@ -12,11 +12,17 @@ use async_graphql::dynamic::{
 };
 use async_graphql::Value;
 
-use super::args::{self, collection_arguments};
-use super::entity_def::{EntityDef, RelDef, Row};
-use super::loader::{Loader, RelKey};
-use super::scalars::to_graphql;
-use super::{db, gql, require};
+use crate::graphql::{
+    execution::{
+        loader::{Loader, RelKey},
+        resolver::{db, gql, require},
+    },
+    schema::{
+        args::{self, collection_arguments},
+        entity_def::{EntityDef, RelDef, Row},
+        scalars::to_graphql,
+    },
+};
 
 /// A page of rows, the value behind every `…Connection`.
 pub struct Connection(pub Arc<Page<Row>>);
@@ -44,7 +50,7 @@ pub fn column_field(
     ty: &'static str,
 ) -> Field {
     let base = ty.trim_end_matches('!');
-    super::field(name, type_ref(ty), move |ctx| {
+    crate::graphql::execution::resolver::field(name, type_ref(ty), move |ctx| {
         FieldFuture::new(async move {
             let row = row(&ctx)?;
             let value = def
@@ -69,7 +75,7 @@ pub fn row_id(def: &EntityDef, row: &Row) -> Option<i64> {
 fn base_fields(def: &'static EntityDef, mut obj: Object) -> Object {
     obj = obj.field(column_field(def, "id", "id", "Int64Bit!"));
     obj = obj.field(
-        super::field(
+        crate::graphql::execution::resolver::field(
             "sonar_unique_id",
             TypeRef::named_nn(TypeRef::ID),
             move |ctx| {
@@ -87,15 +93,19 @@ fn base_fields(def: &'static EntityDef, mut obj: Object) -> Object {
     obj = obj.field(column_field(def, "created_at", "created_at", "Datetime!"));
     obj = obj.field(column_field(def, "updated_at", "updated_at", "Datetime!"));
     obj = obj.field(
-        super::field("_version", TypeRef::named_nn(TypeRef::STRING), move |ctx| {
-            FieldFuture::new(async move {
-                let version = match def.ops.get(&*row(&ctx)?.0, "version") {
-                    Some(sea_orm::Value::BigInt(Some(v))) => v,
-                    _ => 0,
-                };
-                Ok(Some(FieldValue::value(Value::String(version.to_string()))))
-            })
-        })
+        crate::graphql::execution::resolver::field(
+            "_version",
+            TypeRef::named_nn(TypeRef::STRING),
+            move |ctx| {
+                FieldFuture::new(async move {
+                    let version = match def.ops.get(&*row(&ctx)?.0, "version") {
+                        Some(sea_orm::Value::BigInt(Some(v))) => v,
+                        _ => 0,
+                    };
+                    Ok(Some(FieldValue::value(Value::String(version.to_string()))))
+                })
+            },
+        )
         .description("Incremented on every change of the record."),
     );
     obj
@@ -158,7 +168,9 @@ pub fn transaction_interface() -> async_graphql::dynamic::Interface {
         "type",
         "user_id",
     ] {
-        let f = super::defs::DEBIT.field(name).expect("a debit field");
+        let f = crate::graphql::schema::defs::DEBIT
+            .field(name)
+            .expect("a debit field");
         interface = interface.field(InterfaceField::new(name, type_ref(f.1)));
     }
     interface
@@ -167,7 +179,7 @@ pub fn transaction_interface() -> async_graphql::dynamic::Interface {
 pub fn connection_type(def: &'static EntityDef) -> Object {
     Object::new(def.connection_name())
         .description(format!("A page of {} records.", def.name))
-        .field(super::field(
+        .field(crate::graphql::execution::resolver::field(
             "entities",
             TypeRef::named_list_nn(def.name),
             move |ctx| {
@@ -185,7 +197,7 @@ pub fn connection_type(def: &'static EntityDef) -> Object {
 
 /// A connection's `page_info` (of a [`Connection`]).
 pub fn page_info_field() -> Field {
-    super::field("page_info", TypeRef::named_nn("PageInfo"), |ctx| {
+    crate::graphql::execution::resolver::field("page_info", TypeRef::named_nn("PageInfo"), |ctx| {
         FieldFuture::new(async move {
             let conn = ctx.parent_value.try_downcast_ref::<Connection>()?;
             Ok(Some(FieldValue::borrowed_any(conn)))
@@ -195,12 +207,16 @@ pub fn page_info_field() -> Field {
 
 pub fn page_info_type() -> Object {
     let number = |name: &'static str, f: fn(&Page<Row>) -> u64| {
-        super::field(name, TypeRef::named_nn(TypeRef::INT), move |ctx| {
-            FieldFuture::new(async move {
-                let conn = ctx.parent_value.try_downcast_ref::<Connection>()?;
-                Ok(Some(FieldValue::value(Value::from(f(&conn.0)))))
-            })
-        })
+        crate::graphql::execution::resolver::field(
+            name,
+            TypeRef::named_nn(TypeRef::INT),
+            move |ctx| {
+                FieldFuture::new(async move {
+                    let conn = ctx.parent_value.try_downcast_ref::<Connection>()?;
+                    Ok(Some(FieldValue::value(Value::from(f(&conn.0)))))
+                })
+            },
+        )
     };
     Object::new("PageInfo")
         .description("Where a page sits in its collection.")
@@ -220,7 +236,7 @@ fn relation_field(def: &'static EntityDef, rel: RelDef) -> Field {
     } else {
         TypeRef::named(target.name)
     };
-    let mut field = super::field(rel.name, ty, move |ctx| {
+    let mut field = crate::graphql::execution::resolver::field(rel.name, ty, move |ctx| {
         FieldFuture::new(async move {
             require(&ctx, target.read)?;
             let Some(sea_orm::Value::BigInt(Some(value))) =
@@ -298,7 +314,7 @@ pub fn root_collection(def: &'static EntityDef) -> Field {
     // The argument that lists hidden rows too (`include_archived` on accounts), if any.
     let hiding = collection::hiding(def.ops.table().name);
     let shown_by = hiding.and_then(|h| h.shown_by);
-    let mut field = super::field(
+    let mut field = crate::graphql::execution::resolver::field(
         def.plural,
         TypeRef::named_nn(def.connection_name()),
         move |ctx| {

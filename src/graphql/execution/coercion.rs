@@ -4,7 +4,7 @@
 //! "EmailAddress"`. [`explain`] reads such a message and gives the path of the offending
 //! input (for `extensions.field`) and a message that says what was expected.
 
-use super::scalars;
+use crate::graphql::schema::scalars;
 
 /// The input path and a plain message for a coercion error, when `message` is one.
 pub fn explain(message: &str) -> Option<(String, String)> {

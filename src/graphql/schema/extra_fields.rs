@@ -3,13 +3,13 @@
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, TypeRef};
 use async_graphql::Value;
 
-use super::entity_def::{Row, WithSecret};
 use crate::auth::decode_permissions;
 use crate::entity::{personal_access_token, role, service};
+use crate::graphql::schema::entity_def::{Row, WithSecret};
 
 /// `Service.recurring_service_detail`: the billing frequency of a recurring service.
 pub fn service() -> Vec<Field> {
-    vec![super::field(
+    vec![crate::graphql::execution::resolver::field(
         "recurring_service_detail",
         TypeRef::named("RecurringServiceDetail"),
         |ctx| {
@@ -35,7 +35,7 @@ pub fn recurring_service_detail_type() -> Object {
     };
     Object::new("RecurringServiceDetail")
         .description("How a recurring service bills.")
-        .field(super::field(
+        .field(crate::graphql::execution::resolver::field(
             "id",
             TypeRef::named_nn("Int64Bit"),
             move |ctx| {
@@ -45,7 +45,7 @@ pub fn recurring_service_detail_type() -> Object {
             },
         ))
         .field(
-            super::field(
+            crate::graphql::execution::resolver::field(
                 "billing_frequency",
                 TypeRef::named_nn(TypeRef::INT),
                 move |ctx| {
@@ -58,7 +58,7 @@ pub fn recurring_service_detail_type() -> Object {
             )
             .description("Months between bills."),
         )
-        .field(super::field(
+        .field(crate::graphql::execution::resolver::field(
             "service_id",
             TypeRef::named_nn("Int64Bit"),
             move |ctx| {
@@ -67,7 +67,7 @@ pub fn recurring_service_detail_type() -> Object {
                 })
             },
         ))
-        .field(super::field(
+        .field(crate::graphql::execution::resolver::field(
             "service",
             TypeRef::named("Service"),
             move |ctx| {
@@ -80,21 +80,25 @@ pub fn recurring_service_detail_type() -> Object {
 
 /// `PersonalAccessToken.token`: the secret, shown only in the response that created it.
 pub fn personal_access_token() -> Vec<Field> {
-    vec![super::field("token", TypeRef::named("Text"), |ctx| {
-        FieldFuture::new(async move {
-            let row = ctx.parent_value.try_downcast_ref::<Row>()?;
-            let secret = row
-                .downcast::<WithSecret<personal_access_token::Model>>()
-                .map(|w| w.secret.clone());
-            Ok(secret.map(|s| FieldValue::value(Value::String(s))))
+    vec![
+        crate::graphql::execution::resolver::field("token", TypeRef::named("Text"), |ctx| {
+            FieldFuture::new(async move {
+                let row = ctx.parent_value.try_downcast_ref::<Row>()?;
+                let secret = row
+                    .downcast::<WithSecret<personal_access_token::Model>>()
+                    .map(|w| w.secret.clone());
+                Ok(secret.map(|s| FieldValue::value(Value::String(s))))
+            })
         })
-    })
-    .description("The token itself: returned once, by createPersonalAccessToken; null afterwards.")]
+        .description(
+            "The token itself: returned once, by createPersonalAccessToken; null afterwards.",
+        ),
+    ]
 }
 
 /// `Role.applied_permissions`: the permissions the role grants.
 pub fn role() -> Vec<Field> {
-    vec![super::field(
+    vec![crate::graphql::execution::resolver::field(
         "applied_permissions",
         TypeRef::named_list_nn("Permission"),
         |ctx| {

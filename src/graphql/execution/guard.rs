@@ -6,7 +6,7 @@
 //!    stack and abort the process.
 //! 2. **Parse, once.** The parsed document is handed to async-graphql, which does not parse it
 //!    again.
-//! 3. **Measure** ([`super::complexity`]): cost, depth and root fields, each fragment measured
+//! 3. **Measure** ([`crate::graphql::execution::complexity`]): cost, depth and root fields, each fragment measured
 //!    once. Depth and cost limits apply here, through fragments (async-graphql's own checks
 //!    expand fragments at every spread, so they must only ever see a document already known
 //!    to be small).
@@ -24,9 +24,9 @@ use async_graphql::parser::types::{
 use async_graphql::Variables;
 use async_graphql_value::{ConstValue, Value};
 
-use super::complexity::{measure, Measure};
 use crate::config::Limits;
 use crate::error::AppError;
+use crate::graphql::execution::complexity::{measure, Measure};
 
 /// How deep brackets, braces and parentheses may nest in a query, and values in variables.
 /// The introspection query GraphiQL sends nests 13 deep; a `search` argument adds 5.

@@ -69,10 +69,10 @@ macro_rules! fields {
     };
     (@list [$($out:expr,)*];) => { &[$($out),*] };
     (@list [$($out:expr,)*]; $name:ident as $r:literal : $ty:literal => $desc:expr $(, $($rest:tt)*)?) => {
-        fields!(@list [$($out,)* $crate::graphql::entity_def::F($r, $ty, $desc),]; $($($rest)*)?)
+        fields!(@list [$($out,)* $crate::graphql::schema::entity_def::F($r, $ty, $desc),]; $($($rest)*)?)
     };
     (@list [$($out:expr,)*]; $name:ident : $ty:literal => $desc:expr $(, $($rest:tt)*)?) => {
-        fields!(@list [$($out,)* $crate::graphql::entity_def::F(stringify!($name), $ty, $desc),]; $($($rest)*)?)
+        fields!(@list [$($out,)* $crate::graphql::schema::entity_def::F(stringify!($name), $ty, $desc),]; $($($rest)*)?)
     };
 }
 pub(crate) use fields;

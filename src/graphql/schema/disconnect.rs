@@ -3,20 +3,24 @@
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, TypeRef};
 use async_graphql::Value;
 
-use super::entity_def::Row;
-use super::inputs::{id_arg, optional_input};
-use super::objects::type_ref;
-use super::{allowed, db, gql};
 use crate::auth::Permission;
+use crate::graphql::{
+    execution::resolver::{allowed, db, gql},
+    schema::{
+        entity_def::Row,
+        inputs::{id_arg, optional_input},
+        objects::type_ref,
+    },
+};
 use crate::service::{
     billing::transactions::PlannedCredit,
     lifecycle::disconnect::{self, DisconnectPlan},
 };
 
 pub fn mutation_field() -> Field {
-    super::field("disconnectAccount", TypeRef::named("Account"), |ctx| {
+    crate::graphql::execution::resolver::field("disconnectAccount", TypeRef::named("Account"), |ctx| {
         FieldFuture::new(async move {
-            super::idempotent::field(&ctx, "Account", async {
+            crate::graphql::execution::idempotent::field(&ctx, "Account", async {
                 let user = allowed(&ctx, Permission::AccountsDisconnect)?;
                 let id = id_arg(&ctx)?;
                 let input: disconnect::DisconnectAccount = optional_input(&ctx, "input")?;
@@ -39,7 +43,7 @@ pub fn mutation_field() -> Field {
 }
 
 pub fn preview_field() -> Field {
-    super::field("disconnect_account_preview", TypeRef::named_nn("DisconnectAccountPreview"), |ctx| {
+    crate::graphql::execution::resolver::field("disconnect_account_preview", TypeRef::named_nn("DisconnectAccountPreview"), |ctx| {
         FieldFuture::new(async move {
             allowed(&ctx, Permission::AccountsRead).map_err(gql)?;
             // It shows debits and credits too.
@@ -63,7 +67,7 @@ fn plan_field(
     description: &'static str,
     value: for<'a> fn(&'a DisconnectPlan) -> Option<FieldValue<'a>>,
 ) -> Field {
-    super::field(name, type_ref(ty), move |ctx| {
+    crate::graphql::execution::resolver::field(name, type_ref(ty), move |ctx| {
         FieldFuture::new(async move {
             let plan = ctx.parent_value.try_downcast_ref::<DisconnectPlan>()?;
             Ok(value(plan))
@@ -134,7 +138,7 @@ pub fn types() -> Vec<Object> {
             |p| rows(&p.active_child_accounts),
         ));
     let credit_field = |name: &'static str, ty: &'static str, f: fn(&PlannedCredit) -> Value| {
-        super::field(name, type_ref(ty), move |ctx| {
+        crate::graphql::execution::resolver::field(name, type_ref(ty), move |ctx| {
             FieldFuture::new(async move {
                 let credit = ctx.parent_value.try_downcast_ref::<PlannedCredit>()?;
                 Ok(Some(FieldValue::value(f(credit))))

@@ -12,8 +12,8 @@ use crate::service::{
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader as LoaderTrait};
 use sea_orm::DatabaseConnection;
 
-use super::entity_def::{AnyModel, EntityDef};
 use crate::error::AppError;
+use crate::graphql::schema::entity_def::{AnyModel, EntityDef};
 
 #[derive(Clone)]
 pub struct RelKey {

@@ -7,15 +7,19 @@ use std::sync::Arc;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, TypeRef};
 use async_graphql::Value;
 
-use super::args::{self, collection_arguments};
-use super::defs::{one, ACCOUNT};
-use super::entity_def::{columns, fields, no_extra, EntityDef, Ops, RelDef};
-use super::objects::{connection_type, object_type, type_ref, Connection};
-use super::scalars::{parse_date, parse_i64};
-use super::{allowed, gql};
 use crate::auth::Permission::ReportsRead;
 use crate::entity::{report_activation, report_disconnection};
 use crate::error::AppError;
+use crate::graphql::{
+    execution::resolver::{allowed, gql},
+    schema::{
+        args::{self, collection_arguments},
+        defs::{one, ACCOUNT},
+        entity_def::{columns, fields, no_extra, EntityDef, Ops, RelDef},
+        objects::{connection_type, object_type, type_ref, Connection},
+        scalars::{parse_date, parse_i64},
+    },
+};
 use crate::service::read::report::{self, Period, Summary};
 
 fn activation_account() -> Vec<RelDef> {
@@ -90,18 +94,26 @@ fn table(
     def: &'static EntityDef,
     within: fn(&Period) -> sea_orm::Condition,
 ) -> Field {
-    let mut field = super::field(name, TypeRef::named_nn(def.connection_name()), move |ctx| {
-        FieldFuture::new(async move {
-            let period = ctx.parent_value.try_downcast_ref::<Period>()?;
-            let args = args::parse(def, &ctx.args).map_err(gql)?;
-            let page = def
-                .ops
-                .list(super::reader(&ctx).await, &args, within(period))
-                .await
-                .map_err(gql)?;
-            Ok(Some(FieldValue::owned_any(Connection(Arc::new(page)))))
-        })
-    });
+    let mut field = crate::graphql::execution::resolver::field(
+        name,
+        TypeRef::named_nn(def.connection_name()),
+        move |ctx| {
+            FieldFuture::new(async move {
+                let period = ctx.parent_value.try_downcast_ref::<Period>()?;
+                let args = args::parse(def, &ctx.args).map_err(gql)?;
+                let page = def
+                    .ops
+                    .list(
+                        crate::graphql::execution::resolver::reader(&ctx).await,
+                        &args,
+                        within(period),
+                    )
+                    .await
+                    .map_err(gql)?;
+                Ok(Some(FieldValue::owned_any(Connection(Arc::new(page)))))
+            })
+        },
+    );
     for arg in collection_arguments(def) {
         field = field.argument(arg);
     }
@@ -124,13 +136,13 @@ fn date_arg(
 }
 
 pub fn query_field() -> Field {
-    super::field("activations_and_disconnections_report", TypeRef::named_nn("ActivationsAndDisconnectionsReport"), |ctx| {
+    crate::graphql::execution::resolver::field("activations_and_disconnections_report", TypeRef::named_nn("ActivationsAndDisconnectionsReport"), |ctx| {
         FieldFuture::new(async move {
             allowed(&ctx, ReportsRead).map_err(gql)?;
             let start = date_arg(&ctx, "start_date").map_err(gql)?;
             let end = date_arg(&ctx, "end_date").map_err(gql)?;
             let company = ctx.args.get("company_id").and_then(|v| parse_i64(v.as_value()));
-            let period = report::period(super::reader(&ctx).await, start, end, company).await.map_err(gql)?;
+            let period = report::period(crate::graphql::execution::resolver::reader(&ctx).await, start, end, company).await.map_err(gql)?;
             Ok(Some(FieldValue::owned_any(period)))
         })
     })
@@ -150,22 +162,30 @@ fn number<'a>(n: i64) -> Option<FieldValue<'a>> {
 pub fn types() -> Vec<Object> {
     let report = Object::new("ActivationsAndDisconnectionsReport")
         .description("fathom extension: the Activations & Disconnections report.")
-        .field(super::field("start_date", type_ref("Date!"), |ctx| {
-            FieldFuture::new(async move {
-                let p = ctx.parent_value.try_downcast_ref::<Period>()?;
-                Ok(Some(FieldValue::value(Value::String(
-                    p.start_date.to_string(),
-                ))))
-            })
-        }))
-        .field(super::field("end_date", type_ref("Date!"), |ctx| {
-            FieldFuture::new(async move {
-                let p = ctx.parent_value.try_downcast_ref::<Period>()?;
-                Ok(Some(FieldValue::value(Value::String(
-                    p.end_date.to_string(),
-                ))))
-            })
-        }))
+        .field(crate::graphql::execution::resolver::field(
+            "start_date",
+            type_ref("Date!"),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let p = ctx.parent_value.try_downcast_ref::<Period>()?;
+                    Ok(Some(FieldValue::value(Value::String(
+                        p.start_date.to_string(),
+                    ))))
+                })
+            },
+        ))
+        .field(crate::graphql::execution::resolver::field(
+            "end_date",
+            type_ref("Date!"),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let p = ctx.parent_value.try_downcast_ref::<Period>()?;
+                    Ok(Some(FieldValue::value(Value::String(
+                        p.end_date.to_string(),
+                    ))))
+                })
+            },
+        ))
         .field(table(
             "activations",
             &ACCOUNT_ACTIVATION,
@@ -176,21 +196,22 @@ pub fn types() -> Vec<Object> {
             &ACCOUNT_DISCONNECTION,
             report::disconnections_in,
         ))
-        .field(super::field(
+        .field(crate::graphql::execution::resolver::field(
             "summary",
             type_ref("ActivationsAndDisconnectionsSummary!"),
             |ctx| {
                 FieldFuture::new(async move {
                     let p = ctx.parent_value.try_downcast_ref::<Period>()?;
-                    let summary = report::summary(super::reader(&ctx).await, p)
-                        .await
-                        .map_err(gql)?;
+                    let summary =
+                        report::summary(crate::graphql::execution::resolver::reader(&ctx).await, p)
+                            .await
+                            .map_err(gql)?;
                     Ok(Some(FieldValue::owned_any(summary)))
                 })
             },
         ));
     let summary_field = |name: &'static str, f: fn(&Summary) -> i64| {
-        super::field(name, type_ref("Int!"), move |ctx| {
+        crate::graphql::execution::resolver::field(name, type_ref("Int!"), move |ctx| {
             FieldFuture::new(async move {
                 Ok(number(f(ctx.parent_value.try_downcast_ref::<Summary>()?)))
             })
@@ -207,7 +228,7 @@ pub fn types() -> Vec<Object> {
                 .description("Activations less disconnections."),
         )
         .field(
-            super::field(
+            crate::graphql::execution::resolver::field(
                 "months",
                 type_ref("[ActivationsAndDisconnectionsMonth!]!"),
                 |ctx| {
@@ -222,7 +243,7 @@ pub fn types() -> Vec<Object> {
             .description("Every month of the period, zeros included."),
         );
     let month_field = |name: &'static str, ty: &'static str, f: fn(&report::Month) -> Value| {
-        super::field(name, type_ref(ty), move |ctx| {
+        crate::graphql::execution::resolver::field(name, type_ref(ty), move |ctx| {
             FieldFuture::new(async move {
                 Ok(Some(FieldValue::value(f(ctx
                     .parent_value

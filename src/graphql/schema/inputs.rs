@@ -4,8 +4,8 @@
 
 use async_graphql::dynamic::{InputObject, InputValue, ResolverContext};
 
-use super::objects::type_ref;
 use crate::error::AppError;
+use crate::graphql::schema::objects::type_ref;
 use crate::service::base::input::{Input, InputType};
 
 /// Every mutation input type of the schema.
@@ -94,7 +94,7 @@ pub fn optional_input<T: Input + Default>(
 pub fn id_arg(ctx: &ResolverContext<'_>) -> Result<i64, AppError> {
     ctx.args
         .get("id")
-        .and_then(|v| super::scalars::parse_i64(v.as_value()))
+        .and_then(|v| crate::graphql::schema::scalars::parse_i64(v.as_value()))
         .ok_or_else(|| AppError::validation("id", "id is required"))
 }
 

@@ -1,10 +1,12 @@
-//! The billing entities, described once (see [`super::defs`]).
+//! The billing entities, described once (see [`crate::graphql::schema::defs`]).
 
-use super::defs::{many, one, opposite, ACCOUNT, ACCOUNT_STATUS, COMPANY, NO, NONE, USER, ZERO};
-use super::entity_def::{columns, fields, no_extra, EntityDef, Ops, F};
-use super::extra_fields;
 use crate::auth::Permission::{AccountsRead, BillingRead};
 use crate::entity::*;
+use crate::graphql::schema::{
+    defs::{many, one, opposite, ACCOUNT, ACCOUNT_STATUS, COMPANY, NO, NONE, USER, ZERO},
+    entity_def::{columns, fields, no_extra, EntityDef, Ops, F},
+    extra_fields,
+};
 
 pub static SERVICE: EntityDef = EntityDef {
     name: "Service",

@@ -1,19 +1,7 @@
-//! The compiled read path: a query whose every field the compiler understands (root
-//! collections, their pages, columns, relations, `page_info`, `__typename`, with aliases,
-//! fragments, `@skip`/`@include` and variables) is answered by one SQL statement
-//! ([`crate::service::read::selection`]) and written straight to JSON, without the general
-//! executor building a value per field.
-//!
-//! It is an optimisation only. Anything else — another root field, a computed field, a
-//! missing permission, a value the general path would refuse (a `null` in a non-null field, a
-//! stored value outside its enum), a database error — returns `None` somewhere below, and the
-//! request runs through the general resolvers, which give the same answer or the errors the
-//! client must see. The document has passed async-graphql's validation before a plan runs
-//! (see `crate::app`), so the values reaching here have their declared types. A differential
-//! test (tests/api/compiled.rs) holds both paths to the same JSON.
+//! From a validated document to a [`Plan`]: which pages one statement reads, and how the answer
+//! is to be written; `None` for anything the compiler does not understand.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use async_graphql::indexmap::IndexMap;
@@ -23,128 +11,18 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Name, Positioned, Variables};
 use async_graphql_value::ConstValue;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use sea_orm::DatabaseConnection;
 
-use super::args;
-use super::defs;
-use super::entity_def::{EntityDef, RelDef};
-use super::scalars;
+use super::*;
 use crate::auth::CurrentUser;
+use crate::graphql::schema::{
+    args, defs,
+    entity_def::{EntityDef, RelDef},
+    scalars,
+};
 use crate::service::read::{
     collection,
     selection::{self, ColumnKind, Item, Join, Page, RowShape},
 };
-
-/// The extension of the validating schema ([`super::build_validator`]): a request that
-/// passed validation stops where execution would begin.
-pub struct ValidateOnly;
-
-impl async_graphql::extensions::ExtensionFactory for ValidateOnly {
-    fn create(&self) -> std::sync::Arc<dyn async_graphql::extensions::Extension> {
-        std::sync::Arc::new(ValidateOnly)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl async_graphql::extensions::Extension for ValidateOnly {
-    async fn execute(
-        &self,
-        _ctx: &async_graphql::extensions::ExtensionContext<'_>,
-        _operation_name: Option<&str>,
-        _next: async_graphql::extensions::NextExecute<'_>,
-    ) -> async_graphql::Response {
-        async_graphql::Response::new(async_graphql::Value::Null)
-    }
-}
-
-/// A cached authentication that no longer holds.
-struct Stale;
-
-/// A compiled query: the pages one statement reads, and how to write the answer.
-pub struct Plan {
-    pages: Vec<Page>,
-    roots: Vec<RootOut>,
-}
-
-enum RootOut {
-    Typename(String),
-    Connection {
-        key: String,
-        page: usize,
-        out: ConnOut,
-    },
-}
-
-struct ConnOut {
-    page: u64,
-    records_per_page: u64,
-    fields: Vec<ConnField>,
-}
-
-enum ConnField {
-    Typename(String, &'static str),
-    Entities(String, Vec<Out>),
-    PageInfo(String, Vec<PageField>),
-}
-
-enum PageField {
-    Typename(String),
-    Page(String),
-    RecordsPerPage(String),
-    TotalCount(String),
-    TotalPages(String),
-}
-
-/// One field of a row.
-enum Out {
-    Typename(String, &'static str),
-    Cell {
-        key: String,
-        index: usize,
-        format: Format,
-        non_null: bool,
-    },
-    SonarId {
-        key: String,
-        index: usize,
-        type_name: &'static str,
-    },
-    Version {
-        key: String,
-        index: Option<usize>,
-    },
-    ToOne {
-        key: String,
-        index: usize,
-        fields: Vec<Out>,
-    },
-    Many {
-        key: String,
-        index: usize,
-        out: ConnOut,
-    },
-}
-
-/// The output check of a scalar type that has one ([`scalars::validator`]).
-type Check = Option<fn(&async_graphql::Value) -> bool>;
-
-/// How a stored value is written, as [`scalars::to_graphql`] and the scalar's validator
-/// would write it.
-#[derive(Clone, Copy)]
-enum Format {
-    /// An integer column as `Int64Bit`: a string.
-    IdString,
-    Integer(Check),
-    Float(Check),
-    Bool,
-    /// A string, checked by the output type's validator when it has one.
-    Text(Check),
-    /// A string that must be one of the enum's values.
-    Enum(&'static [(&'static str, &'static str)]),
-    Date,
-    Datetime,
-}
 
 /// What the compiler knows of each entity type, gathered once.
 struct TypeInfo {
@@ -291,7 +169,7 @@ impl<'d> Walk<'d> {
         out: &mut Vec<(String, Vec<&'d Field>)>,
         depth: usize,
     ) -> Option<()> {
-        if depth > super::guard::MAX_NESTING {
+        if depth > crate::graphql::execution::guard::MAX_NESTING {
             return None;
         }
         for selection in &set.items {
@@ -598,7 +476,7 @@ impl<'d> Walk<'d> {
 
 /// The format of a field of GraphQL type `base` stored in a column of `kind`, when the
 /// compiled path can write it exactly as the general one does.
-fn format(base: &str, kind: ColumnKind) -> Option<Format> {
+pub(super) fn format(base: &str, kind: ColumnKind) -> Option<Format> {
     // Known scalars (GraphQL's and fathom's); anything else here is an enum.
     let scalar = scalars::is_builtin_scalar(base);
     let check = scalars::validator(base);
@@ -610,364 +488,12 @@ fn format(base: &str, kind: ColumnKind) -> Option<Format> {
         },
         ColumnKind::Double if scalar => Format::Float(check),
         ColumnKind::Bool if scalar && check.is_none() => Format::Bool,
-        ColumnKind::Text if !scalar => Format::Enum(super::enums::values_of(base)?),
+        ColumnKind::Text if !scalar => {
+            Format::Enum(crate::graphql::schema::enums::values_of(base)?)
+        }
         ColumnKind::Text => Format::Text(check),
         ColumnKind::Date if matches!(base, "Date" | "String") => Format::Date,
         ColumnKind::DateTimeUtc if matches!(base, "Datetime" | "String") => Format::Datetime,
         _ => return None,
     })
-}
-
-/// What running a plan came to.
-pub enum Outcome {
-    /// The whole response body (`{"data":…}`).
-    Answer(String),
-    /// The general resolvers must answer.
-    Fallback,
-    /// The cached authentication the plan was made for is no longer current.
-    Stale,
-}
-
-impl Plan {
-    /// Runs the plan. `check` is a cached authentication to confirm in the same statement:
-    /// the token's hash and the stamp it had.
-    pub async fn run(&self, db: &DatabaseConnection, check: Option<(&str, &str)>) -> Outcome {
-        match self.answer(db, check).await {
-            Ok(Some(body)) => Outcome::Answer(body),
-            Ok(None) => Outcome::Fallback,
-            Err(Stale) => Outcome::Stale,
-        }
-    }
-
-    async fn answer(
-        &self,
-        db: &DatabaseConnection,
-        check: Option<(&str, &str)>,
-    ) -> Result<Option<String>, Stale> {
-        let json = match (self.pages.is_empty(), check) {
-            (true, None) => Ok("[null]".to_owned()),
-            _ => selection::read(db, check.map(|(hash, _)| hash), &self.pages).await,
-        };
-        let json = match json {
-            Ok(json) => json,
-            Err(err) => {
-                tracing::debug!(error = %err, "compiled read fell back to the resolvers");
-                return Ok(None);
-            }
-        };
-        let Ok(serde_json::Value::Array(mut pages)) = serde_json::from_str(&json) else {
-            return Ok(None);
-        };
-        if pages.is_empty() {
-            return Ok(None);
-        }
-        let stamp = pages.remove(0);
-        if let Some((_, expected)) = check {
-            if stamp.as_str() != Some(expected) {
-                return Err(Stale);
-            }
-        }
-        Ok(self.write(&pages))
-    }
-
-    fn write(&self, pages: &[serde_json::Value]) -> Option<String> {
-        // A page of 100 short rows fits without growing.
-        let mut w = String::with_capacity(8 * 1024);
-        w.push_str("{\"data\":{");
-        for (i, root) in self.roots.iter().enumerate() {
-            if i > 0 {
-                w.push(',');
-            }
-            match root {
-                RootOut::Typename(key) => {
-                    write_key(&mut w, key);
-                    w.push_str("\"Query\"");
-                }
-                RootOut::Connection { key, page, out } => {
-                    write_key(&mut w, key);
-                    write_connection(&mut w, out, pages.get(*page)?)?;
-                }
-            }
-        }
-        w.push_str("}}");
-        Some(w)
-    }
-}
-
-fn write_key(w: &mut String, key: &str) {
-    // Response keys are GraphQL names: nothing to escape.
-    w.push('"');
-    w.push_str(key);
-    w.push_str("\":");
-}
-
-fn write_str(w: &mut String, s: &str) {
-    // serde_json escapes exactly as the general path's serializer does.
-    w.push_str(&serde_json::to_string(s).unwrap_or_default());
-}
-
-fn write_connection(w: &mut String, out: &ConnOut, page: &serde_json::Value) -> Option<()> {
-    let page = page.as_array()?;
-    let total = page.first().and_then(|t| t.as_u64());
-    let rows = page.get(1).and_then(|r| r.as_array());
-    w.push('{');
-    for (i, field) in out.fields.iter().enumerate() {
-        if i > 0 {
-            w.push(',');
-        }
-        match field {
-            ConnField::Typename(key, name) => {
-                write_key(w, key);
-                write_str(w, name);
-            }
-            ConnField::Entities(key, fields) => {
-                write_key(w, key);
-                w.push('[');
-                for (j, row) in rows?.iter().enumerate() {
-                    if j > 0 {
-                        w.push(',');
-                    }
-                    write_row(w, fields, row.as_array()?)?;
-                }
-                w.push(']');
-            }
-            ConnField::PageInfo(key, fields) => {
-                write_key(w, key);
-                w.push('{');
-                for (j, field) in fields.iter().enumerate() {
-                    if j > 0 {
-                        w.push(',');
-                    }
-                    match field {
-                        PageField::Typename(key) => {
-                            write_key(w, key);
-                            w.push_str("\"PageInfo\"");
-                        }
-                        PageField::Page(key) => {
-                            write_key(w, key);
-                            let _ = write!(w, "{}", out.page);
-                        }
-                        PageField::RecordsPerPage(key) => {
-                            write_key(w, key);
-                            let _ = write!(w, "{}", out.records_per_page);
-                        }
-                        PageField::TotalCount(key) => {
-                            write_key(w, key);
-                            let _ = write!(w, "{}", total?);
-                        }
-                        PageField::TotalPages(key) => {
-                            write_key(w, key);
-                            let _ = write!(w, "{}", total?.div_ceil(out.records_per_page.max(1)));
-                        }
-                    }
-                }
-                w.push('}');
-            }
-        }
-    }
-    w.push('}');
-    Some(())
-}
-
-fn write_row(w: &mut String, fields: &[Out], row: &[serde_json::Value]) -> Option<()> {
-    w.push('{');
-    for (i, field) in fields.iter().enumerate() {
-        if i > 0 {
-            w.push(',');
-        }
-        match field {
-            Out::Typename(key, name) => {
-                write_key(w, key);
-                write_str(w, name);
-            }
-            Out::Cell {
-                key,
-                index,
-                format,
-                non_null,
-            } => {
-                write_key(w, key);
-                let value = row.get(*index)?;
-                if value.is_null() {
-                    if *non_null {
-                        return None;
-                    }
-                    w.push_str("null");
-                } else {
-                    write_cell(w, *format, value)?;
-                }
-            }
-            Out::SonarId {
-                key,
-                index,
-                type_name,
-            } => {
-                write_key(w, key);
-                let id = row.get(*index)?.as_i64().unwrap_or_default();
-                write_str(w, &format!("{type_name}:{id}"));
-            }
-            Out::Version { key, index } => {
-                write_key(w, key);
-                let version = index
-                    .and_then(|i| row.get(i))
-                    .and_then(|v| v.as_i64())
-                    .unwrap_or(0);
-                let _ = write!(w, "\"{version}\"");
-            }
-            Out::ToOne { key, index, fields } => {
-                write_key(w, key);
-                match row.get(*index)? {
-                    serde_json::Value::Null => w.push_str("null"),
-                    value => write_row(w, fields, value.as_array()?)?,
-                }
-            }
-            Out::Many { key, index, out } => {
-                write_key(w, key);
-                write_connection(w, out, row.get(*index)?)?;
-            }
-        }
-    }
-    w.push('}');
-    Some(())
-}
-
-fn write_cell(w: &mut String, format: Format, value: &serde_json::Value) -> Option<()> {
-    use serde_json::Value as J;
-    match (format, value) {
-        (Format::IdString, J::Number(n)) => {
-            let _ = write!(w, "\"{}\"", n.as_i64()?);
-        }
-        (Format::Integer(check), J::Number(n)) => {
-            let n = n.as_i64()?;
-            checked(check, || async_graphql::Value::from(n))?;
-            let _ = write!(w, "{n}");
-        }
-        (Format::Float(check), J::Number(n)) => {
-            let n = n.as_f64()?;
-            checked(check, || async_graphql::Value::from(n))?;
-            let _ = write!(w, "{}", serde_json::Number::from_f64(n)?);
-        }
-        (Format::Bool, J::Bool(b)) => w.push_str(if *b { "true" } else { "false" }),
-        (Format::Bool, J::Number(n)) => w.push_str(if n.as_i64()? != 0 { "true" } else { "false" }),
-        (Format::Text(check), J::String(s)) => {
-            checked(check, || async_graphql::Value::String(s.clone()))?;
-            write_str(w, s);
-        }
-        (Format::Enum(values), J::String(s)) => {
-            if !values.iter().any(|(v, _)| v == s) {
-                return None;
-            }
-            write_str(w, s);
-        }
-        (Format::Date, J::String(s)) => {
-            let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-            let _ = write!(w, "\"{}\"", date.format("%Y-%m-%d"));
-        }
-        (Format::Datetime, J::String(s)) => {
-            write_str(w, &scalars::format_datetime(&stored_instant(s)?));
-        }
-        _ => return None,
-    }
-    Some(())
-}
-
-/// `Some` when the output type has no check or `value` passes it.
-fn checked(check: Check, value: impl FnOnce() -> async_graphql::Value) -> Option<()> {
-    match check {
-        Some(check) if !check(&value()) => None,
-        _ => Some(()),
-    }
-}
-
-/// An instant as the databases hand it over in JSON: RFC 3339 from PostgreSQL (in the
-/// session's time zone) and from what sqlx stores in SQLite; a few other forms SQLite may hold.
-fn stored_instant(s: &str) -> Option<DateTime<Utc>> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(s) {
-        return Some(at.with_timezone(&Utc));
-    }
-    for form in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
-        if let Ok(at) = DateTime::parse_from_str(s, form) {
-            return Some(at.with_timezone(&Utc));
-        }
-    }
-    for form in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
-        if let Ok(at) = NaiveDateTime::parse_from_str(s, form) {
-            return Some(at.and_utc());
-        }
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn planned(query: &str, permissions: Vec<crate::auth::Permission>) -> bool {
-        let doc = async_graphql::parser::parse_query(query).unwrap();
-        let user = CurrentUser {
-            user_id: 1,
-            token_id: 1,
-            permissions,
-        };
-        plan(&doc, None, &Variables::default(), &user).is_some()
-    }
-
-    #[test]
-    fn a_caller_without_the_read_permission_is_left_to_the_resolvers() {
-        use crate::auth::Permission::{AccountsRead, BillingRead};
-        let accounts = "{ accounts { entities { name } } }";
-        let invoices = "{ accounts { entities { name invoices { entities { id } } } } }";
-        assert!(planned(accounts, vec![AccountsRead]));
-        assert!(!planned(accounts, vec![]));
-        assert!(!planned(invoices, vec![AccountsRead]));
-        assert!(planned(invoices, vec![AccountsRead, BillingRead]));
-        // Mutations, introspection and computed fields are never compiled.
-        assert!(!planned("mutation { __typename }", vec![AccountsRead]));
-        assert!(!planned(
-            "{ __schema { types { name } } }",
-            vec![AccountsRead]
-        ));
-        assert!(!planned(
-            "{ roles { entities { applied_permissions } } }",
-            vec![AccountsRead]
-        ));
-    }
-
-    #[test]
-    fn stored_instants_in_every_form_read_back_as_the_same_utc_instant() {
-        let expected = "2026-03-01T17:30:05+00:00";
-        for stored in [
-            "2026-03-01T17:30:05+00:00",
-            "2026-03-01T11:30:05-06:00",
-            "2026-03-01T17:30:05.25+00:00",
-            "2026-03-01 17:30:05",
-            "2026-03-01 17:30:05+00:00",
-        ] {
-            let at = stored_instant(stored).expect(stored);
-            assert_eq!(scalars::format_datetime(&at), expected, "{stored}");
-        }
-        assert!(stored_instant("yesterday").is_none());
-    }
-
-    #[test]
-    fn formats_follow_the_general_resolvers() {
-        assert!(matches!(
-            format("Int64Bit", ColumnKind::BigInt),
-            Some(Format::IdString)
-        ));
-        assert!(matches!(
-            format("Int", ColumnKind::Int),
-            Some(Format::Integer(None))
-        ));
-        // An enum stored as a number is not guessed at.
-        assert!(format("Country", ColumnKind::BigInt).is_none());
-        assert!(format("Datetime", ColumnKind::Other).is_none());
-        let mut w = String::new();
-        write_cell(&mut w, Format::Float(None), &serde_json::json!(2)).unwrap();
-        assert_eq!(w, "2.0");
-        // A value its scalar's check refuses is left to the general path (which reports it).
-        let latitude = format("Latitude", ColumnKind::Double).unwrap();
-        assert!(write_cell(&mut w, latitude, &serde_json::json!(91.5)).is_none());
-        assert!(write_cell(&mut w, latitude, &serde_json::json!(41.5)).is_some());
-    }
 }

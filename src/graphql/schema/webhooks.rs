@@ -4,11 +4,11 @@
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, TypeRef};
 use async_graphql::Value;
 
-use super::entity_def::{Row, WithSecret};
-use super::objects::Connection;
-use super::{allowed, gql};
 use crate::auth::Permission::WebhooksManage;
-use crate::entity::webhook_endpoint;
+use crate::graphql::{
+    execution::resolver::{allowed, gql},
+    schema::{entity_def::Row, objects::Connection},
+};
 use crate::service::{
     base::values::Page,
     webhooks::{
@@ -19,23 +19,9 @@ use crate::service::{
 
 /// The webhook delivery of the server (its HTTP client and [`crate::service::webhooks::endpoints::Policy`]).
 pub fn delivery<'a>(ctx: &async_graphql::dynamic::ResolverContext<'a>) -> &'a Delivery {
-    &ctx.ctx.data_unchecked::<super::State>().webhooks
-}
-
-/// `WebhookEndpoint.signing_secret`: shown once, by `createWebhookEndpoint`.
-pub fn endpoint_fields() -> Vec<Field> {
-    vec![super::field("signing_secret", TypeRef::named(TypeRef::STRING), |ctx| {
-        FieldFuture::new(async move {
-            let row = ctx.parent_value.try_downcast_ref::<Row>()?;
-            let secret = row
-                .downcast::<WithSecret<webhook_endpoint::Model>>()
-                .map(|w| w.secret.clone());
-            Ok(secret.map(|s| FieldValue::value(Value::String(s))))
-        })
-    })
-    .description(
-        "fathom extension: the key of the endpoint's HMAC-SHA256 signatures (X-Fathom-Signature). Returned once, by createWebhookEndpoint; null afterwards.",
-    )]
+    &ctx.ctx
+        .data_unchecked::<crate::graphql::execution::resolver::State>()
+        .webhooks
 }
 
 /// One model and its events, as `webhook_model_events` lists them.
@@ -45,7 +31,7 @@ struct ModelEvents {
 }
 
 fn string_field(name: &'static str, get: fn(&ModelEvents) -> Value, ty: TypeRef) -> Field {
-    super::field(name, ty, move |ctx| {
+    crate::graphql::execution::resolver::field(name, ty, move |ctx| {
         FieldFuture::new(async move {
             let row = ctx.parent_value.try_downcast_ref::<Row>()?;
             let me = row
@@ -78,7 +64,7 @@ pub fn types() -> Vec<Object> {
         ));
     let connection = Object::new("WebhookModelEventResultConnection")
         .description("Every model/event pair an endpoint may subscribe to, on one page.")
-        .field(super::field(
+        .field(crate::graphql::execution::resolver::field(
             "entities",
             TypeRef::named_nn_list_nn("WebhookModelEventResult"),
             |ctx| {
@@ -90,9 +76,9 @@ pub fn types() -> Vec<Object> {
                 })
             },
         ))
-        .field(super::objects::page_info_field());
+        .field(crate::graphql::schema::objects::page_info_field());
     let answer = |name: &'static str, ty: TypeRef, get: fn(&Answer) -> Value| {
-        super::field(name, ty, move |ctx| {
+        crate::graphql::execution::resolver::field(name, ty, move |ctx| {
             FieldFuture::new(async move {
                 let answer = ctx.parent_value.try_downcast_ref::<Answer>()?;
                 Ok(Some(FieldValue::value(get(answer))))
@@ -124,7 +110,7 @@ pub fn types() -> Vec<Object> {
 
 /// `webhook_model_events`.
 pub fn query_field() -> Field {
-    super::field(
+    crate::graphql::execution::resolver::field(
         "webhook_model_events",
         TypeRef::named("WebhookModelEventResultConnection"),
         |ctx| {
