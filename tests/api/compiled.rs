@@ -343,7 +343,7 @@ impl Generator {
             let direction = if self.chance(0.5) { "ASC" } else { "DESC" };
             args.push(format!(
                 "sorter: [{{attribute: \"{}\", direction: {direction}}}]",
-                f.name()
+                f.name
             ));
         }
         if !def.general_search.is_empty() && self.chance(0.2) {
@@ -360,7 +360,7 @@ impl Generator {
             let op = *self.pick(&["EQ", "NEQ", "GT", "GTE", "LT", "LTE"]);
             args.push(format!(
                 "search: [{{integer_fields: [{{attribute: \"{}\", search_value: {}, operator: {op}}}]}}]",
-                f.name(),
+                f.name,
                 self.rng.random_range(0..4)
             ));
         }
@@ -430,9 +430,9 @@ impl Generator {
             if self.chance(0.25) {
                 let alias = if self.chance(0.1) { "al_" } else { "" };
                 if alias.is_empty() {
-                    fields.push(f.name().into());
+                    fields.push(f.name.into());
                 } else {
-                    fields.push(format!("{alias}{0}: {0}", f.name()));
+                    fields.push(format!("{alias}{0}: {0}", f.name));
                 }
             }
         }

@@ -33,7 +33,7 @@ pub fn attribute_type(def: &EntityDef, name: &str) -> Option<(&'static str, &'st
     {
         return Some((n, t.trim_end_matches('!')));
     }
-    def.field(name).map(|f| (f.name(), f.base_type()))
+    def.field(name).map(|f| (f.name, f.base_type()))
 }
 
 fn unknown(def: &EntityDef, field: &str, name: &str) -> AppError {
@@ -47,7 +47,7 @@ pub fn collection_arguments(def: &EntityDef) -> Vec<InputValue> {
         args.push(InputValue::new("id", TypeRef::named("Int64Bit")));
     }
     for f in def.fields {
-        args.push(InputValue::new(f.name(), TypeRef::named(f.base_type())));
+        args.push(InputValue::new(f.name, TypeRef::named(f.base_type())));
     }
     args.push(InputValue::new("paginator", TypeRef::named("Paginator")).description(format!(
         "Page to return; records_per_page defaults to {DEFAULT_RECORDS_PER_PAGE}, at most {MAX_RECORDS_PER_PAGE}."

@@ -33,20 +33,23 @@ impl Row {
 
 pub type AnyModel = Row;
 
-/// A scalar field backed by a column of the same name: `(name, GraphQL type, description)`.
-/// The description is empty for self-explanatory fields.
-pub struct F(pub &'static str, pub &'static str, pub &'static str);
+/// A scalar field backed by a column of the same name.
+pub struct F {
+    /// The field's name, which is also its column's.
+    pub name: &'static str,
+    /// Its GraphQL type, `!` included when it is non-null.
+    pub graphql_type: &'static str,
+    /// Its description; empty for self-explanatory fields.
+    pub description: &'static str,
+}
 
 impl F {
-    pub fn name(&self) -> &'static str {
-        self.0
-    }
     /// The GraphQL type without `!`.
     pub fn base_type(&self) -> &'static str {
-        self.1.trim_end_matches('!')
+        self.graphql_type.trim_end_matches('!')
     }
     pub fn non_null(&self) -> bool {
-        self.1.ends_with('!')
+        self.graphql_type.ends_with('!')
     }
 }
 
@@ -69,10 +72,10 @@ macro_rules! fields {
     };
     (@list [$($out:expr,)*];) => { &[$($out),*] };
     (@list [$($out:expr,)*]; $name:ident as $r:literal : $ty:literal => $desc:expr $(, $($rest:tt)*)?) => {
-        fields!(@list [$($out,)* $crate::graphql::schema::entity_def::F($r, $ty, $desc),]; $($($rest)*)?)
+        fields!(@list [$($out,)* $crate::graphql::schema::entity_def::F { name: $r, graphql_type: $ty, description: $desc },]; $($($rest)*)?)
     };
     (@list [$($out:expr,)*]; $name:ident : $ty:literal => $desc:expr $(, $($rest:tt)*)?) => {
-        fields!(@list [$($out,)* $crate::graphql::schema::entity_def::F(stringify!($name), $ty, $desc),]; $($($rest)*)?)
+        fields!(@list [$($out,)* $crate::graphql::schema::entity_def::F { name: stringify!($name), graphql_type: $ty, description: $desc },]; $($($rest)*)?)
     };
 }
 pub(crate) use fields;
@@ -125,7 +128,7 @@ pub struct EntityDef {
 
 impl EntityDef {
     pub fn field(&self, name: &str) -> Option<&'static F> {
-        self.fields.iter().find(|f| f.0 == name)
+        self.fields.iter().find(|f| f.name == name)
     }
     pub fn connection_name(&self) -> String {
         format!("{}Connection", self.name)

@@ -117,9 +117,9 @@ pub fn object_type(def: &'static EntityDef) -> Object {
         obj = base_fields(def, obj);
     }
     for f in def.fields {
-        let mut field = column_field(def, f.0, f.0, f.1);
-        if !f.2.is_empty() {
-            field = field.description(f.2);
+        let mut field = column_field(def, f.name, f.name, f.graphql_type);
+        if !f.description.is_empty() {
+            field = field.description(f.description);
         }
         obj = obj.field(field);
     }
@@ -171,7 +171,7 @@ pub fn transaction_interface() -> async_graphql::dynamic::Interface {
         let f = crate::graphql::schema::defs::DEBIT
             .field(name)
             .expect("a debit field");
-        interface = interface.field(InterfaceField::new(name, type_ref(f.1)));
+        interface = interface.field(InterfaceField::new(name, type_ref(f.graphql_type)));
     }
     interface
 }

@@ -42,3 +42,61 @@ pub mod webhook_endpoint;
 pub mod webhook_endpoint_event;
 pub mod webhook_endpoint_event_dispatch;
 pub mod webhook_endpoint_event_dispatch_attempt;
+
+/// The name a table's records go by in the API, the audit log, webhooks and errors: Sonar's
+/// type name (`Account`, `AccountService`…), declared once per entity here rather than
+/// written by hand where a record is found or logged.
+pub trait Named {
+    const NAME: &'static str;
+}
+
+/// The [`Named::NAME`] of the entity of the model `M`.
+pub fn name_of<M: sea_orm::ModelTrait>() -> &'static str
+where
+    M::Entity: Named,
+{
+    <M::Entity as Named>::NAME
+}
+
+macro_rules! named {
+    ($($module:ident => $name:literal),* $(,)?) => {
+        $(impl Named for $module::Entity {
+            const NAME: &'static str = $name;
+        })*
+    };
+}
+
+named! {
+    account => "Account",
+    account_event => "AccountEvent",
+    account_service => "AccountService",
+    account_status => "AccountStatus",
+    account_type => "AccountType",
+    address => "Address",
+    billing_pass => "BillingPass",
+    billing_setting => "BillingSetting",
+    company => "Company",
+    contact => "Contact",
+    debit => "Debit",
+    disconnection_log => "DisconnectionLog",
+    discount => "Discount",
+    idempotency_key => "IdempotencyKey",
+    idempotency_key_write => "IdempotencyKeyWrite",
+    invoice => "Invoice",
+    invoice_discount_application => "InvoiceDiscountApplication",
+    log => "Log",
+    personal_access_token => "PersonalAccessToken",
+    phone_number => "PhoneNumber",
+    report_activation => "ReportActivation",
+    report_disconnection => "ReportDisconnection",
+    role => "Role",
+    scheduled_event => "ScheduledEvent",
+    service => "Service",
+    serviceable_address_account_assignment_history => "ServiceableAddressAccountAssignmentHistory",
+    system_setting => "SystemSetting",
+    user => "User",
+    webhook_endpoint => "WebhookEndpoint",
+    webhook_endpoint_event => "WebhookEndpointEvent",
+    webhook_endpoint_event_dispatch => "WebhookEndpointEventDispatch",
+    webhook_endpoint_event_dispatch_attempt => "WebhookEndpointEventDispatchAttempt",
+}

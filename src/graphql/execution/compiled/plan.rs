@@ -401,10 +401,10 @@ impl<'d> Walk<'d> {
                 },
                 _ => {
                     if let Some(f) = def.field(name) {
-                        let kind = (table.column)(f.name())?;
+                        let kind = (table.column)(f.name)?;
                         Out::Cell {
                             key,
-                            index: row.column(f.name()),
+                            index: row.column(f.name),
                             format: format(f.base_type(), kind)?,
                             non_null: f.non_null(),
                         }

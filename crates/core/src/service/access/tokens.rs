@@ -26,7 +26,7 @@ crate::input! {
 }
 
 pub async fn get<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<user::Model> {
-    find::<user::Entity, _>(db, "User", id).await
+    find::<user::Entity, _>(db, id).await
 }
 
 pub async fn tokens_of<C: ConnectionTrait>(
@@ -189,7 +189,7 @@ pub async fn create_token<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
-    audit::created(db, "PersonalAccessToken", model.id, user_id, &model).await?;
+    audit::created(db, model.id, user_id, &model).await?;
     Ok((model, token))
 }
 
@@ -208,14 +208,14 @@ pub async fn create_token_for_caller(
 /// another user's token needs `USERS_MANAGE`.
 pub async fn delete_token(db: &DatabaseConnection, caller: &CurrentUser, id: i64) -> AppResult<()> {
     let txn = begin_write(db).await?;
-    let token = find::<personal_access_token::Entity, _>(&txn, "PersonalAccessToken", id).await?;
+    let token = find::<personal_access_token::Entity, _>(&txn, id).await?;
     if token.user_id != caller.user_id {
         caller.require(crate::auth::Permission::UsersManage)?;
     }
     personal_access_token::Entity::delete_by_id(id)
         .exec(&txn)
         .await?;
-    audit::deleted(&txn, "PersonalAccessToken", id, caller.user_id, &token).await?;
+    audit::deleted(&txn, id, caller.user_id, &token).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -157,14 +157,12 @@ fn grants(role: &role::Model, permission: Permission) -> bool {
 
 /// The role `role_id` names, or `VALIDATION_FAILED` on `role_id`.
 async fn role_by_id<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<role::Model> {
-    find::<role::Entity, _>(db, "Role", id)
-        .await
-        .map_err(|e| match e {
-            AppError::NotFound(_) => {
-                AppError::validation("role_id", format!("role {id} does not exist"))
-            }
-            other => other,
-        })
+    find::<role::Entity, _>(db, id).await.map_err(|e| match e {
+        AppError::NotFound(_) => {
+            AppError::validation("role_id", format!("role {id} does not exist"))
+        }
+        other => other,
+    })
 }
 
 /// The role called `name`, or `VALIDATION_FAILED` on `field` listing the roles there are.
@@ -285,7 +283,7 @@ pub async fn create(db: &DatabaseConnection, by: i64, input: CreateUser) -> AppR
         },
     )
     .await?;
-    audit::created(&txn, "User", model.id, by, &model).await?;
+    audit::created(&txn, model.id, by, &model).await?;
     txn.commit().await?;
     Ok(model)
 }
@@ -322,10 +320,9 @@ pub async fn create_from_cli(
         },
     )
     .await?;
-    audit::record::<_, (), _>(
+    audit::record(
         &txn,
         LogType::Created,
-        "User",
         model.id,
         None,
         None,
@@ -357,7 +354,7 @@ pub async fn update(
         ));
     }
     let txn = begin_write(db).await?;
-    let old = find::<user::Entity, _>(&txn, "User", id).await?;
+    let old = find::<user::Entity, _>(&txn, id).await?;
     let mut am: user::ActiveModel = old.clone().into();
     if let Some(v) = &input.name {
         am.name = Set(required_text("name", v)?);
@@ -433,7 +430,7 @@ pub async fn update(
              with USERS_MANAGE first",
         ));
     }
-    audit::updated(&txn, "User", id, by, &old, &new, "user updated").await?;
+    audit::updated(&txn, id, by, &old, &new, "user updated").await?;
     txn.commit().await?;
     Ok(new)
 }

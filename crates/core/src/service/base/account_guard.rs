@@ -85,7 +85,7 @@ pub async fn changeable<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<accoun
 /// Whether the account's current status activates it.
 pub async fn is_active<C: ConnectionTrait>(db: &C, account: &account::Model) -> AppResult<bool> {
     Ok(
-        find::<account_status::Entity, _>(db, "AccountStatus", account.account_status_id)
+        find::<account_status::Entity, _>(db, account.account_status_id)
             .await?
             .activates_account,
     )

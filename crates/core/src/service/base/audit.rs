@@ -1,10 +1,10 @@
 //! The audit log: one Sonar-shaped `Log` row per change, written in the change's transaction.
 //! The same batch enqueues the change's webhook dispatches ([`crate::service::webhooks::endpoints`]).
 
-use sea_orm::{ConnectionTrait, EntityTrait, Set};
+use sea_orm::{ConnectionTrait, EntityTrait, ModelTrait, Set};
 use serde::Serialize;
 
-use crate::entity::log;
+use crate::entity::{log, name_of, Named};
 use crate::error::AppResult;
 use crate::service::base::{
     clock::now,
@@ -15,29 +15,24 @@ use crate::service::base::{
 
 pub use crate::domain::LogType;
 
-/// Records one change of `loggable_type` `loggable_id` by `user_id`, with the record before
-/// and after as JSON.
-#[allow(clippy::too_many_arguments)]
-pub async fn record<C: ConnectionTrait, P: Serialize, Q: Serialize>(
+/// Records one change of the record `loggable_id` of `M` by `user_id`, with the record before
+/// and after as JSON; the row names the record's type ([`Named`]).
+pub async fn record<C, M>(
     db: &C,
     kind: LogType,
-    loggable_type: &str,
     loggable_id: i64,
     user_id: Option<i64>,
-    previous: Option<&P>,
-    current: Option<&Q>,
+    previous: Option<&M>,
+    current: Option<&M>,
     message: impl Into<String>,
-) -> AppResult<()> {
+) -> AppResult<()>
+where
+    C: ConnectionTrait,
+    M: Serialize + ModelTrait,
+    M::Entity: Named,
+{
     let mut batch = Batch::default();
-    batch.add(
-        kind,
-        loggable_type,
-        loggable_id,
-        user_id,
-        previous,
-        current,
-        message,
-    );
+    batch.add(kind, loggable_id, user_id, previous, current, message);
     batch.write(db).await
 }
 
@@ -53,23 +48,24 @@ pub struct Batch {
 
 impl Batch {
     /// Adds the row [`record`] would write.
-    #[allow(clippy::too_many_arguments)]
-    pub fn add<P: Serialize, Q: Serialize>(
+    pub fn add<M>(
         &mut self,
         kind: LogType,
-        loggable_type: &str,
         loggable_id: i64,
         user_id: Option<i64>,
-        previous: Option<&P>,
-        current: Option<&Q>,
+        previous: Option<&M>,
+        current: Option<&M>,
         message: impl Into<String>,
-    ) {
+    ) where
+        M: Serialize + ModelTrait,
+        M::Entity: Named,
+    {
         let at = now();
         self.rows.push((
             kind,
             log::ActiveModel {
                 r#type: Set(kind.as_str().to_owned()),
-                loggable_type: Set(loggable_type.to_owned()),
+                loggable_type: Set(name_of::<M>().to_owned()),
                 loggable_id: Set(loggable_id),
                 user_id: Set(user_id),
                 previous: Set(previous.and_then(|p| serde_json::to_string(p).ok())),
@@ -85,9 +81,13 @@ impl Batch {
 
     /// Reports a change that has no audit row of its own (a disconnection log, a debit of the
     /// billing pass) to the endpoints subscribed to `(model, CREATED)`.
-    pub fn notify_created<T: Serialize>(&mut self, model: &'static str, record: &T) {
+    pub fn notify_created<M>(&mut self, record: &M)
+    where
+        M: Serialize + ModelTrait,
+        M::Entity: Named,
+    {
         self.notices.push(Change {
-            model,
+            model: name_of::<M>(),
             event: "CREATED",
             occurred_at: now(),
             object: serde_json::to_string(record).ok(),
@@ -97,9 +97,13 @@ impl Batch {
 
     /// Reports an update that has no audit row of its own (a scheduled disconnection cancelled
     /// by the disconnection) to the endpoints subscribed to `(model, UPDATED)`.
-    pub fn notify_updated<T: Serialize>(&mut self, model: &'static str, before: &T, after: &T) {
+    pub fn notify_updated<M>(&mut self, before: &M, after: &M)
+    where
+        M: Serialize + ModelTrait,
+        M::Entity: Named,
+    {
         self.notices.push(Change {
-            model,
+            model: name_of::<M>(),
             event: "UPDATED",
             occurred_at: now(),
             object: serde_json::to_string(after).ok(),
@@ -235,39 +239,40 @@ impl Written {
 }
 
 /// Shorthands for the common cases.
-pub async fn created<C: ConnectionTrait, T: Serialize>(
-    db: &C,
-    loggable_type: &str,
-    id: i64,
-    user_id: i64,
-    current: &T,
-) -> AppResult<()> {
-    record::<C, (), T>(
+pub async fn created<C, M>(db: &C, id: i64, user_id: i64, current: &M) -> AppResult<()>
+where
+    C: ConnectionTrait,
+    M: Serialize + ModelTrait,
+    M::Entity: Named,
+{
+    record(
         db,
         LogType::Created,
-        loggable_type,
         id,
         Some(user_id),
         None,
         Some(current),
-        format!("{loggable_type} created"),
+        format!("{} created", name_of::<M>()),
     )
     .await
 }
 
-pub async fn updated<C: ConnectionTrait, T: Serialize>(
+pub async fn updated<C, M>(
     db: &C,
-    loggable_type: &str,
     id: i64,
     user_id: i64,
-    previous: &T,
-    current: &T,
+    previous: &M,
+    current: &M,
     message: impl Into<String>,
-) -> AppResult<()> {
+) -> AppResult<()>
+where
+    C: ConnectionTrait,
+    M: Serialize + ModelTrait,
+    M::Entity: Named,
+{
     record(
         db,
         LogType::Updated,
-        loggable_type,
         id,
         Some(user_id),
         Some(previous),
@@ -277,22 +282,20 @@ pub async fn updated<C: ConnectionTrait, T: Serialize>(
     .await
 }
 
-pub async fn deleted<C: ConnectionTrait, T: Serialize>(
-    db: &C,
-    loggable_type: &str,
-    id: i64,
-    user_id: i64,
-    previous: &T,
-) -> AppResult<()> {
-    record::<C, T, ()>(
+pub async fn deleted<C, M>(db: &C, id: i64, user_id: i64, previous: &M) -> AppResult<()>
+where
+    C: ConnectionTrait,
+    M: Serialize + ModelTrait,
+    M::Entity: Named,
+{
+    record(
         db,
         LogType::Deleted,
-        loggable_type,
         id,
         Some(user_id),
         Some(previous),
         None,
-        format!("{loggable_type} deleted"),
+        format!("{} deleted", name_of::<M>()),
     )
     .await
 }
@@ -301,12 +304,13 @@ pub async fn deleted<C: ConnectionTrait, T: Serialize>(
 /// service added mid-period, a proration credit of a service removed) to its subscribers, in
 /// the caller's transaction: one statement to learn the subscriptions (the settings stamp),
 /// one more only when there are subscribers.
-pub async fn report_created<C: ConnectionTrait, T: serde::Serialize>(
-    db: &C,
-    model: &'static str,
-    record: &T,
-) -> AppResult<()> {
+pub async fn report_created<C, M>(db: &C, record: &M) -> AppResult<()>
+where
+    C: ConnectionTrait,
+    M: Serialize + ModelTrait,
+    M::Entity: Named,
+{
     let mut batch = Batch::default();
-    batch.notify_created(model, record);
+    batch.notify_created(record);
     batch.write(db).await
 }

@@ -8,6 +8,7 @@ use sea_orm::{
 
 use super::clock::now;
 use super::idempotency;
+use crate::entity::Named;
 use crate::error::{AppError, AppResult};
 
 /// The column of `E` called `name`. Names come from the entity's allowlist of fields; a name
@@ -29,10 +30,10 @@ pub async fn begin_write(
     Ok(txn)
 }
 
-/// Loads `E` by id or reports `NOT_FOUND` naming `what`.
-pub async fn find<E, C>(db: &C, what: &str, id: i64) -> AppResult<E::Model>
+/// Loads `E` by id or reports `NOT_FOUND` naming its type ([`Named`]).
+pub async fn find<E, C>(db: &C, id: i64) -> AppResult<E::Model>
 where
-    E: EntityTrait,
+    E: EntityTrait + Named,
     C: ConnectionTrait,
 {
     let col = column::<E>("id")?;
@@ -40,7 +41,7 @@ where
         .filter(col.eq(id))
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found(what, id))
+        .ok_or_else(|| AppError::not_found(E::NAME, id))
 }
 
 /// The largest id a caller may choose (Sonar's `id` input, kept for numbers carried over from
@@ -50,10 +51,10 @@ where
 pub const MAX_CHOSEN_ID: i64 = 999_999_999_999;
 
 /// Checks an id a caller chose for a new `E` (to keep numbers from a previous system): it must
-/// be within 1..=[`MAX_CHOSEN_ID`] and free (`CONFLICT` naming `what` otherwise).
-pub async fn free_id<E, C>(db: &C, what: &str, id: i64) -> AppResult<()>
+/// be within 1..=[`MAX_CHOSEN_ID`] and free (`CONFLICT` naming its type otherwise).
+pub async fn free_id<E, C>(db: &C, id: i64) -> AppResult<()>
 where
-    E: EntityTrait,
+    E: EntityTrait + Named,
     C: ConnectionTrait,
 {
     if !(1..=MAX_CHOSEN_ID).contains(&id) {
@@ -64,7 +65,10 @@ where
     }
     let col = column::<E>("id")?;
     if E::find().filter(col.eq(id)).one(db).await?.is_some() {
-        return Err(AppError::Conflict(format!("{what} {id} already exists")));
+        return Err(AppError::Conflict(format!(
+            "{} {id} already exists",
+            E::NAME
+        )));
     }
     Ok(())
 }
@@ -74,7 +78,7 @@ where
 /// `updated_at`. A lost race is a `CONFLICT`.
 pub async fn save<E, A, C>(db: &C, id: i64, version: i64, mut am: A) -> AppResult<E::Model>
 where
-    E: EntityTrait<ActiveModel = A>,
+    E: EntityTrait<ActiveModel = A> + Named,
     A: ActiveModelTrait<Entity = E> + Send,
     E::Model: IntoActiveModel<A>,
     C: ConnectionTrait,
@@ -95,7 +99,7 @@ where
             "the record was changed by another request; reload and retry".into(),
         ));
     }
-    find::<E, C>(db, "record", id).await
+    find::<E, C>(db, id).await
 }
 
 /// After inserting a row with an explicit id, moves PostgreSQL's identity sequence past it

@@ -184,13 +184,12 @@ impl Draft<'_> {
                 .exec_without_returning(db)
                 .await?;
         }
-        audit.add::<(), _>(
+        audit.add(
             if self.user_id.is_some() {
                 audit::LogType::Created
             } else {
                 audit::LogType::System
             },
-            "Invoice",
             model.id,
             self.user_id,
             None,
@@ -416,7 +415,7 @@ pub async fn create_invoice(
     let txn = begin_write(db).await?;
     let mut debits = Vec::with_capacity(ids.len());
     for id in &ids {
-        let debit = find::<debit::Entity, _>(&txn, "Debit", *id)
+        let debit = find::<debit::Entity, _>(&txn, *id)
             .await
             .map_err(|_| AppError::validation("debit_ids", format!("debit {id} does not exist")))?;
         if debit.invoice_id.is_some() {

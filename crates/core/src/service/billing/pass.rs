@@ -533,7 +533,7 @@ async fn write<C: ConnectionTrait>(
         let insert = debit::Entity::insert_many(chunk);
         if report_debits {
             for debit in insert.exec_with_returning(db).await? {
-                audit.notify_created("Debit", &debit);
+                audit.notify_created(&debit);
             }
         } else {
             insert.exec_without_returning(db).await?;
@@ -672,9 +672,8 @@ async fn write<C: ConnectionTrait>(
 
     for bill in bills.iter() {
         if let Some(invoice) = invoice_of.get(&bill.account.id) {
-            audit.add::<(), _>(
+            audit.add(
                 audit::LogType::System,
-                "Invoice",
                 invoice.id,
                 None,
                 None,
@@ -688,7 +687,6 @@ async fn write<C: ConnectionTrait>(
         }
         audit.add(
             audit::LogType::System,
-            "Account",
             bill.account.id,
             None,
             Some(&bill.account),

@@ -182,7 +182,7 @@ pub async fn reactivate<C: ConnectionTrait>(
         );
         draft.reactivation_account_event_id = Set(Some(event_id));
         let model = draft.insert(db).await?;
-        audit::report_created(db, "Debit", &model).await?;
+        audit::report_created(db, &model).await?;
     }
     let next_recurring_charge_amount = next_dates
         .iter()

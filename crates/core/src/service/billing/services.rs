@@ -131,7 +131,7 @@ pub async fn create_service(
     };
     let txn = begin_write(db).await?;
     if let Some(Id(company_id)) = input.company_id {
-        find::<company::Entity, _>(&txn, "Company", company_id)
+        find::<company::Entity, _>(&txn, company_id)
             .await
             .map_err(|_| {
                 AppError::validation("company_id", format!("company {company_id} does not exist"))
@@ -158,14 +158,14 @@ pub async fn create_service(
         ..Default::default()
     };
     if let Some(Id(id)) = input.id {
-        store::free_id::<service::Entity, _>(&txn, "service", id).await?;
+        store::free_id::<service::Entity, _>(&txn, id).await?;
         am.id = Set(id);
     }
     let model = am.insert(&txn).await?;
     if input.id.is_some() {
         store::bump_sequence(&txn, "services").await?;
     }
-    audit::created(&txn, "Service", model.id, user_id, &model).await?;
+    audit::created(&txn, model.id, user_id, &model).await?;
     txn.commit().await?;
     Ok(model)
 }
@@ -254,7 +254,7 @@ pub fn billing_day(account: &account::Model, next_bill_date: NaiveDate) -> u32 {
 /// for the recurring services due at the account's next bill date (0 for an account that is
 /// not billed: inactive, or without a next bill date). A derived value: no `_version` bump.
 pub async fn refresh_next_charge<C: ConnectionTrait>(db: &C, account_id: i64) -> AppResult<()> {
-    let account = find::<account::Entity, _>(db, "Account", account_id).await?;
+    let account = find::<account::Entity, _>(db, account_id).await?;
     let total: i64 = match account.next_bill_date {
         Some(next) if account_guard::is_active(db, &account).await? => {
             active_account_services(db, account_id)
@@ -290,7 +290,7 @@ pub async fn active_account_services<C: ConnectionTrait>(
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        let service = find::<service::Entity, _>(db, "Service", row.service_id).await?;
+        let service = find::<service::Entity, _>(db, row.service_id).await?;
         out.push((row, service));
     }
     Ok(out)
@@ -440,7 +440,7 @@ pub async fn add_service_to_account_in<C: ConnectionTrait>(
         }
     }
     refresh_next_charge(txn, account.id).await?;
-    let model = find::<account_service::Entity, _>(txn, "AccountService", model.id).await?;
+    let model = find::<account_service::Entity, _>(txn, model.id).await?;
     account_events::record_event(
         txn,
         account.id,
@@ -450,7 +450,7 @@ pub async fn add_service_to_account_in<C: ConnectionTrait>(
         at,
     )
     .await?;
-    audit::created(txn, "AccountService", model.id, user_id, &model).await?;
+    audit::created(txn, model.id, user_id, &model).await?;
     Ok(model)
 }
 
@@ -485,7 +485,7 @@ pub async fn delete_account_service_in<C: ConnectionTrait>(
     input: DeleteAccountService,
     at: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<()> {
-    let old = find::<account_service::Entity, _>(txn, "AccountService", id).await?;
+    let old = find::<account_service::Entity, _>(txn, id).await?;
     if old.removed_at.is_some() {
         return Err(AppError::not_found("AccountService", id));
     }
@@ -534,7 +534,6 @@ pub async fn delete_account_service_in<C: ConnectionTrait>(
     audit::record(
         txn,
         audit::LogType::Deleted,
-        "AccountService",
         id,
         Some(user_id),
         Some(&old),

@@ -46,7 +46,7 @@ pub async fn insert_debit<C: ConnectionTrait>(
     )
     .insert(db)
     .await?;
-    audit::report_created(db, "Debit", &model).await?;
+    audit::report_created(db, &model).await?;
     Ok(model)
 }
 
@@ -101,7 +101,7 @@ pub async fn insert_proration_credit<C: ConnectionTrait>(
     let model = proration_credit_row(debit, amount, amount, from, user_id)
         .insert(db)
         .await?;
-    audit::report_created(db, "Discount", &model).await?;
+    audit::report_created(db, &model).await?;
     Ok(model)
 }
 
@@ -228,7 +228,7 @@ pub(super) async fn charge_target<C: ConnectionTrait>(
             AppError::NotFound(m) => AppError::validation("account_id", m),
             other => other,
         })?;
-    let service = find::<service::Entity, _>(txn, "Service", service_id)
+    let service = find::<service::Entity, _>(txn, service_id)
         .await
         .map_err(|_| {
             AppError::validation("service_id", format!("service {service_id} does not exist"))
@@ -300,7 +300,7 @@ pub async fn one_time_transaction_in<C: ConnectionTrait>(
         }
         .insert(txn)
         .await?;
-        audit::created(txn, "Discount", model.id, user_id, &model).await?;
+        audit::created(txn, model.id, user_id, &model).await?;
         Transaction::Discount(model)
     } else {
         let model = debit::ActiveModel {
@@ -322,7 +322,7 @@ pub async fn one_time_transaction_in<C: ConnectionTrait>(
         }
         .insert(txn)
         .await?;
-        audit::created(txn, "Debit", model.id, user_id, &model).await?;
+        audit::created(txn, model.id, user_id, &model).await?;
         Transaction::Debit(model)
     };
     Ok(result)

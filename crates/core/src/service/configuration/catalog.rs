@@ -69,7 +69,7 @@ pub async fn create_status(
 ) -> AppResult<account_status::Model> {
     let txn = begin_write(db).await?;
     let model = insert_status(&txn, input).await?;
-    audit::created(&txn, "AccountStatus", model.id, user_id, &model).await?;
+    audit::created(&txn, model.id, user_id, &model).await?;
     txn.commit().await?;
     Ok(model)
 }
@@ -81,7 +81,7 @@ pub async fn update_status(
     input: UpdateAccountStatus,
 ) -> AppResult<account_status::Model> {
     let txn = begin_write(db).await?;
-    let old = find::<account_status::Entity, _>(&txn, "AccountStatus", id).await?;
+    let old = find::<account_status::Entity, _>(&txn, id).await?;
     let mut am: account_status::ActiveModel = old.clone().into();
     if let Some(name) = &input.name {
         am.name = Set(required_text("name", name)?);
@@ -108,16 +108,7 @@ pub async fn update_status(
     }
     let new = save(&txn, id, old.version, am).await?;
     settings::bump(&txn).await?;
-    audit::updated(
-        &txn,
-        "AccountStatus",
-        id,
-        user_id,
-        &old,
-        &new,
-        "account status updated",
-    )
-    .await?;
+    audit::updated(&txn, id, user_id, &old, &new, "account status updated").await?;
     txn.commit().await?;
     Ok(new)
 }
@@ -125,7 +116,7 @@ pub async fn update_status(
 /// Deletes a status nothing uses: no account is in it and billing settings do not name it.
 pub async fn delete_status(db: &DatabaseConnection, user_id: i64, id: i64) -> AppResult<()> {
     let txn = begin_write(db).await?;
-    let old = find::<account_status::Entity, _>(&txn, "AccountStatus", id).await?;
+    let old = find::<account_status::Entity, _>(&txn, id).await?;
     let in_use = account::Entity::find()
         .filter(account::Column::AccountStatusId.eq(id))
         .count(&txn)
@@ -149,7 +140,7 @@ pub async fn delete_status(db: &DatabaseConnection, user_id: i64, id: i64) -> Ap
         .exec(&txn)
         .await?;
     settings::bump(&txn).await?;
-    audit::deleted(&txn, "AccountStatus", id, user_id, &old).await?;
+    audit::deleted(&txn, id, user_id, &old).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -220,7 +211,7 @@ pub async fn create_type(
 ) -> AppResult<account_type::Model> {
     let txn = begin_write(db).await?;
     let model = insert_type(&txn, input).await?;
-    audit::created(&txn, "AccountType", model.id, user_id, &model).await?;
+    audit::created(&txn, model.id, user_id, &model).await?;
     txn.commit().await?;
     Ok(model)
 }
@@ -232,7 +223,7 @@ pub async fn update_type(
     input: UpdateAccountType,
 ) -> AppResult<account_type::Model> {
     let txn = begin_write(db).await?;
-    let old = find::<account_type::Entity, _>(&txn, "AccountType", id).await?;
+    let old = find::<account_type::Entity, _>(&txn, id).await?;
     let mut am: account_type::ActiveModel = old.clone().into();
     if let Some(name) = &input.name {
         am.name = Set(required_text("name", name)?);
@@ -247,23 +238,14 @@ pub async fn update_type(
         am.r#type = Set(t);
     }
     let new = save(&txn, id, old.version, am).await?;
-    audit::updated(
-        &txn,
-        "AccountType",
-        id,
-        user_id,
-        &old,
-        &new,
-        "account type updated",
-    )
-    .await?;
+    audit::updated(&txn, id, user_id, &old, &new, "account type updated").await?;
     txn.commit().await?;
     Ok(new)
 }
 
 pub async fn delete_type(db: &DatabaseConnection, user_id: i64, id: i64) -> AppResult<()> {
     let txn = begin_write(db).await?;
-    let old = find::<account_type::Entity, _>(&txn, "AccountType", id).await?;
+    let old = find::<account_type::Entity, _>(&txn, id).await?;
     let in_use = account::Entity::find()
         .filter(account::Column::AccountTypeId.eq(id))
         .count(&txn)
@@ -275,7 +257,7 @@ pub async fn delete_type(db: &DatabaseConnection, user_id: i64, id: i64) -> AppR
         )));
     }
     account_type::Entity::delete_by_id(id).exec(&txn).await?;
-    audit::deleted(&txn, "AccountType", id, user_id, &old).await?;
+    audit::deleted(&txn, id, user_id, &old).await?;
     txn.commit().await?;
     Ok(())
 }

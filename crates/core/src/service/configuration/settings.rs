@@ -45,16 +45,7 @@ pub async fn update_system_settings(
     }
     let new = save(&txn, old.id, old.version, am).await?;
     bump(&txn).await?;
-    audit::updated(
-        &txn,
-        "SystemSetting",
-        new.id,
-        user_id,
-        &old,
-        &new,
-        "system settings updated",
-    )
-    .await?;
+    audit::updated(&txn, new.id, user_id, &old, &new, "system settings updated").await?;
     txn.commit().await?;
     Ok(new)
 }
@@ -118,7 +109,7 @@ pub async fn update_billing_settings(
         am.autopay_disconnect_invoice_days = Set(Some(v));
     }
     if let Some(Id(status_id)) = input.disconnect_account_status_id {
-        let status = find::<account_status::Entity, _>(&txn, "AccountStatus", status_id)
+        let status = find::<account_status::Entity, _>(&txn, status_id)
             .await
             .map_err(|_| {
                 AppError::validation(
@@ -137,7 +128,7 @@ pub async fn update_billing_settings(
     if input.unset_unarchive_account_status_id == Some(true) {
         am.unarchive_account_status_id = Set(None);
     } else if let Some(Id(status_id)) = input.unarchive_account_status_id {
-        find::<account_status::Entity, _>(&txn, "AccountStatus", status_id)
+        find::<account_status::Entity, _>(&txn, status_id)
             .await
             .map_err(|_| {
                 AppError::validation(
@@ -151,7 +142,6 @@ pub async fn update_billing_settings(
     bump(&txn).await?;
     audit::updated(
         &txn,
-        "BillingSetting",
         new.id,
         user_id,
         &old,

@@ -75,13 +75,13 @@ async fn status<C: ConnectionTrait>(
     field: &str,
     id: i64,
 ) -> AppResult<account_status::Model> {
-    find::<account_status::Entity, _>(db, "AccountStatus", id)
+    find::<account_status::Entity, _>(db, id)
         .await
         .map_err(|_| AppError::validation(field, format!("account status {id} does not exist")))
 }
 
 async fn check_type<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<()> {
-    find::<account_type::Entity, _>(db, "AccountType", id)
+    find::<account_type::Entity, _>(db, id)
         .await
         .map(|_| ())
         .map_err(|_| {
@@ -93,7 +93,7 @@ async fn check_type<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<()> {
 }
 
 async fn check_company<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<company::Model> {
-    find::<company::Entity, _>(db, "Company", id)
+    find::<company::Entity, _>(db, id)
         .await
         .map_err(|_| AppError::validation("company_id", format!("company {id} does not exist")))
 }
@@ -298,7 +298,7 @@ pub async fn create(
         ..Default::default()
     };
     if let Some(Id(id)) = input.id {
-        store::free_id::<account::Entity, _>(&txn, "account", id).await?;
+        store::free_id::<account::Entity, _>(&txn, id).await?;
         am.id = Set(id);
     }
     let inserted = am.insert(&txn).await?;
@@ -341,7 +341,7 @@ pub async fn create(
         let today = settings::local_date(&txn, at).await?;
         addresses::assign(&txn, model.id, address_id, today).await?;
     }
-    audit::created(&txn, "Account", model.id, user_id, &model).await?;
+    audit::created(&txn, model.id, user_id, &model).await?;
     txn.commit().await?;
     Ok(model)
 }
@@ -396,7 +396,7 @@ pub async fn update_in<C: ConnectionTrait>(
         addresses::assign(txn, id, address_id, today).await?;
     }
     let new = save(txn, id, old.version, am).await?;
-    audit::updated(txn, "Account", id, user_id, &old, &new, "account updated").await?;
+    audit::updated(txn, id, user_id, &old, &new, "account updated").await?;
     Ok(new)
 }
 
@@ -426,16 +426,7 @@ pub async fn update_activation_date(
         am.activation_time = Set(time);
     }
     let new = save(&txn, id, old.version, am).await?;
-    audit::updated(
-        &txn,
-        "Account",
-        id,
-        user_id,
-        &old,
-        &new,
-        "activation date updated",
-    )
-    .await?;
+    audit::updated(&txn, id, user_id, &old, &new, "activation date updated").await?;
     txn.commit().await?;
     Ok(new)
 }
@@ -456,7 +447,7 @@ pub async fn archive(db: &DatabaseConnection, user_id: i64, id: i64) -> AppResul
     am.archived_by_user_id = Set(Some(user_id));
     account_events::record_event(&txn, id, "ARCHIVED", None, None, at).await?;
     let new = save(&txn, id, old.version, am).await?;
-    audit::updated(&txn, "Account", id, user_id, &old, &new, "account archived").await?;
+    audit::updated(&txn, id, user_id, &old, &new, "account archived").await?;
     txn.commit().await?;
     Ok(new)
 }
@@ -469,7 +460,7 @@ pub async fn unarchive(
     id: i64,
 ) -> AppResult<account::Model> {
     let txn = begin_write(db).await?;
-    let old = find::<account::Entity, _>(&txn, "Account", id).await?;
+    let old = find::<account::Entity, _>(&txn, id).await?;
     if old.archived_at.is_none() {
         return Err(AppError::validation(
             "id",
@@ -489,16 +480,7 @@ pub async fn unarchive(
         change_status(&txn, &old, &new_status, at, &mut am).await?;
     }
     let new = save(&txn, id, old.version, am).await?;
-    audit::updated(
-        &txn,
-        "Account",
-        id,
-        user_id,
-        &old,
-        &new,
-        "account unarchived",
-    )
-    .await?;
+    audit::updated(&txn, id, user_id, &old, &new, "account unarchived").await?;
     txn.commit().await?;
     Ok(new)
 }

@@ -143,7 +143,7 @@ pub async fn create_serviceable(
         ..Default::default()
     };
     if let Some(Id(anchor)) = input.anchor_address_id {
-        find::<address::Entity, _>(&txn, "Address", anchor)
+        find::<address::Entity, _>(&txn, anchor)
             .await
             .map_err(|_| {
                 AppError::validation(
@@ -153,20 +153,20 @@ pub async fn create_serviceable(
             })?;
     }
     if let Some(Id(id)) = input.id {
-        store::free_id::<address::Entity, _>(&txn, "address", id).await?;
+        store::free_id::<address::Entity, _>(&txn, id).await?;
         am.id = Set(id);
     }
     let model = am.insert(&txn).await?;
     if input.id.is_some() {
         store::bump_sequence(&txn, "addresses").await?;
     }
-    audit::created(&txn, "Address", model.id, user_id, &model).await?;
+    audit::created(&txn, model.id, user_id, &model).await?;
     txn.commit().await?;
     Ok(model)
 }
 
 async fn serviceable<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<address::Model> {
-    let model = find::<address::Entity, _>(db, "Address", id).await?;
+    let model = find::<address::Entity, _>(db, id).await?;
     if !model.serviceable {
         return Err(AppError::NotFound(format!(
             "serviceable address {id} does not exist"
@@ -228,7 +228,7 @@ pub async fn update_serviceable(
                 "an address cannot anchor itself",
             ));
         }
-        find::<address::Entity, _>(&txn, "Address", anchor)
+        find::<address::Entity, _>(&txn, anchor)
             .await
             .map_err(|_| {
                 AppError::validation(
@@ -260,16 +260,7 @@ pub async fn update_serviceable(
         )?);
     }
     let new = save(&txn, id, old.version, am).await?;
-    audit::updated(
-        &txn,
-        "Address",
-        id,
-        user_id,
-        &old,
-        &new,
-        "serviceable address updated",
-    )
-    .await?;
+    audit::updated(&txn, id, user_id, &old, &new, "serviceable address updated").await?;
     txn.commit().await?;
     Ok(new)
 }
@@ -298,7 +289,7 @@ pub async fn delete_serviceable(db: &DatabaseConnection, user_id: i64, id: i64) 
         )));
     }
     address::Entity::delete_by_id(id).exec(&txn).await?;
-    audit::deleted(&txn, "Address", id, user_id, &old).await?;
+    audit::deleted(&txn, id, user_id, &old).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -323,7 +314,7 @@ pub async fn assign<C: ConnectionTrait>(
     address_id: i64,
     date: NaiveDate,
 ) -> AppResult<()> {
-    let address = find::<address::Entity, _>(db, "Address", address_id)
+    let address = find::<address::Entity, _>(db, address_id)
         .await
         .map_err(|_| {
             AppError::validation(

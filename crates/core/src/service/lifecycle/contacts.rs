@@ -128,7 +128,7 @@ pub async fn create(
     }
     let account_id = input.contactable_id.0;
     let txn = begin_write(db).await?;
-    let account = find::<account::Entity, _>(&txn, "Account", account_id)
+    let account = find::<account::Entity, _>(&txn, account_id)
         .await
         .map_err(|_| {
             AppError::validation(
@@ -160,7 +160,7 @@ pub async fn create(
         "input",
     )
     .await?;
-    audit::created(&txn, "Contact", model.id, user_id, &model).await?;
+    audit::created(&txn, model.id, user_id, &model).await?;
     txn.commit().await?;
     Ok(model)
 }
@@ -172,7 +172,7 @@ pub async fn update(
     input: UpdateContact,
 ) -> AppResult<contact::Model> {
     let txn = begin_write(db).await?;
-    let old = find::<contact::Entity, _>(&txn, "Contact", id).await?;
+    let old = find::<contact::Entity, _>(&txn, id).await?;
     account_guard::changeable(&txn, old.contactable_id).await?;
     let mut am: contact::ActiveModel = old.clone().into();
     if let Some(v) = &input.name {
@@ -211,7 +211,7 @@ pub async fn update(
         ));
     }
     let new = save(&txn, id, old.version, am).await?;
-    audit::updated(&txn, "Contact", id, user_id, &old, &new, "contact updated").await?;
+    audit::updated(&txn, id, user_id, &old, &new, "contact updated").await?;
     txn.commit().await?;
     Ok(new)
 }
@@ -219,7 +219,7 @@ pub async fn update(
 /// Deletes a contact that is not the account's primary contact.
 pub async fn delete(db: &DatabaseConnection, user_id: i64, id: i64) -> AppResult<()> {
     let txn = begin_write(db).await?;
-    let old = find::<contact::Entity, _>(&txn, "Contact", id).await?;
+    let old = find::<contact::Entity, _>(&txn, id).await?;
     account_guard::changeable(&txn, old.contactable_id).await?;
     if old.primary {
         return Err(AppError::validation(
@@ -228,7 +228,7 @@ pub async fn delete(db: &DatabaseConnection, user_id: i64, id: i64) -> AppResult
         ));
     }
     contact::Entity::delete_by_id(id).exec(&txn).await?;
-    audit::deleted(&txn, "Contact", id, user_id, &old).await?;
+    audit::deleted(&txn, id, user_id, &old).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -297,7 +297,7 @@ async fn apply<C: ConnectionTrait>(
     let webhooks = &settings.webhooks;
     if webhooks.wants("Discount", "CREATED") {
         for credit in &inserted {
-            audit.notify_created("Discount", credit);
+            audit.notify_created(credit);
         }
     }
     if webhooks.wants("ScheduledEvent", "UPDATED") {
@@ -308,7 +308,7 @@ async fn apply<C: ConnectionTrait>(
             before.status = EventStatus::Pending.into();
             before.result_message = None;
             before.version -= 1;
-            audit.notify_updated("ScheduledEvent", &before, after);
+            audit.notify_updated(&before, after);
         }
     }
     let final_invoice = if plan.creates_final_invoice() {
@@ -339,7 +339,6 @@ async fn apply<C: ConnectionTrait>(
 
     audit.add(
         audit::LogType::Updated,
-        "Account",
         account.id,
         Some(user_id),
         Some(account),
@@ -381,7 +380,7 @@ async fn apply<C: ConnectionTrait>(
     let backend = db.get_database_backend();
     if webhooks.wants("DisconnectionLog", "CREATED") {
         let log = log.exec_with_returning(db).await?;
-        audit.notify_created("DisconnectionLog", &log);
+        audit.notify_created(&log);
         let dispatches = audit.dispatch_statements(backend, webhooks);
         audit.write_with(db, dispatches).await?;
     } else if backend == DbBackend::Postgres {
@@ -478,7 +477,7 @@ pub async fn preview(
     prorate: Option<bool>,
 ) -> AppResult<DisconnectPlan> {
     let settings = settings::snapshot(db).await?;
-    let account = find::<account::Entity, _>(db, "Account", account_id).await?;
+    let account = find::<account::Entity, _>(db, account_id).await?;
     let mut plan = plan(db, account, &settings, prorate, clock::now()).await?;
     plan.serviceable_address = addresses::assigned_to(db, account_id).await?;
     plan.scheduled_events_to_cancel = pending_disconnections(db, account_id, None).await?;

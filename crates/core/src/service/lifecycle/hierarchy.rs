@@ -78,7 +78,7 @@ pub async fn link(
         if steps > 10_000 {
             return Err(AppError::internal("account hierarchy too deep"));
         }
-        cursor = find::<account::Entity, _>(&txn, "Account", ancestor)
+        cursor = find::<account::Entity, _>(&txn, ancestor)
             .await?
             .parent_account_id;
     }
@@ -88,7 +88,6 @@ pub async fn link(
     audit::record(
         &txn,
         audit::LogType::Attached,
-        "Account",
         child_id,
         Some(user_id),
         Some(&child),
@@ -137,7 +136,6 @@ pub async fn unlink(
     audit::record(
         &txn,
         audit::LogType::Detached,
-        "Account",
         child_id,
         Some(user_id),
         Some(&child),

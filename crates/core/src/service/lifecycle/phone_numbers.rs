@@ -90,7 +90,7 @@ pub async fn insert_all<C: ConnectionTrait>(
         }
         .insert(db)
         .await?;
-        audit::created(db, "PhoneNumber", model.id, user_id, &model).await?;
+        audit::created(db, model.id, user_id, &model).await?;
         written.push(model);
     }
     Ok(written)

@@ -137,13 +137,13 @@ async fn check_target<C: ConnectionTrait>(
     match kind {
         EventKind::ChangeStatus => {
             let id = object_id(event, primary)?;
-            find::<account_status::Entity, _>(db, "AccountStatus", id)
+            find::<account_status::Entity, _>(db, id)
                 .await
                 .map_err(|_| bad(format!("account status {id} does not exist")))?;
         }
         EventKind::AddService | EventKind::OneTimeTransaction => {
             let id = object_id(event, primary)?;
-            let s = find::<service::Entity, _>(db, "Service", id)
+            let s = find::<service::Entity, _>(db, id)
                 .await
                 .map_err(|_| bad(format!("service {id} does not exist")))?;
             let wanted = if kind == EventKind::AddService {
@@ -160,7 +160,7 @@ async fn check_target<C: ConnectionTrait>(
         }
         EventKind::RemoveService => {
             let id = object_id(event, primary)?;
-            let a = find::<account_service::Entity, _>(db, "AccountService", id)
+            let a = find::<account_service::Entity, _>(db, id)
                 .await
                 .map_err(|_| bad(format!("account service {id} does not exist")))?;
             if a.account_id != account_id || a.removed_at.is_some() {
@@ -231,7 +231,7 @@ pub async fn create(
             AppError::from(e)
         }
     })?;
-    audit::created(&txn, "ScheduledEvent", model.id, user_id, &model).await?;
+    audit::created(&txn, model.id, user_id, &model).await?;
     txn.commit().await?;
     changed().notify_one();
     Ok(model)
@@ -319,16 +319,7 @@ pub async fn update(
         am.prorate = Set(Some(p));
     }
     let new = save(&txn, id, old.version, am).await?;
-    audit::updated(
-        &txn,
-        "ScheduledEvent",
-        id,
-        user_id,
-        &old,
-        &new,
-        "scheduled event updated",
-    )
-    .await?;
+    audit::updated(&txn, id, user_id, &old, &new, "scheduled event updated").await?;
     txn.commit().await?;
     changed().notify_one();
     Ok(new)
@@ -346,7 +337,6 @@ pub async fn delete(db: &DatabaseConnection, caller: &CurrentUser, id: i64) -> A
     audit::record(
         &txn,
         audit::LogType::Deleted,
-        "ScheduledEvent",
         id,
         Some(user_id),
         Some(&old),
@@ -723,9 +713,8 @@ async fn finish_all<C: ConnectionTrait>(db: &C, marks: &[Mark<'_>]) -> AppResult
     }
     let mut rows = audit::Batch::default();
     for mark in marks {
-        rows.add::<(), ()>(
+        rows.add::<scheduled_event::Model>(
             audit::LogType::System,
-            "ScheduledEvent",
             mark.event.id,
             Some(mark.event.created_by_user_id),
             None,

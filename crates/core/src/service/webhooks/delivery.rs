@@ -402,9 +402,7 @@ async fn deliver_one(
     claimed: dispatch::Model,
     at: DateTime<Utc>,
 ) -> AppResult<Outcome> {
-    let endpoint =
-        find::<webhook_endpoint::Entity, _>(db, "WebhookEndpoint", claimed.webhook_endpoint_id)
-            .await?;
+    let endpoint = find::<webhook_endpoint::Entity, _>(db, claimed.webhook_endpoint_id).await?;
     if endpoint.deleted_at.is_some() {
         let txn = begin_write(db).await?;
         abandon_pending(&txn, endpoint.id).await?;

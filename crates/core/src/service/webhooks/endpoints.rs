@@ -141,7 +141,7 @@ async fn add_subscription<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
-    audit::created(db, "WebhookEndpointEvent", model.id, by, &model).await?;
+    audit::created(db, model.id, by, &model).await?;
     Ok(model)
 }
 
@@ -156,7 +156,7 @@ async fn remove_subscription<C: ConnectionTrait>(
         ..Default::default()
     };
     save::<webhook_endpoint_event::Entity, _, _>(db, event.id, event.version, am).await?;
-    audit::deleted(db, "WebhookEndpointEvent", event.id, by, &event).await
+    audit::deleted(db, event.id, by, &event).await
 }
 
 async fn live_subscriptions<C: ConnectionTrait>(
@@ -176,7 +176,7 @@ pub async fn live_endpoint<C: ConnectionTrait>(
     db: &C,
     id: i64,
 ) -> AppResult<webhook_endpoint::Model> {
-    let endpoint = find::<webhook_endpoint::Entity, _>(db, "WebhookEndpoint", id).await?;
+    let endpoint = find::<webhook_endpoint::Entity, _>(db, id).await?;
     if endpoint.deleted_at.is_some() {
         return Err(AppError::not_found("WebhookEndpoint", id));
     }
@@ -209,7 +209,7 @@ pub async fn create_endpoint(
     }
     .insert(&txn)
     .await?;
-    audit::created(&txn, "WebhookEndpoint", model.id, by, &model).await?;
+    audit::created(&txn, model.id, by, &model).await?;
     for pair in pairs {
         add_subscription(&txn, by, model.id, pair).await?;
     }
@@ -254,16 +254,7 @@ pub async fn update_endpoint(
         am.enabled = Set(enabled);
     }
     let new = save::<webhook_endpoint::Entity, _, _>(&txn, id, old.version, am).await?;
-    audit::updated(
-        &txn,
-        "WebhookEndpoint",
-        id,
-        by,
-        &old,
-        &new,
-        "webhook endpoint updated",
-    )
-    .await?;
+    audit::updated(&txn, id, by, &old, &new, "webhook endpoint updated").await?;
     if let Some(wanted) = wanted {
         let current = live_subscriptions(&txn, id).await?;
         for event in current.iter() {
@@ -299,7 +290,7 @@ pub async fn delete_endpoint(db: &DatabaseConnection, by: i64, id: i64) -> AppRe
         ..Default::default()
     };
     save::<webhook_endpoint::Entity, _, _>(&txn, id, old.version, am).await?;
-    audit::deleted(&txn, "WebhookEndpoint", id, by, &old).await?;
+    audit::deleted(&txn, id, by, &old).await?;
     abandon_pending(&txn, id).await?;
     settings::bump(&txn).await?;
     txn.commit().await?;
@@ -335,7 +326,7 @@ pub async fn create_event(
 /// `deleteWebhookEndpointEvent`: unsubscribes (the row is marked deleted; its dispatches stay).
 pub async fn delete_event(db: &DatabaseConnection, by: i64, id: i64) -> AppResult<()> {
     let txn = begin_write(db).await?;
-    let event = find::<webhook_endpoint_event::Entity, _>(&txn, "WebhookEndpointEvent", id).await?;
+    let event = find::<webhook_endpoint_event::Entity, _>(&txn, id).await?;
     if event.deleted_at.is_some() {
         return Err(AppError::not_found("WebhookEndpointEvent", id));
     }
