@@ -1,3 +1,4 @@
+use fathom::service::base::store::Stamped;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set, Statement};
 use serde_json::{json, Value};
 
@@ -288,11 +289,9 @@ on_both!(
                 attempts: Set(0),
                 created_by_user_id: Set(1),
                 primary_event_object_id: Set(Some("2".into())),
-                created_at: Set(at),
-                updated_at: Set(at),
-                version: Set(1),
                 ..Default::default()
             }
+            .stamped(at)
             .insert(&app.db)
             .await
             .unwrap();

@@ -1,6 +1,7 @@
 //! What an operator sees: `X-Request-Id` on every answer, one structured log line per request,
 //! and `/metrics` in Prometheus' text format with the series a dashboard needs.
 
+use fathom::service::base::store::Stamped;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -391,11 +392,9 @@ on_both!(
             attempts: Set(0),
             created_by_user_id: Set(1),
             primary_event_object_id: Set(Some("2".into())),
-            created_at: Set(now),
-            updated_at: Set(now),
-            version: Set(1),
             ..Default::default()
         }
+        .stamped(now)
         .insert(&app.db)
         .await
         .unwrap();

@@ -1,6 +1,7 @@
 //! `fathom verify`: books made through the API or by `fathom seed` pass; corrupted rows are
 //! named, with exit status 1.
 
+use fathom::service::base::store::Stamped;
 use std::process::{Command, Output};
 
 use sea_orm::{ConnectionTrait, Statement};
@@ -206,11 +207,9 @@ on_both!(corrupted_rows_fail_the_check_and_are_named, |app| {
         complete: Set(false),
         attempts: Set(0),
         created_by_user_id: Set(1),
-        created_at: Set(before),
-        updated_at: Set(before),
-        version: Set(1),
         ..Default::default()
     }
+    .stamped(before)
     .insert(&app.db)
     .await
     .unwrap();

@@ -5,6 +5,7 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
 use crate::domain::ServiceApplication;
 use crate::entity::{account, billing_setting, company, system_setting};
 use crate::error::AppResult;
+use crate::service::base::store::Stamped;
 use crate::service::{
     access::tokens,
     base::{clock::now, store::begin_write, values::Id},
@@ -29,11 +30,9 @@ pub async fn seed_defaults(db: &DatabaseConnection) -> AppResult<Option<String>>
     let at = now();
     system_setting::ActiveModel {
         timezone: Set("UTC".into()),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
     }
+    .stamped(at)
     .insert(&txn)
     .await?;
     company::ActiveModel {
@@ -44,11 +43,9 @@ pub async fn seed_defaults(db: &DatabaseConnection) -> AppResult<Option<String>>
         primary_color: Set("1E88E5".into()),
         secondary_color: Set("43A047".into()),
         show_remittance_slip: Set(false),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
     }
+    .stamped(at)
     .insert(&txn)
     .await?;
     let icon = catalog::default_icon();
@@ -100,11 +97,9 @@ pub async fn seed_defaults(db: &DatabaseConnection) -> AppResult<Option<String>>
         invoice_and_email_late_fees_immediately: Set(false),
         printed_invoice_batch_duplex: Set(false),
         use_invoice_templates: Set(false),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
     }
+    .stamped(at)
     .insert(&txn)
     .await?;
     tokens::ensure_roles(&txn).await?;

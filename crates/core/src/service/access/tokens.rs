@@ -11,6 +11,7 @@ use crate::auth::{
 };
 use crate::entity::{personal_access_token, role, user};
 use crate::error::{AppError, AppResult};
+use crate::service::base::store::Stamped;
 use crate::service::base::{
     audit,
     clock::now,
@@ -182,11 +183,9 @@ pub async fn create_token<C: ConnectionTrait>(
         token_hash: Set(token.hash()),
         revoked: Set(false),
         last_used_at: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
     }
+    .stamped(at)
     .insert(db)
     .await?;
     audit::created(db, model.id, user_id, &model).await?;
@@ -233,11 +232,9 @@ pub async fn ensure_roles<C: ConnectionTrait>(db: &C) -> AppResult<()> {
             role::ActiveModel {
                 name: Set(name.to_owned()),
                 permissions: Set(encode_permissions(&permissions)),
-                created_at: Set(at),
-                updated_at: Set(at),
-                version: Set(1),
                 ..Default::default()
             }
+            .stamped(at)
             .insert(db)
             .await?;
         }
@@ -279,11 +276,9 @@ pub async fn create_user<C: ConnectionTrait>(
         enabled: Set(true),
         super_admin: Set(role_name == "Administrator"),
         completed_setup: Set(true),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
     }
+    .stamped(at)
     .insert(db)
     .await?;
     Ok(model)

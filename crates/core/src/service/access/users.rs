@@ -26,6 +26,7 @@ use crate::auth::{decode_permissions, Permission};
 use crate::domain::valid_email;
 use crate::entity::{role, user};
 use crate::error::{AppError, AppResult};
+use crate::service::base::store::Stamped;
 use crate::service::base::{
     audit::{self, LogType},
     clock::now,
@@ -241,11 +242,9 @@ async fn insert<C: ConnectionTrait>(db: &C, new: NewUser) -> AppResult<user::Mod
         is_sonar_staff: Set(None),
         language: Set(new.language),
         mobile_number: Set(new.mobile_number),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
     }
+    .stamped(at)
     .insert(db)
     .await
     .map_err(|e| insert_error(e, &username))

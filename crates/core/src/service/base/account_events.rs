@@ -6,6 +6,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 
 use crate::entity::account_event;
 use crate::error::AppResult;
+use crate::service::base::store::Stamped;
 
 /// Records an account event.
 pub async fn record_event<C: ConnectionTrait>(
@@ -22,11 +23,9 @@ pub async fn record_event<C: ConnectionTrait>(
         event_datetime: Set(at),
         previous: Set(previous),
         current: Set(current),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
     }
+    .stamped(at)
     .insert(db)
     .await?)
 }

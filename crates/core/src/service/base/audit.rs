@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::entity::{log, name_of, Named};
 use crate::error::AppResult;
+use crate::service::base::store::Stamped;
 use crate::service::base::{
     clock::now,
     idempotency,
@@ -71,11 +72,9 @@ impl Batch {
                 previous: Set(previous.and_then(|p| serde_json::to_string(p).ok())),
                 current: Set(current.and_then(|c| serde_json::to_string(c).ok())),
                 message: Set(Some(message.into())),
-                created_at: Set(at),
-                updated_at: Set(at),
-                version: Set(1),
                 ..Default::default()
-            },
+            }
+            .stamped(at),
         ));
     }
 

@@ -55,6 +55,7 @@ use sea_orm::{
 use crate::entity::{idempotency_key as key_row, idempotency_key_write as write_row};
 use crate::error::AppResult;
 use crate::service::base::clock::now;
+use crate::service::base::store::Stamped;
 
 /// The longest key accepted, in characters.
 pub const MAX_KEY_CHARS: usize = 255;
@@ -212,16 +213,16 @@ pub async fn record_write<C: ConnectionTrait>(txn: &C) -> Result<(), DbErr> {
         None => return Ok(()),
     };
     let at = now();
-    write_row::Entity::insert(write_row::ActiveModel {
-        idempotency_key_id: Set(scope.key_id),
-        ordinal: Set(ordinal),
-        result_type: Set(None),
-        result_id: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
-        ..Default::default()
-    })
+    write_row::Entity::insert(
+        write_row::ActiveModel {
+            idempotency_key_id: Set(scope.key_id),
+            ordinal: Set(ordinal),
+            result_type: Set(None),
+            result_id: Set(None),
+            ..Default::default()
+        }
+        .stamped(at),
+    )
     .exec_without_returning(txn)
     .await?;
     Ok(())
@@ -295,20 +296,20 @@ pub async fn claim(
             .one(db)
             .await?;
         let Some(row) = existing else {
-            let inserted = key_row::Entity::insert(key_row::ActiveModel {
-                token_id: Set(token_id),
-                key: Set(key.to_owned()),
-                fingerprint: Set(fingerprint.to_owned()),
-                status: Set(RUNNING.to_owned()),
-                locked_until: Set(Some(locked_until)),
-                response_status: Set(None),
-                response_content_type: Set(None),
-                response_body: Set(None),
-                created_at: Set(at),
-                updated_at: Set(at),
-                version: Set(1),
-                ..Default::default()
-            })
+            let inserted = key_row::Entity::insert(
+                key_row::ActiveModel {
+                    token_id: Set(token_id),
+                    key: Set(key.to_owned()),
+                    fingerprint: Set(fingerprint.to_owned()),
+                    status: Set(RUNNING.to_owned()),
+                    locked_until: Set(Some(locked_until)),
+                    response_status: Set(None),
+                    response_content_type: Set(None),
+                    response_body: Set(None),
+                    ..Default::default()
+                }
+                .stamped(at),
+            )
             .on_conflict_do_nothing_on([key_row::Column::TokenId, key_row::Column::Key])
             .exec(db)
             .await?;

@@ -1,6 +1,7 @@
 //! Transactions and rows: beginning a write, finding a row or `NOT_FOUND`, saving one with a
 //! compare-and-set on its `version`, checking an id a caller chose.
 
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
     QueryFilter, Statement, Value,
@@ -114,3 +115,24 @@ pub async fn bump_sequence<C: ConnectionTrait>(db: &C, table: &str) -> AppResult
     }
     Ok(())
 }
+
+/// A new row's bookkeeping, set in one place: `created_at` and `updated_at` at the instant
+/// given, `version` 1 (every table has the three; [`save`] moves the last two on).
+pub trait Stamped: ActiveModelTrait + Sized {
+    fn stamped(mut self, at: DateTime<Utc>) -> Self {
+        use std::str::FromStr;
+        let columns = [
+            ("created_at", Value::ChronoDateTimeUtc(Some(at))),
+            ("updated_at", Value::ChronoDateTimeUtc(Some(at))),
+            ("version", Value::BigInt(Some(1))),
+        ];
+        for (name, value) in columns {
+            if let Ok(column) = <Self::Entity as EntityTrait>::Column::from_str(name) {
+                self.set(column, value);
+            }
+        }
+        self
+    }
+}
+
+impl<A: ActiveModelTrait> Stamped for A {}

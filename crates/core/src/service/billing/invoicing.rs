@@ -17,6 +17,7 @@ use crate::entity::{
     account, debit, discount, invoice, invoice_discount_application as application,
 };
 use crate::error::{AppError, AppResult};
+use crate::service::base::store::Stamped;
 use crate::service::base::{
     account_guard, audit,
     clock::now,
@@ -169,14 +170,14 @@ impl Draft<'_> {
                     .filter(|(_, a)| *a > 0)
                     .map(|((id, _), amount)| (*id, amount)),
             )
-            .map(|(discount_id, amount)| application::ActiveModel {
-                invoice_id: Set(model.id),
-                discount_id: Set(discount_id),
-                amount: Set(amount),
-                created_at: Set(at),
-                updated_at: Set(at),
-                version: Set(1),
-                ..Default::default()
+            .map(|(discount_id, amount)| {
+                application::ActiveModel {
+                    invoice_id: Set(model.id),
+                    discount_id: Set(discount_id),
+                    amount: Set(amount),
+                    ..Default::default()
+                }
+                .stamped(at)
             })
             .collect::<Vec<_>>();
         if !applications.is_empty() {
@@ -280,11 +281,9 @@ pub fn invoice_row(
         pending_email: Set(false),
         tax_committed: Set(false),
         auto_pay_attempts: Set(0),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
-    })
+    }
+    .stamped(at))
 }
 
 /// Inserts the invoice `row` and puts the debits `ids` on it, each only if still uninvoiced

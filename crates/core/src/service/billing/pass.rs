@@ -37,6 +37,7 @@ use crate::entity::{
     invoice_discount_application as application, service,
 };
 use crate::error::{AppError, AppResult};
+use crate::service::base::store::Stamped;
 use crate::service::{
     base::{audit, clock::now, outbox, settings, store::begin_write},
     billing::{
@@ -158,11 +159,9 @@ async fn record_pass(
         debits_created: Set(report.debits_created as i64),
         invoices_created: Set(report.invoices_created as i64),
         accounts_failed: Set(report.failed as i64),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
-    };
+    }
+    .stamped(at);
     billing_pass::Entity::insert(row)
         .on_conflict(
             OnConflict::column(billing_pass::Column::Date)
@@ -582,15 +581,15 @@ async fn write<C: ConnectionTrait>(
         for (discount, amount) in bill.discounts.iter().zip(applied) {
             if *amount > 0 {
                 taken.push((discount, *amount));
-                applications.push(application::ActiveModel {
-                    invoice_id: Set(invoice_id),
-                    discount_id: Set(discount.id),
-                    amount: Set(*amount),
-                    created_at: Set(at),
-                    updated_at: Set(at),
-                    version: Set(1),
-                    ..Default::default()
-                });
+                applications.push(
+                    application::ActiveModel {
+                        invoice_id: Set(invoice_id),
+                        discount_id: Set(discount.id),
+                        amount: Set(*amount),
+                        ..Default::default()
+                    }
+                    .stamped(at),
+                );
             }
         }
     }

@@ -11,6 +11,7 @@ use sea_orm::{
 use crate::domain::{ServiceApplication, ServiceType};
 use crate::entity::{account, account_service, company, debit, service};
 use crate::error::{AppError, AppResult};
+use crate::service::base::store::Stamped;
 use crate::service::{
     base::{
         account_events, account_guard, audit,
@@ -152,11 +153,9 @@ pub async fn create_service(
         enabled: Set(input.enabled),
         display_if_zero: Set(input.display_if_zero.unwrap_or(false)),
         billing_frequency: Set(frequency),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
-    };
+    }
+    .stamped(at);
     if let Some(Id(id)) = input.id {
         store::free_id::<service::Entity, _>(&txn, id).await?;
         am.id = Set(id);
@@ -393,11 +392,9 @@ pub async fn add_service_to_account_in<C: ConnectionTrait>(
         next_bill_date: Set(explicit_next.or(account.next_bill_date)),
         addition_prorate_date: Set(None),
         number_of_times_billed: Set(0),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
-    };
+    }
+    .stamped(at);
     let model = am.clone().insert(txn).await?;
 
     // When proration applies and the start is before the account's next bill date, the

@@ -11,6 +11,7 @@ use sea_orm::{
 use crate::domain::{ServiceApplication, ServiceType};
 use crate::entity::{account, account_service, debit, discount, service};
 use crate::error::{AppError, AppResult};
+use crate::service::base::store::Stamped;
 use crate::service::{
     base::{
         account_guard, audit,
@@ -83,11 +84,9 @@ pub fn debit_row(
         prorated_to: Set(Some(to)),
         reversed: Set(false),
         user_id: Set(user_id),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
     }
+    .stamped(at)
 }
 
 /// A credit (discount) of `amount` cents for the unused part of `debit`, from `from`.
@@ -184,11 +183,9 @@ pub fn proration_credit_row(
         reversed: Set(false),
         tax_committed: Set(false),
         user_id: Set(user_id),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
     }
+    .stamped(at)
 }
 
 crate::input! {
@@ -293,11 +290,9 @@ pub async fn one_time_transaction_in<C: ConnectionTrait>(
             reversed: Set(false),
             tax_committed: Set(false),
             user_id: Set(Some(user_id)),
-            created_at: Set(at),
-            updated_at: Set(at),
-            version: Set(1),
             ..Default::default()
         }
+        .stamped(at)
         .insert(txn)
         .await?;
         audit::created(txn, model.id, user_id, &model).await?;
@@ -315,11 +310,9 @@ pub async fn one_time_transaction_in<C: ConnectionTrait>(
             number_of_months: Set(0),
             reversed: Set(false),
             user_id: Set(Some(user_id)),
-            created_at: Set(at),
-            updated_at: Set(at),
-            version: Set(1),
             ..Default::default()
         }
+        .stamped(at)
         .insert(txn)
         .await?;
         audit::created(txn, model.id, user_id, &model).await?;

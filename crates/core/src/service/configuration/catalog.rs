@@ -8,6 +8,7 @@ use sea_orm::{
 use crate::domain::normalize_color;
 use crate::entity::{account, account_status, account_type};
 use crate::error::{AppError, AppResult};
+use crate::service::base::store::Stamped;
 use crate::service::base::{
     audit,
     clock::now,
@@ -53,11 +54,9 @@ pub async fn insert_status<C: ConnectionTrait>(
         activates_account: Set(input.activates_account),
         color: Set(color("color", &input.color)?),
         icon: Set(input.icon),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
     }
+    .stamped(at)
     .insert(db)
     .await?)
 }
@@ -184,11 +183,9 @@ pub async fn insert_type<C: ConnectionTrait>(
         icon: Set(icon),
         r#type: Set(input.r#type),
         invoice_message_id: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
     }
+    .stamped(at)
     .insert(db)
     .await?)
 }

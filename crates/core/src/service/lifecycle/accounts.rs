@@ -11,6 +11,7 @@ use crate::entity::{
     account, account_event, account_service, account_status, account_type, company,
 };
 use crate::error::{AppError, AppResult};
+use crate::service::base::store::Stamped;
 use crate::service::{
     base::{
         account_events, account_guard, audit,
@@ -188,17 +189,17 @@ pub async fn deactivate<C: ConnectionTrait>(
     use sea_orm::sea_query::Expr;
     use sea_orm::QueryTrait;
     debug_assert!(!target.activates_account);
-    let event = account_event::Entity::insert(account_event::ActiveModel {
-        account_id: Set(account.id),
-        event: Set("STATUS_UPDATED".to_owned()),
-        event_datetime: Set(at),
-        previous: Set(Some(account.account_status_id.to_string())),
-        current: Set(Some(target.id.to_string())),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
-        ..Default::default()
-    });
+    let event = account_event::Entity::insert(
+        account_event::ActiveModel {
+            account_id: Set(account.id),
+            event: Set("STATUS_UPDATED".to_owned()),
+            event_datetime: Set(at),
+            previous: Set(Some(account.account_status_id.to_string())),
+            current: Set(Some(target.id.to_string())),
+            ..Default::default()
+        }
+        .stamped(at),
+    );
     let stop = account_service::Entity::update_many()
         .col_expr(
             account_service::Column::NextBillDate,
@@ -292,11 +293,9 @@ pub async fn create(
         company_id: Set(input.company_id.0),
         parent_account_id: Set(None),
         is_delinquent: Set(false),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
-    };
+    }
+    .stamped(at);
     if let Some(Id(id)) = input.id {
         store::free_id::<account::Entity, _>(&txn, id).await?;
         am.id = Set(id);

@@ -10,6 +10,7 @@ use sea_orm::{
 
 use crate::entity::{address, serviceable_address_account_assignment_history as history};
 use crate::error::{AppError, AppResult};
+use crate::service::base::store::Stamped;
 use crate::service::base::{
     audit,
     clock::now,
@@ -137,11 +138,9 @@ pub async fn create_serviceable(
             "attainable_upload_speed",
             input.attainable_upload_speed,
         )?),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
-    };
+    }
+    .stamped(at);
     if let Some(Id(anchor)) = input.anchor_address_id {
         find::<address::Entity, _>(&txn, anchor)
             .await
@@ -360,11 +359,9 @@ pub async fn assign<C: ConnectionTrait>(
         account_id: Set(account_id),
         start_date: Set(date),
         end_date: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
     }
+    .stamped(at)
     .insert(db)
     .await?;
     Ok(())
@@ -460,11 +457,9 @@ pub async fn create_mailing<C: ConnectionTrait>(
         country: Set(Some(input.country)),
         address_status_id: Set(input.address_status_id.map(|i| i.0)),
         is_anchor: Set(false),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
     }
+    .stamped(at)
     .insert(db)
     .await?)
 }

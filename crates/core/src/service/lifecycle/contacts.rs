@@ -9,6 +9,7 @@ use sea_orm::{
 use crate::domain::valid_email;
 use crate::entity::{account, contact};
 use crate::error::{AppError, AppResult};
+use crate::service::base::store::Stamped;
 use crate::service::base::{
     account_guard, audit,
     clock::now,
@@ -58,11 +59,9 @@ pub async fn insert<C: ConnectionTrait>(
             &format!("{field}.username"),
             c.username.as_deref(),
         )?),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
     }
+    .stamped(at)
     .insert(db)
     .await?)
 }

@@ -21,6 +21,7 @@ use sea_orm::{
 use crate::domain::{EventKind, EventStatus};
 use crate::entity::{account, address, debit, disconnection_log, discount, scheduled_event};
 use crate::error::{AppError, AppResult};
+use crate::service::base::store::Stamped;
 use crate::service::{
     base::{
         account_guard, audit, clock, compose,
@@ -353,27 +354,27 @@ async fn apply<C: ConnectionTrait>(
             plan.scheduled_events_to_cancel.len(),
         ),
     );
-    let log = disconnection_log::Entity::insert(disconnection_log::ActiveModel {
-        account_id: Set(account.id),
-        disconnected_at: Set(plan.at),
-        disconnected_by_user_id: Set(user_id),
-        serviceable_address_id: Set(plan.serviceable_address.as_ref().map(|a| a.id)),
-        serviceable_address_reference_record: Set(plan
-            .serviceable_address
-            .as_ref()
-            .map(addresses::snapshot)),
-        final_invoice_id: Set(final_invoice.as_ref().map(|i| i.id)),
-        prorated: Set(plan.prorate),
-        proration_source: Set(plan.proration_source.as_str().into()),
-        previous_account_status_id: Set(account.account_status_id),
-        account_status_id: Set(target.id),
-        scheduled_event_id: Set(scheduled_event_id),
-        credit_total: Set(plan.credits.iter().map(|c| c.amount).sum()),
-        created_at: Set(plan.at),
-        updated_at: Set(plan.at),
-        version: Set(1),
-        ..Default::default()
-    });
+    let log = disconnection_log::Entity::insert(
+        disconnection_log::ActiveModel {
+            account_id: Set(account.id),
+            disconnected_at: Set(plan.at),
+            disconnected_by_user_id: Set(user_id),
+            serviceable_address_id: Set(plan.serviceable_address.as_ref().map(|a| a.id)),
+            serviceable_address_reference_record: Set(plan
+                .serviceable_address
+                .as_ref()
+                .map(addresses::snapshot)),
+            final_invoice_id: Set(final_invoice.as_ref().map(|i| i.id)),
+            prorated: Set(plan.prorate),
+            proration_source: Set(plan.proration_source.as_str().into()),
+            previous_account_status_id: Set(account.account_status_id),
+            account_status_id: Set(target.id),
+            scheduled_event_id: Set(scheduled_event_id),
+            credit_total: Set(plan.credits.iter().map(|c| c.amount).sum()),
+            ..Default::default()
+        }
+        .stamped(plan.at),
+    );
     // The disconnection log, the audit rows and the webhook dispatches: one statement on
     // PostgreSQL. Reporting the log itself needs its id first: one statement more, only when
     // an endpoint subscribes to it.

@@ -12,6 +12,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 
 use crate::entity::phone_number;
 use crate::error::{AppError, AppResult};
+use crate::service::base::store::Stamped;
 use crate::service::base::{audit, clock::now, values::optional_text, values::Id};
 
 crate::input! {
@@ -83,11 +84,9 @@ pub async fn insert_all<C: ConnectionTrait>(
                 &here("extension"),
                 given.extension.as_deref(),
             )?),
-            created_at: Set(at),
-            updated_at: Set(at),
-            version: Set(1),
             ..Default::default()
         }
+        .stamped(at)
         .insert(db)
         .await?;
         audit::created(db, model.id, user_id, &model).await?;

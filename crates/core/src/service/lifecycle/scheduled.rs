@@ -26,6 +26,7 @@ use crate::auth::CurrentUser;
 use crate::domain::{EventKind, EventStatus, ServiceType};
 use crate::entity::{account_service, account_status, scheduled_event, service};
 use crate::error::{AppError, AppResult};
+use crate::service::base::store::Stamped;
 use crate::service::{
     base::{
         account_guard, audit,
@@ -210,11 +211,9 @@ pub async fn create(
         complete: Set(false),
         attempts: Set(0),
         created_by_user_id: Set(user_id),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
     }
+    .stamped(at)
     .insert(&txn)
     .await
     .map_err(|e| {

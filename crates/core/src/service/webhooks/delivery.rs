@@ -35,6 +35,7 @@ use crate::entity::{
     webhook_endpoint_event_dispatch_attempt as attempt,
 };
 use crate::error::{AppError, AppResult};
+use crate::service::base::store::Stamped;
 use crate::service::{
     base::{
         clock::now,
@@ -461,11 +462,9 @@ async fn record(
         response_code: Set(answer.status_code.map(i32::from)),
         response: Set(Some(answer.response.clone())),
         response_at: Set(answer.status_code.map(|_| answered)),
-        created_at: Set(answered),
-        updated_at: Set(answered),
-        version: Set(1),
         ..Default::default()
     }
+    .stamped(answered)
     .insert(&txn)
     .await?;
     let attempts = claimed.attempts + 1;

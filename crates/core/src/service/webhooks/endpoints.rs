@@ -13,6 +13,7 @@ use crate::entity::webhook_endpoint_event_dispatch as dispatch;
 use crate::entity::{webhook_endpoint, webhook_endpoint_event};
 use crate::error::{AppError, AppResult};
 pub use crate::service::base::outbox::{check_pair, MODEL_EVENTS};
+use crate::service::base::store::Stamped;
 use crate::service::base::{
     audit,
     clock::now,
@@ -134,11 +135,9 @@ async fn add_subscription<C: ConnectionTrait>(
         model: Set(model.to_owned()),
         event: Set(event.to_owned()),
         deleted_at: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
     }
+    .stamped(at)
     .insert(db)
     .await?;
     audit::created(db, model.id, by, &model).await?;
@@ -202,11 +201,9 @@ pub async fn create_endpoint(
         enabled: Set(input.enabled),
         signing_secret: Set(new_secret()),
         deleted_at: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
         ..Default::default()
     }
+    .stamped(at)
     .insert(&txn)
     .await?;
     audit::created(&txn, model.id, by, &model).await?;
