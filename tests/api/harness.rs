@@ -38,14 +38,16 @@ on_both!(
         .await;
         assert_eq!(app.fingerprint().await, before, "changed back");
         // NULL and an empty text are told apart.
-        run(format!(
+        run(
             "UPDATE contacts SET email_address = NULL WHERE name = 'Fingerprinted contact'"
-        ))
+                .to_string(),
+        )
         .await;
         let null = app.fingerprint().await;
-        run(format!(
+        run(
             "UPDATE contacts SET email_address = '' WHERE name = 'Fingerprinted contact'"
-        ))
+                .to_string(),
+        )
         .await;
         assert_ne!(app.fingerprint().await, null);
         assert_ne!(null, before);

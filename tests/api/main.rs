@@ -1,6 +1,5 @@
 //! Integration tests through fathom's HTTP router. Every test runs on SQLite, and on
 //! PostgreSQL when `FATHOM_TEST_POSTGRES_URL` is set (`.ci/run` sets it).
-#![allow(dead_code)]
 
 #[macro_use]
 mod common;

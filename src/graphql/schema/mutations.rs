@@ -121,18 +121,18 @@ fn scheduled_mutations(object: Object) -> Object {
         .field(mutation!("createScheduledEvent" -> "ScheduledEvent", [("input", "CreateScheduledEventMutationInput")],
             "Schedules something to do to an account at a future datetime, carried out exactly once by the worker, as the calling user.", |ctx| {
             let user = allowed(&ctx, ScheduledEventsWrite)?;
-            Ok(row(scheduled::create(db(&ctx), &user, input(&ctx, "input")?).await?))
+            Ok(row(scheduled::create(db(&ctx), user, input(&ctx, "input")?).await?))
         }))
         .field(mutation!("updateScheduledEvent" -> "ScheduledEvent", [("id", "Int64Bit!"), ("input", "UpdateScheduledEventMutationInput")],
             "Changes a pending scheduled event (else EVENT_NOT_PENDING).", |ctx| {
             let user = allowed(&ctx, ScheduledEventsWrite)?;
-            Ok(row(scheduled::update(db(&ctx), &user, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
+            Ok(row(scheduled::update(db(&ctx), user, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
         }))
         .field(mutation!("deleteScheduledEvent" -> "SuccessResponse", [("id", "Int64Bit!")],
             "Deletes a pending scheduled event (else EVENT_NOT_PENDING); it stays listed as CANCELLED.", |ctx| {
             let user = allowed(&ctx, ScheduledEventsWrite)?;
             let id = id_arg(&ctx)?;
-            scheduled::delete(db(&ctx), &user, id).await?;
+            scheduled::delete(db(&ctx), user, id).await?;
             Ok(deleted("scheduled event", id))
         }))
 }

@@ -1,9 +1,9 @@
 //! What every capability builds on, and which calls none of them: transactions and rows
 //! ([`store`]), the clock ([`clock`]), input values and their checks ([`values`]), declared
 //! mutation inputs ([`input`]), the settings as read ([`settings`]), the account lock
-//! ([`account_guard`]) and its event log ([`account_events`]), the audit trail ([`audit`]) with the webhook outbox it fills in the same
-//! transaction ([`outbox`]), idempotency keys ([`idempotency`]), and composing several SQL
-//! statements into one ([`compose`]).
+//! ([`account_guard`]) and its event log ([`account_events`]), the audit trail ([`audit`])
+//! with the webhook outbox it fills in the same transaction ([`outbox`]), idempotency keys
+//! ([`idempotency`]), and composing several SQL statements into one ([`compose`]).
 //!
 //! May call: nothing else in `service`.
 

@@ -180,9 +180,6 @@ pub fn fixed(column: &'static str, value: &'static str) -> Condition {
     Condition::all().add(Expr::col(Alias::new(column)).eq(value))
 }
 
-/// The column of `E` called `name`. Names come from the entity's allowlist of fields; a name
-/// that is not a column of `E` is a mistake in that allowlist, reported as `INTERNAL`.
-
 /// The WHERE condition for `args` (without paging): [`Filter::of`] rendered for sea-query.
 pub fn condition<E: EntityTrait>(args: &CollectionArgs) -> AppResult<Condition> {
     Filter::of(args)?.condition::<E>()

@@ -32,13 +32,16 @@ WHERE d.account_service_id IS NOT NULL AND d.reversed = FALSE
 ORDER BY account_id, kind";
 
 /// A recurring debit of an account service, with its proration credit if it has one.
+/// A credit's first and last day, and when it was made.
+pub(super) type Credit = (Option<NaiveDate>, Option<NaiveDate>, Option<DateTime<Utc>>);
+
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Billed {
     pub id: i64,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     /// The credit's first and last day, and when it was made.
-    pub credit: Option<(Option<NaiveDate>, Option<NaiveDate>, Option<DateTime<Utc>>)>,
+    pub credit: Option<Credit>,
 }
 
 /// One account's history, as far as its billed days go.
@@ -134,7 +137,7 @@ impl History {
                     .get(i + 1)
                     .and_then(|(next, _)| next.pred_opt())
                     .unwrap_or(*day);
-                if (count > 1 || count < 0) && twice.is_none() {
+                if !(0..=1).contains(&count) && twice.is_none() {
                     twice = Some((*day, count));
                 }
                 if count == 0 && missed.is_none() {
