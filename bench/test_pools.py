@@ -5,7 +5,7 @@ Run: python3 -m unittest discover -s bench -p 'test_*.py' (standard library only
 
 The books are small SQLite databases with the columns the selection reads, shaped as
 `fathom seed` and the benchmark's catch-up billing leave them on that day
-(crates/core/src/service/book/plan.rs, money.rs): activations spread over the months before
+(crates/core/src/tooling/book/plan.rs, money.rs): activations spread over the months before
 today, each account billed on its activation's day of the month (clamped to the month's last
 day), disconnected at 2% a month (no next_bill_date), 2% of the others with a disconnection
 pending, and every active account billed through today, so its next_bill_date is the first of

@@ -26,9 +26,9 @@ MAX_AGE_DAYS = 3
 
 def seeder_hash():
     digest = hashlib.sha1()
-    files = sorted(glob.glob(os.path.join(ROOT, "crates/core/src/service/book/**/*.rs"), recursive=True)
+    files = sorted(glob.glob(os.path.join(ROOT, "crates/core/src/tooling/book/**/*.rs"), recursive=True)
                    + glob.glob(os.path.join(ROOT, "migration/**/*.rs"), recursive=True)
-                   + [os.path.join(ROOT, "crates/core/src/service/seed.rs")])
+                   + [os.path.join(ROOT, "crates/core/src/tooling/seed.rs")])
     for path in files:
         if os.path.exists(path):
             digest.update(os.path.relpath(path, ROOT).encode())

@@ -35,13 +35,13 @@ pub async fn reader<'a>(ctx: &ResolverContext<'a>) -> &'a DatabaseConnection {
 }
 
 /// What a failed field leaves for async-graphql once [`field`] has reported the real error
-/// (with its path): [`propagate`] removes it and puts the `null`s where GraphQL says.
+/// (with its path): [`propagate`](crate::graphql::execution::propagate) removes it and puts the `null`s where GraphQL says.
 pub const FIELD_FAILED: &str = "\u{0}field failed";
 
 /// A field of the schema: `Field::new`, with the resolver's error reported the way GraphQL
 /// requires (with `path` and `locations`). async-graphql's dynamic schema would drop the
 /// field from its object and the path from the error; this reports the error through the
-/// context, with both, and [`propagate::apply`] then makes the field `null` (or the nearest
+/// context, with both, and [`propagate::apply`](crate::graphql::execution::propagate::apply) then makes the field `null` (or the nearest
 /// nullable ancestor, when the field is non-null).
 pub fn field<F>(name: impl Into<String>, ty: impl Into<TypeRef>, resolver: F) -> Field
 where

@@ -3,7 +3,7 @@
 
 use super::base::input::InputType;
 
-/// Every mutation input type, in the schema's order ([`input`]).
+/// Every mutation input type, in the schema's order ([`input!`](crate::input)).
 pub const INPUT_TYPES: &[InputType] = {
     use super::base::input::Input;
     use super::*;

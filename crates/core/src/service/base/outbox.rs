@@ -8,7 +8,7 @@
 //! audit log ([`crate::service::base::audit::Batch`]): every audit row whose type and record map to a pair of
 //! [`MODEL_EVENTS`] ([`pair_of`]) is a change; the few changes without an audit row of their own
 //! (the disconnection log, the billing pass's debits) are added to the batch as
-//! [`crate::service::base::audit::Batch::notify`]. Which pairs have subscribers comes from the settings snapshot
+//! [`crate::service::base::audit::Batch::notify_created`]. Which pairs have subscribers comes from the settings snapshot
 //! ([`crate::service::base::settings::Snapshot::webhooks`]), kept in memory and checked against the settings
 //! generation, which every change of an endpoint or a subscription bumps; a change that nobody
 //! subscribes to costs no statement and builds no payload.

@@ -27,7 +27,7 @@
 //! reactivation's own transaction, under the account's lock, so it cannot be written twice.
 //! `next_recurring_charge_amount` is what the next pass will charge, set in the same change.
 //!
-//! May call: the entities, [`proration`], [`services`] (prices, cycle dates), [`transactions`]
+//! May call: the entities, [`proration`], [`services`](super::services) (prices, cycle dates), [`transactions`]
 //! (debit rows), [`audit`] (webhook notices). Called by [`accounts::entering_status`] only.
 //!
 //! [`accounts::entering_status`]: crate::service::lifecycle::accounts::entering_status

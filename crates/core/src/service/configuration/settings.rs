@@ -1,6 +1,6 @@
 //! Changing the system setting and the billing settings (`updateSystemSettings`,
 //! `updateBillingSettings`): each change is one transaction with its audit row, and bumps the
-//! settings generation ([`settings::bump`]) so that every server reloads them. Kept apart
+//! settings generation ([`bump`](crate::service::base::settings::bump)) so that every server reloads them. Kept apart
 //! from `settings`, which the audit log itself reads.
 
 use chrono_tz::Tz;
