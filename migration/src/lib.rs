@@ -19,6 +19,7 @@ mod m20261129_000009_create_rate_limit_buckets;
 mod m20261129_000010_billing_manages_webhooks;
 mod m20261129_000011_create_phone_numbers;
 mod m20261206_000012_rebill_reactivations;
+mod m20261206_000013_create_payments;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000010_billing_manages_webhooks::Migration),
             Box::new(m20261129_000011_create_phone_numbers::Migration),
             Box::new(m20261206_000012_rebill_reactivations::Migration),
+            Box::new(m20261206_000013_create_payments::Migration),
         ]
     }
 }

@@ -24,6 +24,7 @@ mod instances;
 mod large_bodies;
 mod limits;
 mod observability;
+mod payments;
 mod phone_numbers;
 mod reactivation;
 mod replica;

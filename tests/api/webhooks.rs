@@ -198,7 +198,10 @@ on_both!(model_events_are_listed_and_others_refused, |app| {
         ("DisconnectionLog", &["CREATED"]),
         ("Discount", &["CREATED"]),
         ("Invoice", &["CREATED"]),
+        ("Payment", &["CREATED", "UPDATED"]),
+        ("ReversedPayment", &["CREATED"]),
         ("ScheduledEvent", &["CREATED", "UPDATED", "DELETED"]),
+        ("VoidedPayment", &["CREATED"]),
     ]
     .iter()
     .map(|(m, e)| (m.to_string(), e.iter().map(|s| s.to_string()).collect()))
@@ -659,6 +662,23 @@ on_both!(every_listed_pair_is_reported, |app| {
         t,
         schedule,
         json!({"a": account, "at": "2026-04-01T12:00:00Z"}),
+    )
+    .await;
+    // Payments: one kept, one reversed, one voided the same day.
+    let pay = "mutation($a: Int64Bit!, $n: Int!) { createPayment(input: {account_id: $a, amount: $n, payment_type: CASH}) { id } }";
+    app.ok_at(t, pay, json!({"a": account, "n": 100})).await;
+    let reversed = app.ok_at(t, pay, json!({"a": account, "n": 50})).await;
+    app.ok_at(
+        t,
+        "mutation($id: Int64Bit!) { reversePayment(id: $id, input: {amount: 50}) { id } }",
+        json!({"id": reversed["createPayment"]["id"]}),
+    )
+    .await;
+    let voided = app.ok_at(t, pay, json!({"a": account, "n": 20})).await;
+    app.ok_at(
+        t,
+        "mutation($id: Int64Bit!) { voidPayment(id: $id, input: {amount: 20}) { id } }",
+        json!({"id": voided["createPayment"]["id"]}),
     )
     .await;
     app.ok_at(t, DISCONNECT, json!({"id": account})).await;

@@ -2,9 +2,10 @@
 //! mutation resolver runs through [`field`]. Without a key it only runs the resolver. With
 //! one, the field's transaction records it under the key; and when an earlier attempt with
 //! the key already committed this field (it stopped before answering), the field is not
-//! carried out again but answered from the record it returned, read now: the `id` argument
-//! when the field has one, else the record its audit row named. A delete answers its
-//! `SuccessResponse` again.
+//! carried out again but answered from the record it returned, read now: the record its audit
+//! row named, else the `id` argument. A delete answers its `SuccessResponse` again.
+//! `createPayments` (a list of results, not a record) is not answered again: a replay is a
+//! `CONFLICT` that says to read the payments.
 
 use std::future::Future;
 
@@ -56,9 +57,12 @@ async fn answer_again<'v>(
     done: Done,
 ) -> Result<Option<FieldValue<'v>>, AppError> {
     let bare = bare_type(returns);
-    let id = match ctx.args.get("id") {
-        Some(_) => Some(id_arg(ctx)?),
-        None => done.result_id,
+    // The record the audit log named (a reversal, for `reversePayment(id: <payment>)`), else
+    // the `id` argument.
+    let id = match (done.result_id, ctx.args.get("id")) {
+        (Some(id), _) => Some(id),
+        (None, Some(_)) => Some(id_arg(ctx)?),
+        (None, None) => None,
     };
     let record_type = match bare {
         "SuccessResponse" | "TransactionInterface" => done.result_type,

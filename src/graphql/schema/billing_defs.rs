@@ -196,7 +196,7 @@ pub static INVOICE: EntityDef = EntityDef {
         number_of_months: "Int!" => "",
         parent_invoice_id: "Int64Bit" => NONE,
         pending_email: "Boolean!" => NO,
-        remaining_due: "Int!" => "total_debits less the discounts applied, in cents.",
+        remaining_due: "Int!" => "total_debits less the discounts and the payments applied, in cents.",
         status: "String!" => "",
         tax_committed: "Boolean!" => NO,
         tax_provider_id: "Int64Bit" => NONE,
@@ -213,6 +213,11 @@ pub static INVOICE: EntityDef = EntityDef {
             one("parent_invoice", &INVOICE, invoice::Relation::ParentInvoice),
             many("debits", &DEBIT, debit::Relation::Invoice),
             many("child_invoices", &INVOICE, invoice::Relation::ParentInvoice),
+            many(
+                "invoice_payment_applications",
+                &INVOICE_PAYMENT_APPLICATION,
+                invoice_payment_application::Relation::Invoice,
+            ),
         ]
     },
     read: BillingRead,
@@ -262,6 +267,136 @@ pub static BILLING_SETTING: EntityDef = EntityDef {
     },
     read: AccountsRead,
     ops: &Ops::<billing_setting::Entity>::new(),
+    extra: no_extra,
+    interfaces: &[],
+    base: true,
+};
+
+pub static PAYMENT: EntityDef = EntityDef {
+    name: "Payment",
+    plural: "payments",
+    description: "Money an account paid, applied to its invoices; what is left is applied to its next invoices.",
+    fields: fields!(payment::Model;
+        account_id: "Int64Bit!" => "",
+        amount: "Int!" => "In cents.",
+        amount_remaining: "Int!" => "The part not applied to an invoice yet, in cents (0 once reversed or voided).",
+        bank_account_id: "Int64Bit" => NONE,
+        company_id: "Int64Bit!" => "",
+        creation_token: "String" => NONE,
+        credit_card_id: "Int64Bit" => NONE,
+        deposit_slip_id: "Int64Bit" => NONE,
+        description: "String" => "",
+        fee: "Int" => NONE,
+        fractional_fee: "Int" => NONE,
+        full_processor_response: "String" => NONE,
+        is_autopay: "Boolean" => NONE,
+        passed_3ds_check: "Boolean" => NONE,
+        passed_avs_check: "Boolean" => NONE,
+        passed_cvv_check: "Boolean" => NONE,
+        payment_datetime: "Datetime!" => "When it was paid.",
+        payment_tracker_id: "String" => "",
+        payment_type: "PaymentType!" => "",
+        processor_message: "String" => NONE,
+        processor_status: "String" => NONE,
+        reference: "String" => "",
+        reversed: "Boolean!" => "fathom extension: whether the payment was reversed or voided (its reversed_payments or voided_payments say which).",
+        status: "PaymentStatus" => "",
+        successful: "Boolean!" => "",
+        transaction_id: "String" => "",
+        user_id: "Int64Bit" => "Who recorded it.",
+    ),
+    general_search: columns!(payment::Model; reference, description, payment_tracker_id, transaction_id),
+    relations: || {
+        vec![
+            one("account", &ACCOUNT, payment::Relation::Account),
+            one("company", &COMPANY, payment::Relation::Company),
+            many("reversed_payments", &REVERSED_PAYMENT, reversed_payment::Relation::Payment),
+            many("voided_payments", &VOIDED_PAYMENT, voided_payment::Relation::Payment),
+            many(
+                "invoice_payment_applications",
+                &INVOICE_PAYMENT_APPLICATION,
+                invoice_payment_application::Relation::Payment,
+            ),
+        ]
+    },
+    read: BillingRead,
+    ops: &Ops::<payment::Entity>::new(),
+    extra: no_extra,
+    interfaces: &[],
+    base: true,
+};
+
+pub static REVERSED_PAYMENT: EntityDef = EntityDef {
+    name: "ReversedPayment",
+    plural: "reversed_payments",
+    description: "A payment reversed: the invoices it paid owe that part again.",
+    fields: fields!(reversed_payment::Model;
+        amount: "Int!" => "In cents: the payment's whole amount.",
+        description: "String" => "",
+        payment_id: "Int64Bit!" => "",
+        user_id: "Int64Bit" => "Who reversed it.",
+    ),
+    general_search: columns!(reversed_payment::Model; description),
+    relations: || {
+        vec![
+            one("payment", &PAYMENT, reversed_payment::Relation::Payment),
+            one("user", &USER, reversed_payment::Relation::User),
+        ]
+    },
+    read: BillingRead,
+    ops: &Ops::<reversed_payment::Entity>::new(),
+    extra: no_extra,
+    interfaces: &[],
+    base: true,
+};
+
+pub static VOIDED_PAYMENT: EntityDef = EntityDef {
+    name: "VoidedPayment",
+    plural: "voided_payments",
+    description:
+        "A payment voided on the day it was made: the invoices it paid owe that part again.",
+    fields: fields!(voided_payment::Model;
+        amount: "Int!" => "In cents: the payment's whole amount.",
+        description: "String" => "",
+        payment_id: "Int64Bit!" => "",
+        payment_tracker_id: "String" => "",
+        processor_response_message: "String" => NONE,
+        transaction_id: "String" => "The payment's.",
+        user_id: "Int64Bit" => "Who voided it.",
+    ),
+    general_search: columns!(voided_payment::Model; description),
+    relations: || {
+        vec![
+            one("payment", &PAYMENT, voided_payment::Relation::Payment),
+            one("user", &USER, voided_payment::Relation::User),
+        ]
+    },
+    read: BillingRead,
+    ops: &Ops::<voided_payment::Entity>::new(),
+    extra: no_extra,
+    interfaces: &[],
+    base: true,
+};
+
+pub static INVOICE_PAYMENT_APPLICATION: EntityDef = EntityDef {
+    name: "InvoicePaymentApplication",
+    plural: "invoice_payment_applications",
+    description: "fathom extension: what part of a payment paid which invoice. Undone when the payment is reversed or voided.",
+    fields: fields!(invoice_payment_application::Model;
+        amount: "Int!" => "In cents.",
+        invoice_id: "Int64Bit!" => "",
+        payment_id: "Int64Bit!" => "",
+        undone: "Boolean!" => "Whether the payment was reversed or voided since: the invoice owes this part again.",
+    ),
+    general_search: &[],
+    relations: || {
+        vec![
+            one("invoice", &INVOICE, invoice_payment_application::Relation::Invoice),
+            one("payment", &PAYMENT, invoice_payment_application::Relation::Payment),
+        ]
+    },
+    read: BillingRead,
+    ops: &Ops::<invoice_payment_application::Entity>::new(),
     extra: no_extra,
     interfaces: &[],
     base: true,

@@ -8,7 +8,8 @@
 use crate::auth::Permission::AccountsRead;
 use crate::entity::*;
 pub use crate::graphql::schema::billing_defs::{
-    ACCOUNT_SERVICE, BILLING_SETTING, DEBIT, DISCOUNT, INVOICE, SERVICE,
+    ACCOUNT_SERVICE, BILLING_SETTING, DEBIT, DISCOUNT, INVOICE, INVOICE_PAYMENT_APPLICATION,
+    PAYMENT, REVERSED_PAYMENT, SERVICE, VOIDED_PAYMENT,
 };
 use crate::graphql::schema::{
     entity_def::{columns, fields, no_extra, no_relations, EntityDef, Ops, RelDef},
@@ -131,6 +132,7 @@ pub static COMPANY: EntityDef = EntityDef {
             many("accounts", &ACCOUNT, account::Relation::Company),
             many("debits", &DEBIT, debit::Relation::Company),
             many("invoices", &INVOICE, invoice::Relation::Company),
+            many("payments", &PAYMENT, payment::Relation::Company),
             many("services", &SERVICE, service::Relation::Company),
             many("discounts", &DISCOUNT, discount::Relation::Company),
         ]
@@ -169,6 +171,16 @@ pub static USER: EntityDef = EntityDef {
                 account::Relation::ArchivedByUser,
             ),
             many("debits", &DEBIT, debit::Relation::User),
+            many(
+                "reversed_payments",
+                &REVERSED_PAYMENT,
+                reversed_payment::Relation::User,
+            ),
+            many(
+                "voided_payments",
+                &VOIDED_PAYMENT,
+                voided_payment::Relation::User,
+            ),
             many("discounts", &DISCOUNT, discount::Relation::User),
         ]
     },
@@ -299,6 +311,7 @@ pub static ACCOUNT: EntityDef = EntityDef {
             many("debits", &DEBIT, debit::Relation::Account),
             many("discounts", &DISCOUNT, discount::Relation::Account),
             many("invoices", &INVOICE, invoice::Relation::Account),
+            many("payments", &PAYMENT, payment::Relation::Account),
             many(
                 "account_services",
                 &ACCOUNT_SERVICE,
@@ -613,15 +626,19 @@ pub fn all() -> Vec<&'static EntityDef> {
         &DISCONNECTION_LOG,
         &DISCOUNT,
         &INVOICE,
+        &INVOICE_PAYMENT_APPLICATION,
         &LOG,
+        &PAYMENT,
         &PERSONAL_ACCESS_TOKEN,
         &PHONE_NUMBER,
+        &REVERSED_PAYMENT,
         &ROLE,
         &SCHEDULED_EVENT,
         &SERVICE,
         &SERVICEABLE_ADDRESS_ACCOUNT_ASSIGNMENT_HISTORY,
         &SYSTEM_SETTING,
         &USER,
+        &VOIDED_PAYMENT,
         &crate::graphql::schema::webhook_defs::WEBHOOK_ENDPOINT,
         &crate::graphql::schema::webhook_defs::WEBHOOK_ENDPOINT_EVENT,
         &crate::graphql::schema::webhook_defs::WEBHOOK_ENDPOINT_EVENT_DISPATCH,

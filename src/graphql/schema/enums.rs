@@ -13,8 +13,42 @@ type EnumDef = (
     &'static [(&'static str, &'static str)],
 );
 
-/// fathom's own enums.
+/// fathom's own enums, and Sonar's that `sonar-reference.md` lists without `sonar-enums.json`
+/// holding their values.
 const FATHOM_ENUMS: &[EnumDef] = &[
+    (
+        "PaymentType",
+        "Sonar's PaymentType values: how a payment was made.",
+        &[
+            ("CREDITCARD", "By credit card (not taken by fathom)"),
+            ("BANKACCOUNT", "From a bank account (not taken by fathom)"),
+            ("CASH", "In cash"),
+            ("WIRE", "By wire transfer"),
+            ("CHECK", "By check"),
+            ("OTHER", "Another way"),
+            ("PAYPAL", "By PayPal"),
+        ],
+    ),
+    (
+        "NonPaymentMethodPaymentType",
+        "Sonar's NonPaymentMethodPaymentType values: the ways to pay that need no stored payment method (what createPayment takes).",
+        &[
+            ("CASH", "In cash"),
+            ("WIRE", "By wire transfer"),
+            ("CHECK", "By check"),
+            ("OTHER", "Another way"),
+            ("PAYPAL", "By PayPal"),
+        ],
+    ),
+    (
+        "PaymentStatus",
+        "Sonar's PaymentStatus values. Payments fathom records are SUCCEEDED.",
+        &[
+            ("PENDING", "Not settled yet"),
+            ("FAILED", "Refused"),
+            ("SUCCEEDED", "Taken"),
+        ],
+    ),
     (
         "ScheduledEventStatus",
         "fathom extension: where a scheduled event is in its life.",

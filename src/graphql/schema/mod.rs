@@ -18,6 +18,7 @@ pub mod extra_fields;
 pub mod inputs;
 pub mod mutations;
 pub mod objects;
+pub mod payments;
 pub mod queries;
 pub mod report;
 pub mod scalars;
@@ -89,6 +90,9 @@ fn schema_builder(
         builder = builder.register(ty);
     }
     for ty in webhooks::types() {
+        builder = builder.register(ty);
+    }
+    for ty in payments::types() {
         builder = builder.register(ty);
     }
     builder = builder

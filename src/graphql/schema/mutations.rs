@@ -17,7 +17,7 @@ use crate::graphql::{
 use crate::service::{
     access::{tokens, users},
     billing::{
-        invoicing, services as billing_services,
+        invoicing, payments, services as billing_services,
         transactions::{self, Transaction},
     },
     configuration::{self, catalog},
@@ -172,9 +172,40 @@ fn billing_mutations(object: Object) -> Object {
             Ok(Some(FieldValue::list([value])))
         }))
         .field(mutation!("createInvoice" -> "Invoice", [("input", "CreateInvoiceMutationInput")],
-            "Invoices the given uninvoiced debits of one account, applying its unapplied discounts oldest first.", |ctx| {
+            "Invoices the given uninvoiced debits of one account, applying its unapplied discounts oldest first, then what its payments have left.", |ctx| {
             let user = allowed(&ctx, BillingWrite)?;
             Ok(row(invoicing::create_invoice(db(&ctx), user.user_id, input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("voidInvoice" -> "Invoice", [("id", "Int64Bit!")],
+            "Voids an invoice: its debits are uninvoiced again (the account's next invoice takes them) and its credits given back; nothing is deleted. Refused while payments are applied to it.", |ctx| {
+            let user = allowed(&ctx, BillingWrite)?;
+            Ok(row(invoicing::void_invoice(db(&ctx), user.user_id, id_arg(&ctx)?).await?))
+        }))
+        .field(mutation!("reverseDebit" -> "Debit", [("input", "ReverseTransactionMutationInput"), ("id", "Int64Bit!")],
+            "Reverses an uninvoiced one-time debit charged by mistake: it is never invoiced. Refused for a debit on an invoice, credited, or recurring.", |ctx| {
+            let user = allowed(&ctx, BillingWrite)?;
+            Ok(row(transactions::reverse_debit(db(&ctx), user.user_id, id_arg(&ctx)?, input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("createPayment" -> "Payment", [("input", "CreatePaymentMutationInput")],
+            "Records a payment and applies it to the invoices it names, then (with apply_to_open_invoices) to the account's other open invoices, oldest due first; what is left pays the account's next invoices.", |ctx| {
+            let user = allowed(&ctx, BillingWrite)?;
+            Ok(row(payments::create(db(&ctx), user.user_id, input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("createPayments" -> "PaymentResultConnection!", [("input", "CreatePaymentsMutationInput")],
+            "Records up to 100 payments, each as createPayment would, each on its own: one refused leaves the others recorded. One result per payment, in order.", |ctx| {
+            let user = allowed(&ctx, BillingWrite)?;
+            let outcomes = payments::create_many(db(&ctx), user.user_id, input(&ctx, "input")?).await?;
+            Ok(Some(crate::graphql::schema::payments::connection(outcomes)))
+        }))
+        .field(mutation!("reversePayment" -> "ReversedPayment", [("input", "ReversePaymentMutationInput"), ("id", "Int64Bit!")],
+            "Reverses a payment whole: the invoices it paid owe that part again, and what it had left is gone. Nothing is deleted.", |ctx| {
+            let user = allowed(&ctx, BillingWrite)?;
+            Ok(row(payments::reverse(db(&ctx), user.user_id, id_arg(&ctx)?, input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("voidPayment" -> "VoidedPayment", [("input", "VoidPaymentMutationInput"), ("id", "Int64Bit!")],
+            "Voids a payment whole on the local day it was made (later, reverse it): the invoices it paid owe that part again. Nothing is deleted.", |ctx| {
+            let user = allowed(&ctx, BillingWrite)?;
+            Ok(row(payments::void(db(&ctx), user.user_id, id_arg(&ctx)?, input(&ctx, "input")?).await?))
         }))
 }
 

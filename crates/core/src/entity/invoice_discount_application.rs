@@ -10,6 +10,8 @@ pub struct Model {
     pub invoice_id: i64,
     pub discount_id: i64,
     pub amount: i64,
+    /// Whether the invoice was voided since: the discount has this part back.
+    pub undone: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i64,

@@ -27,17 +27,21 @@ pub mod idempotency_key;
 pub mod idempotency_key_write;
 pub mod invoice;
 pub mod invoice_discount_application;
+pub mod invoice_payment_application;
 pub mod log;
+pub mod payment;
 pub mod personal_access_token;
 pub mod phone_number;
 pub mod report_activation;
 pub mod report_disconnection;
+pub mod reversed_payment;
 pub mod role;
 pub mod scheduled_event;
 pub mod service;
 pub mod serviceable_address_account_assignment_history;
 pub mod system_setting;
 pub mod user;
+pub mod voided_payment;
 pub mod webhook_endpoint;
 pub mod webhook_endpoint_event;
 pub mod webhook_endpoint_event_dispatch;
@@ -84,17 +88,21 @@ named! {
     idempotency_key_write => "IdempotencyKeyWrite",
     invoice => "Invoice",
     invoice_discount_application => "InvoiceDiscountApplication",
+    invoice_payment_application => "InvoicePaymentApplication",
     log => "Log",
+    payment => "Payment",
     personal_access_token => "PersonalAccessToken",
     phone_number => "PhoneNumber",
     report_activation => "ReportActivation",
     report_disconnection => "ReportDisconnection",
+    reversed_payment => "ReversedPayment",
     role => "Role",
     scheduled_event => "ScheduledEvent",
     service => "Service",
     serviceable_address_account_assignment_history => "ServiceableAddressAccountAssignmentHistory",
     system_setting => "SystemSetting",
     user => "User",
+    voided_payment => "VoidedPayment",
     webhook_endpoint => "WebhookEndpoint",
     webhook_endpoint_event => "WebhookEndpointEvent",
     webhook_endpoint_event_dispatch => "WebhookEndpointEventDispatch",

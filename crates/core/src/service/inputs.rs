@@ -41,5 +41,10 @@ pub const INPUT_TYPES: &[InputType] = {
         billing::services::DeleteAccountService::TYPE,
         billing::transactions::OneTimeTransaction::TYPE,
         billing::invoicing::CreateInvoice::TYPE,
+        billing::payments::CreatePayment::TYPE,
+        billing::payments::CreatePayments::TYPE,
+        billing::payments::ReversePayment::TYPE,
+        billing::payments::VoidPayment::TYPE,
+        billing::transactions::ReverseTransaction::TYPE,
     ]
 };

@@ -22,10 +22,16 @@
 //!
 //! **invoices** (DESIGN §6): `total_debits` = Σ `amount` of the debits whose `invoice_id` is the
 //! invoice; `remaining_due` = `total_debits` − Σ `amount` of its invoice discount
-//! applications; `remaining_due` ≥ 0.
+//! applications − Σ `amount` of its payment applications, those not undone; `remaining_due` ≥ 0.
+//! A void invoice has no debits left on it, nothing due and nothing applied.
+//!
+//! **payments**: a payment not reversed or voided has `amount` = `amount_remaining` + Σ
+//! `amount` of its applications not undone, and 0 ≤ `amount_remaining` ≤ `amount`; a reversed
+//! or voided one has nothing remaining and every application undone, and its reversal or void
+//! row; a payment is applied only to invoices of its own account.
 //!
 //! **discounts** (DESIGN §6): `amount` = `amount_remaining` + Σ `amount` of its invoice discount
-//! applications; 0 ≤ `amount_remaining` ≤ `amount`; a proration credit (a discount with a
+//! applications not undone; 0 ≤ `amount_remaining` ≤ `amount`; a proration credit (a discount with a
 //! `debit_id`) is on its debit's account, is at most the debit's amount, ends when the debit's
 //! period ends and starts within it; a discount is applied only to invoices of its own account.
 //!
@@ -90,16 +96,18 @@ pub enum Check {
     Invoices,
     Discounts,
     Debits,
+    Payments,
     AccountServices,
     DisconnectedAccounts,
     ActiveAccounts,
 }
 
 impl Check {
-    pub const ALL: [Check; 6] = [
+    pub const ALL: [Check; 7] = [
         Check::Invoices,
         Check::Discounts,
         Check::Debits,
+        Check::Payments,
         Check::AccountServices,
         Check::DisconnectedAccounts,
         Check::ActiveAccounts,
@@ -111,6 +119,7 @@ impl Check {
             Check::Invoices => "invoices",
             Check::Discounts => "discounts",
             Check::Debits => "debits",
+            Check::Payments => "payments",
             Check::AccountServices => "account services",
             Check::DisconnectedAccounts => "disconnected accounts",
             Check::ActiveAccounts => "active accounts",
@@ -124,11 +133,16 @@ pub enum Rule {
     InvoiceTotalDebits,
     InvoiceRemainingDue,
     InvoiceRemainingDueNegative,
+    VoidInvoiceStillCharging,
     DiscountAmount,
     DiscountRemainingOutOfRange,
     CreditOutsideItsDebit,
     DiscountAppliedToAnotherAccount,
     DebitOnAnotherAccountsInvoice,
+    PaymentAmount,
+    PaymentRemainingOutOfRange,
+    UndonePaymentStillApplied,
+    PaymentAppliedToAnotherAccount,
     PeriodMissingOrInverted,
     DayChargedTwice,
     ActiveDayNotCharged,
@@ -144,14 +158,19 @@ impl Rule {
     pub fn check(self) -> Check {
         use Rule::*;
         match self {
-            InvoiceTotalDebits | InvoiceRemainingDue | InvoiceRemainingDueNegative => {
-                Check::Invoices
-            }
+            InvoiceTotalDebits
+            | InvoiceRemainingDue
+            | InvoiceRemainingDueNegative
+            | VoidInvoiceStillCharging => Check::Invoices,
             DiscountAmount
             | DiscountRemainingOutOfRange
             | CreditOutsideItsDebit
             | DiscountAppliedToAnotherAccount => Check::Discounts,
             DebitOnAnotherAccountsInvoice => Check::Debits,
+            PaymentAmount
+            | PaymentRemainingOutOfRange
+            | UndonePaymentStillApplied
+            | PaymentAppliedToAnotherAccount => Check::Payments,
             PeriodMissingOrInverted | DayChargedTwice | ActiveDayNotCharged => {
                 Check::AccountServices
             }
@@ -168,12 +187,19 @@ impl Rule {
     pub fn entity(self) -> &'static str {
         use Rule::*;
         match self {
-            InvoiceTotalDebits | InvoiceRemainingDue | InvoiceRemainingDueNegative => "Invoice",
+            InvoiceTotalDebits
+            | InvoiceRemainingDue
+            | InvoiceRemainingDueNegative
+            | VoidInvoiceStillCharging => "Invoice",
             DiscountAmount
             | DiscountRemainingOutOfRange
             | CreditOutsideItsDebit
             | DiscountAppliedToAnotherAccount => "Discount",
             DebitOnAnotherAccountsInvoice => "Debit",
+            PaymentAmount
+            | PaymentRemainingOutOfRange
+            | UndonePaymentStillApplied
+            | PaymentAppliedToAnotherAccount => "Payment",
             PeriodMissingOrInverted | DayChargedTwice | ActiveDayNotCharged => "AccountService",
             NotBilledThroughLastPass => "Account",
             DisconnectedButActive
@@ -189,8 +215,11 @@ impl Rule {
         use Rule::*;
         match self {
             InvoiceTotalDebits => "total_debits = the sum of its debits",
-            InvoiceRemainingDue => "remaining_due = total_debits - the discounts applied to it",
+            InvoiceRemainingDue => {
+                "remaining_due = total_debits - the discounts and the payments applied to it"
+            }
             InvoiceRemainingDueNegative => "remaining_due >= 0",
+            VoidInvoiceStillCharging => "a void invoice has no debits, nothing due, nothing applied",
             DiscountAmount => "amount = amount_remaining + what was applied from it",
             DiscountRemainingOutOfRange => "0 <= amount_remaining <= amount",
             CreditOutsideItsDebit => {
@@ -198,6 +227,12 @@ impl Rule {
             }
             DiscountAppliedToAnotherAccount => "applied only to invoices of its own account",
             DebitOnAnotherAccountsInvoice => "on an invoice of its own account",
+            PaymentAmount => "amount = amount_remaining + what was applied from it",
+            PaymentRemainingOutOfRange => "0 <= amount_remaining <= amount",
+            UndonePaymentStillApplied => {
+                "a reversed or voided payment has nothing left, nothing applied, and its reversal or void"
+            }
+            PaymentAppliedToAnotherAccount => "applied only to invoices of its own account",
             PeriodMissingOrInverted => "each recurring debit has a period, prorated_from <= prorated_to",
             DayChargedTwice => "no day is charged twice, net of credits",
             ActiveDayNotCharged => "each day the account was active is charged",
@@ -315,6 +350,7 @@ where
             Check::Invoices => money::invoices(db, &mut found).await?,
             Check::Discounts => money::discounts(db, &mut found).await?,
             Check::Debits => money::debits(db, &mut found).await?,
+            Check::Payments => money::payments(db, &mut found).await?,
             Check::AccountServices => periods::account_services(db, zone, &mut found).await?,
             Check::DisconnectedAccounts => {
                 disconnections::disconnected_accounts(db, &mut found).await?

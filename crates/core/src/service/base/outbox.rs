@@ -37,7 +37,10 @@ pub const MODEL_EVENTS: &[(&str, &[&str])] = &[
     ("DisconnectionLog", &["CREATED"]),
     ("Discount", &["CREATED"]),
     ("Invoice", &["CREATED"]),
+    ("Payment", &["CREATED", "UPDATED"]),
+    ("ReversedPayment", &["CREATED"]),
     ("ScheduledEvent", &["CREATED", "UPDATED", "DELETED"]),
+    ("VoidedPayment", &["CREATED"]),
 ];
 
 /// The pair an audit row of `kind` about a `loggable_type` reports, if any. `SYSTEM` rows are
@@ -55,6 +58,10 @@ pub fn pair_of(loggable_type: &str, kind: LogType) -> Option<(&'static str, &'st
         ("DisconnectionLog", Created) => ("DisconnectionLog", "CREATED"),
         ("Discount", Created) => ("Discount", "CREATED"),
         ("Invoice", Created | System) => ("Invoice", "CREATED"),
+        ("Payment", Created) => ("Payment", "CREATED"),
+        ("Payment", Updated) => ("Payment", "UPDATED"),
+        ("ReversedPayment", Created) => ("ReversedPayment", "CREATED"),
+        ("VoidedPayment", Created) => ("VoidedPayment", "CREATED"),
         ("ScheduledEvent", Created) => ("ScheduledEvent", "CREATED"),
         ("ScheduledEvent", Updated | System) => ("ScheduledEvent", "UPDATED"),
         ("ScheduledEvent", Deleted) => ("ScheduledEvent", "DELETED"),

@@ -1,10 +1,12 @@
 //! Invoices: a set of uninvoiced debits, less the account's unapplied discounts applied oldest
-//! first up to the total. Used by `createInvoice`, the billing pass and the final invoice of a
-//! disconnection.
+//! first up to the total, then what its payments have left, oldest first. Used by
+//! `createInvoice`, the billing pass and the final invoice of a disconnection; payments
+//! ([`super::payments`]) use the same applying of money to invoices.
 //!
 //! Money is conserved: `total_debits` = Σ the invoice's debits, `remaining_due` =
-//! `total_debits` − Σ what was applied to it, and for every discount `amount` =
-//! `amount_remaining` + Σ what was applied from it.
+//! `total_debits` − Σ the credits applied to it − Σ the payments applied to it (not undone),
+//! for every discount `amount` = `amount_remaining` + Σ what was applied from it, and for
+//! every payment not undone `amount` = `amount_remaining` + Σ what was applied from it.
 
 use chrono::{Datelike, NaiveDate};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -15,6 +17,7 @@ use sea_orm::{
 
 use crate::entity::{
     account, debit, discount, invoice, invoice_discount_application as application,
+    invoice_payment_application as payment_application, payment,
 };
 use crate::error::{AppError, AppResult};
 use crate::service::base::store::Stamped;
@@ -29,6 +32,16 @@ use crate::service::base::{
 /// Days from an invoice's date to its due date when the caller does not give one.
 pub const DEFAULT_DUE_DAYS: i64 = 14;
 
+/// What each of `payments` pays of `due`, oldest first, those paying nothing left out.
+pub fn pay_from(due: i64, payments: &[Unapplied]) -> Vec<(&Unapplied, i64)> {
+    let remaining: Vec<i64> = payments.iter().map(|p| p.amount_remaining).collect();
+    payments
+        .iter()
+        .zip(allocate(due, &remaining))
+        .filter(|(_, amount)| *amount > 0)
+        .collect()
+}
+
 /// How much of `total` each discount covers, taking them in order until `total` is used up.
 pub fn allocate(total: i64, remaining: &[i64]) -> Vec<i64> {
     let mut left = Ord::max(total, 0);
@@ -42,8 +55,8 @@ pub fn allocate(total: i64, remaining: &[i64]) -> Vec<i64> {
         .collect()
 }
 
-/// What applying a discount to an invoice needs of it: which, its remainder, and its version
-/// (the remainder changes by compare-and-set).
+/// What applying a discount or a payment to an invoice needs of it: which, its remainder, and
+/// its version (the remainder changes by compare-and-set).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unapplied {
     pub id: i64,
@@ -89,6 +102,153 @@ pub async fn uninvoiced_debits<C: ConnectionTrait>(
         .await?)
 }
 
+impl From<&payment::Model> for Unapplied {
+    fn from(p: &payment::Model) -> Self {
+        Unapplied {
+            id: p.id,
+            version: p.version,
+            amount_remaining: p.amount_remaining,
+        }
+    }
+}
+
+/// The accounts' payments with something left to apply (and not undone), oldest (lowest id)
+/// first, by account. One statement.
+pub async fn unapplied_payments<C: ConnectionTrait>(
+    db: &C,
+    account_ids: &[i64],
+) -> AppResult<std::collections::HashMap<i64, Vec<Unapplied>>> {
+    let mut by_account: std::collections::HashMap<i64, Vec<Unapplied>> =
+        std::collections::HashMap::new();
+    if account_ids.is_empty() {
+        return Ok(by_account);
+    }
+    for row in payment::Entity::find()
+        .filter(payment::Column::AccountId.is_in(account_ids.iter().copied()))
+        .filter(payment::Column::AmountRemaining.gt(0))
+        .filter(payment::Column::Reversed.eq(false))
+        .order_by_asc(payment::Column::Id)
+        .all(db)
+        .await?
+    {
+        by_account
+            .entry(row.account_id)
+            .or_default()
+            .push(Unapplied::from(&row));
+    }
+    Ok(by_account)
+}
+
+/// Takes `(payment, amount)` off each payment's remainder, each only if the payment is
+/// unchanged since it was read (else `CONFLICT`). One statement; none when `taken` is empty.
+pub async fn take_from_payments<C: ConnectionTrait>(
+    db: &C,
+    taken: &[(&Unapplied, i64)],
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    if taken.is_empty() {
+        return Ok(());
+    }
+    let mut remainder = sea_orm::sea_query::CaseStatement::new();
+    let mut unchanged = sea_orm::Condition::any();
+    for (p, amount) in taken {
+        remainder = remainder.case(
+            payment::Column::Id.eq(p.id),
+            Expr::val(p.amount_remaining - amount),
+        );
+        unchanged = unchanged.add(
+            payment::Column::Id
+                .eq(p.id)
+                .and(payment::Column::Version.eq(p.version)),
+        );
+    }
+    let result = payment::Entity::update_many()
+        .col_expr(payment::Column::AmountRemaining, remainder.into())
+        .col_expr(payment::Column::UpdatedAt, Expr::value(at))
+        .col_expr(
+            payment::Column::Version,
+            Expr::col(payment::Column::Version).add(1),
+        )
+        .filter(unchanged)
+        .exec(db)
+        .await?;
+    if result.rows_affected != taken.len() as u64 {
+        return Err(AppError::Conflict(
+            "a payment was applied by another request; retry".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Inserts the payment applications `(invoice, payment, amount)` whose amount is above zero.
+/// One statement; none when there are none.
+pub async fn record_payment_applications<C: ConnectionTrait>(
+    db: &C,
+    applications: &[(i64, i64, i64)],
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    let rows: Vec<payment_application::ActiveModel> = applications
+        .iter()
+        .filter(|(_, _, amount)| *amount > 0)
+        .map(|(invoice_id, payment_id, amount)| {
+            payment_application::ActiveModel {
+                invoice_id: Set(*invoice_id),
+                payment_id: Set(*payment_id),
+                amount: Set(*amount),
+                undone: Set(false),
+                ..Default::default()
+            }
+            .stamped(at)
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    payment_application::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Lowers `invoice`'s `remaining_due` by `amount` (a negative amount raises it), with its
+/// status, if the invoice is unchanged since it was read (else `CONFLICT`); returns it as it
+/// is then.
+pub async fn pay_invoice<C: ConnectionTrait>(
+    db: &C,
+    invoice: &invoice::Model,
+    amount: i64,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<invoice::Model> {
+    let remaining_due = invoice.remaining_due - amount;
+    let updated = invoice::Entity::update_many()
+        .col_expr(invoice::Column::RemainingDue, Expr::value(remaining_due))
+        .col_expr(
+            invoice::Column::Status,
+            Expr::value(status_of(remaining_due)),
+        )
+        .col_expr(invoice::Column::UpdatedAt, Expr::value(at))
+        .col_expr(
+            invoice::Column::Version,
+            Expr::col(invoice::Column::Version).add(1),
+        )
+        .filter(invoice::Column::Id.eq(invoice.id))
+        .filter(invoice::Column::Version.eq(invoice.version))
+        .exec_with_returning(db)
+        .await?;
+    updated.into_iter().next().ok_or_else(|| {
+        AppError::Conflict("the invoice was changed by another request; retry".into())
+    })
+}
+
+/// An invoice's status for what it still owes.
+pub fn status_of(remaining_due: i64) -> &'static str {
+    if remaining_due == 0 {
+        "PAID"
+    } else {
+        "UNPAID"
+    }
+}
+
 /// Writes an invoice of `debits` (all uninvoiced debits of `account`), applying the account's
 /// unapplied discounts. Every write is conditional, so a debit invoiced or a discount applied
 /// concurrently makes this a `CONFLICT` (and the caller's transaction writes nothing).
@@ -106,6 +266,10 @@ pub async fn write_invoice<C: ConnectionTrait>(
         .iter()
         .map(Unapplied::from)
         .collect();
+    let payments = unapplied_payments(db, &[account.id])
+        .await?
+        .remove(&account.id)
+        .unwrap_or_default();
     let mut audit = audit::Batch::default();
     let draft = Draft {
         account,
@@ -115,7 +279,9 @@ pub async fn write_invoice<C: ConnectionTrait>(
         message,
         user_id,
     };
-    let model = draft.write(db, &discounts, &[], &mut audit).await?;
+    let model = draft
+        .write(db, &discounts, &[], &payments, &mut audit)
+        .await?;
     audit.write(db).await?;
     Ok(model)
 }
@@ -134,21 +300,25 @@ pub struct Draft<'a> {
 impl Draft<'_> {
     /// Writes the invoice, applying `discounts` (existing, with something left, oldest first)
     /// and then `new_credits` (credits inserted by the caller just before, already net of what
-    /// [`allocate`] gives them here: `(id, amount)`), and adds its audit row to `audit`. Three
-    /// to five statements: the invoice with its debits (one on PostgreSQL, two on SQLite),
-    /// the existing discounts' new remainders (when any is applied), the applications.
+    /// [`allocate`] gives them here: `(id, amount)`), then what `payments` have left (oldest
+    /// first), and adds its audit row to `audit`. Three to five statements: the invoice with
+    /// its debits (one on PostgreSQL, two on SQLite), the existing discounts' new remainders
+    /// (when any is applied), the applications; two more when payments pay part of it.
     pub async fn write<C: ConnectionTrait>(
         self,
         db: &C,
         discounts: &[Unapplied],
         new_credits: &[(i64, i64)],
+        payments: &[Unapplied],
         audit: &mut audit::Batch,
     ) -> AppResult<invoice::Model> {
         let total: i64 = self.debits.iter().map(|d| d.amount).sum();
         let mut remaining: Vec<i64> = discounts.iter().map(|d| d.amount_remaining).collect();
         remaining.extend(new_credits.iter().map(|(_, amount)| *amount));
         let applied = allocate(total, &remaining);
-        let applied_total: i64 = applied.iter().sum();
+        let credited: i64 = applied.iter().sum();
+        let paid = pay_from(total - credited, payments);
+        let applied_total = credited + paid.iter().map(|(_, amount)| amount).sum::<i64>();
         let at = now();
         let row = self.row(total, applied_total, at)?;
         let ids: Vec<i64> = self.debits.iter().map(|d| d.id).collect();
@@ -175,6 +345,7 @@ impl Draft<'_> {
                     invoice_id: Set(model.id),
                     discount_id: Set(discount_id),
                     amount: Set(amount),
+                    undone: Set(false),
                     ..Default::default()
                 }
                 .stamped(at)
@@ -185,6 +356,12 @@ impl Draft<'_> {
                 .exec_without_returning(db)
                 .await?;
         }
+        take_from_payments(db, &paid, at).await?;
+        let paid: Vec<(i64, i64, i64)> = paid
+            .iter()
+            .map(|(p, amount)| (model.id, p.id, *amount))
+            .collect();
+        record_payment_applications(db, &paid, at).await?;
         audit.add(
             if self.user_id.is_some() {
                 audit::LogType::Created
@@ -266,11 +443,7 @@ pub fn invoice_row(
         remaining_due: Set(remaining_due),
         total_taxes: Set(0),
         child_invoice_remaining_due: Set(0),
-        status: Set(if remaining_due == 0 {
-            "PAID".into()
-        } else {
-            "UNPAID".into()
-        }),
+        status: Set(status_of(remaining_due).into()),
         message: Set(message),
         number_of_months: Set(months),
         void: Set(false),
@@ -451,6 +624,142 @@ pub async fn create_invoice(
     .await?;
     txn.commit().await?;
     Ok(model)
+}
+
+/// `voidInvoice`: the invoice asks for nothing any more. Its debits go back to uninvoiced (the
+/// account's next invoice takes them), the credits applied to it go back to their discounts
+/// (their applications kept, marked `undone`), and it is marked `void` with nothing due
+/// (status `VOID`); nothing is deleted. Refused with `VALIDATION_FAILED` naming `id` when it is
+/// void already, or when payments are applied to it (reverse or void them first: a payment is
+/// never taken back silently); `ACCOUNT_ARCHIVED` for an archived account's invoice.
+pub async fn void_invoice(
+    db: &DatabaseConnection,
+    user_id: i64,
+    id: i64,
+) -> AppResult<invoice::Model> {
+    let txn = begin_write(db).await?;
+    let found = find::<invoice::Entity, _>(&txn, id).await?;
+    account_guard::changeable(&txn, found.account_id).await?;
+    let invoice = find::<invoice::Entity, _>(&txn, id).await?;
+    if invoice.void {
+        return Err(AppError::validation(
+            "id",
+            format!("invoice {id} is void already"),
+        ));
+    }
+    let paid_by: Vec<i64> = payment_application::Entity::find()
+        .filter(payment_application::Column::InvoiceId.eq(id))
+        .filter(payment_application::Column::Undone.eq(false))
+        .order_by_asc(payment_application::Column::Id)
+        .all(&txn)
+        .await?
+        .iter()
+        .map(|a| a.payment_id)
+        .collect();
+    if let Some(payment) = paid_by.first() {
+        return Err(AppError::validation(
+            "id",
+            format!(
+                "invoice {id} is paid in part by payment {payment}: reverse or void the payment first"
+            ),
+        ));
+    }
+    let at = now();
+    let mut audit = audit::Batch::default();
+    // The credits back to their discounts.
+    let credits = application::Entity::find()
+        .filter(application::Column::InvoiceId.eq(id))
+        .filter(application::Column::Undone.eq(false))
+        .order_by_asc(application::Column::Id)
+        .all(&txn)
+        .await?;
+    for credit in &credits {
+        let before = find::<discount::Entity, _>(&txn, credit.discount_id).await?;
+        let after = discount::Entity::update_many()
+            .col_expr(
+                discount::Column::AmountRemaining,
+                Expr::col(discount::Column::AmountRemaining).add(credit.amount),
+            )
+            .col_expr(discount::Column::UpdatedAt, Expr::value(at))
+            .col_expr(
+                discount::Column::Version,
+                Expr::col(discount::Column::Version).add(1),
+            )
+            .filter(discount::Column::Id.eq(before.id))
+            .filter(discount::Column::Version.eq(before.version))
+            .exec_with_returning(&txn)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                AppError::Conflict("a credit was changed by another request; retry".into())
+            })?;
+        audit.add(
+            audit::LogType::Updated,
+            after.id,
+            Some(user_id),
+            Some(&before),
+            Some(&after),
+            format!("{} back from voided invoice {id}", credit.amount),
+        );
+    }
+    if !credits.is_empty() {
+        application::Entity::update_many()
+            .col_expr(application::Column::Undone, Expr::value(true))
+            .col_expr(application::Column::UpdatedAt, Expr::value(at))
+            .col_expr(
+                application::Column::Version,
+                Expr::col(application::Column::Version).add(1),
+            )
+            .filter(application::Column::InvoiceId.eq(id))
+            .filter(application::Column::Undone.eq(false))
+            .exec(&txn)
+            .await?;
+    }
+    // The debits back to uninvoiced.
+    debit::Entity::update_many()
+        .col_expr(debit::Column::InvoiceId, Expr::value(Option::<i64>::None))
+        .col_expr(debit::Column::UpdatedAt, Expr::value(at))
+        .col_expr(
+            debit::Column::Version,
+            Expr::col(debit::Column::Version).add(1),
+        )
+        .filter(debit::Column::InvoiceId.eq(id))
+        .exec(&txn)
+        .await?;
+    let voided = invoice::Entity::update_many()
+        .col_expr(invoice::Column::Void, Expr::value(true))
+        .col_expr(invoice::Column::VoidedAt, Expr::value(at))
+        .col_expr(invoice::Column::RemainingDue, Expr::value(0i64))
+        .col_expr(invoice::Column::Status, Expr::value("VOID"))
+        .col_expr(invoice::Column::UpdatedAt, Expr::value(at))
+        .col_expr(
+            invoice::Column::Version,
+            Expr::col(invoice::Column::Version).add(1),
+        )
+        .filter(invoice::Column::Id.eq(id))
+        .filter(invoice::Column::Version.eq(invoice.version))
+        .exec_with_returning(&txn)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            AppError::Conflict("the invoice was changed by another request; retry".into())
+        })?;
+    audit.add(
+        audit::LogType::Updated,
+        id,
+        Some(user_id),
+        Some(&invoice),
+        Some(&voided),
+        format!(
+            "invoice voided: its debits uninvoiced again, {} credit(s) given back",
+            credits.len()
+        ),
+    );
+    audit.write(&txn).await?;
+    txn.commit().await?;
+    Ok(voided)
 }
 
 #[cfg(test)]

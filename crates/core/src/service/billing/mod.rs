@@ -1,12 +1,14 @@
 //! Money: services and what an account subscribes to ([`services`]), debits, one-time
-//! transactions and credits ([`transactions`]), invoices and applying credits to them
-//! ([`invoicing`]), proration ([`proration`]), the billing pass ([`pass`]), and billing an
-//! account that comes back ([`reactivation`]).
+//! transactions and credits ([`transactions`]), invoices and applying credits and payments to
+//! them ([`invoicing`]), payments and their reversals ([`payments`]), proration
+//! ([`proration`]), the billing pass ([`pass`]), and billing an account that comes back
+//! ([`reactivation`]).
 //!
 //! May call: [`super::base`].
 
 pub mod invoicing;
 pub mod pass;
+pub mod payments;
 pub mod proration;
 pub mod reactivation;
 pub mod services;

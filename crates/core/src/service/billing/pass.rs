@@ -272,6 +272,8 @@ struct Bill {
     new_debits: Vec<debit::ActiveModel>,
     old_debits: Vec<debit::Model>,
     discounts: Vec<invoicing::Unapplied>,
+    /// Its payments with something left to apply, oldest first.
+    payments: Vec<invoicing::Unapplied>,
     next_bill_date: NaiveDate,
     /// How many debits this pass bills it.
     billed: usize,
@@ -346,7 +348,8 @@ async fn bill_batch(
 }
 
 /// Reads what billing `accounts` needs: their services in place (with the services), their
-/// uninvoiced debits, their unapplied discounts. Four statements.
+/// uninvoiced debits, their unapplied discounts, what their payments have left. Five
+/// statements.
 async fn read<C: ConnectionTrait>(db: &C, accounts: Vec<account::Model>) -> AppResult<Vec<Bill>> {
     let ids: Vec<i64> = accounts.iter().map(|a| a.id).collect();
     let account_services = account_service::Entity::find()
@@ -392,6 +395,7 @@ async fn read<C: ConnectionTrait>(db: &C, accounts: Vec<account::Model>) -> AppR
             new_debits: Vec::new(),
             old_debits: Vec::new(),
             discounts: Vec::new(),
+            payments: Vec::new(),
             billed: 0,
         })
         .collect();
@@ -416,6 +420,9 @@ async fn read<C: ConnectionTrait>(db: &C, accounts: Vec<account::Model>) -> AppR
         bills[position[&row.account_id]]
             .discounts
             .push(invoicing::Unapplied::from(&row));
+    }
+    for (account_id, payments) in invoicing::unapplied_payments(db, &ids).await? {
+        bills[position[&account_id]].payments = payments;
     }
     Ok(bills)
 }
@@ -490,10 +497,15 @@ async fn write<C: ConnectionTrait>(
         let total: i64 = amounts.iter().map(|a| a.0).sum();
         let remaining: Vec<i64> = bill.discounts.iter().map(|d| d.amount_remaining).collect();
         let applied = invoicing::allocate(total, &remaining);
+        let credited: i64 = applied.iter().sum();
+        let paid: i64 = invoicing::pay_from(total - credited, &bill.payments)
+            .iter()
+            .map(|(_, amount)| amount)
+            .sum();
         let row = invoicing::invoice_row(
             &bill.account,
             total,
-            applied.iter().sum(),
+            credited + paid,
             amounts.iter().filter_map(|a| a.1).max(),
             amounts.iter().map(|a| a.2).max().unwrap_or(0),
             date,
@@ -586,6 +598,7 @@ async fn write<C: ConnectionTrait>(
                         invoice_id: Set(invoice_id),
                         discount_id: Set(discount.id),
                         amount: Set(*amount),
+                        undone: Set(false),
                         ..Default::default()
                     }
                     .stamped(at),
@@ -598,6 +611,27 @@ async fn write<C: ConnectionTrait>(
         application::Entity::insert_many(chunk)
             .exec_without_returning(db)
             .await?;
+    }
+
+    // Payments applied after the credits: their remainders, and the applications.
+    let mut paid = Vec::new();
+    let mut payment_applications = Vec::new();
+    for (i, applied) in &applied_per_bill {
+        let bill = &bills[*i];
+        let invoice = invoice_of[&bill.account.id];
+        let credited: i64 = applied.iter().sum();
+        for (payment, amount) in
+            invoicing::pay_from(invoice.total_debits - credited, &bill.payments)
+        {
+            paid.push((payment, amount));
+            payment_applications.push((invoice.id, payment.id, amount));
+        }
+    }
+    for chunk in paid.chunks(1000) {
+        invoicing::take_from_payments(db, chunk, at).await?;
+    }
+    for chunk in payment_applications.chunks(2000) {
+        invoicing::record_payment_applications(db, chunk, at).await?;
     }
 
     // The services' next bill dates and counts.

@@ -320,3 +320,69 @@ pub async fn one_time_transaction_in<C: ConnectionTrait>(
     };
     Ok(result)
 }
+
+crate::input! {
+    /// Input of `reverseDebit`.
+    pub struct ReverseTransaction as "ReverseTransactionMutationInput" {
+        message: String => "String!", "Why: kept in the audit log.";
+    }
+}
+
+/// `reverseDebit`: an uninvoiced one-time debit charged by mistake is taken back — marked
+/// `reversed` (with when and by whom), it is invoiced never; nothing is deleted. Refused with
+/// `VALIDATION_FAILED` naming `id` when that would lose or hide money: a debit reversed already,
+/// one on an invoice (void the invoice first), one a proration credit gives part of back, or a
+/// recurring debit (the charge for days the account was active: remove the service with
+/// proration instead). `ACCOUNT_ARCHIVED` for an archived account's debit.
+pub async fn reverse_debit(
+    db: &DatabaseConnection,
+    user_id: i64,
+    id: i64,
+    input: ReverseTransaction,
+) -> AppResult<debit::Model> {
+    let message = crate::service::base::values::required_text("message", &input.message)?;
+    let txn = begin_write(db).await?;
+    let found = find::<debit::Entity, _>(&txn, id).await?;
+    account_guard::changeable(&txn, found.account_id).await?;
+    let debit = find::<debit::Entity, _>(&txn, id).await?;
+    let refuse = |why: String| Err(AppError::validation("id", why));
+    if debit.reversed {
+        return refuse(format!("debit {id} is reversed already"));
+    }
+    if let Some(invoice) = debit.invoice_id {
+        return refuse(format!(
+            "debit {id} is on invoice {invoice}: void the invoice first"
+        ));
+    }
+    if debit.account_service_id.is_some() || debit.r#type == ServiceType::Recurring {
+        return refuse(format!(
+            "debit {id} is a recurring charge for days the account was active: remove the service with proration instead"
+        ));
+    }
+    if let Some(credit) = discount::Entity::find()
+        .filter(discount::Column::DebitId.eq(id))
+        .one(&txn)
+        .await?
+    {
+        return refuse(format!("debit {id} is credited by discount {}", credit.id));
+    }
+    let at = now();
+    let mut am: debit::ActiveModel = debit.clone().into();
+    am.reversed = Set(true);
+    am.reversed_at = Set(Some(at));
+    am.reversed_by_user_id = Set(Some(user_id));
+    let reversed =
+        crate::service::base::store::save::<debit::Entity, _, _>(&txn, id, debit.version, am)
+            .await?;
+    audit::updated(
+        &txn,
+        id,
+        user_id,
+        &debit,
+        &reversed,
+        format!("debit reversed: {message}"),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(reversed)
+}

@@ -75,6 +75,9 @@ pub struct DisconnectPlan {
     pub debits: Vec<debit::Model>,
     /// The account's discounts with something left to apply, oldest first.
     pub discounts: Vec<invoicing::Unapplied>,
+    /// The account's payments with something left to apply, oldest first: they pay what the
+    /// credits leave of the final invoice.
+    pub payments: Vec<invoicing::Unapplied>,
     pub final_invoice_total_debits: i64,
     pub final_invoice_total_discounts: i64,
     pub final_invoice_remaining_due: i64,
@@ -143,6 +146,7 @@ async fn plan<C: ConnectionTrait>(
     let mut credits = Vec::new();
     let mut debits = Vec::new();
     let mut discounts = Vec::new();
+    let mut payments = Vec::new();
     for row in db
         .query_all_raw(charges(
             db.get_database_backend(),
@@ -152,12 +156,17 @@ async fn plan<C: ConnectionTrait>(
         .await?
     {
         let kind: i32 = row.try_get("", "kind")?;
-        if kind == 1 {
-            discounts.push(invoicing::Unapplied {
+        if kind != 0 {
+            let unapplied = invoicing::Unapplied {
                 id: row.try_get("", "id")?,
                 version: row.try_get("", "version")?,
                 amount_remaining: row.try_get("", "amount")?,
-            });
+            };
+            if kind == 1 {
+                discounts.push(unapplied);
+            } else {
+                payments.push(unapplied);
+            }
             continue;
         }
         let debit = debit::Model::from_query_result(&row, "")?;
@@ -187,12 +196,21 @@ async fn plan<C: ConnectionTrait>(
         credits,
         debits,
         discounts,
+        payments,
         scheduled_events_to_cancel: Vec::new(),
         active_child_accounts: Vec::new(),
     };
     plan.final_invoice_total_discounts = plan.applied().iter().sum();
-    plan.final_invoice_remaining_due =
-        plan.final_invoice_total_debits - plan.final_invoice_total_discounts;
+    let due = plan.final_invoice_total_debits - plan.final_invoice_total_discounts;
+    let paid: i64 = if plan.creates_final_invoice() {
+        invoicing::pay_from(due, &plan.payments)
+            .iter()
+            .map(|(_, amount)| amount)
+            .sum()
+    } else {
+        0
+    };
+    plan.final_invoice_remaining_due = due - paid;
     Ok(plan)
 }
 
@@ -200,7 +218,8 @@ async fn plan<C: ConnectionTrait>(
 /// are uninvoiced, or (with proration, `prorate_after` being the effective date) billed past
 /// the effective date, each with whether it is already credited (`kind` 0, in the debit's
 /// columns); then its discounts with something left to apply (`kind` 1, with `id`, `version`,
-/// and the remainder as `amount`), oldest first.
+/// and the remainder as `amount`), oldest first; then its payments with something left (`kind`
+/// 2, the same way).
 fn charges(backend: DbBackend, account_id: i64, prorate_after: Option<NaiveDate>) -> Statement {
     use sea_orm::{IdenStatic, Iterable};
     let p = |n: usize| match backend {
@@ -209,16 +228,19 @@ fn charges(backend: DbBackend, account_id: i64, prorate_after: Option<NaiveDate>
     };
     let mut debit_columns = Vec::new();
     let mut discount_columns = Vec::new();
+    let mut payment_columns = Vec::new();
     for column in debit::Column::iter() {
         let name = column.as_str();
         debit_columns.push(format!("d.\"{name}\""));
-        discount_columns.push(match column {
+        let remainder = |table: &str| match column {
             debit::Column::Id | debit::Column::AccountId | debit::Column::Version => {
-                format!("c.\"{name}\"")
+                format!("{table}.\"{name}\"")
             }
-            debit::Column::Amount => "c.amount_remaining".to_owned(),
+            debit::Column::Amount => format!("{table}.amount_remaining"),
             _ => "NULL".to_owned(),
-        });
+        };
+        discount_columns.push(remainder("c"));
+        payment_columns.push(remainder("p"));
     }
     let mut values: Vec<sea_orm::Value> = vec![account_id.into()];
     let billed_past = match prorate_after {
@@ -233,9 +255,12 @@ fn charges(backend: DbBackend, account_id: i64, prorate_after: Option<NaiveDate>
          FROM debits d WHERE d.account_id = {p1} AND d.reversed = FALSE AND (d.invoice_id IS NULL{billed_past}) \
          UNION ALL SELECT {}, FALSE, 1 FROM discounts c \
          WHERE c.account_id = {p1} AND c.amount_remaining > 0 AND c.reversed = FALSE \
+         UNION ALL SELECT {}, FALSE, 2 FROM payments p \
+         WHERE p.account_id = {p1} AND p.amount_remaining > 0 AND p.reversed = FALSE \
          ORDER BY kind, id",
         debit_columns.join(", "),
         discount_columns.join(", "),
+        payment_columns.join(", "),
         p1 = p(1),
     );
     Statement::from_sql_and_values(backend, sql, values)
@@ -321,7 +346,13 @@ async fn apply<C: ConnectionTrait>(
             message: Some("Final invoice".into()),
             user_id: Some(user_id),
         }
-        .write(db, &plan.discounts, &new_credits, &mut audit)
+        .write(
+            db,
+            &plan.discounts,
+            &new_credits,
+            &plan.payments,
+            &mut audit,
+        )
         .await?;
         if invoice.total_debits != plan.final_invoice_total_debits
             || invoice.remaining_due != plan.final_invoice_remaining_due

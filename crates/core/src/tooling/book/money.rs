@@ -289,6 +289,7 @@ impl Sim<'_> {
                     invoice_id: id,
                     discount_id,
                     amount,
+                    undone: false,
                     created_at: at,
                     updated_at: at,
                     version: 1,
