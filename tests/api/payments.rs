@@ -816,3 +816,98 @@ on_both!(
         books_are_right(app).await;
     }
 );
+
+on_both!(
+    thirty_two_payments_racing_for_one_invoice_pay_it_once,
+    |app| {
+        let (account, _) = billed_account(app, "Race").await;
+        let invoice = id(&invoices(app, account).await[0]["id"]);
+        let calls = (0..32).map(|_| {
+        app.gql(
+            PAY,
+            json!({"input": {"account_id": account, "amount": 1000, "payment_type": "CASH", "invoice_ids": [invoice]}}),
+        )
+    });
+        let results: Vec<Value> =
+            clock::at_instant(noon("2026-01-25"), futures_util::future::join_all(calls)).await;
+        let mut recorded = 0;
+        for body in &results {
+            match common::error_code(body) {
+                None => recorded += 1,
+                Some(code) => assert_eq!(code, "CONFLICT", "only a retryable conflict: {body}"),
+            }
+        }
+        assert!(recorded >= 5, "{recorded} of 32 recorded");
+        assert_eq!(
+            app.count("SELECT COUNT(*) AS n FROM payments").await,
+            recorded
+        );
+        let paid = app
+        .count(&format!(
+            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS n FROM invoice_payment_applications WHERE invoice_id = {invoice}"
+        ))
+        .await;
+        assert_eq!(paid, 5000, "paid once, never more than it owed");
+        assert_eq!(invoices(app, account).await[0]["remaining_due"], 0);
+        assert_eq!(
+            app.count(
+                "SELECT CAST(COALESCE(SUM(amount_remaining), 0) AS BIGINT) AS n FROM payments"
+            )
+            .await,
+            recorded * 1000 - 5000,
+            "the rest kept on the payments"
+        );
+        books_are_right(app).await;
+    }
+);
+
+on_both!(
+    payments_racing_a_disconnection_and_a_reversal_racing_the_billing_pass_leave_the_books_right,
+    |app| {
+        let (account, _) = billed_account(app, "Rush").await;
+        let at = noon("2026-01-25");
+        let pays = (0..16).map(|_| {
+        app.gql(
+            PAY,
+            json!({"input": {"account_id": account, "amount": 700, "payment_type": "CASH", "apply_to_open_invoices": true}}),
+        )
+    });
+        let disconnect = app.gql(DISCONNECT, json!({"id": account}));
+        let (paid, disconnected) = clock::at_instant(
+            at,
+            futures_util::future::join(futures_util::future::join_all(pays), disconnect),
+        )
+        .await;
+        assert!(
+            common::error_code(&disconnected).is_none(),
+            "{disconnected}"
+        );
+        for body in &paid {
+            if let Some(code) = common::error_code(body) {
+                assert_eq!(code, "CONFLICT", "{body}");
+            }
+        }
+        books_are_right(app).await;
+
+        // A reversal racing the billing pass of the account it paid.
+        let (other, _) = billed_account(app, "Rive").await;
+        let payment_id = id(&app
+        .ok_at(at, PAY, json!({"input": {"account_id": other, "amount": 9000, "payment_type": "CASH", "apply_to_open_invoices": true}}))
+        .await["createPayment"]["id"]);
+        let reverse = app.gql(
+            REVERSE,
+            json!({"id": payment_id, "input": {"amount": 9000}}),
+        );
+        let bill = pass::run_pass(&app.db, day("2026-02-15"));
+        let (reversed, billed) = clock::at_instant(
+            noon("2026-02-15"),
+            futures_util::future::join(reverse, bill),
+        )
+        .await;
+        billed.unwrap();
+        if let Some(code) = common::error_code(&reversed) {
+            assert_eq!(code, "CONFLICT", "{reversed}");
+        }
+        books_are_right(app).await;
+    }
+);
