@@ -724,3 +724,27 @@ async fn a_crash_between_commit_and_answer_leaves_a_key_whose_replay_answers_the
     crash_between_commit_and_answer(&app).await;
     app.finish().await;
 }
+
+on_both!(a_payment_sent_twice_with_one_key_is_recorded_once, |app| {
+    let (account, _) = billed_account(app, "Payer").await;
+    let body = json!({
+        "query": "mutation($a: Int64Bit!) { createPayment(input: {account_id: $a, amount: 1200, payment_type: CHECK, apply_to_open_invoices: true}) { id amount_remaining } }",
+        "variables": { "a": account }
+    })
+    .to_string();
+    let first = keyed(app, "pay-once", &body).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.raw);
+    assert!(first.body.get("errors").is_none(), "{}", first.raw);
+    let before = app.fingerprint().await;
+    let again = keyed(app, "pay-once", &body).await;
+    assert!(again.replayed);
+    assert_eq!(again.raw, first.raw);
+    assert_eq!(app.fingerprint().await, before, "a replay writes nothing");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) AS n FROM payments WHERE account_id = {account}"
+        ))
+        .await,
+        1
+    );
+});
