@@ -5,7 +5,7 @@
 //! inventory…) are kept so that scripts selecting them keep working; they return the honest
 //! empty value and their description says so.
 
-use crate::auth::Permission::AccountsRead;
+use crate::auth::Permission::{AccountsRead, BillingRead};
 use crate::entity::*;
 pub use crate::graphql::schema::billing_defs::{
     ACCOUNT_SERVICE, BILLING_SETTING, DEBIT, DISCOUNT, INVOICE, INVOICE_PAYMENT_APPLICATION,
@@ -261,6 +261,25 @@ pub static ACCOUNT_TYPE: EntityDef = EntityDef {
     relations: || vec![many("accounts", &ACCOUNT, account::Relation::AccountType)],
     read: AccountsRead,
     ops: &Ops::<account_type::Entity>::new(),
+    extra: no_extra,
+    interfaces: &[],
+    base: true,
+};
+
+pub static DELINQUENCY_EXCLUSION: EntityDef = EntityDef {
+    name: "DelinquencyExclusion",
+    plural: "delinquency_exclusions",
+    description: "A date when no account is switched or disconnected for non-payment: a day and a month, of one year or of every year.",
+    fields: fields!(delinquency_exclusion::Model;
+        day: "Int!" => "",
+        month: "Int!" => "",
+        name: "String!" => "",
+        year: "Int" => "Null: the day and month of every year.",
+    ),
+    general_search: columns!(delinquency_exclusion::Model; name),
+    relations: no_relations,
+    read: BillingRead,
+    ops: &Ops::<delinquency_exclusion::Entity>::new(),
     extra: no_extra,
     interfaces: &[],
     base: true,
@@ -623,6 +642,7 @@ pub fn all() -> Vec<&'static EntityDef> {
         &COMPANY,
         &CONTACT,
         &DEBIT,
+        &DELINQUENCY_EXCLUSION,
         &DISCONNECTION_LOG,
         &DISCOUNT,
         &INVOICE,

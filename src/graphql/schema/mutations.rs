@@ -20,7 +20,7 @@ use crate::service::{
         invoicing, payments, services as billing_services,
         transactions::{self, Transaction},
     },
-    configuration::{self, catalog},
+    configuration::{self, catalog, delinquency_exclusions},
     lifecycle::{accounts, addresses, contacts, hierarchy, scheduled},
     webhooks::{delivery, endpoints},
 };
@@ -254,6 +254,23 @@ fn account_mutations() -> Object {
             let id = id_arg(&ctx)?;
             catalog::delete_type(db(&ctx), user.user_id, id).await?;
             Ok(deleted("account type", id))
+        }))
+        .field(mutation!("createDelinquencyExclusion" -> "DelinquencyExclusion", [("input", "CreateDelinquencyExclusionMutationInput")],
+            "Adds a date when no account is switched or disconnected for non-payment.", |ctx| {
+            let user = allowed(&ctx, SettingsWrite)?;
+            Ok(row(delinquency_exclusions::create(db(&ctx), user.user_id, input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("updateDelinquencyExclusion" -> "DelinquencyExclusion", [("input", "UpdateDelinquencyExclusionMutationInput"), ("id", "Int64Bit!")],
+            "Changes a delinquency exclusion.", |ctx| {
+            let user = allowed(&ctx, SettingsWrite)?;
+            Ok(row(delinquency_exclusions::update(db(&ctx), user.user_id, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("deleteDelinquencyExclusion" -> "SuccessResponse", [("id", "Int64Bit!")],
+            "Deletes a delinquency exclusion.", |ctx| {
+            let user = allowed(&ctx, SettingsWrite)?;
+            let id = id_arg(&ctx)?;
+            delinquency_exclusions::delete(db(&ctx), user.user_id, id).await?;
+            Ok(deleted("delinquency exclusion", id))
         }))
         .field(mutation!("createAccount" -> "Account", [("input", "CreateAccountMutationInput")],
             "Creates an account with its primary contact, and optionally a mailing address and a serviceable address.", |ctx| {

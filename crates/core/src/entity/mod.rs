@@ -21,6 +21,7 @@ pub mod billing_setting;
 pub mod company;
 pub mod contact;
 pub mod debit;
+pub mod delinquency_exclusion;
 pub mod disconnection_log;
 pub mod discount;
 pub mod idempotency_key;
@@ -82,6 +83,7 @@ named! {
     company => "Company",
     contact => "Contact",
     debit => "Debit",
+    delinquency_exclusion => "DelinquencyExclusion",
     disconnection_log => "DisconnectionLog",
     discount => "Discount",
     idempotency_key => "IdempotencyKey",
