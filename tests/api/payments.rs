@@ -911,3 +911,60 @@ on_both!(
         books_are_right(app).await;
     }
 );
+
+const APPLY_CREDIT: &str = "mutation($id: Int64Bit!, $input: ApplyCreditToInvoiceMutationInput) { applyCreditToInvoice(id: $id, input: $input) { id remaining_due status } }";
+
+on_both!(a_credit_made_after_an_invoice_pays_it_when_applied, |app| {
+    let (account, first, _) = two_invoices(app, "Max").await;
+    let t = noon("2026-01-22");
+    let goodwill = app.one_time_service("Goodwill", 1000, true).await;
+    app.ok_at(t, CREDIT, json!({"s": goodwill, "a": account}))
+        .await;
+    let credits =
+        "query($id: Int64Bit!) { discounts(account_id: $id) { entities { amount_remaining } } }";
+
+    let paid = app
+        .ok_at(
+            t,
+            APPLY_CREDIT,
+            json!({"id": first, "input": {"amount": 600}}),
+        )
+        .await["applyCreditToInvoice"]
+        .clone();
+    assert_eq!(paid["remaining_due"], 4400);
+    assert_eq!(paid["status"], "UNPAID");
+    assert_eq!(
+        app.ok(credits, json!({"id": account})).await["discounts"]["entities"],
+        json!([{"amount_remaining": 400}])
+    );
+    let rest =
+        app.ok_at(t, APPLY_CREDIT, json!({"id": first})).await["applyCreditToInvoice"].clone();
+    assert_eq!(
+        rest["remaining_due"], 4000,
+        "all the credit left, as far as it goes"
+    );
+
+    let before = app.fingerprint().await;
+    for (variables, field) in [
+        (json!({"id": first}), "id"),
+        (json!({"id": first, "input": {"amount": 0}}), "amount"),
+        (json!({"id": first, "input": {"amount": 4001}}), "amount"),
+    ] {
+        let body = app.gql(APPLY_CREDIT, variables.clone()).await;
+        assert_eq!(
+            common::error_code(&body).as_deref(),
+            Some("VALIDATION_FAILED"),
+            "{variables}: {body}"
+        );
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"], field,
+            "{variables}: {body}"
+        );
+    }
+    assert_eq!(
+        app.code(APPLY_CREDIT, json!({"id": 999_999})).await,
+        "NOT_FOUND"
+    );
+    assert_eq!(app.fingerprint().await, before);
+    books_are_right(app).await;
+});

@@ -181,6 +181,11 @@ fn billing_mutations(object: Object) -> Object {
             let user = allowed(&ctx, BillingWrite)?;
             Ok(row(invoicing::void_invoice(db(&ctx), user.user_id, id_arg(&ctx)?).await?))
         }))
+        .field(mutation!("applyCreditToInvoice" -> "Invoice", [("input", "ApplyCreditToInvoiceMutationInput"), ("id", "Int64Bit!")],
+            "Pays an invoice now from the account's unapplied credits, oldest first, up to amount (else all it owes, as far as the credits go).", |ctx| {
+            let user = allowed(&ctx, BillingWrite)?;
+            Ok(row(invoicing::apply_credit(db(&ctx), user.user_id, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
+        }))
         .field(mutation!("reverseDebit" -> "Debit", [("input", "ReverseTransactionMutationInput"), ("id", "Int64Bit!")],
             "Reverses an uninvoiced one-time debit charged by mistake: it is never invoiced. Refused for a debit on an invoice, credited, or recurring.", |ctx| {
             let user = allowed(&ctx, BillingWrite)?;

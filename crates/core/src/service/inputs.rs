@@ -46,6 +46,7 @@ pub const INPUT_TYPES: &[InputType] = {
         billing::payments::ReversePayment::TYPE,
         billing::payments::VoidPayment::TYPE,
         billing::transactions::ReverseTransaction::TYPE,
+        billing::invoicing::ApplyCreditToInvoice::TYPE,
         configuration::delinquency_exclusions::CreateDelinquencyExclusion::TYPE,
         configuration::delinquency_exclusions::UpdateDelinquencyExclusion::TYPE,
     ]

@@ -762,6 +762,130 @@ pub async fn void_invoice(
     Ok(voided)
 }
 
+crate::input! {
+    /// Input of `applyCreditToInvoice`.
+    #[derive(Default)]
+    pub struct ApplyCreditToInvoice as "ApplyCreditToInvoiceMutationInput" {
+        amount: Option<i64> => "Int", "In cents, at most what the invoice owes; all it owes (as far as the credits go) when left out.";
+    }
+}
+
+/// `applyCreditToInvoice`: the account's unapplied credits pay invoice `id` now, oldest first,
+/// up to `amount` (else all the invoice owes, as far as they go), instead of waiting for the
+/// account's next invoice. Refused with `VALIDATION_FAILED` naming `id` for a void invoice, one
+/// that owes nothing, or an account without credit to apply, and naming `amount` for an amount
+/// below 1 or above what the invoice owes.
+pub async fn apply_credit(
+    db: &DatabaseConnection,
+    user_id: i64,
+    id: i64,
+    input: ApplyCreditToInvoice,
+) -> AppResult<invoice::Model> {
+    let txn = begin_write(db).await?;
+    let found = find::<invoice::Entity, _>(&txn, id).await?;
+    account_guard::changeable(&txn, found.account_id).await?;
+    let invoice = find::<invoice::Entity, _>(&txn, id).await?;
+    if invoice.void {
+        return Err(AppError::validation("id", format!("invoice {id} is void")));
+    }
+    if invoice.remaining_due <= 0 {
+        return Err(AppError::validation(
+            "id",
+            format!("invoice {id} owes nothing"),
+        ));
+    }
+    let wanted = match input.amount {
+        None => invoice.remaining_due,
+        Some(a) if (1..=invoice.remaining_due).contains(&a) => a,
+        Some(_) => {
+            return Err(AppError::validation(
+                "amount",
+                format!(
+                    "amount is 1 to {} (what the invoice owes)",
+                    invoice.remaining_due
+                ),
+            ))
+        }
+    };
+    let discounts: Vec<Unapplied> = unapplied_discounts(&txn, invoice.account_id)
+        .await?
+        .iter()
+        .map(Unapplied::from)
+        .collect();
+    let remaining: Vec<i64> = discounts.iter().map(|d| d.amount_remaining).collect();
+    let applied = allocate(wanted, &remaining);
+    let taken: Vec<(&Unapplied, i64)> = discounts
+        .iter()
+        .zip(applied)
+        .filter(|(_, a)| *a > 0)
+        .collect();
+    if taken.is_empty() {
+        return Err(AppError::validation(
+            "id",
+            format!("account {} has no credit to apply", invoice.account_id),
+        ));
+    }
+    let at = now();
+    take_from_discounts(&txn, &taken, at).await?;
+    // A discount applied to this invoice before has its application grown (one per pair).
+    let existing = application::Entity::find()
+        .filter(application::Column::InvoiceId.eq(id))
+        .filter(application::Column::DiscountId.is_in(taken.iter().map(|(d, _)| d.id)))
+        .all(&txn)
+        .await?;
+    for row in &existing {
+        let extra = taken
+            .iter()
+            .find(|(d, _)| d.id == row.discount_id)
+            .map_or(0, |(_, a)| *a);
+        application::Entity::update_many()
+            .col_expr(
+                application::Column::Amount,
+                Expr::col(application::Column::Amount).add(extra),
+            )
+            .col_expr(application::Column::UpdatedAt, Expr::value(at))
+            .col_expr(
+                application::Column::Version,
+                Expr::col(application::Column::Version).add(1),
+            )
+            .filter(application::Column::Id.eq(row.id))
+            .exec(&txn)
+            .await?;
+    }
+    let rows: Vec<application::ActiveModel> = taken
+        .iter()
+        .filter(|(d, _)| !existing.iter().any(|row| row.discount_id == d.id))
+        .map(|(d, amount)| {
+            application::ActiveModel {
+                invoice_id: Set(id),
+                discount_id: Set(d.id),
+                amount: Set(*amount),
+                undone: Set(false),
+                ..Default::default()
+            }
+            .stamped(at)
+        })
+        .collect();
+    if !rows.is_empty() {
+        application::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    let total: i64 = taken.iter().map(|(_, a)| a).sum();
+    let after = pay_invoice(&txn, &invoice, total, at).await?;
+    audit::updated(
+        &txn,
+        id,
+        user_id,
+        &invoice,
+        &after,
+        format!("{total} of credit applied from {} discount(s)", taken.len()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
 #[cfg(test)]
 mod tests {
     use super::allocate;
