@@ -25,7 +25,7 @@ use crate::service::base::{
     account_guard, audit,
     clock::now,
     compose,
-    store::{begin_write, find},
+    store::{begin_write, column, find},
     values::{self, Id},
 };
 
@@ -146,38 +146,7 @@ pub async fn take_from_payments<C: ConnectionTrait>(
     taken: &[(&Unapplied, i64)],
     at: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<()> {
-    if taken.is_empty() {
-        return Ok(());
-    }
-    let mut remainder = sea_orm::sea_query::CaseStatement::new();
-    let mut unchanged = sea_orm::Condition::any();
-    for (p, amount) in taken {
-        remainder = remainder.case(
-            payment::Column::Id.eq(p.id),
-            Expr::val(p.amount_remaining - amount),
-        );
-        unchanged = unchanged.add(
-            payment::Column::Id
-                .eq(p.id)
-                .and(payment::Column::Version.eq(p.version)),
-        );
-    }
-    let result = payment::Entity::update_many()
-        .col_expr(payment::Column::AmountRemaining, remainder.into())
-        .col_expr(payment::Column::UpdatedAt, Expr::value(at))
-        .col_expr(
-            payment::Column::Version,
-            Expr::col(payment::Column::Version).add(1),
-        )
-        .filter(unchanged)
-        .exec(db)
-        .await?;
-    if result.rows_affected != taken.len() as u64 {
-        return Err(AppError::Conflict(
-            "a payment was applied by another request; retry".into(),
-        ));
-    }
-    Ok(())
+    take_remainders::<payment::Entity, C>(db, taken, at, "a payment").await
 }
 
 /// Inserts the payment applications `(invoice, payment, amount)` whose amount is above zero.
@@ -514,36 +483,40 @@ pub(super) async fn take_from_discounts<C: ConnectionTrait>(
     taken: &[(&Unapplied, i64)],
     at: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<()> {
+    take_remainders::<discount::Entity, C>(db, taken, at, "a credit").await
+}
+
+/// Takes `(row, amount)` off each row's `amount_remaining` (a discount's or a payment's), each
+/// only if the row's `version` is still the one read, bumping it; a row changed meanwhile makes
+/// this a `CONFLICT` naming `what`. One statement; none when `taken` is empty.
+async fn take_remainders<E: EntityTrait, C: ConnectionTrait>(
+    db: &C,
+    taken: &[(&Unapplied, i64)],
+    at: chrono::DateTime<chrono::Utc>,
+    what: &str,
+) -> AppResult<()> {
     if taken.is_empty() {
         return Ok(());
     }
+    let id = column::<E>("id")?;
+    let version = column::<E>("version")?;
     let mut remainder = sea_orm::sea_query::CaseStatement::new();
     let mut unchanged = sea_orm::Condition::any();
-    for (discount, amount) in taken {
-        remainder = remainder.case(
-            discount::Column::Id.eq(discount.id),
-            Expr::val(discount.amount_remaining - amount),
-        );
-        unchanged = unchanged.add(
-            discount::Column::Id
-                .eq(discount.id)
-                .and(discount::Column::Version.eq(discount.version)),
-        );
+    for (row, amount) in taken {
+        remainder = remainder.case(id.eq(row.id), Expr::val(row.amount_remaining - amount));
+        unchanged = unchanged.add(id.eq(row.id).and(version.eq(row.version)));
     }
-    let result = discount::Entity::update_many()
-        .col_expr(discount::Column::AmountRemaining, remainder.into())
-        .col_expr(discount::Column::UpdatedAt, Expr::value(at))
-        .col_expr(
-            discount::Column::Version,
-            Expr::col(discount::Column::Version).add(1),
-        )
+    let result = E::update_many()
+        .col_expr(column::<E>("amount_remaining")?, remainder.into())
+        .col_expr(column::<E>("updated_at")?, Expr::value(at))
+        .col_expr(version, Expr::col(version).add(1))
         .filter(unchanged)
         .exec(db)
         .await?;
     if result.rows_affected != taken.len() as u64 {
-        return Err(AppError::Conflict(
-            "a credit was applied by another request; retry".into(),
-        ));
+        return Err(AppError::Conflict(format!(
+            "{what} was applied by another request; retry"
+        )));
     }
     Ok(())
 }

@@ -164,19 +164,13 @@ pub(super) async fn discounts(
         Ok(())
     })
     .await?;
-    each_row(db, APPLIED_ACROSS_ACCOUNTS, |row| {
-        found(Violation::new(
-            Rule::DiscountAppliedToAnotherAccount,
-            get(row, "id")?,
-            format!("invoices of account {}", get::<i64>(row, "account_id")?),
-            format!(
-                "invoice {} of account {}",
-                get::<i64>(row, "invoice_id")?,
-                get::<i64>(row, "invoice_account_id")?
-            ),
-        ));
-        Ok(())
-    })
+    on_other_accounts_invoices(
+        db,
+        APPLIED_ACROSS_ACCOUNTS,
+        Rule::DiscountAppliedToAnotherAccount,
+        "invoices of account",
+        found,
+    )
     .await?;
     count(db, "SELECT COUNT(*) AS n FROM discounts").await
 }
@@ -192,19 +186,13 @@ pub(super) async fn debits(
     db: &DatabaseConnection,
     found: &mut impl FnMut(Violation),
 ) -> AppResult<u64> {
-    each_row(db, DEBITS_ON_OTHER_ACCOUNTS_INVOICES, |row| {
-        found(Violation::new(
-            Rule::DebitOnAnotherAccountsInvoice,
-            get(row, "id")?,
-            format!("an invoice of account {}", get::<i64>(row, "account_id")?),
-            format!(
-                "invoice {} of account {}",
-                get::<i64>(row, "invoice_id")?,
-                get::<i64>(row, "invoice_account_id")?
-            ),
-        ));
-        Ok(())
-    })
+    on_other_accounts_invoices(
+        db,
+        DEBITS_ON_OTHER_ACCOUNTS_INVOICES,
+        Rule::DebitOnAnotherAccountsInvoice,
+        "an invoice of account",
+        found,
+    )
     .await?;
     count(db, "SELECT COUNT(*) AS n FROM debits").await
 }
@@ -283,19 +271,39 @@ pub(super) async fn payments(
         Ok(())
     })
     .await?;
-    each_row(db, PAYMENTS_ACROSS_ACCOUNTS, |row| {
-        let id: i64 = get(row, "id")?;
-        let account: i64 = get(row, "account_id")?;
-        let invoice: i64 = get(row, "invoice_id")?;
-        let invoice_account: i64 = get(row, "invoice_account_id")?;
+    on_other_accounts_invoices(
+        db,
+        PAYMENTS_ACROSS_ACCOUNTS,
+        Rule::PaymentAppliedToAnotherAccount,
+        "invoices of account",
+        found,
+    )
+    .await?;
+    count(db, "SELECT COUNT(*) AS n FROM payments").await
+}
+
+/// Reports each row of `sql` (`id`, `account_id`, `invoice_id`, `invoice_account_id`: a record
+/// of one account on an invoice of another) as a violation of `rule`, expecting `expected`
+/// followed by the record's account.
+async fn on_other_accounts_invoices(
+    db: &DatabaseConnection,
+    sql: &str,
+    rule: Rule,
+    expected: &str,
+    found: &mut impl FnMut(Violation),
+) -> AppResult<()> {
+    each_row(db, sql, |row| {
         found(Violation::new(
-            Rule::PaymentAppliedToAnotherAccount,
-            id,
-            format!("invoices of account {account}"),
-            format!("invoice {invoice} of account {invoice_account}"),
+            rule,
+            get(row, "id")?,
+            format!("{expected} {}", get::<i64>(row, "account_id")?),
+            format!(
+                "invoice {} of account {}",
+                get::<i64>(row, "invoice_id")?,
+                get::<i64>(row, "invoice_account_id")?
+            ),
         ));
         Ok(())
     })
-    .await?;
-    count(db, "SELECT COUNT(*) AS n FROM payments").await
+    .await
 }
