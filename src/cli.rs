@@ -51,6 +51,16 @@ pub enum Command {
         #[arg(long, env = "FATHOM_BILLING_BATCH", default_value_t = service::billing::pass::DEFAULT_BATCH)]
         batch: u64,
     },
+    /// Run the delinquency pass for a local date (default: today in the instance time zone):
+    /// mark invoices and accounts delinquent, and on check days that are not excluded switch
+    /// statuses and disconnect for non-payment as billing defaults and settings say.
+    Delinquency {
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// Candidate accounts read per statement.
+        #[arg(long, default_value_t = service::lifecycle::delinquency::DEFAULT_BATCH)]
+        batch: u64,
+    },
     /// Carry out due scheduled events and deliver webhook dispatches, without serving HTTP.
     RunScheduled {
         /// Run what is due now and exit (default: keep running).
@@ -236,6 +246,49 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Delinquency { date, batch } => {
+            let conn = db::connect(&config.database_url).await?;
+            db::migrate(&conn).await?;
+            tooling::seed::seed_defaults(&conn).await?;
+            let date = match date {
+                Some(d) => d,
+                None => {
+                    service::base::settings::local_date(&conn, service::base::clock::now()).await?
+                }
+            };
+            let started = std::time::Instant::now();
+            let report =
+                service::lifecycle::delinquency::run_pass_with(&conn, date, batch).await?;
+            println!(
+                "delinquency {date}: {} invoice(s) and {} account(s) now delinquent, {} invoice(s) and {} account(s) no longer; {}; {} account(s) looked at, {} switched, {} restored, {} disconnected ({:.1} s)",
+                report.marked.invoices_now_delinquent,
+                report.marked.accounts_now_delinquent,
+                report.marked.invoices_no_longer_delinquent,
+                report.marked.accounts_no_longer_delinquent,
+                if report.excluded {
+                    "an exclusion date: nobody switched or disconnected"
+                } else if !report.check_day {
+                    "not a check day: nobody switched or disconnected"
+                } else {
+                    "a check day"
+                },
+                report.accounts_seen,
+                report.accounts_switched,
+                report.accounts_restored,
+                report.accounts_disconnected,
+                started.elapsed().as_secs_f64()
+            );
+            if report.failed > 0 {
+                let ids: Vec<String> = report.failed_accounts.iter().map(i64::to_string).collect();
+                eprintln!(
+                    "the delinquency pass failed on {} account(s): {} (see the log; the next pass tries again)",
+                    report.failed,
+                    ids.join(", ")
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::RunScheduled { once, batch } => {
             let conn = db::connect(&config.database_url).await?;
             db::migrate(&conn).await?;
@@ -250,6 +303,17 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
                 println!(
                     "scheduled events: {} completed, {} failed, {} to retry",
                     report.completed, report.failed, report.retried
+                );
+                let today =
+                    service::base::settings::local_date(&conn, service::base::clock::now())
+                        .await?;
+                let pass = service::lifecycle::delinquency::run_pass(&conn, today).await?;
+                println!(
+                    "delinquency {today}: {} switched, {} restored, {} disconnected, {} failed",
+                    pass.accounts_switched,
+                    pass.accounts_restored,
+                    pass.accounts_disconnected,
+                    pass.failed
                 );
                 let delivery =
                     service::webhooks::delivery::Delivery::new(config.limits.webhooks.policy())?;
@@ -268,6 +332,7 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
                 let delivery =
                     service::webhooks::delivery::Delivery::new(config.limits.webhooks.policy())?;
                 tokio::spawn(crate::worker::webhook_loop(conn.clone(), delivery));
+                tokio::spawn(crate::worker::delinquency_loop(conn.clone()));
                 crate::worker::scheduler_loop(conn, batch).await;
             }
             Ok(ExitCode::SUCCESS)

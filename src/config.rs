@@ -47,7 +47,8 @@ pub struct Config {
     )]
     pub compiled_reads: bool,
     /// The background jobs `serve` runs: a comma-separated list of `scheduler` (due scheduled
-    /// events), `billing` (the daily billing pass) and `webhooks` (delivery); `all` or `none`.
+    /// events), `billing` (the daily billing pass), `delinquency` (the daily delinquency pass)
+    /// and `webhooks` (delivery); `all` or `none`.
     /// With several servers, choose where each runs (any number of instances may run each:
     /// they share the work without doing any twice).
     #[arg(long, env = "FATHOM_JOBS", default_value = "all", global = true)]
@@ -76,6 +77,7 @@ pub struct Config {
 pub struct Jobs {
     pub scheduler: bool,
     pub billing: bool,
+    pub delinquency: bool,
     pub webhooks: bool,
 }
 
@@ -83,6 +85,7 @@ impl Jobs {
     pub const ALL: Jobs = Jobs {
         scheduler: true,
         billing: true,
+        delinquency: true,
         webhooks: true,
     };
 
@@ -91,6 +94,7 @@ impl Jobs {
         let mut jobs = Jobs {
             scheduler: false,
             billing: false,
+            delinquency: false,
             webhooks: false,
         };
         for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -99,10 +103,11 @@ impl Jobs {
                 "none" => {}
                 "scheduler" => jobs.scheduler = true,
                 "billing" => jobs.billing = true,
+                "delinquency" => jobs.delinquency = true,
                 "webhooks" => jobs.webhooks = true,
                 other => {
                     return Err(format!(
-                        "unknown job {other:?} in FATHOM_JOBS: use scheduler, billing, webhooks, all or none"
+                        "unknown job {other:?} in FATHOM_JOBS: use scheduler, billing, delinquency, webhooks, all or none"
                     ))
                 }
             }

@@ -1,5 +1,5 @@
-//! The background work of `serve` (and `fathom run-scheduled`): the daily billing pass,
-//! scheduled events as they fall due, and webhook delivery.
+//! The background work of `serve` (and `fathom run-scheduled`): the daily billing pass, the
+//! daily delinquency pass, scheduled events as they fall due, and webhook delivery.
 //!
 //! The pass is idempotent, so the worker simply runs it for the local "today" at start and
 //! then every hour; only the first run of a day finds anything to bill. The same hourly loop
@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 use crate::service::{
     base::{clock::now, idempotency, settings},
     billing::pass,
-    lifecycle::scheduled,
+    lifecycle::{delinquency, scheduled},
     webhooks::delivery::{self, Delivery},
 };
 
@@ -31,8 +31,36 @@ pub fn spawn(db: DatabaseConnection, metrics: Arc<Metrics>, delivery: Delivery, 
     if jobs.webhooks {
         tokio::spawn(webhook_loop(db.clone(), delivery));
     }
+    if jobs.delinquency {
+        tokio::spawn(delinquency_loop(db.clone()));
+    }
     if jobs.billing {
         spawn_billing(db, metrics);
+    }
+}
+
+/// How often the delinquency loop looks at the local date.
+pub const DELINQUENCY_POLL: Duration = Duration::from_secs(60);
+
+/// Runs the delinquency pass once for each local date, at start and within
+/// [`DELINQUENCY_POLL`] of local midnight, forever; a failed pass is tried again at the next
+/// look. Several servers may run it: the pass is exactly once per account and day whoever runs
+/// it.
+pub async fn delinquency_loop(db: DatabaseConnection) {
+    let mut done = None;
+    loop {
+        match settings::local_date(&db, now()).await {
+            Ok(today) if done != Some(today) => match delinquency::run_pass(&db, today).await {
+                Ok(report) => {
+                    tracing::info!(?report, %today, "delinquency pass");
+                    done = Some(today);
+                }
+                Err(err) => tracing::error!(error = ?err, "delinquency pass failed; trying again in a minute"),
+            },
+            Ok(_) => {}
+            Err(err) => tracing::error!(error = ?err, "reading the local date failed"),
+        }
+        tokio::time::sleep(DELINQUENCY_POLL).await;
     }
 }
 

@@ -21,6 +21,7 @@ mod m20261129_000011_create_phone_numbers;
 mod m20261206_000012_rebill_reactivations;
 mod m20261206_000013_create_payments;
 mod m20261206_000014_create_delinquency_exclusions;
+mod m20261206_000015_delinquency;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000012_rebill_reactivations::Migration),
             Box::new(m20261206_000013_create_payments::Migration),
             Box::new(m20261206_000014_create_delinquency_exclusions::Migration),
+            Box::new(m20261206_000015_delinquency::Migration),
         ]
     }
 }

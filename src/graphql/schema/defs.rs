@@ -266,6 +266,43 @@ pub static ACCOUNT_TYPE: EntityDef = EntityDef {
     base: true,
 };
 
+pub static BILLING_DEFAULT: EntityDef = EntityDef {
+    name: "BillingDefault",
+    plural: "billing_defaults",
+    description: "What rules an account's delinquency: the grace days of its invoices and the statuses it moves to. One per account type, or the default for types without one. fathom keeps Sonar's delinquency fields of a billing default.",
+    fields: fields!(billing_default::Model;
+        account_type_id: "Int64Bit" => "The account type it is for; null for a default.",
+        days_of_delinquency_for_status_switch: "Int" => "Days of delinquency (counted from the day after the oldest delinquent invoice's delinquency date) before the account moves to the delinquency status; null: at once.",
+        default: "Boolean!" => "Whether it applies to accounts whose type has no billing default of its own.",
+        delinquency_account_status_id: "Int64Bit" => "",
+        delinquency_removal_account_status_id: "Int64Bit" => "The status an account goes back to once it is no longer delinquent.",
+        grace_days: "Int!" => "Days after an invoice's due date before it is delinquent.",
+        name: "String!" => "",
+        switch_status_after_delinquency: "Boolean!" => "",
+    ),
+    general_search: columns!(billing_default::Model; name),
+    relations: || {
+        vec![
+            one("account_type", &ACCOUNT_TYPE, billing_default::Relation::AccountType),
+            one(
+                "delinquency_account_status",
+                &ACCOUNT_STATUS,
+                billing_default::Relation::DelinquencyAccountStatus,
+            ),
+            one(
+                "delinquency_removal_account_status",
+                &ACCOUNT_STATUS,
+                billing_default::Relation::DelinquencyRemovalAccountStatus,
+            ),
+        ]
+    },
+    read: BillingRead,
+    ops: &Ops::<billing_default::Entity>::new(),
+    extra: no_extra,
+    interfaces: &[],
+    base: true,
+};
+
 pub static DELINQUENCY_EXCLUSION: EntityDef = EntityDef {
     name: "DelinquencyExclusion",
     plural: "delinquency_exclusions",
@@ -513,6 +550,7 @@ pub static DISCONNECTION_LOG: EntityDef = EntityDef {
         account_status_id: "Int64Bit!" => "fathom extension: the status the account moved to.",
         credit_total: "Int!" => "fathom extension: the total of the proration credits given, in cents.",
         scheduled_event_id: "Int64Bit" => "fathom extension: the scheduled event that did it, if any.",
+        for_non_payment: "Boolean!" => "fathom extension: whether the delinquency pass disconnected the account for non-payment.",
     ),
     general_search: columns!(disconnection_log::Model; serviceable_address_reference_record),
     relations: || {
@@ -638,6 +676,7 @@ pub fn all() -> Vec<&'static EntityDef> {
         &ACCOUNT_STATUS,
         &ACCOUNT_TYPE,
         &ADDRESS,
+        &BILLING_DEFAULT,
         &BILLING_SETTING,
         &COMPANY,
         &CONTACT,

@@ -20,7 +20,7 @@ use crate::service::{
         invoicing, payments, services as billing_services,
         transactions::{self, Transaction},
     },
-    configuration::{self, catalog, delinquency_exclusions},
+    configuration::{self, billing_defaults, catalog, delinquency_exclusions},
     lifecycle::{accounts, addresses, contacts, hierarchy, scheduled},
     webhooks::{delivery, endpoints},
 };
@@ -276,6 +276,23 @@ fn account_mutations() -> Object {
             let id = id_arg(&ctx)?;
             delinquency_exclusions::delete(db(&ctx), user.user_id, id).await?;
             Ok(deleted("delinquency exclusion", id))
+        }))
+        .field(mutation!("createBillingDefault" -> "BillingDefault", [("input", "CreateBillingDefaultMutationInput")],
+            "Creates a billing default.", |ctx| {
+            let user = allowed(&ctx, SettingsWrite)?;
+            Ok(row(billing_defaults::create(db(&ctx), user.user_id, input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("updateBillingDefault" -> "BillingDefault", [("input", "UpdateBillingDefaultMutationInput"), ("id", "Int64Bit!")],
+            "Changes a billing default; invoices written before keep their delinquency dates.", |ctx| {
+            let user = allowed(&ctx, SettingsWrite)?;
+            Ok(row(billing_defaults::update(db(&ctx), user.user_id, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("deleteBillingDefault" -> "SuccessResponse", [("id", "Int64Bit!")],
+            "Deletes a billing default.", |ctx| {
+            let user = allowed(&ctx, SettingsWrite)?;
+            let id = id_arg(&ctx)?;
+            billing_defaults::delete(db(&ctx), user.user_id, id).await?;
+            Ok(deleted("billing default", id))
         }))
         .field(mutation!("createAccount" -> "Account", [("input", "CreateAccountMutationInput")],
             "Creates an account with its primary contact, and optionally a mailing address and a serviceable address.", |ctx| {

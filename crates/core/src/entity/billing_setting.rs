@@ -31,6 +31,20 @@ pub struct Model {
     pub printed_invoice_batch_duplex: bool,
     pub printed_invoice_fee_service_id: Option<i64>,
     pub use_invoice_templates: bool,
+    /// An invoice is delinquent only when more than this is left to pay (cents).
+    pub minimum_amount_due_for_delinquency: i64,
+    /// Days, after an account is switched to its delinquency status, before the delinquency
+    /// pass disconnects it; `None`: never.
+    pub delinquency_disconnect_days: Option<i32>,
+    /// The user the delinquency pass's disconnections are recorded as.
+    pub delinquency_user_id: Option<i64>,
+    pub delinquency_check_day_monday: bool,
+    pub delinquency_check_day_tuesday: bool,
+    pub delinquency_check_day_wednesday: bool,
+    pub delinquency_check_day_thursday: bool,
+    pub delinquency_check_day_friday: bool,
+    pub delinquency_check_day_saturday: bool,
+    pub delinquency_check_day_sunday: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i64,

@@ -21,6 +21,8 @@ pub struct Model {
     pub scheduled_event_id: Option<i64>,
     /// The total of the proration credits the disconnection gave, in cents.
     pub credit_total: i64,
+    /// Whether the delinquency pass disconnected the account for non-payment.
+    pub for_non_payment: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i64,

@@ -16,12 +16,14 @@ pub mod account_service;
 pub mod account_status;
 pub mod account_type;
 pub mod address;
+pub mod billing_default;
 pub mod billing_pass;
 pub mod billing_setting;
 pub mod company;
 pub mod contact;
 pub mod debit;
 pub mod delinquency_exclusion;
+pub mod delinquency_pass;
 pub mod disconnection_log;
 pub mod discount;
 pub mod idempotency_key;
@@ -78,12 +80,14 @@ named! {
     account_status => "AccountStatus",
     account_type => "AccountType",
     address => "Address",
+    billing_default => "BillingDefault",
     billing_pass => "BillingPass",
     billing_setting => "BillingSetting",
     company => "Company",
     contact => "Contact",
     debit => "Debit",
     delinquency_exclusion => "DelinquencyExclusion",
+    delinquency_pass => "DelinquencyPass",
     disconnection_log => "DisconnectionLog",
     discount => "Discount",
     idempotency_key => "IdempotencyKey",

@@ -47,6 +47,8 @@ pub const INPUT_TYPES: &[InputType] = {
         billing::payments::VoidPayment::TYPE,
         billing::transactions::ReverseTransaction::TYPE,
         billing::invoicing::ApplyCreditToInvoice::TYPE,
+        configuration::billing_defaults::CreateBillingDefault::TYPE,
+        configuration::billing_defaults::UpdateBillingDefault::TYPE,
         configuration::delinquency_exclusions::CreateDelinquencyExclusion::TYPE,
         configuration::delinquency_exclusions::UpdateDelinquencyExclusion::TYPE,
     ]

@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, QueryResult, Statement};
 
-use crate::entity::{account_status, billing_setting, system_setting};
+use crate::entity::{account_status, billing_default, billing_setting, system_setting};
 use crate::error::{AppError, AppResult};
 use crate::service::base::outbox;
 use crate::sonar_enums::timezone_name;
@@ -26,6 +26,8 @@ pub struct Snapshot {
     pub system: system_setting::Model,
     pub zone: Tz,
     statuses: HashMap<i64, account_status::Model>,
+    /// The billing defaults, in id order.
+    pub billing_defaults: Vec<billing_default::Model>,
     /// The webhook subscriptions of enabled endpoints (what the outbox writes dispatches for).
     pub webhooks: outbox::Subscriptions,
 }
@@ -48,6 +50,22 @@ impl Snapshot {
             .collect();
         ids.sort_unstable();
         ids
+    }
+
+    /// The billing default of accounts of the type `account_type_id`: the one for that type,
+    /// else the one marked `default`; `None` when neither exists (no grace days, no status
+    /// switch).
+    pub fn billing_default_for(&self, account_type_id: i64) -> Option<&billing_default::Model> {
+        self.billing_defaults
+            .iter()
+            .find(|d| d.account_type_id == Some(account_type_id))
+            .or_else(|| self.billing_defaults.iter().find(|d| d.default))
+    }
+
+    /// The grace days of invoices of accounts of the type `account_type_id`.
+    pub fn grace_days(&self, account_type_id: i64) -> i32 {
+        self.billing_default_for(account_type_id)
+            .map_or(0, |d| d.grace_days)
     }
 
     /// The local business date of `instant` in the instance time zone.
@@ -101,6 +119,10 @@ pub async fn snapshot_at<C: ConnectionTrait>(
             .into_iter()
             .map(|s| (s.id, s))
             .collect(),
+        billing_defaults: billing_default::Entity::find()
+            .order_by_asc(billing_default::Column::Id)
+            .all(db)
+            .await?,
         webhooks: outbox::Subscriptions::load(db).await?,
     });
     let mut cached = cache().lock().unwrap_or_else(|e| e.into_inner());

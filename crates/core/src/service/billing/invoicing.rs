@@ -21,10 +21,11 @@ use crate::entity::{
 };
 use crate::error::{AppError, AppResult};
 use crate::service::base::store::Stamped;
+use crate::service::billing::delinquency;
 use crate::service::base::{
     account_guard, audit,
     clock::now,
-    compose,
+    compose, settings,
     store::{begin_write, column, find},
     values::{self, Id},
 };
@@ -240,6 +241,9 @@ pub async fn write_invoice<C: ConnectionTrait>(
         .remove(&account.id)
         .unwrap_or_default();
     let mut audit = audit::Batch::default();
+    let grace_days = settings::snapshot(db)
+        .await?
+        .grace_days(account.account_type_id);
     let draft = Draft {
         account,
         debits,
@@ -247,6 +251,7 @@ pub async fn write_invoice<C: ConnectionTrait>(
         due_date,
         message,
         user_id,
+        grace_days,
     };
     let model = draft
         .write(db, &discounts, &[], &payments, &mut audit)
@@ -264,6 +269,9 @@ pub struct Draft<'a> {
     pub message: Option<String>,
     /// Who made it; `None` for the billing pass (its audit row is then `SYSTEM`).
     pub user_id: Option<i64>,
+    /// The grace days of the account's billing default: its delinquency date falls this many
+    /// days after its due date.
+    pub grace_days: i32,
 }
 
 impl Draft<'_> {
@@ -368,6 +376,7 @@ impl Draft<'_> {
                 .unwrap_or(0),
             self.date,
             self.due_date,
+            self.grace_days,
             self.message.clone(),
             at,
         )
@@ -377,7 +386,7 @@ impl Draft<'_> {
 /// The row of an invoice of `account` dated `date` for debits totalling `total`, of which
 /// `applied_total` is paid by credits; `last_day` is the latest day the debits cover and
 /// `months` their longest period in months. Without a due date, it falls
-/// [`DEFAULT_DUE_DAYS`] after `date`.
+/// [`DEFAULT_DUE_DAYS`] after `date`; its delinquency date falls `grace_days` after that.
 #[allow(clippy::too_many_arguments)]
 pub fn invoice_row(
     account: &account::Model,
@@ -387,6 +396,7 @@ pub fn invoice_row(
     months: i32,
     date: NaiveDate,
     due_date: Option<NaiveDate>,
+    grace_days: i32,
     message: Option<String>,
     at: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<invoice::ActiveModel> {
@@ -402,6 +412,15 @@ pub fn invoice_row(
                 AppError::validation("date", "the invoice's due date would fall after 9999")
             })?,
     };
+    let delinquency_date = due_date
+        .checked_add_days(chrono::Days::new(Ord::max(grace_days, 0) as u64))
+        .filter(|d| crate::domain::YEARS.contains(&d.year()))
+        .ok_or_else(|| {
+            AppError::validation(
+                "due_date",
+                "the invoice's delinquency date (due date and grace days) would fall after 9999",
+            )
+        })?;
     Ok(invoice::ActiveModel {
         account_id: Set(account.id),
         company_id: Set(account.company_id),
@@ -418,6 +437,7 @@ pub fn invoice_row(
         void: Set(false),
         frozen: Set(false),
         delinquent: Set(false),
+        delinquency_date: Set(Some(delinquency_date)),
         late_fee_applied: Set(false),
         late_fee_only: Set(false),
         pending_email: Set(false),
@@ -595,6 +615,10 @@ pub async fn create_invoice(
         Some(user_id),
     )
     .await?;
+    // An invoice dated in the past may be delinquent already.
+    let mut audit = audit::Batch::default();
+    delinquency::settle(&txn, account.id, Some(user_id), &mut audit).await?;
+    audit.write(&txn).await?;
     txn.commit().await?;
     Ok(model)
 }
@@ -730,6 +754,7 @@ pub async fn void_invoice(
             credits.len()
         ),
     );
+    delinquency::settle(&txn, invoice.account_id, Some(user_id), &mut audit).await?;
     audit.write(&txn).await?;
     txn.commit().await?;
     Ok(voided)
@@ -855,6 +880,9 @@ pub async fn apply_credit(
         format!("{total} of credit applied from {} discount(s)", taken.len()),
     )
     .await?;
+    let mut audit = audit::Batch::default();
+    delinquency::settle(&txn, invoice.account_id, Some(user_id), &mut audit).await?;
+    audit.write(&txn).await?;
     txn.commit().await?;
     Ok(after)
 }

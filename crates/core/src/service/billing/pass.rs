@@ -39,7 +39,7 @@ use crate::entity::{
 use crate::error::{AppError, AppResult};
 use crate::service::base::store::Stamped;
 use crate::service::{
-    base::{audit, clock::now, outbox, settings, store::begin_write},
+    base::{audit, clock::now, settings, store::begin_write},
     billing::{
         invoicing,
         services::{anchored, billing_day, price},
@@ -342,7 +342,7 @@ async fn bill_batch(
     for bill in bills.iter_mut() {
         plan(bill, date)?;
     }
-    write(&txn, &mut bills, date, &settings.webhooks, &mut done).await?;
+    write(&txn, &mut bills, date, &settings, &mut done).await?;
     txn.commit().await?;
     Ok(done)
 }
@@ -469,9 +469,10 @@ async fn write<C: ConnectionTrait>(
     db: &C,
     bills: &mut [Bill],
     date: NaiveDate,
-    webhooks: &outbox::Subscriptions,
+    settings: &settings::Snapshot,
     done: &mut Done,
 ) -> AppResult<()> {
+    let webhooks = &settings.webhooks;
     let at = now();
     let mut audit = audit::Batch::default();
 
@@ -510,6 +511,7 @@ async fn write<C: ConnectionTrait>(
             amounts.iter().map(|a| a.2).max().unwrap_or(0),
             date,
             None,
+            settings.grace_days(bill.account.account_type_id),
             None,
             at,
         )?;

@@ -33,7 +33,10 @@ use crate::service::base::{
     store::{begin_write, find, Stamped},
     values::{optional_text, Id},
 };
-use crate::service::billing::invoicing::{self, pay_invoice, record_payment_applications};
+use crate::service::billing::{
+    delinquency,
+    invoicing::{self, pay_invoice, record_payment_applications},
+};
 
 /// The largest payment: GraphQL's largest `Int`, the type of Sonar's `amount`.
 pub const MAX_AMOUNT: i64 = i32::MAX as i64;
@@ -292,6 +295,7 @@ pub async fn create_in<C: ConnectionTrait>(
         applications.push((invoice.id, model.id, amount));
     }
     record_payment_applications(txn, &applications, at).await?;
+    delinquency::settle(txn, account.id, Some(user_id), &mut audit).await?;
     audit.write(txn).await?;
     Ok(model)
 }
@@ -471,6 +475,7 @@ async fn undo<C: ConnectionTrait>(
             Undo::Void => "payment voided",
         },
     );
+    delinquency::settle(txn, after.account_id, Some(user_id), &mut audit).await?;
     audit.write(txn).await?;
     Ok((after, at))
 }

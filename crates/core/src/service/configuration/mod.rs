@@ -1,9 +1,11 @@
 //! The instance's configuration as operators change it: system and billing settings
-//! ([`settings`]), account statuses and account types ([`catalog`]), the dates when nobody is
-//! cut off for non-payment ([`delinquency_exclusions`]).
+//! ([`settings`]), account statuses and account types ([`catalog`]), the billing defaults that
+//! rule delinquency ([`billing_defaults`]), the dates when nobody is cut off for non-payment
+//! ([`delinquency_exclusions`]).
 //!
 //! May call: [`super::base`].
 
+pub mod billing_defaults;
 pub mod catalog;
 pub mod delinquency_exclusions;
 pub mod settings;

@@ -6,7 +6,7 @@
 use chrono_tz::Tz;
 use sea_orm::{DatabaseConnection, Set};
 
-use crate::entity::{account_status, billing_setting, system_setting};
+use crate::entity::{account_status, billing_setting, system_setting, user};
 use crate::error::{AppError, AppResult};
 use crate::service::base::{
     audit,
@@ -67,6 +67,18 @@ crate::input! {
         always_round_taxes_up: Option<bool> => "Boolean", UNUSED;
         unarchive_account_status_id: Option<Id> => "Int64Bit";
         unset_unarchive_account_status_id: Option<bool> => "Boolean";
+        minimum_amount_due_for_delinquency: Option<i64> => "Int", "fathom extension: an invoice is delinquent only when more than this is left to pay (cents, default 0).";
+        delinquency_disconnect_days: Option<i32> => "Int", "fathom extension: the delinquency pass disconnects an account this many days after the day its billing default switches it to the delinquency status (needs delinquency_user_id).";
+        unset_delinquency_disconnect_days: Option<bool> => "Boolean", "fathom extension: the delinquency pass never disconnects.";
+        delinquency_user_id: Option<Id> => "Int64Bit", "fathom extension: the user the delinquency pass's disconnections are recorded as.";
+        unset_delinquency_user_id: Option<bool> => "Boolean";
+        delinquency_check_day_monday: Option<bool> => "Boolean", "fathom extension: whether the delinquency pass switches statuses and disconnects on Mondays (default true; likewise each day).";
+        delinquency_check_day_tuesday: Option<bool> => "Boolean";
+        delinquency_check_day_wednesday: Option<bool> => "Boolean";
+        delinquency_check_day_thursday: Option<bool> => "Boolean";
+        delinquency_check_day_friday: Option<bool> => "Boolean";
+        delinquency_check_day_saturday: Option<bool> => "Boolean";
+        delinquency_check_day_sunday: Option<bool> => "Boolean";
     }
 }
 
@@ -91,8 +103,74 @@ pub async fn update_billing_settings(
         round_prorated_amounts,
         daily_billing,
         generate_invoice_on_initial_activation,
-        always_round_taxes_up
+        always_round_taxes_up,
+        delinquency_check_day_monday,
+        delinquency_check_day_tuesday,
+        delinquency_check_day_wednesday,
+        delinquency_check_day_thursday,
+        delinquency_check_day_friday,
+        delinquency_check_day_saturday,
+        delinquency_check_day_sunday
     );
+    if let Some(v) = input.minimum_amount_due_for_delinquency {
+        if !(0..=i64::from(i32::MAX)).contains(&v) {
+            return Err(AppError::validation(
+                "minimum_amount_due_for_delinquency",
+                format!("minimum_amount_due_for_delinquency is in cents, from 0 to {}", i32::MAX),
+            ));
+        }
+        am.minimum_amount_due_for_delinquency = Set(v);
+    }
+    let disconnect_days = match (
+        input.delinquency_disconnect_days,
+        input.unset_delinquency_disconnect_days == Some(true),
+    ) {
+        (Some(_), true) => {
+            return Err(AppError::validation(
+                "unset_delinquency_disconnect_days",
+                "give delinquency_disconnect_days or unset_delinquency_disconnect_days, not both",
+            ))
+        }
+        (_, true) => None,
+        (Some(d), false) if !(0..=3650).contains(&d) => {
+            return Err(AppError::validation(
+                "delinquency_disconnect_days",
+                "delinquency_disconnect_days is 0 to 3650",
+            ))
+        }
+        (Some(d), false) => Some(d),
+        (None, false) => old.delinquency_disconnect_days,
+    };
+    am.delinquency_disconnect_days = Set(disconnect_days);
+    let delinquency_user = match (
+        input.delinquency_user_id,
+        input.unset_delinquency_user_id == Some(true),
+    ) {
+        (Some(_), true) => {
+            return Err(AppError::validation(
+                "unset_delinquency_user_id",
+                "give delinquency_user_id or unset_delinquency_user_id, not both",
+            ))
+        }
+        (_, true) => None,
+        (Some(Id(user_id)), false) => {
+            find::<user::Entity, _>(&txn, user_id).await.map_err(|_| {
+                AppError::validation(
+                    "delinquency_user_id",
+                    format!("user {user_id} does not exist"),
+                )
+            })?;
+            Some(user_id)
+        }
+        (None, false) => old.delinquency_user_id,
+    };
+    if disconnect_days.is_some() && delinquency_user.is_none() {
+        return Err(AppError::validation(
+            "delinquency_user_id",
+            "delinquency_disconnect_days needs delinquency_user_id: the user its disconnections are recorded as",
+        ));
+    }
+    am.delinquency_user_id = Set(delinquency_user);
     if let Some(v) = input.prorate_account_delinquency_status_change {
         am.prorate_account_delinquency_status_change = Set(Some(v));
     }

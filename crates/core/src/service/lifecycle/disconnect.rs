@@ -274,6 +274,7 @@ async fn apply<C: ConnectionTrait>(
     settings: &Snapshot,
     user_id: i64,
     scheduled_event_id: Option<i64>,
+    for_non_payment: bool,
 ) -> AppResult<account::Model> {
     let account = &plan.account;
     let target = settings.status(plan.target_account_status_id)?;
@@ -345,6 +346,7 @@ async fn apply<C: ConnectionTrait>(
             due_date: None,
             message: Some("Final invoice".into()),
             user_id: Some(user_id),
+            grace_days: settings.grace_days(account.account_type_id),
         }
         .write(
             db,
@@ -402,6 +404,7 @@ async fn apply<C: ConnectionTrait>(
             account_status_id: Set(target.id),
             scheduled_event_id: Set(scheduled_event_id),
             credit_total: Set(plan.credits.iter().map(|c| c.amount).sum()),
+            for_non_payment: Set(for_non_payment),
             ..Default::default()
         }
         .stamped(plan.at),
@@ -473,6 +476,20 @@ pub async fn disconnect_in<C: ConnectionTrait>(
     at: DateTime<Utc>,
     scheduled_event_id: Option<i64>,
 ) -> AppResult<account::Model> {
+    disconnect_in_with(txn, user_id, account_id, prorate, at, scheduled_event_id, false).await
+}
+
+/// [`disconnect_in`], recording on the disconnection log whether it is for non-payment (the
+/// delinquency pass's disconnections are).
+pub async fn disconnect_in_with<C: ConnectionTrait>(
+    txn: &C,
+    user_id: i64,
+    account_id: i64,
+    prorate: Option<bool>,
+    at: DateTime<Utc>,
+    scheduled_event_id: Option<i64>,
+    for_non_payment: bool,
+) -> AppResult<account::Model> {
     let cancel = || cancel_pending_disconnections(txn, account_id, scheduled_event_id, at);
     let (cancelled, account, settings) = if txn.get_database_backend() == DbBackend::Postgres {
         // The events' rows before the account's, in the worker's order (see
@@ -499,7 +516,15 @@ pub async fn disconnect_in<C: ConnectionTrait>(
     };
     let mut plan = plan(txn, account, &settings, prorate, at).await?;
     plan.scheduled_events_to_cancel = cancelled;
-    apply(txn, plan, &settings, user_id, scheduled_event_id).await
+    apply(
+        txn,
+        plan,
+        &settings,
+        user_id,
+        scheduled_event_id,
+        for_non_payment,
+    )
+    .await
 }
 
 /// `disconnect_account_preview`: the plan, effective now, writing nothing.

@@ -1,14 +1,16 @@
 //! An account's life: creating and changing accounts ([`accounts`]), their contacts
 //! ([`contacts`], [`phone_numbers`]) and addresses ([`addresses`]), parent and child accounts
-//! ([`hierarchy`]), disconnecting one ([`disconnect`]), and the events scheduled for a date
-//! and time, run by the worker ([`scheduled`]).
+//! ([`hierarchy`]), disconnecting one ([`disconnect`]), the events scheduled for a date
+//! and time, run by the worker ([`scheduled`]), and the delinquency pass that switches and
+//! disconnects accounts that do not pay ([`delinquency`]).
 //!
 //! May call: [`super::base`], [`super::billing`] (what a change of status or a disconnection
-//! bills or credits).
+//! bills or credits), [`super::configuration`] (the dates nobody is cut off).
 
 pub mod accounts;
 pub mod addresses;
 pub mod contacts;
+pub mod delinquency;
 pub mod disconnect;
 pub mod hierarchy;
 pub mod phone_numbers;

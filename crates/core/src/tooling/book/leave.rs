@@ -206,6 +206,7 @@ impl Sim<'_> {
             account_status_id: ctx.disconnect_status,
             scheduled_event_id: scheduled.map(|e| self.c.scheduled_events[e].id),
             credit_total,
+            for_non_payment: false,
             created_at: at,
             updated_at: at,
             version: 1,

@@ -238,12 +238,13 @@ impl Sim<'_> {
         let remaining_due = total - applied_total;
         let account = &self.c.accounts[pos];
         let id = self.c.next_id(t::INVOICES);
+        let due_date = date + Duration::days(invoicing::DEFAULT_DUE_DAYS);
         let model = invoice::Model {
             id,
             account_id: account.id,
             company_id: account.company_id,
             date,
-            due_date: date + Duration::days(invoicing::DEFAULT_DUE_DAYS),
+            due_date,
             end_date,
             total_debits: total,
             remaining_due,
@@ -256,7 +257,8 @@ impl Sim<'_> {
             voided_at: None,
             frozen: false,
             delinquent: false,
-            delinquency_date: None,
+            // No grace: the seeded book has no billing defaults.
+            delinquency_date: Some(due_date),
             late_fee_applied: false,
             late_fee_only: false,
             pending_email: false,

@@ -1,0 +1,248 @@
+//! Delinquency, the money side: which invoices and accounts are delinquent, and the status an
+//! account moves to while it is (Sonar's billing defaults).
+//!
+//! An invoice is delinquent when it is not void, more than billing settings'
+//! `minimum_amount_due_for_delinquency` is left to pay, and the local date is past its
+//! `delinquency_date` (its due date plus the grace days of the account's billing default when
+//! it was written). An account is delinquent when one of its invoices is. Both are stored
+//! (`invoices.delinquent`, `accounts.is_delinquent`) so that they read, filter and sort like any
+//! column, and they are kept true by two writers: every write that changes what an account
+//! owes marks its account in its own transaction ([`settle`]: a payment, its reversal or void,
+//! a voided invoice, a credit applied, an invoice created), and the delinquency pass marks
+//! every account for its date ([`mark_all`]: invoices that fell past their delinquency date
+//! overnight). They are derived values: marking bumps neither `_version` nor `updated_at`.
+//!
+//! The statuses: an account delinquent for its billing default's
+//! `days_of_delinquency_for_status_switch` days (counted from the day after its oldest
+//! delinquent invoice's delinquency date) moves to `delinquency_account_status_id` when
+//! `switch_status_after_delinquency` is set ([`switch`], by the pass), and back to
+//! `delinquency_removal_account_status_id` as soon as it is delinquent no more ([`settle`], in
+//! the payment's transaction; the pass too). Both statuses activate accounts (checked when the
+//! billing default is written): a delinquent account is still billed, and a disconnection is
+//! what ends its billing, so a switch is only a status change with its `STATUS_UPDATED` event.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement};
+
+use crate::entity::{account, billing_default, billing_setting};
+use crate::error::{AppError, AppResult};
+use crate::service::base::{
+    account_events, audit,
+    clock::now,
+    settings::{self, Snapshot},
+};
+
+/// The SQL condition, over an `invoices` row, of being delinquent on `today`.
+fn delinquent_sql(today: NaiveDate, billing: &billing_setting::Model) -> String {
+    format!(
+        "(void = FALSE AND remaining_due > {} AND remaining_due > 0 AND delinquency_date < '{}')",
+        billing.minimum_amount_due_for_delinquency,
+        today.format("%Y-%m-%d")
+    )
+}
+
+/// Marks the invoices and the account `account_id` as of `today`; returns whether the account
+/// is delinquent. One statement on PostgreSQL, two on SQLite.
+pub async fn mark_account<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+    today: NaiveDate,
+    billing: &billing_setting::Model,
+) -> AppResult<bool> {
+    let cond = delinquent_sql(today, billing);
+    let invoices = format!(
+        "UPDATE invoices SET delinquent = {cond} WHERE account_id = {account_id} \
+         AND delinquent <> {cond}"
+    );
+    // Computed from the invoices' own columns, not their flags: on PostgreSQL both updates see
+    // the same snapshot.
+    let account = format!(
+        "UPDATE accounts SET is_delinquent = EXISTS (SELECT 1 FROM invoices \
+         WHERE account_id = {account_id} AND {cond}) WHERE id = {account_id} RETURNING is_delinquent"
+    );
+    let backend = db.get_database_backend();
+    let row = if backend == DbBackend::Postgres {
+        db.query_one_raw(Statement::from_string(
+            backend,
+            format!("WITH i AS ({invoices}) {account}"),
+        ))
+        .await?
+    } else {
+        db.execute_unprepared(&invoices).await?;
+        db.query_one_raw(Statement::from_string(backend, account))
+            .await?
+    };
+    let row = row.ok_or_else(|| AppError::not_found("Account", account_id))?;
+    Ok(row.try_get("", "is_delinquent")?)
+}
+
+/// What [`mark_all`] changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Marked {
+    pub invoices_now_delinquent: u64,
+    pub invoices_no_longer_delinquent: u64,
+    pub accounts_now_delinquent: u64,
+    pub accounts_no_longer_delinquent: u64,
+}
+
+/// Marks every invoice and account as of `today`: four statements, each reading only what can
+/// change through partial indexes (the unpaid invoices not yet delinquent, the delinquent
+/// ones, the delinquent accounts), never the whole book.
+pub async fn mark_all<C: ConnectionTrait>(
+    db: &C,
+    today: NaiveDate,
+    billing: &billing_setting::Model,
+) -> AppResult<Marked> {
+    let cond = delinquent_sql(today, billing);
+    let mut marked = Marked::default();
+    marked.invoices_now_delinquent = db
+        .execute_unprepared(&format!(
+            "UPDATE invoices SET delinquent = TRUE WHERE remaining_due > 0 AND void = FALSE \
+             AND delinquent = FALSE AND {cond}"
+        ))
+        .await?
+        .rows_affected();
+    marked.invoices_no_longer_delinquent = db
+        .execute_unprepared(&format!(
+            "UPDATE invoices SET delinquent = FALSE WHERE delinquent = TRUE AND NOT {cond}"
+        ))
+        .await?
+        .rows_affected();
+    marked.accounts_now_delinquent = db
+        .execute_unprepared(
+            "UPDATE accounts SET is_delinquent = TRUE WHERE is_delinquent = FALSE AND id IN \
+             (SELECT account_id FROM invoices WHERE delinquent = TRUE)",
+        )
+        .await?
+        .rows_affected();
+    marked.accounts_no_longer_delinquent = db
+        .execute_unprepared(
+            "UPDATE accounts SET is_delinquent = FALSE WHERE is_delinquent = TRUE AND NOT EXISTS \
+             (SELECT 1 FROM invoices i WHERE i.account_id = accounts.id AND i.delinquent = TRUE)",
+        )
+        .await?
+        .rows_affected();
+    Ok(marked)
+}
+
+/// After a write that changed what the locked account `account_id` owes, in its transaction:
+/// marks the account ([`mark_account`]) and, when it is delinquent no more and sits in its
+/// billing default's delinquency status, moves it to the removal status ([`switch`]).
+pub async fn settle<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+    user_id: Option<i64>,
+    audit: &mut audit::Batch,
+) -> AppResult<()> {
+    let settings = settings::snapshot(db).await?;
+    let at = now();
+    let today = settings.local_date(at);
+    if mark_account(db, account_id, today, &settings.billing).await? {
+        return Ok(());
+    }
+    let account = crate::service::base::store::find::<account::Entity, _>(db, account_id).await?;
+    if let Some(to) = restore_status(&settings, &account) {
+        switch(db, &settings, &account, to, at, user_id, audit).await?;
+    }
+    Ok(())
+}
+
+/// The billing default that rules `account`'s delinquency.
+pub fn rules<'a>(settings: &'a Snapshot, account: &account::Model) -> Option<&'a billing_default::Model> {
+    settings.billing_default_for(account.account_type_id)
+}
+
+/// The status an account no longer delinquent goes back to: its billing default's removal
+/// status, when it sits in the delinquency status.
+pub fn restore_status(settings: &Snapshot, account: &account::Model) -> Option<i64> {
+    let rules = rules(settings, account)?;
+    (rules.delinquency_account_status_id == Some(account.account_status_id))
+        .then_some(rules.delinquency_removal_account_status_id)
+        .flatten()
+        .filter(|to| *to != account.account_status_id)
+}
+
+/// The status a delinquent account moves to after `days` days of delinquency, if it is not
+/// there already: its billing default's delinquency status, when switching is on, the days are
+/// enough and the account is in an activating status.
+pub fn delinquency_status(settings: &Snapshot, account: &account::Model, days: i64) -> Option<i64> {
+    let rules = rules(settings, account)?;
+    let to = rules.delinquency_account_status_id?;
+    let active = settings
+        .status(account.account_status_id)
+        .is_ok_and(|s| s.activates_account);
+    (rules.switch_status_after_delinquency
+        && active
+        && to != account.account_status_id
+        && days >= i64::from(rules.days_of_delinquency_for_status_switch.unwrap_or(0)))
+    .then_some(to)
+}
+
+/// Moves the locked `account` from one activating status to another (`to`): its
+/// `STATUS_UPDATED` event, the account's row (compare-and-set on `_version`) and its audit row
+/// (the pass's have no user: `SYSTEM`). Refused with `VALIDATION_FAILED` when `to` does not
+/// activate accounts (a status changed since the billing default named it): a switch must not
+/// stop billing behind a disconnection's back.
+pub async fn switch<C: ConnectionTrait>(
+    db: &C,
+    settings: &Snapshot,
+    account: &account::Model,
+    to: i64,
+    at: DateTime<Utc>,
+    user_id: Option<i64>,
+    audit: &mut audit::Batch,
+) -> AppResult<account::Model> {
+    let target = settings.status(to)?;
+    if !target.activates_account {
+        return Err(AppError::validation(
+            "delinquency_account_status_id",
+            format!(
+                "account status {} does not activate accounts: a billing default's delinquency statuses must",
+                target.name
+            ),
+        ));
+    }
+    account_events::record_event(
+        db,
+        account.id,
+        "STATUS_UPDATED",
+        Some(account.account_status_id.to_string()),
+        Some(to.to_string()),
+        at,
+    )
+    .await?;
+    let changed = account::Entity::update_many()
+        .col_expr(account::Column::AccountStatusId, Expr::value(to))
+        .col_expr(account::Column::Version, Expr::value(account.version + 1))
+        .col_expr(account::Column::UpdatedAt, Expr::value(at))
+        .filter(account::Column::Id.eq(account.id))
+        .filter(account::Column::Version.eq(account.version))
+        .exec_with_returning(db)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            AppError::Conflict(format!(
+                "account {} is being changed by another request",
+                account.id
+            ))
+        })?;
+    audit.add(
+        if user_id.is_some() {
+            audit::LogType::Updated
+        } else {
+            audit::LogType::System
+        },
+        account.id,
+        user_id,
+        Some(account),
+        Some(&changed),
+        if rules(settings, account).and_then(|r| r.delinquency_account_status_id) == Some(to) {
+            "account delinquent: status switched"
+        } else {
+            "account no longer delinquent: status restored"
+        },
+    );
+    Ok(changed)
+}
