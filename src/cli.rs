@@ -257,8 +257,7 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
                 }
             };
             let started = std::time::Instant::now();
-            let report =
-                service::lifecycle::delinquency::run_pass_with(&conn, date, batch).await?;
+            let report = service::lifecycle::delinquency::run_pass_with(&conn, date, batch).await?;
             println!(
                 "delinquency {date}: {} invoice(s) and {} account(s) now delinquent, {} invoice(s) and {} account(s) no longer; {}; {} account(s) looked at, {} switched, {} restored, {} disconnected ({:.1} s)",
                 report.marked.invoices_now_delinquent,
@@ -305,8 +304,7 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
                     report.completed, report.failed, report.retried
                 );
                 let today =
-                    service::base::settings::local_date(&conn, service::base::clock::now())
-                        .await?;
+                    service::base::settings::local_date(&conn, service::base::clock::now()).await?;
                 let pass = service::lifecycle::delinquency::run_pass(&conn, today).await?;
                 println!(
                     "delinquency {today}: {} switched, {} restored, {} disconnected, {} failed",

@@ -55,7 +55,9 @@ pub async fn delinquency_loop(db: DatabaseConnection) {
                     tracing::info!(?report, %today, "delinquency pass");
                     done = Some(today);
                 }
-                Err(err) => tracing::error!(error = ?err, "delinquency pass failed; trying again in a minute"),
+                Err(err) => {
+                    tracing::error!(error = ?err, "delinquency pass failed; trying again in a minute")
+                }
             },
             Ok(_) => {}
             Err(err) => tracing::error!(error = ?err, "reading the local date failed"),

@@ -51,11 +51,19 @@ impl MigrationTrait for Migration {
             .col(big_integer_null("account_type_id"))
             .col(boolean("default").default(false).take())
             .col(integer("grace_days").default(0).take())
-            .col(boolean("switch_status_after_delinquency").default(false).take())
+            .col(
+                boolean("switch_status_after_delinquency")
+                    .default(false)
+                    .take(),
+            )
             .col(integer_null("days_of_delinquency_for_status_switch"))
             .col(big_integer_null("delinquency_account_status_id"))
             .col(big_integer_null("delinquency_removal_account_status_id"))
-            .foreign_key(&mut fk("billing_defaults", "account_type_id", "account_types"))
+            .foreign_key(&mut fk(
+                "billing_defaults",
+                "account_type_id",
+                "account_types",
+            ))
             .foreign_key(&mut fk(
                 "billing_defaults",
                 "delinquency_account_status_id",

@@ -331,6 +331,7 @@ pub const NOT_FINGERPRINTED: &[(&str, &str)] = &[
     ("rate_limit_buckets", "*"),
     ("personal_access_tokens", "last_used_at"),
     ("billing_passes", "*"),
+    ("delinquency_passes", "*"),
 ];
 
 /// A POST of `body` to /api/graphql as JSON, with `token` as its bearer token if given.

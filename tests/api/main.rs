@@ -13,6 +13,7 @@ mod collections;
 mod compiled;
 mod cors;
 mod crash;
+mod delinquency;
 mod delinquency_exclusions;
 mod disconnect;
 mod errors;

@@ -149,7 +149,10 @@ pub async fn settle<C: ConnectionTrait>(
 }
 
 /// The billing default that rules `account`'s delinquency.
-pub fn rules<'a>(settings: &'a Snapshot, account: &account::Model) -> Option<&'a billing_default::Model> {
+pub fn rules<'a>(
+    settings: &'a Snapshot,
+    account: &account::Model,
+) -> Option<&'a billing_default::Model> {
     settings.billing_default_for(account.account_type_id)
 }
 

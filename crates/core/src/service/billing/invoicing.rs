@@ -21,7 +21,6 @@ use crate::entity::{
 };
 use crate::error::{AppError, AppResult};
 use crate::service::base::store::Stamped;
-use crate::service::billing::delinquency;
 use crate::service::base::{
     account_guard, audit,
     clock::now,
@@ -29,6 +28,7 @@ use crate::service::base::{
     store::{begin_write, column, find},
     values::{self, Id},
 };
+use crate::service::billing::delinquency;
 
 /// Days from an invoice's date to its due date when the caller does not give one.
 pub const DEFAULT_DUE_DAYS: i64 = 14;

@@ -99,7 +99,9 @@ async fn check<C: ConnectionTrait>(db: &C, row: &billing_default::Model) -> AppR
         let Some(id) = status else { continue };
         let status = find::<account_status::Entity, _>(db, id)
             .await
-            .map_err(|_| AppError::validation(field, format!("account status {id} does not exist")))?;
+            .map_err(|_| {
+                AppError::validation(field, format!("account status {id} does not exist"))
+            })?;
         if !status.activates_account {
             return Err(AppError::validation(
                 field,

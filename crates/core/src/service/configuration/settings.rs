@@ -116,31 +116,33 @@ pub async fn update_billing_settings(
         if !(0..=i64::from(i32::MAX)).contains(&v) {
             return Err(AppError::validation(
                 "minimum_amount_due_for_delinquency",
-                format!("minimum_amount_due_for_delinquency is in cents, from 0 to {}", i32::MAX),
+                format!(
+                    "minimum_amount_due_for_delinquency is in cents, from 0 to {}",
+                    i32::MAX
+                ),
             ));
         }
         am.minimum_amount_due_for_delinquency = Set(v);
     }
-    let disconnect_days = match (
-        input.delinquency_disconnect_days,
-        input.unset_delinquency_disconnect_days == Some(true),
-    ) {
-        (Some(_), true) => {
-            return Err(AppError::validation(
+    let disconnect_days =
+        match (
+            input.delinquency_disconnect_days,
+            input.unset_delinquency_disconnect_days == Some(true),
+        ) {
+            (Some(_), true) => return Err(AppError::validation(
                 "unset_delinquency_disconnect_days",
                 "give delinquency_disconnect_days or unset_delinquency_disconnect_days, not both",
-            ))
-        }
-        (_, true) => None,
-        (Some(d), false) if !(0..=3650).contains(&d) => {
-            return Err(AppError::validation(
-                "delinquency_disconnect_days",
-                "delinquency_disconnect_days is 0 to 3650",
-            ))
-        }
-        (Some(d), false) => Some(d),
-        (None, false) => old.delinquency_disconnect_days,
-    };
+            )),
+            (_, true) => None,
+            (Some(d), false) if !(0..=3650).contains(&d) => {
+                return Err(AppError::validation(
+                    "delinquency_disconnect_days",
+                    "delinquency_disconnect_days is 0 to 3650",
+                ))
+            }
+            (Some(d), false) => Some(d),
+            (None, false) => old.delinquency_disconnect_days,
+        };
     am.delinquency_disconnect_days = Set(disconnect_days);
     let delinquency_user = match (
         input.delinquency_user_id,

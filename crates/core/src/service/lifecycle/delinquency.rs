@@ -104,7 +104,12 @@ pub struct Standing {
 
 /// What the pass for `date` does to an account standing so (`acting`: a check day, not
 /// excluded). The same rules answer the pass and the forecast.
-pub fn decide(settings: &Snapshot, standing: &Standing, date: NaiveDate, acting: bool) -> Option<Action> {
+pub fn decide(
+    settings: &Snapshot,
+    standing: &Standing,
+    date: NaiveDate,
+    acting: bool,
+) -> Option<Action> {
     let account = &standing.account;
     if account.archived_at.is_some() {
         return None;
@@ -281,8 +286,7 @@ async fn act(
                     "billing settings name no delinquency_user_id to disconnect as",
                 )
             })?;
-            disconnect::disconnect_in_with(&txn, user_id, account_id, None, at, None, true)
-                .await?;
+            disconnect::disconnect_in_with(&txn, user_id, account_id, None, at, None, true).await?;
         }
     }
     txn.commit().await?;

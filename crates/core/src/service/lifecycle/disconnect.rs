@@ -476,7 +476,16 @@ pub async fn disconnect_in<C: ConnectionTrait>(
     at: DateTime<Utc>,
     scheduled_event_id: Option<i64>,
 ) -> AppResult<account::Model> {
-    disconnect_in_with(txn, user_id, account_id, prorate, at, scheduled_event_id, false).await
+    disconnect_in_with(
+        txn,
+        user_id,
+        account_id,
+        prorate,
+        at,
+        scheduled_event_id,
+        false,
+    )
+    .await
 }
 
 /// [`disconnect_in`], recording on the disconnection log whether it is for non-payment (the

@@ -1,0 +1,411 @@
+//! Delinquency: invoices delinquent once past their due date and grace days with more than the
+//! minimum left, accounts delinquent with them, kept by payments at once and by the delinquency
+//! pass for its date; billing defaults' status switch and its removal; disconnection for
+//! non-payment through `disconnectAccount`'s code, only on check days that are not exclusion
+//! dates; refusals that write nothing; `fathom verify` agreeing.
+
+use serde_json::{json, Value};
+
+use crate::common::{self, billed_account, day, noon};
+use fathom::service::base::clock;
+use fathom::service::lifecycle::delinquency::{self, DelinquencyReport};
+use fathom::tooling::verify;
+
+const CREATE_DEFAULT: &str = "mutation($input: CreateBillingDefaultMutationInput) { createBillingDefault(input: $input) { id name default grace_days switch_status_after_delinquency days_of_delinquency_for_status_switch delinquency_account_status_id delinquency_removal_account_status_id delinquency_account_status { name } } }";
+const UPDATE_DEFAULT: &str = "mutation($id: Int64Bit!, $input: UpdateBillingDefaultMutationInput) { updateBillingDefault(id: $id, input: $input) { id grace_days account_type_id } }";
+const DELETE_DEFAULT: &str =
+    "mutation($id: Int64Bit!) { deleteBillingDefault(id: $id) { success } }";
+const SETTINGS: &str = "mutation($input: UpdateBillingSettingsMutationInput) { updateBillingSettings(input: $input) { minimum_amount_due_for_delinquency delinquency_disconnect_days delinquency_user_id delinquency_check_day_sunday } }";
+const STATUS: &str = "mutation($name: String!) { createAccountStatus(input: {name: $name, activates_account: true, color: \"FF8800\", icon: ADD759610}) { id } }";
+const ACCOUNT: &str = "query($id: Int64Bit!) { accounts(id: $id) { entities { is_delinquent account_status_id invoices(sorter: [{attribute: \"id\", direction: ASC}]) { entities { id due_date delinquency_date delinquent remaining_due } } } } }";
+const PAY: &str = "mutation($input: CreatePaymentMutationInput) { createPayment(input: $input) { id amount_remaining } }";
+const LOGS: &str = "query($id: Int64Bit!) { disconnection_logs(account_id: $id) { entities { for_non_payment disconnected_by_user_id final_invoice_id serviceable_address_id } } }";
+
+fn id(value: &Value) -> i64 {
+    match value {
+        Value::String(s) => s.parse().unwrap(),
+        other => other.as_i64().unwrap(),
+    }
+}
+
+async fn account(app: &common::TestApp, account: i64) -> Value {
+    app.ok(ACCOUNT, json!({"id": account})).await["accounts"]["entities"][0].clone()
+}
+
+/// The type and message of the account's last audit row.
+async fn last_log(app: &common::TestApp, account: i64) -> (String, String) {
+    let logs = app
+        .ok(
+            "query($id: Int64Bit) { logs(loggable_type: \"Account\", loggable_id: $id, sorter: [{attribute: \"id\", direction: DESC}]) { entities { type message } } }",
+            json!({"id": account}),
+        )
+        .await;
+    let last = &logs["logs"]["entities"][0];
+    (
+        last["type"].as_str().unwrap().to_owned(),
+        last["message"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The delinquency pass for `date`, with "now" at noon of that date.
+async fn pass(app: &common::TestApp, date: &str) -> DelinquencyReport {
+    clock::at_instant(noon(date), delinquency::run_pass(&app.db, day(date)))
+        .await
+        .unwrap()
+}
+
+async fn violations(app: &common::TestApp) -> Vec<String> {
+    let mut found = Vec::new();
+    verify::verify(&app.db, |progress| {
+        if let verify::Progress::Violation(v) = progress {
+            found.push(v.to_string());
+        }
+    })
+    .await
+    .unwrap();
+    found
+}
+
+/// A "Delinquent" status (activating) and the default billing default: 3 grace days, switch
+/// after 5 days of delinquency, back to status 1 once paid. Returns the delinquent status.
+async fn rules(app: &common::TestApp) -> i64 {
+    let delinquent =
+        id(&app.ok(STATUS, json!({"name": "Delinquent"})).await["createAccountStatus"]["id"]);
+    let created = app
+        .ok(
+            CREATE_DEFAULT,
+            json!({"input": {"name": "Residential", "default": true, "grace_days": 3,
+                "switch_status_after_delinquency": true, "days_of_delinquency_for_status_switch": 5,
+                "delinquency_account_status_id": delinquent, "delinquency_removal_account_status_id": 1}}),
+        )
+        .await["createBillingDefault"]
+        .clone();
+    assert_eq!(created["grace_days"], 3);
+    assert_eq!(created["delinquency_account_status"]["name"], "Delinquent");
+    delinquent
+}
+
+on_both!(
+    an_invoice_is_delinquent_after_its_grace_days_the_account_switches_and_a_payment_restores_it,
+    |app| {
+        let delinquent = rules(app).await;
+        // Billed Jan 15: 5000 due Jan 29, delinquent after Feb 1 (3 grace days).
+        let (acct, _) = billed_account(app, "Ada").await;
+        let a = account(app, acct).await;
+        let invoice = a["invoices"]["entities"][0].clone();
+        assert_eq!(invoice["due_date"], "2026-01-29");
+        assert_eq!(invoice["delinquency_date"], "2026-02-01");
+        assert_eq!(invoice["delinquent"], false);
+
+        // On its delinquency date it is not delinquent yet; the day after it is.
+        pass(app, "2026-02-01").await;
+        assert_eq!(account(app, acct).await["is_delinquent"], false);
+        let report = pass(app, "2026-02-02").await;
+        assert_eq!(report.marked.invoices_now_delinquent, 1);
+        assert_eq!(report.marked.accounts_now_delinquent, 1);
+        assert_eq!(report.accounts_switched, 0, "1 day of 5");
+        let a = account(app, acct).await;
+        assert_eq!(a["is_delinquent"], true);
+        assert_eq!(a["invoices"]["entities"][0]["delinquent"], true);
+        assert_eq!(a["account_status_id"], "1");
+        // Filtering on the flags works like any column.
+        let found = app
+            .ok("{ accounts(is_delinquent: true) { entities { id } } invoices(delinquent: true) { entities { account_id } } }", json!({}))
+            .await;
+        assert_eq!(
+            found["accounts"]["entities"],
+            json!([{"id": acct.to_string()}])
+        );
+        assert_eq!(
+            found["invoices"]["entities"][0]["account_id"],
+            acct.to_string()
+        );
+
+        // Five days of delinquency on Feb 6: switched, once.
+        pass(app, "2026-02-05").await;
+        assert_eq!(account(app, acct).await["account_status_id"], "1");
+        let report = pass(app, "2026-02-06").await;
+        assert_eq!(report.accounts_switched, 1);
+        assert_eq!(
+            account(app, acct).await["account_status_id"],
+            delinquent.to_string()
+        );
+        let again = pass(app, "2026-02-06").await;
+        assert_eq!(again.accounts_switched, 0, "exactly once a day: {again:?}");
+        assert_eq!(
+            app.count(&format!("SELECT COUNT(*) AS n FROM account_events WHERE account_id = {acct} AND event = 'STATUS_UPDATED' AND current = '{delinquent}'")).await,
+            1
+        );
+        assert_eq!(
+            last_log(app, acct).await,
+            (
+                "SYSTEM".to_string(),
+                "account delinquent: status switched".to_string()
+            )
+        );
+        assert_eq!(violations(app).await, Vec::<String>::new());
+
+        // A part payment leaves it delinquent; paying the rest restores it in the payment's
+        // own transaction.
+        app.ok_at(
+            noon("2026-02-07"),
+            PAY,
+            json!({"input": {"account_id": acct, "amount": 1000, "payment_type": "CASH", "apply_to_open_invoices": true}}),
+        )
+        .await;
+        let a = account(app, acct).await;
+        assert_eq!(a["is_delinquent"], true);
+        assert_eq!(a["account_status_id"], delinquent.to_string());
+        app.ok_at(
+            noon("2026-02-07"),
+            PAY,
+            json!({"input": {"account_id": acct, "amount": 4000, "payment_type": "CASH", "apply_to_open_invoices": true}}),
+        )
+        .await;
+        let a = account(app, acct).await;
+        assert_eq!(a["is_delinquent"], false);
+        assert_eq!(a["invoices"]["entities"][0]["delinquent"], false);
+        assert_eq!(a["account_status_id"], "1", "restored by the payment");
+        assert_eq!(
+            last_log(app, acct).await,
+            (
+                "UPDATED".to_string(),
+                "account no longer delinquent: status restored".to_string()
+            )
+        );
+        assert_eq!(pass(app, "2026-02-08").await.accounts_restored, 0);
+        app.assert_money_conserved().await;
+        assert_eq!(violations(app).await, Vec::<String>::new());
+    }
+);
+
+on_both!(
+    the_minimum_amount_due_keeps_a_small_balance_from_being_delinquent,
+    |app| {
+        rules(app).await;
+        let (acct, _) = billed_account(app, "Bo").await;
+        app.ok(
+            SETTINGS,
+            json!({"input": {"minimum_amount_due_for_delinquency": 500}}),
+        )
+        .await;
+        app.ok_at(
+            noon("2026-01-20"),
+            PAY,
+            json!({"input": {"account_id": acct, "amount": 4500, "payment_type": "CASH", "apply_to_open_invoices": true}}),
+        )
+        .await;
+        pass(app, "2026-02-10").await;
+        assert_eq!(
+            account(app, acct).await["is_delinquent"],
+            false,
+            "500 left is not more than 500"
+        );
+        app.ok(
+            SETTINGS,
+            json!({"input": {"minimum_amount_due_for_delinquency": 499}}),
+        )
+        .await;
+        pass(app, "2026-02-10").await;
+        assert_eq!(account(app, acct).await["is_delinquent"], true);
+        app.ok(
+            SETTINGS,
+            json!({"input": {"minimum_amount_due_for_delinquency": 500}}),
+        )
+        .await;
+        let report = pass(app, "2026-02-10").await;
+        assert_eq!(report.marked.accounts_no_longer_delinquent, 1);
+        assert_eq!(account(app, acct).await["is_delinquent"], false);
+        assert_eq!(violations(app).await, Vec::<String>::new());
+    }
+);
+
+on_both!(
+    the_pass_disconnects_for_non_payment_on_check_days_that_are_not_excluded,
+    |app| {
+        let delinquent = rules(app).await;
+        let admin = id(&app
+            .ok(
+                "{ users(username: \"admin\") { entities { id } } }",
+                json!({}),
+            )
+            .await["users"]["entities"][0]["id"]);
+        // Disconnected 10 days after the switch (5 + 10 days of delinquency): Feb 16.
+        app.ok(
+            SETTINGS,
+            json!({"input": {"delinquency_disconnect_days": 10, "delinquency_user_id": admin,
+                "delinquency_check_day_monday": false}}),
+        )
+        .await;
+        app.ok(
+            "mutation { createDelinquencyExclusion(input: {name: \"Storm\", day: 17, month: 2, year: 2026}) { id } }",
+            json!({}),
+        )
+        .await;
+        let (acct, address) = billed_account(app, "Cy").await;
+        pass(app, "2026-02-06").await;
+        assert_eq!(
+            account(app, acct).await["account_status_id"],
+            delinquent.to_string()
+        );
+        // Feb 16 2026 is a Monday (not a check day), Feb 17 is excluded: marked, not acted on.
+        for date in ["2026-02-15", "2026-02-16", "2026-02-17"] {
+            let report = pass(app, date).await;
+            assert_eq!(report.accounts_disconnected, 0, "{date}: {report:?}");
+        }
+        let monday = pass(app, "2026-02-16").await;
+        assert!(!monday.check_day && !monday.acted());
+        let excluded = pass(app, "2026-02-17").await;
+        assert!(excluded.excluded && !excluded.acted());
+        assert_eq!(
+            account(app, acct).await["account_status_id"],
+            delinquent.to_string()
+        );
+
+        let report = pass(app, "2026-02-18").await;
+        assert_eq!(report.accounts_disconnected, 1, "{report:?}");
+        let a = account(app, acct).await;
+        assert_eq!(
+            a["account_status_id"], "2",
+            "billing settings' disconnect status"
+        );
+        let logs =
+            app.ok(LOGS, json!({"id": acct})).await["disconnection_logs"]["entities"].clone();
+        assert_eq!(logs.as_array().unwrap().len(), 1);
+        assert_eq!(logs[0]["for_non_payment"], true);
+        assert_eq!(logs[0]["disconnected_by_user_id"], admin.to_string());
+        assert_eq!(logs[0]["serviceable_address_id"], address.to_string());
+        assert!(
+            !logs[0]["final_invoice_id"].is_null(),
+            "the uninvoiced 2500 is invoiced"
+        );
+        assert_eq!(
+            app.count(&format!("SELECT COUNT(*) AS n FROM serviceable_address_account_assignment_histories WHERE account_id = {acct} AND end_date IS NULL")).await,
+            0,
+            "the address is released"
+        );
+        // Once: a second pass (or a second server) finds nothing to do.
+        assert_eq!(pass(app, "2026-02-18").await.accounts_disconnected, 0);
+        app.assert_money_conserved().await;
+        assert_eq!(violations(app).await, Vec::<String>::new());
+    }
+);
+
+on_both!(
+    billing_defaults_and_delinquency_settings_refuse_what_cannot_work_and_write_nothing,
+    |app| {
+        let inactive = id(&app.ok("mutation { createAccountStatus(input: {name: \"Suspended\", activates_account: false, color: \"888888\", icon: ADD759610}) { id } }", json!({})).await["createAccountStatus"]["id"]);
+        let first = id(&app
+            .ok(
+                CREATE_DEFAULT,
+                json!({"input": {"name": "Default", "default": true}}),
+            )
+            .await["createBillingDefault"]["id"]);
+        let before = app.fingerprint().await;
+        for (input, field) in [
+            (json!({"name": "X", "grace_days": -1}), "grace_days"),
+            (json!({"name": "X", "grace_days": 4000}), "grace_days"),
+            (json!({"name": "X", "default": true}), "default"),
+            (
+                json!({"name": "X", "delinquency_account_status_id": inactive}),
+                "delinquency_account_status_id",
+            ),
+            (
+                json!({"name": "X", "delinquency_removal_account_status_id": 999999}),
+                "delinquency_removal_account_status_id",
+            ),
+            (
+                json!({"name": "X", "switch_status_after_delinquency": true}),
+                "delinquency_account_status_id",
+            ),
+            (
+                json!({"name": "X", "account_type_id": 999999}),
+                "account_type_id",
+            ),
+            (json!({"name": " "}), "name"),
+        ] {
+            let body = app.gql(CREATE_DEFAULT, json!({"input": input})).await;
+            assert_eq!(
+                common::error_code(&body).as_deref(),
+                Some("VALIDATION_FAILED"),
+                "{input}: {body}"
+            );
+            assert_eq!(
+                body["errors"][0]["extensions"]["field"], field,
+                "{input}: {body}"
+            );
+        }
+        let body = app.gql(UPDATE_DEFAULT, json!({"id": first, "input": {"grace_days": 2, "unset_account_type_id": true, "account_type_id": 1}})).await;
+        assert_eq!(
+            common::error_code(&body).as_deref(),
+            Some("VALIDATION_FAILED"),
+            "{body}"
+        );
+        for (input, field) in [
+            (
+                json!({"delinquency_disconnect_days": 5}),
+                "delinquency_user_id",
+            ),
+            (
+                json!({"delinquency_disconnect_days": -1}),
+                "delinquency_disconnect_days",
+            ),
+            (
+                json!({"delinquency_user_id": 999999}),
+                "delinquency_user_id",
+            ),
+            (
+                json!({"minimum_amount_due_for_delinquency": -1}),
+                "minimum_amount_due_for_delinquency",
+            ),
+        ] {
+            let body = app.gql(SETTINGS, json!({"input": input})).await;
+            assert_eq!(
+                common::error_code(&body).as_deref(),
+                Some("VALIDATION_FAILED"),
+                "{input}: {body}"
+            );
+            assert_eq!(
+                body["errors"][0]["extensions"]["field"], field,
+                "{input}: {body}"
+            );
+        }
+        assert_eq!(app.fingerprint().await, before, "refusals write nothing");
+
+        // What is allowed: a billing default per account type, changed, then deleted.
+        let typed = app
+            .ok(
+                CREATE_DEFAULT,
+                json!({"input": {"name": "Business", "grace_days": 10}}),
+            )
+            .await["createBillingDefault"]["id"]
+            .clone();
+        let changed = app
+            .ok(
+                UPDATE_DEFAULT,
+                json!({"id": typed, "input": {"account_type_id": 1, "grace_days": 7}}),
+            )
+            .await["updateBillingDefault"]
+            .clone();
+        assert_eq!(changed["grace_days"], 7);
+        assert_eq!(changed["account_type_id"], "1");
+        let body = app
+            .gql(
+                CREATE_DEFAULT,
+                json!({"input": {"name": "Dup", "account_type_id": 1}}),
+            )
+            .await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"], "account_type_id",
+            "{body}"
+        );
+        app.ok(DELETE_DEFAULT, json!({"id": typed})).await;
+        let left = app
+            .ok("{ billing_defaults { entities { id name } } }", json!({}))
+            .await;
+        assert_eq!(
+            left["billing_defaults"]["entities"],
+            json!([{"id": first.to_string(), "name": "Default"}])
+        );
+    }
+);
