@@ -4,6 +4,7 @@
 //! non-payment through `disconnectAccount`'s code, only on check days that are not exclusion
 //! dates; refusals that write nothing; `fathom verify` agreeing.
 
+use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
 use crate::common::{self, billed_account, day, noon};
@@ -206,15 +207,15 @@ on_both!(
             json!({"input": {"minimum_amount_due_for_delinquency": 499}}),
         )
         .await;
-        pass(app, "2026-02-10").await;
+        // A change of the minimum marks every invoice again in its own transaction.
         assert_eq!(account(app, acct).await["is_delinquent"], true);
+        let report = pass(app, "2026-02-10").await;
+        assert_eq!(report.marked, Default::default(), "nothing left to mark");
         app.ok(
             SETTINGS,
             json!({"input": {"minimum_amount_due_for_delinquency": 500}}),
         )
         .await;
-        let report = pass(app, "2026-02-10").await;
-        assert_eq!(report.marked.accounts_no_longer_delinquent, 1);
         assert_eq!(account(app, acct).await["is_delinquent"], false);
         assert_eq!(violations(app).await, Vec::<String>::new());
     }
@@ -409,3 +410,46 @@ on_both!(
         );
     }
 );
+
+on_both!(
+    verify_names_delinquency_flags_that_disagree_with_the_invoices,
+    |app| {
+        rules(app).await;
+        let (paid, _) = billed_account(app, "Di").await;
+        let (owing, _) = billed_account(app, "Ed").await;
+        app.ok_at(
+            noon("2026-01-20"),
+            PAY,
+            json!({"input": {"account_id": paid, "amount": 5000, "payment_type": "CASH", "apply_to_open_invoices": true}}),
+        )
+        .await;
+        pass(app, "2026-02-03").await;
+        assert_eq!(account(app, owing).await["is_delinquent"], true);
+        assert_eq!(account(app, paid).await["is_delinquent"], false);
+        assert_eq!(violations(app).await, Vec::<String>::new());
+        let owing_invoice = id(&account(app, owing).await["invoices"]["entities"][0]["id"]);
+        let paid_invoice = id(&account(app, paid).await["invoices"]["entities"][0]["id"]);
+        for sql in [
+            format!("UPDATE accounts SET is_delinquent = TRUE WHERE id = {paid}"),
+            format!("UPDATE invoices SET delinquent = TRUE WHERE id = {paid_invoice}"),
+            format!("UPDATE invoices SET delinquent = FALSE WHERE id = {owing_invoice}"),
+        ] {
+            app.db.execute_unprepared(&sql).await.unwrap();
+        }
+        let found = violations(app).await;
+        assert_eq!(
+            found,
+            vec![
+                format!("Invoice {paid_invoice}: a delinquent invoice is not void, owes more than the minimum and is past its delinquency date: expected not void, more than 0 due, its delinquency date before {}, found void false, 0 due, delinquency date 2026-02-01", app_today(app).await),
+                format!("Invoice {owing_invoice}: an invoice owing more than the minimum past its delinquency date at the last delinquency pass is delinquent: expected delinquent since the delinquency pass of 2026-02-03, found not delinquent, 5000 due"),
+                format!("Account {paid}: a delinquent account has an unpaid invoice past its delinquency date: expected an invoice with more than 0 due past its delinquency date, found none"),
+                format!("Account {owing}: is_delinquent exactly when one of its invoices is delinquent: expected is_delinquent false, as its invoices are, found is_delinquent true"),
+            ]
+        );
+    }
+);
+
+/// Today in the instance time zone (UTC in tests).
+async fn app_today(_app: &common::TestApp) -> String {
+    clock::now().date_naive().to_string()
+}

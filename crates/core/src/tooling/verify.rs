@@ -76,6 +76,13 @@
 //!   reactivation, is the operator's and is not reported).
 //!
 //! And for every disconnection log, its final invoice (when it has one) is of its account.
+//!
+//! **delinquency** (counted: accounts): an invoice marked `delinquent` is not void, owes more
+//! than billing settings' `minimum_amount_due_for_delinquency`, and its `delinquency_date` is
+//! before today (local); when a delinquency pass has completed (`delinquency_passes`), every
+//! invoice that owed so past its delinquency date as of the latest pass's date is marked; an
+//! account is `is_delinquent` exactly when one of its invoices is, and never without an unpaid
+//! invoice past its delinquency date.
 
 use std::fmt;
 
@@ -85,6 +92,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, Statement, Strea
 use crate::error::AppResult;
 use crate::service::base::settings;
 
+mod delinquency;
 mod disconnections;
 mod money;
 mod passes;
@@ -100,10 +108,11 @@ pub enum Check {
     AccountServices,
     DisconnectedAccounts,
     ActiveAccounts,
+    Delinquency,
 }
 
 impl Check {
-    pub const ALL: [Check; 7] = [
+    pub const ALL: [Check; 8] = [
         Check::Invoices,
         Check::Discounts,
         Check::Debits,
@@ -111,6 +120,7 @@ impl Check {
         Check::AccountServices,
         Check::DisconnectedAccounts,
         Check::ActiveAccounts,
+        Check::Delinquency,
     ];
 
     /// What it counts, as printed: `invoices: 12 checked, 0 violations`.
@@ -123,6 +133,7 @@ impl Check {
             Check::AccountServices => "account services",
             Check::DisconnectedAccounts => "disconnected accounts",
             Check::ActiveAccounts => "active accounts",
+            Check::Delinquency => "delinquency",
         }
     }
 }
@@ -152,6 +163,10 @@ pub enum Rule {
     DisconnectionStillPending,
     FinalInvoiceOfAnotherAccount,
     NotBilledThroughLastPass,
+    InvoiceDelinquentWithoutCause,
+    InvoiceDelinquencyNotMarked,
+    DelinquentWithoutPastDueInvoice,
+    AccountDelinquencyFlag,
 }
 
 impl Rule {
@@ -175,6 +190,10 @@ impl Rule {
                 Check::AccountServices
             }
             NotBilledThroughLastPass => Check::ActiveAccounts,
+            InvoiceDelinquentWithoutCause
+            | InvoiceDelinquencyNotMarked
+            | DelinquentWithoutPastDueInvoice
+            | AccountDelinquencyFlag => Check::Delinquency,
             DisconnectedButActive
             | AddressNotReleased
             | AssignmentNotClosed
@@ -202,6 +221,8 @@ impl Rule {
             | PaymentAppliedToAnotherAccount => "Payment",
             PeriodMissingOrInverted | DayChargedTwice | ActiveDayNotCharged => "AccountService",
             NotBilledThroughLastPass => "Account",
+            InvoiceDelinquentWithoutCause | InvoiceDelinquencyNotMarked => "Invoice",
+            DelinquentWithoutPastDueInvoice | AccountDelinquencyFlag => "Account",
             DisconnectedButActive
             | AddressNotReleased
             | AssignmentNotClosed
@@ -237,6 +258,16 @@ impl Rule {
             DayChargedTwice => "no day is charged twice, net of credits",
             ActiveDayNotCharged => "each day the account was active is charged",
             NotBilledThroughLastPass => "billed through the last billing pass",
+            InvoiceDelinquentWithoutCause => {
+                "a delinquent invoice is not void, owes more than the minimum and is past its delinquency date"
+            }
+            InvoiceDelinquencyNotMarked => {
+                "an invoice owing more than the minimum past its delinquency date at the last delinquency pass is delinquent"
+            }
+            DelinquentWithoutPastDueInvoice => {
+                "a delinquent account has an unpaid invoice past its delinquency date"
+            }
+            AccountDelinquencyFlag => "is_delinquent exactly when one of its invoices is delinquent",
             DisconnectedButActive => "a disconnected account's status does not activate",
             AddressNotReleased => {
                 "a disconnected account keeps no serviceable address from before its disconnection"
@@ -356,6 +387,7 @@ where
                 disconnections::disconnected_accounts(db, &mut found).await?
             }
             Check::ActiveAccounts => passes::active_accounts(db, &mut found).await?,
+            Check::Delinquency => delinquency::delinquency(db, &mut found).await?,
         };
         let summary = CheckSummary {
             check,

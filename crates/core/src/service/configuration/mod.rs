@@ -3,7 +3,8 @@
 //! rule delinquency ([`billing_defaults`]), the dates when nobody is cut off for non-payment
 //! ([`delinquency_exclusions`]).
 //!
-//! May call: [`super::base`].
+//! May call: [`super::base`], [`super::billing`] (invoices marked delinquent again when the
+//! minimum amount due changes).
 
 pub mod billing_defaults;
 pub mod catalog;

@@ -10,11 +10,14 @@ use crate::entity::{account_status, billing_setting, system_setting, user};
 use crate::error::{AppError, AppResult};
 use crate::service::base::{
     audit,
+    clock::now,
     input::UNUSED,
+    settings,
     settings::{billing_setting, bump, system_setting},
     store::{begin_write, find, save},
     values::Id,
 };
+use crate::service::billing::delinquency;
 use crate::sonar_enums::timezone_name;
 
 crate::input! {
@@ -220,6 +223,11 @@ pub async fn update_billing_settings(
     }
     let new = save(&txn, old.id, old.version, am).await?;
     bump(&txn).await?;
+    if new.minimum_amount_due_for_delinquency != old.minimum_amount_due_for_delinquency {
+        // Which invoices are delinquent depends on it: marked again now, in this transaction.
+        let today = settings::local_date(&txn, now()).await?;
+        delinquency::mark_all(&txn, today, &new).await?;
+    }
     audit::updated(
         &txn,
         new.id,
