@@ -1,5 +1,5 @@
 //! Several servers over one PostgreSQL database (DESIGN §10): two real `fathom serve`
-//! processes share the scheduled events, the billing pass and webhook delivery without doing
+//! processes share the scheduled events, the billing and delinquency passes and webhook delivery without doing
 //! anything twice or losing anything when one is killed, and what one server changes (a
 //! revoked token, a disabled user, a billing setting) the other obeys on its next request.
 //! Slow (real processes), so `#[ignore]`d; `.ci/run` runs them.
@@ -364,5 +364,106 @@ on_postgres!(
         )
         .await;
         drop((a, b));
+    }
+);
+
+on_postgres!(
+    two_delinquency_passes_one_killed_mid_pass_disconnect_each_account_once,
+    |app| {
+        const ACCOUNTS: usize = 300;
+        let t0 = common::noon("2026-01-15");
+        let fiber = app.recurring_service("Fiber", 5000, 1).await;
+        let mut accounts = Vec::new();
+        for i in 0..ACCOUNTS {
+            let account = app.account_activated_at(&format!("Owing {i}"), t0).await;
+            app.ok_at(t0, "mutation($a: Int64Bit!, $s: Int64Bit!) { addServiceToAccount(input: {account_id: $a, service_id: $s, quantity: 1}) { id } }", json!({"a": account, "s": fiber})).await;
+            accounts.push(account);
+        }
+        // Every account is billed Jan 15, due Jan 29, and never pays: on Feb 20, 22 days
+        // delinquent, past the 10 days after which the pass disconnects.
+        fathom::service::billing::pass::run_pass(&app.db, common::day("2026-01-15"))
+            .await
+            .unwrap();
+        let admin = app
+            .ok(
+                "{ users(username: \"admin\") { entities { id } } }",
+                json!({}),
+            )
+            .await["users"]["entities"][0]["id"]
+            .clone();
+        app.ok(
+            "mutation($u: Int64Bit!) { updateBillingSettings(input: {delinquency_disconnect_days: 10, delinquency_user_id: $u}) { delinquency_disconnect_days } }",
+            json!({"u": admin}),
+        )
+        .await;
+        let pass = || {
+            Command::new(env!("CARGO_BIN_EXE_fathom"))
+                .args(["delinquency", "--date", "2026-02-20", "--batch", "7"])
+                .env("DATABASE_URL", &app.url)
+                .env("FATHOM_LOG", "warn")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let logs = "SELECT COUNT(*) AS n FROM disconnection_logs WHERE for_non_payment = TRUE";
+        let mut first = pass();
+        let second = pass();
+        wait_until(
+            "the first disconnections",
+            Duration::from_secs(120),
+            async || one(app, logs.into()).await >= 10,
+        )
+        .await;
+        first.kill().expect("SIGKILL");
+        let _ = first.wait();
+        let at_kill = one(app, logs.into()).await;
+        assert!(
+            at_kill < ACCOUNTS as i64,
+            "the kill came mid-pass ({at_kill} done)"
+        );
+        let out = second.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // A third pass for the same date finds nothing left to do.
+        let third = pass().wait_with_output().unwrap();
+        assert!(
+            third.status.success(),
+            "{}",
+            String::from_utf8_lossy(&third.stderr)
+        );
+        let said = String::from_utf8_lossy(&third.stdout).to_string();
+        assert!(said.contains(", 0 disconnected"), "{said}");
+        for &account in &accounts {
+            let logs = one(
+                app,
+                format!("SELECT COUNT(*) AS n FROM disconnection_logs WHERE account_id = {account} AND for_non_payment = TRUE"),
+            )
+            .await;
+            let changes = one(
+                app,
+                format!("SELECT COUNT(*) AS n FROM account_events WHERE account_id = {account} AND event = 'STATUS_UPDATED'"),
+            )
+            .await;
+            assert_eq!(
+                (logs, changes),
+                (1, 1),
+                "account {account}: disconnected exactly once"
+            );
+        }
+        app.assert_money_conserved().await;
+        let verify = Command::new(env!("CARGO_BIN_EXE_fathom"))
+            .arg("verify")
+            .env("DATABASE_URL", &app.url)
+            .output()
+            .unwrap();
+        assert!(
+            verify.status.success(),
+            "{}",
+            String::from_utf8_lossy(&verify.stdout)
+        );
     }
 );
