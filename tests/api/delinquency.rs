@@ -453,3 +453,96 @@ on_both!(
 async fn app_today(_app: &common::TestApp) -> String {
     clock::now().date_naive().to_string()
 }
+
+on_both!(
+    thirty_two_reversals_racing_the_delinquency_pass_leave_each_account_marked_once_and_the_books_right,
+    |app| {
+        const ACCOUNTS: usize = 32;
+        let delinquent = rules(app).await;
+        // Switch at once: the pass acts on every account a reversal made delinquent before it.
+        app.ok(
+            "mutation { updateBillingDefault(id: 1, input: {days_of_delinquency_for_status_switch: 0}) { id } }",
+            json!({}),
+        )
+        .await;
+        let t0 = noon("2026-01-15");
+        let fiber = app.recurring_service("Fiber", 5000, 1).await;
+        let mut payments = Vec::new();
+        for i in 0..ACCOUNTS {
+            let account = app.account_activated_at(&format!("Racer {i}"), t0).await;
+            app.ok_at(t0, "mutation($a: Int64Bit!, $s: Int64Bit!) { addServiceToAccount(input: {account_id: $a, service_id: $s, quantity: 1}) { id } }", json!({"a": account, "s": fiber})).await;
+            payments.push(account);
+        }
+        fathom::service::billing::pass::run_pass(&app.db, day("2026-01-15"))
+            .await
+            .unwrap();
+        let mut paid = Vec::new();
+        for account in payments {
+            let payment = app
+                .ok_at(
+                    noon("2026-01-20"),
+                    PAY,
+                    json!({"input": {"account_id": account, "amount": 5000, "payment_type": "CHECK", "apply_to_open_invoices": true}}),
+                )
+                .await["createPayment"]["id"]
+                .clone();
+            paid.push((account, payment));
+        }
+        // The checks bounce while the pass of Feb 10 runs.
+        let reversals = paid.iter().map(|(_, payment)| {
+            app.gql(
+                "mutation($id: Int64Bit!) { reversePayment(id: $id, input: {amount: 5000}) { id } }",
+                json!({"id": payment}),
+            )
+        });
+        let run = delinquency::run_pass(&app.db, day("2026-02-10"));
+        let (answers, report) = clock::at_instant(
+            noon("2026-02-10"),
+            futures_util::future::join(futures_util::future::join_all(reversals), run),
+        )
+        .await;
+        let report = report.unwrap();
+        assert_eq!(report.failed, 0, "{report:?}");
+        let mut reversed = 0;
+        for ((account, _), body) in paid.iter().zip(&answers) {
+            let a = account(app, *account).await;
+            match common::error_code(body) {
+                None => {
+                    reversed += 1;
+                    assert_eq!(a["is_delinquent"], true, "account {account}: {body}");
+                }
+                Some(code) => {
+                    assert_eq!(code, "CONFLICT", "only a retryable conflict: {body}");
+                    assert_eq!(a["is_delinquent"], false, "account {account}");
+                }
+            }
+            let switches = app
+                .count(&format!("SELECT COUNT(*) AS n FROM account_events WHERE account_id = {account} AND event = 'STATUS_UPDATED'"))
+                .await;
+            assert!(switches <= 1, "account {account} switched {switches} times");
+            assert_eq!(
+                switches == 1,
+                a["account_status_id"] == delinquent.to_string(),
+                "account {account}"
+            );
+        }
+        assert!(reversed >= ACCOUNTS / 2, "{reversed} of {ACCOUNTS} reversed");
+        // Nothing applied twice, nothing lost: every reversed payment pays nothing.
+        assert_eq!(
+            app.count("SELECT COUNT(*) AS n FROM invoice_payment_applications WHERE undone = FALSE AND payment_id IN (SELECT id FROM payments WHERE reversed = TRUE)").await,
+            0
+        );
+        // The next pass switches whoever the race left behind, once.
+        pass(app, "2026-02-11").await;
+        for (account, body) in paid.iter().map(|(a, _)| a).zip(&answers) {
+            let expected = if common::error_code(body).is_none() {
+                delinquent.to_string()
+            } else {
+                "1".to_string()
+            };
+            assert_eq!(account(app, *account).await["account_status_id"], expected);
+        }
+        app.assert_money_conserved().await;
+        assert_eq!(violations(app).await, Vec::<String>::new());
+    }
+);
