@@ -504,26 +504,26 @@ on_both!(
         let report = report.unwrap();
         assert_eq!(report.failed, 0, "{report:?}");
         let mut reversed = 0;
-        for ((account, _), body) in paid.iter().zip(&answers) {
-            let a = account(app, *account).await;
+        for ((acct, _), body) in paid.iter().zip(&answers) {
+            let a = account(app, *acct).await;
             match common::error_code(body) {
                 None => {
                     reversed += 1;
-                    assert_eq!(a["is_delinquent"], true, "account {account}: {body}");
+                    assert_eq!(a["is_delinquent"], true, "account {acct}: {body}");
                 }
                 Some(code) => {
                     assert_eq!(code, "CONFLICT", "only a retryable conflict: {body}");
-                    assert_eq!(a["is_delinquent"], false, "account {account}");
+                    assert_eq!(a["is_delinquent"], false, "account {acct}");
                 }
             }
             let switches = app
-                .count(&format!("SELECT COUNT(*) AS n FROM account_events WHERE account_id = {account} AND event = 'STATUS_UPDATED'"))
+                .count(&format!("SELECT COUNT(*) AS n FROM account_events WHERE account_id = {acct} AND event = 'STATUS_UPDATED'"))
                 .await;
-            assert!(switches <= 1, "account {account} switched {switches} times");
+            assert!(switches <= 1, "account {acct} switched {switches} times");
             assert_eq!(
                 switches == 1,
                 a["account_status_id"] == delinquent.to_string(),
-                "account {account}"
+                "account {acct}"
             );
         }
         assert!(reversed >= ACCOUNTS / 2, "{reversed} of {ACCOUNTS} reversed");
@@ -534,13 +534,13 @@ on_both!(
         );
         // The next pass switches whoever the race left behind, once.
         pass(app, "2026-02-11").await;
-        for (account, body) in paid.iter().map(|(a, _)| a).zip(&answers) {
+        for (acct, body) in paid.iter().map(|(a, _)| a).zip(&answers) {
             let expected = if common::error_code(body).is_none() {
                 delinquent.to_string()
             } else {
                 "1".to_string()
             };
-            assert_eq!(account(app, *account).await["account_status_id"], expected);
+            assert_eq!(account(app, *acct).await["account_status_id"], expected);
         }
         app.assert_money_conserved().await;
         assert_eq!(violations(app).await, Vec::<String>::new());
