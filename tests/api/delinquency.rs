@@ -522,7 +522,7 @@ on_both!(
             assert!(switches <= 1, "account {acct} switched {switches} times");
             assert_eq!(
                 switches == 1,
-                a["account_status_id"] == delinquent.to_string(),
+                a["account_status_id"].as_str() == Some(delinquent.to_string().as_str()),
                 "account {acct}"
             );
         }

@@ -17,6 +17,7 @@ mod delinquency;
 mod delinquency_exclusions;
 mod disconnect;
 mod errors;
+mod forecast;
 mod graphiql;
 mod harness;
 mod hostile;

@@ -15,6 +15,7 @@ pub mod disconnect;
 pub mod entity_def;
 pub mod enums;
 pub mod extra_fields;
+pub mod forecast;
 pub mod inputs;
 pub mod mutations;
 pub mod objects;
@@ -84,6 +85,9 @@ fn schema_builder(
         builder = builder.register(ty);
     }
     for ty in disconnect::types() {
+        builder = builder.register(ty);
+    }
+    for ty in forecast::types() {
         builder = builder.register(ty);
     }
     for ty in queries::extra_types() {

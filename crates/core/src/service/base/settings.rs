@@ -68,6 +68,20 @@ impl Snapshot {
             .map_or(0, |d| d.grace_days)
     }
 
+    /// The first instant of the local date `date` (after a gap in the local time, the first
+    /// instant that exists).
+    pub fn start_of_day(&self, date: NaiveDate) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+        (0..=3)
+            .find_map(|hours| {
+                self.zone
+                    .from_local_datetime(&(midnight + chrono::Duration::hours(hours)))
+                    .earliest()
+            })
+            .map_or_else(|| midnight.and_utc(), |local| local.with_timezone(&Utc))
+    }
+
     /// The local business date of `instant` in the instance time zone.
     pub fn local_date(&self, instant: DateTime<Utc>) -> NaiveDate {
         instant.with_timezone(&self.zone).date_naive()

@@ -95,34 +95,28 @@ pub async fn mark_all<C: ConnectionTrait>(
     billing: &billing_setting::Model,
 ) -> AppResult<Marked> {
     let cond = delinquent_sql(today, billing);
-    let mut marked = Marked::default();
-    marked.invoices_now_delinquent = db
-        .execute_unprepared(&format!(
+    let mut changed = Vec::with_capacity(4);
+    for sql in [
+        format!(
             "UPDATE invoices SET delinquent = TRUE WHERE remaining_due > 0 AND void = FALSE \
              AND delinquent = FALSE AND {cond}"
-        ))
-        .await?
-        .rows_affected();
-    marked.invoices_no_longer_delinquent = db
-        .execute_unprepared(&format!(
-            "UPDATE invoices SET delinquent = FALSE WHERE delinquent = TRUE AND NOT {cond}"
-        ))
-        .await?
-        .rows_affected();
-    marked.accounts_now_delinquent = db
-        .execute_unprepared(
-            "UPDATE accounts SET is_delinquent = TRUE WHERE is_delinquent = FALSE AND id IN \
-             (SELECT account_id FROM invoices WHERE delinquent = TRUE)",
-        )
-        .await?
-        .rows_affected();
-    marked.accounts_no_longer_delinquent = db
-        .execute_unprepared(
-            "UPDATE accounts SET is_delinquent = FALSE WHERE is_delinquent = TRUE AND NOT EXISTS \
-             (SELECT 1 FROM invoices i WHERE i.account_id = accounts.id AND i.delinquent = TRUE)",
-        )
-        .await?
-        .rows_affected();
+        ),
+        format!("UPDATE invoices SET delinquent = FALSE WHERE delinquent = TRUE AND NOT {cond}"),
+        "UPDATE accounts SET is_delinquent = TRUE WHERE is_delinquent = FALSE AND id IN \
+         (SELECT account_id FROM invoices WHERE delinquent = TRUE)"
+            .to_owned(),
+        "UPDATE accounts SET is_delinquent = FALSE WHERE is_delinquent = TRUE AND NOT EXISTS \
+         (SELECT 1 FROM invoices i WHERE i.account_id = accounts.id AND i.delinquent = TRUE)"
+            .to_owned(),
+    ] {
+        changed.push(db.execute_unprepared(&sql).await?.rows_affected());
+    }
+    let marked = Marked {
+        invoices_now_delinquent: changed[0],
+        invoices_no_longer_delinquent: changed[1],
+        accounts_now_delinquent: changed[2],
+        accounts_no_longer_delinquent: changed[3],
+    };
     Ok(marked)
 }
 

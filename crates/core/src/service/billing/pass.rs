@@ -287,7 +287,30 @@ async fn bill_batch(
     wait: bool,
 ) -> AppResult<Done> {
     let txn = begin_write(db).await?;
-    let backend = db.get_database_backend();
+    let done = bill_in(&txn, ids, date, wait).await?;
+    txn.commit().await?;
+    Ok(done)
+}
+
+/// Bills one account for every cycle up to `date` inside the caller's transaction (the
+/// forecast's). `None` when there was nothing to do.
+pub async fn bill_account_in<C: ConnectionTrait>(
+    txn: &C,
+    account_id: i64,
+    date: NaiveDate,
+) -> AppResult<Option<(u64, bool)>> {
+    let done = bill_in(txn, &[account_id], date, true).await?;
+    Ok((done.accounts > 0).then_some((done.debits, done.invoices > 0)))
+}
+
+/// [`bill_batch`]'s work inside the caller's transaction.
+async fn bill_in<C: ConnectionTrait>(
+    txn: &C,
+    ids: &[i64],
+    date: NaiveDate,
+    wait: bool,
+) -> AppResult<Done> {
+    let backend = txn.get_database_backend();
     let mut select = account::Entity::find()
         .column_as(Expr::cust(settings::INSTANCE_SQL), "settings_instance")
         .column_as(Expr::cust(settings::GENERATION_SQL), "settings_generation")
@@ -321,10 +344,9 @@ async fn bill_batch(
         .filter(|id| !locked.iter().any(|a| a.id == *id))
         .collect();
     let Some(stamp) = stamp else {
-        txn.rollback().await?;
         return Ok(done);
     };
-    let settings = settings::snapshot_at(&txn, stamp).await?;
+    let settings = settings::snapshot_at(txn, stamp).await?;
     let due = |a: &account::Model| {
         a.archived_at.is_none()
             && a.next_bill_date.is_some_and(|d| d <= date)
@@ -335,15 +357,13 @@ async fn bill_batch(
     // Rows a concurrent change made not due any more (or that were never) are left alone.
     let accounts: Vec<account::Model> = locked.into_iter().filter(due).collect();
     if accounts.is_empty() {
-        txn.rollback().await?;
         return Ok(done);
     }
-    let mut bills = read(&txn, accounts).await?;
+    let mut bills = read(txn, accounts).await?;
     for bill in bills.iter_mut() {
         plan(bill, date)?;
     }
-    write(&txn, &mut bills, date, &settings, &mut done).await?;
-    txn.commit().await?;
+    write(txn, &mut bills, date, &settings, &mut done).await?;
     Ok(done)
 }
 

@@ -240,18 +240,13 @@ pub async fn run_pass_with(
 
 /// The instant the pass's changes are effective: now, or the start of `date` when it is in
 /// the future (a pass run ahead, as the forecast does).
-fn effective_at(settings: &Snapshot, date: NaiveDate) -> DateTime<Utc> {
+pub fn effective_at(settings: &Snapshot, date: NaiveDate) -> DateTime<Utc> {
     let at = now();
     if date <= settings.local_date(at) {
-        return at;
+        at
+    } else {
+        settings.start_of_day(date)
     }
-    use chrono::TimeZone;
-    settings
-        .zone
-        .from_local_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default())
-        .earliest()
-        .map(|local| local.with_timezone(&Utc))
-        .unwrap_or(at)
 }
 
 /// Acts on one account in a transaction of its own: locks it, marks it as of `date`, decides
@@ -264,9 +259,36 @@ async fn act(
     at: DateTime<Utc>,
 ) -> AppResult<Option<Action>> {
     let txn = begin_write(db).await?;
-    let (_, settings) = account_guard::lock_with_settings(&txn, account_id).await?;
-    delinquency::mark_account(&txn, account_id, date, &settings.billing).await?;
-    let mut found = standings(&txn, &format!("a.id = {account_id}")).await?;
+    let (_, action) = act_in(&txn, account_id, date, acting, at).await?;
+    txn.commit().await?;
+    Ok(action)
+}
+
+/// The pass for `date` on one account, inside the caller's transaction (the forecast's): marks
+/// it, and acts as the pass would (on a check day that is not excluded, or restoring any day).
+/// Returns whether the account is delinquent after marking, and what was done.
+pub async fn run_for_account_in<C: ConnectionTrait>(
+    txn: &C,
+    account_id: i64,
+    date: NaiveDate,
+) -> AppResult<(bool, Option<Action>)> {
+    let settings = settings::snapshot(txn).await?;
+    let acting = is_check_day(&settings.billing, date)
+        && !delinquency_exclusions::excludes(txn, date).await?;
+    act_in(txn, account_id, date, acting, effective_at(&settings, date)).await
+}
+
+/// [`act`] inside the caller's transaction.
+async fn act_in<C: ConnectionTrait>(
+    txn: &C,
+    account_id: i64,
+    date: NaiveDate,
+    acting: bool,
+    at: DateTime<Utc>,
+) -> AppResult<(bool, Option<Action>)> {
+    let (_, settings) = account_guard::lock_with_settings(txn, account_id).await?;
+    delinquency::mark_account(txn, account_id, date, &settings.billing).await?;
+    let mut found = standings(txn, &format!("a.id = {account_id}")).await?;
     let standing = found
         .pop()
         .ok_or_else(|| AppError::not_found("Account", account_id))?;
@@ -275,9 +297,9 @@ async fn act(
         None => {}
         Some(Action::Switch(to) | Action::Restore(to)) => {
             let mut audit = audit::Batch::default();
-            delinquency::switch(&txn, &settings, &standing.account, to, at, None, &mut audit)
+            delinquency::switch(txn, &settings, &standing.account, to, at, None, &mut audit)
                 .await?;
-            audit.write(&txn).await?;
+            audit.write(txn).await?;
         }
         Some(Action::Disconnect) => {
             let user_id = settings.billing.delinquency_user_id.ok_or_else(|| {
@@ -286,11 +308,10 @@ async fn act(
                     "billing settings name no delinquency_user_id to disconnect as",
                 )
             })?;
-            disconnect::disconnect_in_with(&txn, user_id, account_id, None, at, None, true).await?;
+            disconnect::disconnect_in_with(txn, user_id, account_id, None, at, None, true).await?;
         }
     }
-    txn.commit().await?;
-    Ok(action)
+    Ok((standing.since.is_some(), action))
 }
 
 /// Records a completed pass for `date` (`delinquency_passes`, one row per date).

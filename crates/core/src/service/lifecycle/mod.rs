@@ -2,7 +2,8 @@
 //! ([`contacts`], [`phone_numbers`]) and addresses ([`addresses`]), parent and child accounts
 //! ([`hierarchy`]), disconnecting one ([`disconnect`]), the events scheduled for a date
 //! and time, run by the worker ([`scheduled`]), and the delinquency pass that switches and
-//! disconnects accounts that do not pay ([`delinquency`]).
+//! disconnects accounts that do not pay ([`delinquency`]), and what all of these would do to
+//! an account in the days ahead ([`forecast`]).
 //!
 //! May call: [`super::base`], [`super::billing`] (what a change of status or a disconnection
 //! bills or credits), [`super::configuration`] (the dates nobody is cut off).
@@ -12,6 +13,7 @@ pub mod addresses;
 pub mod contacts;
 pub mod delinquency;
 pub mod disconnect;
+pub mod forecast;
 pub mod hierarchy;
 pub mod phone_numbers;
 pub mod scheduled;

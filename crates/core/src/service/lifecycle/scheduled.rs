@@ -586,6 +586,42 @@ async fn run_one(
     Ok(())
 }
 
+/// Carries out the pending events of `account_id` due by `until`, oldest first, inside the
+/// caller's transaction (the forecast's), each as the worker would: in a savepoint, effective
+/// at its `datetime`, with "now" at that instant or `earliest`, whichever is later, and marked
+/// with its outcome. Returns each event with what came of it.
+pub async fn run_account_due_in(
+    txn: &sea_orm::DatabaseTransaction,
+    account_id: i64,
+    until: DateTime<Utc>,
+    earliest: DateTime<Utc>,
+) -> AppResult<Vec<(scheduled_event::Model, AppResult<String>)>> {
+    let events = scheduled_event::Entity::find()
+        .filter(due(until))
+        .filter(scheduled_event::Column::AccountId.eq(account_id))
+        .order_by_asc(scheduled_event::Column::Datetime)
+        .order_by_asc(scheduled_event::Column::Id)
+        .all(txn)
+        .await?;
+    let mut ran = Vec::with_capacity(events.len());
+    for event in events {
+        let at = Ord::max(event.datetime, earliest);
+        let outcome = crate::service::base::clock::at_instant(at, async {
+            let savepoint = txn.begin().await?;
+            let outcome = execute(&savepoint, &event).await;
+            match &outcome {
+                Ok(_) => savepoint.commit().await?,
+                Err(_) => savepoint.rollback().await?,
+            }
+            finish_all(txn, &[Mark::of(&event, &outcome, at)]).await?;
+            AppResult::Ok(outcome)
+        })
+        .await?;
+        ran.push((event, outcome));
+    }
+    Ok(ran)
+}
+
 impl RunReport {
     fn count(&mut self, status: EventStatus, retried: bool) {
         match status {
