@@ -101,6 +101,25 @@ on_both!(
                 .await
                 > 0
         );
+        // Most invoices are paid, a few are not: the accounts that owe past a due date are
+        // delinquent, as the delinquency pass would have marked them, and only they.
+        let payments = app.count("SELECT COUNT(*) AS n FROM payments").await;
+        let invoices = app.count("SELECT COUNT(*) AS n FROM invoices").await;
+        assert!(
+            payments * 10 > invoices * 7,
+            "{payments} payments for {invoices} invoices"
+        );
+        let delinquent = app
+            .count("SELECT COUNT(*) AS n FROM accounts WHERE is_delinquent = TRUE")
+            .await;
+        assert!(
+            delinquent > 0 && delinquent < 40,
+            "{delinquent} of 200 accounts delinquent"
+        );
+        assert_eq!(
+            app.count("SELECT COUNT(*) AS n FROM invoices WHERE delinquent = TRUE AND (remaining_due = 0 OR delinquency_date >= CURRENT_DATE)").await,
+            0
+        );
 
         // The report counts what the rows hold.
         let today = chrono::Utc::now().date_naive();

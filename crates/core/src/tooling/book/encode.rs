@@ -15,10 +15,11 @@ use sea_orm::sqlx::sqlite::SqliteArguments;
 use sea_orm::sqlx::Arguments;
 use sea_orm::{EntityTrait, IdenStatic, Iterable, ModelTrait, Value};
 
-use super::rows::{columns, values, Chunk, TABLES};
+use super::rows::{columns, values, Chunk, N_TABLES, TABLES};
 use crate::entity::{
     account, account_event, account_service, address, contact, debit, disconnection_log, discount,
-    invoice, invoice_discount_application as application, log, scheduled_event,
+    invoice, invoice_discount_application as application,
+    invoice_payment_application as payment_application, log, payment, scheduled_event,
     serviceable_address_account_assignment_history as history,
 };
 use crate::error::{AppError, AppResult};
@@ -43,7 +44,7 @@ pub struct ForeignKey {
 /// A chunk ready to send.
 pub struct Encoded {
     pub accounts: u64,
-    pub rows: [usize; 13],
+    pub rows: [usize; N_TABLES],
     pub body: Body,
     /// The references of the chunk's rows that are not to rows of the chunk itself, by foreign
     /// key: `(key, distinct referenced values)`. The writer checks (and locks) them.
@@ -85,6 +86,8 @@ pub fn encode(chunk: Chunk, format: Format, keys: &[ForeignKey]) -> AppResult<En
     enc.table::<disconnection_log::Entity>(TABLES[10], &chunk.disconnection_logs)?;
     enc.table::<account_event::Entity>(TABLES[11], &chunk.account_events)?;
     enc.table::<log::Entity>(TABLES[12], &chunk.logs)?;
+    enc.table::<payment::Entity>(TABLES[13], &chunk.payments)?;
+    enc.table::<payment_application::Entity>(TABLES[14], &chunk.payment_applications)?;
     let outside = enc
         .outside
         .into_iter()
@@ -106,8 +109,8 @@ struct Encoder<'k> {
     copy: Vec<(&'static str, String, Vec<u8>)>,
     sqlite: Vec<(Arc<str>, SqliteArguments)>,
     keys: &'k [ForeignKey],
-    bases: [i64; 13],
-    rows: [usize; 13],
+    bases: [i64; N_TABLES],
+    rows: [usize; N_TABLES],
     /// Referenced values outside the chunk, by position in `keys`.
     outside: BTreeMap<usize, BTreeSet<i64>>,
 }

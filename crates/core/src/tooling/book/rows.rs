@@ -11,13 +11,17 @@ use sea_orm::{EntityTrait, IdenStatic, Iterable, ModelTrait, Value};
 
 use crate::entity::{
     account, account_event, account_service, address, contact, debit, disconnection_log, discount,
-    invoice, invoice_discount_application as application, log, scheduled_event,
+    invoice, invoice_discount_application as application,
+    invoice_payment_application as payment_application, log, payment, scheduled_event,
     serviceable_address_account_assignment_history as history,
 };
 
+/// How many tables the seeder writes.
+pub const N_TABLES: usize = 15;
+
 /// The tables the seeder writes, in the order it writes them: every foreign key points to a
 /// table earlier in the list (or to a lower id of the same table, for parent accounts).
-pub const TABLES: [&str; 13] = [
+pub const TABLES: [&str; N_TABLES] = [
     "accounts",
     "addresses",
     "serviceable_address_account_assignment_histories",
@@ -31,15 +35,17 @@ pub const TABLES: [&str; 13] = [
     "disconnection_logs",
     "account_events",
     "logs",
+    "payments",
+    "invoice_payment_applications",
 ];
 
 /// The first id of each table (in [`TABLES`] order) for the next chunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Bases(pub [i64; 13]);
+pub struct Bases(pub [i64; N_TABLES]);
 
 #[derive(Debug, Default)]
 pub struct Chunk {
-    pub bases: [i64; 13],
+    pub bases: [i64; N_TABLES],
     /// How many accounts of the book this chunk holds.
     pub book_accounts: u64,
     pub accounts: Vec<account::Model>,
@@ -55,6 +61,8 @@ pub struct Chunk {
     pub disconnection_logs: Vec<disconnection_log::Model>,
     pub account_events: Vec<account_event::Model>,
     pub logs: Vec<log::Model>,
+    pub payments: Vec<payment::Model>,
+    pub payment_applications: Vec<payment_application::Model>,
 }
 
 /// Positions in [`TABLES`].
@@ -72,6 +80,8 @@ pub mod t {
     pub const DISCONNECTION_LOGS: usize = 10;
     pub const ACCOUNT_EVENTS: usize = 11;
     pub const LOGS: usize = 12;
+    pub const PAYMENTS: usize = 13;
+    pub const PAYMENT_APPLICATIONS: usize = 14;
 }
 
 impl Chunk {
@@ -88,7 +98,7 @@ impl Chunk {
     }
 
     /// Rows per table, in [`TABLES`] order.
-    pub fn counts(&self) -> [usize; 13] {
+    pub fn counts(&self) -> [usize; N_TABLES] {
         [
             self.accounts.len(),
             self.addresses.len(),
@@ -103,6 +113,8 @@ impl Chunk {
             self.disconnection_logs.len(),
             self.account_events.len(),
             self.logs.len(),
+            self.payments.len(),
+            self.payment_applications.len(),
         ]
     }
 

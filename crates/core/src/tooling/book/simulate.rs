@@ -76,9 +76,13 @@ impl Ctx {
 /// The moment of the day the billing pass bills the accounts whose cycle falls that day.
 pub const PASS_SECS: u32 = 30 * 60;
 
+/// The moment of the day payments come in.
+pub const PAY_SECS: u32 = 15 * 3600;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     Pass,
+    Pay,
     Activate,
     AddOn,
     Schedule,
@@ -163,6 +167,7 @@ pub fn chunk(ctx: &Ctx, bases: Bases, chunk: u64, n: usize) -> AppResult<Chunk> 
             let when = When { date, secs: e.secs };
             match e.kind {
                 Kind::Pass => sim.bill(e.key, date, ctx.instant(when))?,
+                Kind::Pay => sim.pay(e.key, ctx.instant(when)),
                 Kind::Activate => sim.activate(e.key)?,
                 Kind::AddOn => {
                     let pos = sim.position(e.key);
@@ -195,6 +200,19 @@ impl Sim<'_> {
                 secs: PASS_SECS,
                 kind: Kind::Pass,
                 key: pos,
+            });
+        }
+    }
+
+    /// Queues the payment of the invoice at `position` on `date` (in the afternoon), if that
+    /// is within the book and before today (a later one has not come in yet).
+    pub fn queue_payment(&mut self, position: usize, date: NaiveDate) {
+        if date < self.ctx.window.today && date >= self.ctx.window.start {
+            let day = self.day_index(date);
+            self.days[day].push(Ev {
+                secs: PAY_SECS,
+                kind: Kind::Pay,
+                key: position,
             });
         }
     }

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 
 use super::encode::{self, ForeignKey, Format};
 use super::plan::Window;
-use super::rows::Bases;
+use super::rows::{Bases, N_TABLES};
 use super::simulate::{self, Ctx};
 use crate::entity::service;
 
@@ -64,7 +64,7 @@ fn ctx(accounts: u64, zone: &str) -> Ctx {
 fn a_chunk_keeps_the_money_invariants_and_bills_every_day_once() {
     for zone in ["UTC", "America/Chicago"] {
         let ctx = ctx(10_000, zone);
-        let c = simulate::chunk(&ctx, Bases([100; 13]), 0, 5_000).unwrap();
+        let c = simulate::chunk(&ctx, Bases([100; N_TABLES]), 0, 5_000).unwrap();
         assert_eq!(c.accounts.len(), 5_000);
         for (i, a) in c.accounts.iter().enumerate() {
             assert_eq!(a.id, 100 + i as i64, "ids are consecutive");
@@ -81,12 +81,36 @@ fn a_chunk_keeps_the_money_invariants_and_bills_every_day_once() {
             *applied_to.entry(a.invoice_id).or_default() += a.amount;
             *applied_from.entry(a.discount_id).or_default() += a.amount;
         }
+        let mut paid_to: HashMap<i64, i64> = HashMap::new();
+        for a in &c.payment_applications {
+            *paid_to.entry(a.invoice_id).or_default() += a.amount;
+        }
+        for p in &c.payments {
+            assert_eq!(p.amount_remaining, 0, "a payment pays its invoice whole");
+            assert!(p.payment_datetime.with_timezone(&ctx.zone).date_naive() < ctx.window.today);
+        }
+        assert_eq!(c.payments.len(), c.payment_applications.len());
         for i in &c.invoices {
             assert_eq!(i.total_debits, invoiced.get(&i.id).copied().unwrap_or(0));
             let applied = applied_to.get(&i.id).copied().unwrap_or(0);
-            assert_eq!(i.remaining_due, i.total_debits - applied);
+            let paid = paid_to.get(&i.id).copied().unwrap_or(0);
+            assert_eq!(i.remaining_due, i.total_debits - applied - paid);
             assert!(i.remaining_due >= 0);
+            assert_eq!(i.status == "PAID", i.remaining_due == 0);
         }
+        // Most invoices are paid; of those made over a month before today, only the accounts
+        // that never pay (and a few late payers) still owe.
+        let old: Vec<&_> = c
+            .invoices
+            .iter()
+            .filter(|i| i.due_date + chrono::Duration::days(50) < ctx.window.today)
+            .collect();
+        let unpaid = old.iter().filter(|i| i.remaining_due > 0).count();
+        assert!(
+            unpaid * 100 > old.len() && unpaid * 100 < old.len() * 5,
+            "{unpaid} of {} old invoices unpaid",
+            old.len()
+        );
         for x in &c.discounts {
             let applied = applied_from.get(&x.id).copied().unwrap_or(0);
             assert_eq!(x.amount, x.amount_remaining + applied);
@@ -160,8 +184,8 @@ fn a_chunk_keeps_the_money_invariants_and_bills_every_day_once() {
 #[test]
 fn the_same_book_is_generated_twice() {
     let ctx = ctx(20_000, "UTC");
-    let a = simulate::chunk(&ctx, Bases([1; 13]), 1, 2_000).unwrap();
-    let b = simulate::chunk(&ctx, Bases([1; 13]), 1, 2_000).unwrap();
+    let a = simulate::chunk(&ctx, Bases([1; N_TABLES]), 1, 2_000).unwrap();
+    let b = simulate::chunk(&ctx, Bases([1; N_TABLES]), 1, 2_000).unwrap();
     assert_eq!(a.counts(), b.counts());
     assert_eq!(a.invoices, b.invoices);
     assert_eq!(a.discounts, b.discounts);
@@ -186,7 +210,7 @@ fn only_references_outside_the_chunk_are_left_to_look_up() {
         key("accounts", "parent_account_id", "accounts"),
         key("logs", "user_id", "users"),
     ];
-    let chunk = simulate::chunk(&ctx, Bases([100; 13]), 0, 1_000).unwrap();
+    let chunk = simulate::chunk(&ctx, Bases([100; N_TABLES]), 0, 1_000).unwrap();
     let encoded = encode::encode(chunk, Format::Copy, &keys).unwrap();
     let outside: HashMap<String, Vec<i64>> = encoded
         .outside
@@ -203,7 +227,7 @@ fn only_references_outside_the_chunk_are_left_to_look_up() {
         .all(|s| (1..=5).contains(s)));
 
     // Rows not numbered from their base would make the range argument wrong: refused.
-    let mut chunk = simulate::chunk(&ctx, Bases([100; 13]), 0, 1_000).unwrap();
+    let mut chunk = simulate::chunk(&ctx, Bases([100; N_TABLES]), 0, 1_000).unwrap();
     chunk.debits[3].id += 1;
     assert!(encode::encode(chunk, Format::Copy, &keys).is_err());
 }

@@ -28,7 +28,7 @@ use sea_orm::sqlx::{self, AssertSqlSafe, Connection, PgConnection, Postgres, Row
 use sea_orm::{DatabaseConnection, DbBackend};
 
 use super::encode::{Body, Encoded, ForeignKey, Format};
-use super::rows::{Bases, TABLES};
+use super::rows::{Bases, N_TABLES, TABLES};
 use crate::error::{AppError, AppResult};
 
 fn sql_err(what: &str) -> impl Fn(sqlx::Error) -> AppError + '_ {
@@ -126,7 +126,7 @@ impl Writer {
 
     /// The first free id of each table, in [`TABLES`] order.
     pub async fn bases(&mut self) -> AppResult<Bases> {
-        let mut bases = [1i64; 13];
+        let mut bases = [1i64; N_TABLES];
         for (base, table) in bases.iter_mut().zip(TABLES) {
             *base = match self {
                 Writer::Postgres { conn, .. } => {
