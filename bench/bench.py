@@ -15,6 +15,9 @@ checks it with `fathom verify`, and measures, beside a peer or a floor:
   (h) PostgreSQL: (a) and (e) through two fathom servers at once, against one server
   (r) PostgreSQL: the report read from a streaming replica (pg_basebackup of the cluster)
       while disconnections run on the primary, against the report read from the primary
+  (p) createPayment of 100 cents applied to the account's oldest open invoice, 16 clients
+  (q) PostgreSQL: `fathom delinquency` over the whole book, with rules that switch the accounts
+      that never pay (lib/delinquency.py) (accounts/s: the book's accounts over the pass's time)
 
 Reads go through wrk (2 threads, 16 connections, loopback) against fathom and, on PostgreSQL,
 PostGraphile (2 cluster workers, NODE_ENV=production) over the same database; both warm up,
@@ -39,6 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import book as books  # noqa: E402
 from lib import load, measure, procs, report, servers, workloads as w  # noqa: E402
 from lib import replica as replicas  # noqa: E402
+from lib import delinquency as delinquencies  # noqa: E402
 from lib.pools import DUE_SQL, EmptyPool, Pools  # noqa: E402
 
 WARM_UP_SECONDS = 3
@@ -302,6 +306,76 @@ class Run:
             "note": (f"{billed} of {due} due accounts billed" + ("" if finished else
                      f" before the {self.args.bill_seconds} s bound") + "; floor one account at a time")}
 
+    PAYMENTS = 3000
+    OPEN_SQL = ("SELECT DISTINCT account_id FROM invoices WHERE void = FALSE AND remaining_due >= 200 "
+                "ORDER BY account_id")
+
+    def payments(self, fathom):
+        """(p): each account of the pool pays 100 cents once, through fathom or the floor (two
+        pools of accounts with an invoice owing at least 200, so both pay part of it)."""
+        ids = [r[0] for r in self.book.rows(self.OPEN_SQL)]
+        import random
+        random.Random(9).shuffle(ids)
+        n = min(self.PAYMENTS, len(ids) // 2)
+        mine, floor_ids = ids[:n], ids[n:2 * n]
+        print(f"   (p) createPayment, 16 clients ({n} accounts)", flush=True)
+        body = json.dumps({"query": "mutation { createPayment(input: {account_id: ID, amount: 100, "
+                                    "payment_type: CASH, apply_to_open_invoices: true}) { id } }"})
+        run = measure.run(lambda: load.wrk(fathom.url, token=fathom.token, seconds=600, template=body, ids=mine),
+                          fathom.tree, self.postgres)
+        floor_clients = min(16 if self.kind == "postgres" else 4, len(floor_ids))
+        floor = measure.run(self.write_floor(w.payment_floor(self.dialect), [(a, 0) for a in floor_ids],
+                                             floor_clients), None, self.postgres)
+        self.results["workloads"]["p"] = {
+            "title": "createPayment (100 cents to the oldest open invoice), 16 clients", "unit": "payments/s",
+            "contenders": {"fathom": run, "SQL floor": floor},
+            "note": f"{n} accounts each; floor with {floor_clients} clients"}
+
+    def money(self):
+        """(p) through a server of its own, then (q)."""
+        fathom = servers.fathom(self.args.fathom, self.book.url, self.token)
+        try:
+            self.payments(fathom)
+        finally:
+            fathom.stop()
+        self.delinquency()
+
+    def delinquency(self):
+        """(q): the delinquency pass over the whole book, then its floor on the same book put back."""
+        if self.kind != "postgres":
+            return
+        today = self.dialect.now_instant.date()
+        status = delinquencies.give_rules(self.book)
+        accounts = self.book.rows("SELECT COUNT(*) FROM accounts")[0][0]
+        due = self.book.rows(
+            "SELECT COUNT(*) FROM accounts a WHERE a.account_status_id = 1 AND a.archived_at IS NULL AND "
+            "(SELECT MIN(delinquency_date) FROM invoices i WHERE i.account_id = a.id AND i.delinquent = TRUE) "
+            "<= %s", (today - timedelta(days=delinquencies.SWITCH_DAYS),))[0][0]
+        print(f"   (q) fathom delinquency over {accounts} accounts ({due} to switch)", flush=True)
+        meter = measure.Meter(None, self.postgres)
+        meter.start()
+        started = time.time()
+        out = books.fathom(self.args.fathom, self.book.url, "delinquency", "--date", today.isoformat(),
+                           timeout=3600).stdout.strip()
+        elapsed = max(time.time() - started, 1e-3)
+        run = {"ops": accounts / elapsed, "n": accounts, "failed": 0, "seconds": elapsed, "p50": None, "p99": None}
+        run.update(meter.stop(accounts))
+        run["server_ms"], run["client_ms"] = run["client_ms"], None
+        switched = self.book.rows("SELECT COUNT(*) FROM accounts WHERE account_status_id = %s", (status,))[0][0]
+        delinquencies.undo(self.book, status)
+        meter = measure.Meter(None, self.postgres)
+        meter.start()
+        floor_switched, floor_seconds = delinquencies.floor(self.book, today, status)
+        floor = {"ops": accounts / floor_seconds, "n": accounts, "failed": 0, "seconds": floor_seconds,
+                 "p50": None, "p99": None}
+        floor.update(meter.stop(accounts))
+        floor["server_ms"], floor["client_ms"] = floor["client_ms"], None
+        self.results["workloads"]["q"] = {
+            "title": "fathom delinquency, whole book", "unit": "accounts/s",
+            "contenders": {"fathom": run, "SQL floor": floor},
+            "note": (f"{switched} accounts switched by fathom, {floor_switched} by the floor; process start-up "
+                     f"included; fathom said: {out[-200:]}")}
+
     def report_scale(self):
         """(d+) The report's cost with the same events in its period on a far larger book: the
         report is measured on the run's copy, the copy is padded with accounts that have no
@@ -474,10 +548,15 @@ class Run:
             self.scale_out()
             self.book.discard()
             return self.results
+        if self.args.money_only:
+            self.money()
+            self.book.discard()
+            return self.results
         self.pools()
         self.reads()
         self.scheduled()
         self.billing()
+        self.money()
         if not self.args.writes_only:
             self.report_scale()
         if self.kind == "postgres" and self.args.scale_out and not self.args.writes_only:
@@ -505,6 +584,8 @@ def main():
     parser.add_argument("--scale-out-only", action="store_true",
                         help="only (h) and (r) on PostgreSQL, printed and not written to RESULTS.md")
     parser.add_argument("--command", default="bash bench/run")
+    parser.add_argument("--money-only", action="store_true",
+                        help="only (p) and (q), printed and not written to RESULTS.md (for iterating)")
     parser.add_argument("--writes-only", action="store_true",
                         help="only (e), (f) and (g), printed and not written to RESULTS.md (for iterating)")
     args = parser.parse_args()
@@ -522,7 +603,7 @@ def main():
             results[kind] = Run(kind, args, workdir).go()
     text = report.markdown(results, args, time.time() - started)
     print(text)
-    if not args.writes_only:
+    if not args.writes_only and not args.money_only:
         report.write(text, args.accounts)
 
 

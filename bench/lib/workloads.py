@@ -214,3 +214,31 @@ def pgbench_script(floor, pick=None):
         lines.append(" ".join(statement.split()) + ";")
     lines.append("COMMIT;")
     return "\n".join(lines) + "\n"
+
+
+def payment_floor(d):
+    """The rows a createPayment of 100 cents writes for the account :aid, applied to its oldest
+    open invoice: the payment, the application, the invoice's new remaining_due and status, the
+    two audit rows, and the account's delinquency marked again."""
+    now, today = d.now, d.today
+    payment = "(SELECT MAX(id) FROM payments WHERE account_id = :aid)"
+    applied = f"(SELECT invoice_id FROM invoice_payment_applications WHERE payment_id = {payment})"
+    owing = (f"(void = FALSE AND remaining_due > 0 AND delinquency_date < {today})")
+    return "\n;\n".join([
+        "INSERT INTO payments (account_id, company_id, amount, amount_remaining, payment_type, payment_datetime, "
+        "status, successful, reversed, user_id, created_at, updated_at, version) "
+        f"SELECT id, company_id, 100, 0, 'CASH', {now}, 'SUCCEEDED', TRUE, FALSE, 1, {now}, {now}, 1 "
+        "FROM accounts WHERE id = :aid",
+        "INSERT INTO invoice_payment_applications (invoice_id, payment_id, amount, undone, created_at, updated_at, version) "
+        f"SELECT id, {payment}, 100, FALSE, {now}, {now}, 1 FROM invoices WHERE id = (SELECT id FROM invoices "
+        "WHERE account_id = :aid AND void = FALSE AND remaining_due >= 100 ORDER BY due_date, id LIMIT 1)",
+        f"UPDATE invoices SET remaining_due = remaining_due - 100, status = CASE WHEN remaining_due = 100 THEN 'PAID' "
+        f"ELSE 'UNPAID' END, updated_at = {now}, version = version + 1 WHERE id = {applied}",
+        "INSERT INTO logs (type, loggable_type, loggable_id, user_id, previous, current, message, created_at, updated_at, "
+        f"version) VALUES ('CREATED', 'Payment', {payment}, 1, NULL, NULL, 'payment', {now}, {now}, 1)",
+        "INSERT INTO logs (type, loggable_type, loggable_id, user_id, previous, current, message, created_at, updated_at, "
+        f"version) VALUES ('UPDATED', 'Invoice', {applied}, 1, NULL, NULL, '100 paid', {now}, {now}, 1)",
+        f"UPDATE invoices SET delinquent = {owing} WHERE account_id = :aid AND delinquent <> {owing}",
+        f"UPDATE accounts SET is_delinquent = EXISTS (SELECT 1 FROM invoices WHERE account_id = :aid AND {owing}) "
+        "WHERE id = :aid",
+    ])
