@@ -866,7 +866,8 @@ on_both!(
     |app| {
         let (account, _) = billed_account(app, "Rush").await;
         let at = noon("2026-01-25");
-        let pays = (0..16).map(|_| {
+        // Thirty-one payments and a disconnection: 32 clients at once.
+        let pays = (0..31).map(|_| {
         app.gql(
             PAY,
             json!({"input": {"account_id": account, "amount": 700, "payment_type": "CASH", "apply_to_open_invoices": true}}),

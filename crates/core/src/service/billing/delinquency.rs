@@ -50,31 +50,60 @@ pub async fn mark_account<C: ConnectionTrait>(
     today: NaiveDate,
     billing: &billing_setting::Model,
 ) -> AppResult<bool> {
-    let cond = delinquent_sql(today, billing);
+    Ok(mark_account_returning(db, account_id, today, billing)
+        .await?
+        .is_delinquent)
+}
+
+/// [`mark_account`], answering the account's row as it is after marking. Its statements are
+/// the same text for every account (the values are bound), so each connection prepares them
+/// once.
+pub async fn mark_account_returning<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+    today: NaiveDate,
+    billing: &billing_setting::Model,
+) -> AppResult<account::Model> {
+    use sea_orm::FromQueryResult;
+    let backend = db.get_database_backend();
+    let (id, min, day) = match backend {
+        DbBackend::Postgres => ("$1", "$2", "$3"),
+        _ => ("?1", "?2", "?3"),
+    };
+    let cond = format!(
+        "(void = FALSE AND remaining_due > {min} AND remaining_due > 0 AND delinquency_date < {day})"
+    );
     let invoices = format!(
-        "UPDATE invoices SET delinquent = {cond} WHERE account_id = {account_id} \
-         AND delinquent <> {cond}"
+        "UPDATE invoices SET delinquent = {cond} WHERE account_id = {id} AND delinquent <> {cond}"
     );
     // Computed from the invoices' own columns, not their flags: on PostgreSQL both updates see
     // the same snapshot.
     let account = format!(
         "UPDATE accounts SET is_delinquent = EXISTS (SELECT 1 FROM invoices \
-         WHERE account_id = {account_id} AND {cond}) WHERE id = {account_id} RETURNING is_delinquent"
+         WHERE account_id = {id} AND {cond}) WHERE id = {id} RETURNING *"
     );
-    let backend = db.get_database_backend();
+    let values = || -> Vec<sea_orm::Value> {
+        vec![
+            account_id.into(),
+            billing.minimum_amount_due_for_delinquency.into(),
+            today.into(),
+        ]
+    };
     let row = if backend == DbBackend::Postgres {
-        db.query_one_raw(Statement::from_string(
+        db.query_one_raw(Statement::from_sql_and_values(
             backend,
             format!("WITH i AS ({invoices}) {account}"),
+            values(),
         ))
         .await?
     } else {
-        db.execute_unprepared(&invoices).await?;
-        db.query_one_raw(Statement::from_string(backend, account))
+        db.execute_raw(Statement::from_sql_and_values(backend, invoices, values()))
+            .await?;
+        db.query_one_raw(Statement::from_sql_and_values(backend, account, values()))
             .await?
     };
     let row = row.ok_or_else(|| AppError::not_found("Account", account_id))?;
-    Ok(row.try_get("", "is_delinquent")?)
+    Ok(account::Model::from_query_result(&row, "")?)
 }
 
 /// What [`mark_all`] changed.
@@ -122,24 +151,36 @@ pub async fn mark_all<C: ConnectionTrait>(
 
 /// After a write that changed what the locked account `account_id` owes, in its transaction:
 /// marks the account ([`mark_account`]) and, when it is delinquent no more and sits in its
-/// billing default's delinquency status, moves it to the removal status ([`switch`]).
+/// billing default's delinquency status, moves it to the removal status ([`switch`]). One
+/// statement on PostgreSQL when nothing moves; `settings` are the caller's.
 pub async fn settle<C: ConnectionTrait>(
+    db: &C,
+    settings: &Snapshot,
+    account_id: i64,
+    user_id: Option<i64>,
+    audit: &mut audit::Batch,
+) -> AppResult<()> {
+    let at = now();
+    let today = settings.local_date(at);
+    let account = mark_account_returning(db, account_id, today, &settings.billing).await?;
+    if account.is_delinquent {
+        return Ok(());
+    }
+    if let Some(to) = restore_status(settings, &account) {
+        switch(db, settings, &account, to, at, user_id, audit).await?;
+    }
+    Ok(())
+}
+
+/// [`settle`], reading the settings first (one statement more, unless the caller has them).
+pub async fn settle_reading<C: ConnectionTrait>(
     db: &C,
     account_id: i64,
     user_id: Option<i64>,
     audit: &mut audit::Batch,
 ) -> AppResult<()> {
     let settings = settings::snapshot(db).await?;
-    let at = now();
-    let today = settings.local_date(at);
-    if mark_account(db, account_id, today, &settings.billing).await? {
-        return Ok(());
-    }
-    let account = crate::service::base::store::find::<account::Entity, _>(db, account_id).await?;
-    if let Some(to) = restore_status(&settings, &account) {
-        switch(db, &settings, &account, to, at, user_id, audit).await?;
-    }
-    Ok(())
+    settle(db, &settings, account_id, user_id, audit).await
 }
 
 /// The billing default that rules `account`'s delinquency.

@@ -617,7 +617,7 @@ pub async fn create_invoice(
     .await?;
     // An invoice dated in the past may be delinquent already.
     let mut audit = audit::Batch::default();
-    delinquency::settle(&txn, account.id, Some(user_id), &mut audit).await?;
+    delinquency::settle_reading(&txn, account.id, Some(user_id), &mut audit).await?;
     audit.write(&txn).await?;
     txn.commit().await?;
     Ok(model)
@@ -754,7 +754,7 @@ pub async fn void_invoice(
             credits.len()
         ),
     );
-    delinquency::settle(&txn, invoice.account_id, Some(user_id), &mut audit).await?;
+    delinquency::settle_reading(&txn, invoice.account_id, Some(user_id), &mut audit).await?;
     audit.write(&txn).await?;
     txn.commit().await?;
     Ok(voided)
@@ -881,7 +881,7 @@ pub async fn apply_credit(
     )
     .await?;
     let mut audit = audit::Batch::default();
-    delinquency::settle(&txn, invoice.account_id, Some(user_id), &mut audit).await?;
+    delinquency::settle_reading(&txn, invoice.account_id, Some(user_id), &mut audit).await?;
     audit.write(&txn).await?;
     txn.commit().await?;
     Ok(after)

@@ -197,7 +197,8 @@ pub async fn create_in<C: ConnectionTrait>(
             ));
         }
     }
-    let account = account_guard::changeable(txn, input.account_id.0)
+    // The account locked and the settings read by one statement.
+    let (account, settings) = account_guard::lock_with_settings(txn, input.account_id.0)
         .await
         .map_err(|err| match err {
             AppError::NotFound(_) => AppError::validation(
@@ -206,6 +207,12 @@ pub async fn create_in<C: ConnectionTrait>(
             ),
             other => other,
         })?;
+    if account.archived_at.is_some() {
+        return Err(AppError::AccountArchived(format!(
+            "account {} is archived; unarchive it first",
+            account.id
+        )));
+    }
 
     // The invoices to pay, in order: those named, then the other open ones oldest due first.
     let mut targets: Vec<invoice::Model> = Vec::new();
@@ -295,8 +302,9 @@ pub async fn create_in<C: ConnectionTrait>(
         applications.push((invoice.id, model.id, amount));
     }
     record_payment_applications(txn, &applications, at).await?;
-    delinquency::settle(txn, account.id, Some(user_id), &mut audit).await?;
-    audit.write(txn).await?;
+    delinquency::settle(txn, &settings, account.id, Some(user_id), &mut audit).await?;
+    let dispatches = audit.dispatch_statements(txn.get_database_backend(), &settings.webhooks);
+    audit.write_with(txn, dispatches).await?;
     Ok(model)
 }
 
@@ -475,7 +483,7 @@ async fn undo<C: ConnectionTrait>(
             Undo::Void => "payment voided",
         },
     );
-    delinquency::settle(txn, after.account_id, Some(user_id), &mut audit).await?;
+    delinquency::settle_reading(txn, after.account_id, Some(user_id), &mut audit).await?;
     audit.write(txn).await?;
     Ok((after, at))
 }
