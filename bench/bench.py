@@ -306,7 +306,7 @@ class Run:
             "note": (f"{billed} of {due} due accounts billed" + ("" if finished else
                      f" before the {self.args.bill_seconds} s bound") + "; floor one account at a time")}
 
-    PAYMENTS = 3000
+    PAYMENTS = 8000
     OPEN_SQL = ("SELECT DISTINCT account_id FROM invoices WHERE void = FALSE AND remaining_due >= 200 "
                 "ORDER BY account_id")
 
