@@ -55,17 +55,16 @@ pub async fn mark_account<C: ConnectionTrait>(
         .is_delinquent)
 }
 
-/// [`mark_account`], answering the account's row as it is after marking. Its statements are
-/// the same text for every account (the values are bound), so each connection prepares them
-/// once.
-pub async fn mark_account_returning<C: ConnectionTrait>(
-    db: &C,
+/// The two statements that mark the account `account_id` as of `today`: its invoices, then
+/// the account (answering its row). Their text is the same for every account (the values are
+/// bound), so each connection prepares them once; on PostgreSQL they go as one statement, and
+/// a caller may add more writes to it ([`crate::service::base::compose`]).
+pub fn mark_statements(
+    backend: DbBackend,
     account_id: i64,
     today: NaiveDate,
     billing: &billing_setting::Model,
-) -> AppResult<account::Model> {
-    use sea_orm::FromQueryResult;
-    let backend = db.get_database_backend();
+) -> (Statement, Statement) {
     let (id, min, day) = match backend {
         DbBackend::Postgres => ("$1", "$2", "$3"),
         _ => ("?1", "?2", "?3"),
@@ -73,6 +72,13 @@ pub async fn mark_account_returning<C: ConnectionTrait>(
     let cond = format!(
         "(void = FALSE AND remaining_due > {min} AND remaining_due > 0 AND delinquency_date < {day})"
     );
+    let values = || -> Vec<sea_orm::Value> {
+        vec![
+            account_id.into(),
+            billing.minimum_amount_due_for_delinquency.into(),
+            today.into(),
+        ]
+    };
     let invoices = format!(
         "UPDATE invoices SET delinquent = {cond} WHERE account_id = {id} AND delinquent <> {cond}"
     );
@@ -82,25 +88,31 @@ pub async fn mark_account_returning<C: ConnectionTrait>(
         "UPDATE accounts SET is_delinquent = EXISTS (SELECT 1 FROM invoices \
          WHERE account_id = {id} AND {cond}) WHERE id = {id} RETURNING *"
     );
-    let values = || -> Vec<sea_orm::Value> {
-        vec![
-            account_id.into(),
-            billing.minimum_amount_due_for_delinquency.into(),
-            today.into(),
-        ]
-    };
+    (
+        Statement::from_sql_and_values(backend, invoices, values()),
+        Statement::from_sql_and_values(backend, account, values()),
+    )
+}
+
+/// [`mark_account`], answering the account's row as it is after marking.
+pub async fn mark_account_returning<C: ConnectionTrait>(
+    db: &C,
+    account_id: i64,
+    today: NaiveDate,
+    billing: &billing_setting::Model,
+) -> AppResult<account::Model> {
+    use sea_orm::FromQueryResult;
+    let backend = db.get_database_backend();
+    let (invoices, account) = mark_statements(backend, account_id, today, billing);
     let row = if backend == DbBackend::Postgres {
-        db.query_one_raw(Statement::from_sql_and_values(
-            backend,
-            format!("WITH i AS ({invoices}) {account}"),
-            values(),
+        db.query_one_raw(crate::service::base::compose::postgres(
+            "WITH i AS ({0}) {1}",
+            vec![invoices, account],
         ))
         .await?
     } else {
-        db.execute_raw(Statement::from_sql_and_values(backend, invoices, values()))
-            .await?;
-        db.query_one_raw(Statement::from_sql_and_values(backend, account, values()))
-            .await?
+        db.execute_raw(invoices).await?;
+        db.query_one_raw(account).await?
     };
     let row = row.ok_or_else(|| AppError::not_found("Account", account_id))?;
     Ok(account::Model::from_query_result(&row, "")?)
@@ -163,11 +175,24 @@ pub async fn settle<C: ConnectionTrait>(
     let at = now();
     let today = settings.local_date(at);
     let account = mark_account_returning(db, account_id, today, &settings.billing).await?;
+    restore_if_cleared(db, settings, &account, user_id, audit).await
+}
+
+/// The second half of [`settle`], for a caller that marked the account itself: `account` as
+/// marked goes back to its removal status when it is no longer delinquent and sits in its
+/// delinquency status.
+pub async fn restore_if_cleared<C: ConnectionTrait>(
+    db: &C,
+    settings: &Snapshot,
+    account: &account::Model,
+    user_id: Option<i64>,
+    audit: &mut audit::Batch,
+) -> AppResult<()> {
     if account.is_delinquent {
         return Ok(());
     }
-    if let Some(to) = restore_status(settings, &account) {
-        switch(db, settings, &account, to, at, user_id, audit).await?;
+    if let Some(to) = restore_status(settings, account) {
+        switch(db, settings, account, to, now(), user_id, audit).await?;
     }
     Ok(())
 }

@@ -157,6 +157,18 @@ pub async fn record_payment_applications<C: ConnectionTrait>(
     applications: &[(i64, i64, i64)],
     at: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<()> {
+    if let Some(insert) = payment_applications_insert(applications, at) {
+        insert.exec_without_returning(db).await?;
+    }
+    Ok(())
+}
+
+/// The `INSERT` of [`record_payment_applications`], for a caller that sends it with other
+/// writes; `None` when there is nothing to record.
+pub fn payment_applications_insert(
+    applications: &[(i64, i64, i64)],
+    at: chrono::DateTime<chrono::Utc>,
+) -> Option<sea_orm::InsertMany<payment_application::ActiveModel>> {
     let rows: Vec<payment_application::ActiveModel> = applications
         .iter()
         .filter(|(_, _, amount)| *amount > 0)
@@ -171,13 +183,7 @@ pub async fn record_payment_applications<C: ConnectionTrait>(
             .stamped(at)
         })
         .collect();
-    if rows.is_empty() {
-        return Ok(());
-    }
-    payment_application::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+    (!rows.is_empty()).then(|| payment_application::Entity::insert_many(rows))
 }
 
 /// Lowers `invoice`'s `remaining_due` by `amount` (a negative amount raises it), with its

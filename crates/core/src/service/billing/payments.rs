@@ -17,19 +17,20 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QueryTrait, Set, TransactionTrait,
 };
 
 use crate::entity::{
-    invoice, invoice_payment_application as application, payment, reversed_payment, voided_payment,
+    account, invoice, invoice_payment_application as application, payment, reversed_payment,
+    voided_payment,
 };
 use crate::error::{AppError, AppResult};
 use crate::service::base::input::{Ignored, UNUSED};
 use crate::service::base::{
     account_guard, audit,
     clock::now,
-    settings,
+    compose, settings,
     store::{begin_write, find, Stamped},
     values::{optional_text, Id},
 };
@@ -301,10 +302,47 @@ pub async fn create_in<C: ConnectionTrait>(
         );
         applications.push((invoice.id, model.id, amount));
     }
-    record_payment_applications(txn, &applications, at).await?;
-    delinquency::settle(txn, &settings, account.id, Some(user_id), &mut audit).await?;
-    let dispatches = audit.dispatch_statements(txn.get_database_backend(), &settings.webhooks);
-    audit.write_with(txn, dispatches).await?;
+    let backend = txn.get_database_backend();
+    if backend != DbBackend::Postgres {
+        record_payment_applications(txn, &applications, at).await?;
+        delinquency::settle(txn, &settings, account.id, Some(user_id), &mut audit).await?;
+        let dispatches = audit.dispatch_statements(backend, &settings.webhooks);
+        audit.write_with(txn, dispatches).await?;
+        return Ok(model);
+    }
+    // On PostgreSQL the applications, the audit rows and the delinquency mark are one
+    // statement (a status restored by the mark, rare, writes its own rows after it).
+    let dispatches = audit.dispatch_statements(backend, &settings.webhooks);
+    let (logs, written) = audit.into_statement(backend);
+    let logs = logs.ok_or_else(|| AppError::internal("no audit row"))?;
+    let (invoices, marked) = delinquency::mark_statements(
+        backend,
+        account.id,
+        settings.local_date(at),
+        &settings.billing,
+    );
+    let statement = match invoicing::payment_applications_insert(&applications, at) {
+        Some(insert) => compose::postgres(
+            "WITH a AS ({0}), l AS ({1}), i AS ({2}) {3}",
+            vec![insert.build(backend), logs, invoices, marked],
+        ),
+        None => compose::postgres(
+            "WITH l AS ({0}), i AS ({1}) {2}",
+            vec![logs, invoices, marked],
+        ),
+    };
+    let row = txn
+        .query_one_raw(statement)
+        .await?
+        .ok_or_else(|| AppError::not_found("Account", account.id))?;
+    let marked = <account::Model as sea_orm::FromQueryResult>::from_query_result(&row, "")?;
+    for dispatch in dispatches {
+        txn.execute_raw(dispatch).await?;
+    }
+    written.finish(txn).await?;
+    let mut restored = audit::Batch::default();
+    delinquency::restore_if_cleared(txn, &settings, &marked, Some(user_id), &mut restored).await?;
+    restored.write(txn).await?;
     Ok(model)
 }
 
