@@ -343,7 +343,9 @@ fn scalar_sample(name: &str, id: i64) -> Value {
         "Float" => json!(1.0),
         "Boolean" => json!(false),
         "String" | "Text" => json!("x"),
-        "Date" => json!("2030-01-01"),
+        // A month ahead: within what every date argument takes (a forecast's `until` is at
+        // most a year ahead).
+        "Date" => json!((chrono::Utc::now().date_naive() + chrono::Days::new(30)).to_string()),
         "Datetime" => json!("2030-01-01T00:00:00Z"),
         "Time" => json!("12:00:00"),
         "EmailAddress" => json!("someone@example.com"),
