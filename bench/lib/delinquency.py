@@ -5,11 +5,12 @@ The book is given delinquency rules first (a "Delinquent" status that activates 
 a default billing default switching accounts delinquent for SWITCH_DAYS days to it), so the pass
 has work: the book's accounts that never pay are switched. fathom runs first, on the book as
 seeded (invoices and accounts already marked as of the seeding day); then the switches are
-undone (status back, flags cleared) and the floor does the same work: marking every invoice and
-account (four statements), reading the candidates a thousand at a time with their oldest
+undone (status back) and the floor does the same work: marking every invoice and
+account (the accounts whose marks are wrong, marked 500 to a transaction), reading the candidates a thousand at a time with their oldest
 delinquency date, and for each account to switch one transaction that locks it, marks it, reads
 it again, inserts its STATUS_UPDATED event, changes its status with a compare-and-set, and
-writes its audit row.
+writes its audit row. The marking, as fathom's: the accounts whose marks are wrong found by one
+statement, then marked 500 to a transaction that locks them first.
 """
 
 import time
@@ -17,6 +18,7 @@ from datetime import date
 
 SWITCH_DAYS = 30
 BATCH = 1000
+MARK_BATCH = 500
 
 
 def give_rules(book):
@@ -35,12 +37,11 @@ def give_rules(book):
 
 
 def undo(book, status):
-    """Puts the switched accounts back and clears the marks, for the floor to do it again."""
+    """Puts the switched accounts back, for the floor to switch them again. The marks stay as
+    fathom found them (already right: the book was marked when it was seeded)."""
     with book.connect() as conn:
         conn.execute("UPDATE accounts SET account_status_id = 1, version = version + 1 WHERE account_status_id = %s",
                      (status,))
-        conn.execute("UPDATE invoices SET delinquent = FALSE WHERE delinquent = TRUE")
-        conn.execute("UPDATE accounts SET is_delinquent = FALSE WHERE is_delinquent = TRUE")
 
 
 def floor(book, today, status):
@@ -52,14 +53,23 @@ def floor(book, today, status):
     with book.connect() as conn:
         conn.autocommit = True
         conn.execute("SELECT instance, generation FROM settings_generations WHERE id = 1").fetchall()
-        with conn.transaction():
-            conn.execute("UPDATE invoices SET delinquent = TRUE WHERE remaining_due > 0 AND void = FALSE "
-                         f"AND delinquent = FALSE AND {cond}")
-            conn.execute(f"UPDATE invoices SET delinquent = FALSE WHERE delinquent = TRUE AND NOT {cond}")
-            conn.execute("UPDATE accounts SET is_delinquent = TRUE WHERE is_delinquent = FALSE AND id IN "
-                         "(SELECT account_id FROM invoices WHERE delinquent = TRUE)")
-            conn.execute("UPDATE accounts SET is_delinquent = FALSE WHERE is_delinquent = TRUE AND NOT EXISTS "
-                         "(SELECT 1 FROM invoices i WHERE i.account_id = accounts.id AND i.delinquent = TRUE)")
+        ids = [r[0] for r in conn.execute(
+            "SELECT account_id AS id FROM invoices WHERE remaining_due > 0 AND void = FALSE "
+            f"AND delinquent = FALSE AND {cond} "
+            f"UNION SELECT account_id FROM invoices WHERE delinquent = TRUE AND NOT {cond} "
+            "UNION SELECT id FROM accounts a WHERE a.is_delinquent = TRUE AND NOT EXISTS "
+            "(SELECT 1 FROM invoices i WHERE i.account_id = a.id AND i.delinquent = TRUE) "
+            "UNION SELECT i.account_id FROM invoices i JOIN accounts a ON a.id = i.account_id "
+            "WHERE i.delinquent = TRUE AND a.is_delinquent = FALSE ORDER BY 1").fetchall()]
+        for start in range(0, len(ids), MARK_BATCH):
+            listed = ",".join(str(i) for i in ids[start:start + MARK_BATCH])
+            with conn.transaction():
+                conn.execute(f"SELECT id FROM accounts WHERE id IN ({listed}) ORDER BY id FOR UPDATE").fetchall()
+                conn.execute(f"UPDATE invoices SET delinquent = {cond} WHERE account_id IN ({listed}) "
+                             f"AND delinquent <> {cond} RETURNING delinquent").fetchall()
+                conn.execute(f"UPDATE accounts SET is_delinquent = NOT is_delinquent WHERE id IN ({listed}) "
+                             "AND is_delinquent <> EXISTS (SELECT 1 FROM invoices i WHERE i.account_id = accounts.id "
+                             "AND i.delinquent = TRUE) RETURNING is_delinquent").fetchall()
         conn.execute("SELECT id FROM delinquency_exclusions WHERE day = %s AND month = %s AND (year IS NULL OR year = %s) "
                      "LIMIT 1", (today.day, today.month, today.year)).fetchall()
         after = 0

@@ -546,3 +546,69 @@ on_both!(
         assert_eq!(violations(app).await, Vec::<String>::new());
     }
 );
+
+on_both!(
+    a_pass_for_an_earlier_date_keeps_todays_marks_and_restores_nobody,
+    |app| {
+        let delinquent = rules(app).await;
+        let (acct, _) = billed_account(app, "Fay").await;
+        pass(app, "2026-02-06").await;
+        assert_eq!(
+            account(app, acct).await["account_status_id"],
+            delinquent.to_string()
+        );
+        // A pass for Feb 1 (before the invoice's delinquency date) run on Feb 10.
+        let report = clock::at_instant(
+            noon("2026-02-10"),
+            delinquency::run_pass(&app.db, day("2026-02-01")),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.accounts_restored, 0, "{report:?}");
+        assert_eq!(report.marked, Default::default(), "marks are as of today");
+        let a = account(app, acct).await;
+        assert_eq!(a["is_delinquent"], true);
+        assert_eq!(a["account_status_id"], delinquent.to_string());
+        assert_eq!(violations(app).await, Vec::<String>::new());
+    }
+);
+
+on_both!(
+    a_payment_that_clears_an_account_succeeds_when_its_removal_status_no_longer_activates,
+    |app| {
+        let delinquent = rules(app).await;
+        let good = id(
+            &app.ok(STATUS, json!({"name": "Good standing"})).await["createAccountStatus"]["id"]
+        );
+        app.ok(
+            "mutation($g: Int64Bit!) { updateBillingDefault(id: 1, input: {delinquency_removal_account_status_id: $g}) { id } }",
+            json!({"g": good}),
+        )
+        .await;
+        let (acct, _) = billed_account(app, "Gus").await;
+        pass(app, "2026-02-06").await;
+        assert_eq!(
+            account(app, acct).await["account_status_id"],
+            delinquent.to_string()
+        );
+        app.ok(
+            "mutation($g: Int64Bit!) { updateAccountStatus(id: $g, input: {activates_account: false}) { id } }",
+            json!({"g": good}),
+        )
+        .await;
+        app.ok_at(
+            noon("2026-02-07"),
+            PAY,
+            json!({"input": {"account_id": acct, "amount": 5000, "payment_type": "CASH", "apply_to_open_invoices": true}}),
+        )
+        .await;
+        let a = account(app, acct).await;
+        assert_eq!(a["is_delinquent"], false, "the payment is recorded");
+        assert_eq!(
+            a["account_status_id"],
+            delinquent.to_string(),
+            "not moved to a status that would stop its billing"
+        );
+        assert_eq!(violations(app).await, Vec::<String>::new());
+    }
+);

@@ -43,7 +43,7 @@ async fn rules(app: &common::TestApp) -> i64 {
     status
 }
 
-/// Runs the billing pass, the delinquency pass and the due scheduled events for every day from
+/// Runs the delinquency pass, the billing pass and the due scheduled events for every day from
 /// `from` to `until`, as the worker would, with "now" at the start of each day (`first` on the
 /// first).
 async fn run_days(
@@ -56,10 +56,10 @@ async fn run_days(
     let mut d = day(from);
     while d <= day(until) {
         let at = Ord::max(snapshot.start_of_day(d), first);
-        clock::at_instant(at, pass::run_pass(&app.db, d))
+        clock::at_instant(at, delinquency::run_pass(&app.db, d))
             .await
             .unwrap();
-        clock::at_instant(at, delinquency::run_pass(&app.db, d))
+        clock::at_instant(at, pass::run_pass(&app.db, d))
             .await
             .unwrap();
         let next = d.succ_opt().unwrap();

@@ -33,8 +33,8 @@ pub struct Model {
     pub use_invoice_templates: bool,
     /// An invoice is delinquent only when more than this is left to pay (cents).
     pub minimum_amount_due_for_delinquency: i64,
-    /// Days, after an account is switched to its delinquency status, before the delinquency
-    /// pass disconnects it; `None`: never.
+    /// Days of delinquency, beyond its billing default's `days_of_delinquency_for_status_switch`,
+    /// after which the delinquency pass disconnects an account (switched or not); `None`: never.
     pub delinquency_disconnect_days: Option<i32>,
     /// The user the delinquency pass's disconnections are recorded as.
     pub delinquency_user_id: Option<i64>,

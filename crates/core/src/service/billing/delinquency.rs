@@ -23,7 +23,10 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    Statement,
+};
 
 use crate::entity::{account, billing_default, billing_setting};
 use crate::error::{AppError, AppResult};
@@ -31,6 +34,7 @@ use crate::service::base::{
     account_events, audit,
     clock::now,
     settings::{self, Snapshot},
+    store::begin_write,
 };
 
 /// The SQL condition, over an `invoices` row, of being delinquent on `today`.
@@ -127,37 +131,84 @@ pub struct Marked {
     pub accounts_no_longer_delinquent: u64,
 }
 
-/// Marks every invoice and account as of `today`: four statements, each reading only what can
-/// change through partial indexes (the unpaid invoices not yet delinquent, the delinquent
-/// ones, the delinquent accounts), never the whole book.
-pub async fn mark_all<C: ConnectionTrait>(
-    db: &C,
+/// Accounts marked in one transaction by [`mark_all`].
+pub const MARK_BATCH: usize = 500;
+
+/// Marks every invoice and account as of `today`. The accounts whose marks are wrong are found
+/// first (through partial indexes: the unpaid invoices not yet delinquent, the delinquent
+/// ones, the delinquent accounts; never the whole book), then marked [`MARK_BATCH`] to a
+/// transaction that locks their rows first, in id order: as every writer of an account's
+/// invoices locks the account first, marking never deadlocks with a payment and never reads an
+/// account's invoices while another transaction changes them.
+pub async fn mark_all(
+    db: &DatabaseConnection,
     today: NaiveDate,
     billing: &billing_setting::Model,
 ) -> AppResult<Marked> {
     let cond = delinquent_sql(today, billing);
-    let mut changed = Vec::with_capacity(4);
-    for sql in [
-        format!(
-            "UPDATE invoices SET delinquent = TRUE WHERE remaining_due > 0 AND void = FALSE \
-             AND delinquent = FALSE AND {cond}"
-        ),
-        format!("UPDATE invoices SET delinquent = FALSE WHERE delinquent = TRUE AND NOT {cond}"),
-        "UPDATE accounts SET is_delinquent = TRUE WHERE is_delinquent = FALSE AND id IN \
-         (SELECT account_id FROM invoices WHERE delinquent = TRUE)"
-            .to_owned(),
-        "UPDATE accounts SET is_delinquent = FALSE WHERE is_delinquent = TRUE AND NOT EXISTS \
-         (SELECT 1 FROM invoices i WHERE i.account_id = accounts.id AND i.delinquent = TRUE)"
-            .to_owned(),
-    ] {
-        changed.push(db.execute_unprepared(&sql).await?.rows_affected());
+    let backend = db.get_database_backend();
+    let ids: Vec<i64> = db
+        .query_all_raw(Statement::from_string(
+            backend,
+            format!(
+                "SELECT account_id AS id FROM invoices WHERE remaining_due > 0 AND void = FALSE \
+                 AND delinquent = FALSE AND {cond} \
+                 UNION SELECT account_id FROM invoices WHERE delinquent = TRUE AND NOT {cond} \
+                 UNION SELECT id FROM accounts a WHERE a.is_delinquent = TRUE AND NOT EXISTS \
+                 (SELECT 1 FROM invoices i WHERE i.account_id = a.id AND i.delinquent = TRUE) \
+                 UNION SELECT i.account_id FROM invoices i JOIN accounts a ON a.id = i.account_id \
+                 WHERE i.delinquent = TRUE AND a.is_delinquent = FALSE \
+                 ORDER BY 1"
+            ),
+        ))
+        .await?
+        .iter()
+        .map(|row| row.try_get::<i64>("", "id"))
+        .collect::<Result<_, _>>()?;
+    let mut marked = Marked::default();
+    for batch in ids.chunks(MARK_BATCH) {
+        let list = batch
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let txn = begin_write(db).await?;
+        if backend == DbBackend::Postgres {
+            txn.execute_unprepared(&format!(
+                "SELECT id FROM accounts WHERE id IN ({list}) ORDER BY id FOR UPDATE"
+            ))
+            .await?;
+        }
+        let count = |rows: &[sea_orm::QueryResult], column: &str, value: bool| {
+            rows.iter()
+                .filter(|r| r.try_get::<bool>("", column).is_ok_and(|v| v == value))
+                .count() as u64
+        };
+        let invoices = txn
+            .query_all_raw(Statement::from_string(
+                backend,
+                format!(
+                    "UPDATE invoices SET delinquent = {cond} WHERE account_id IN ({list}) \
+                     AND delinquent <> {cond} RETURNING delinquent"
+                ),
+            ))
+            .await?;
+        marked.invoices_now_delinquent += count(&invoices, "delinquent", true);
+        marked.invoices_no_longer_delinquent += count(&invoices, "delinquent", false);
+        let accounts = txn
+            .query_all_raw(Statement::from_string(
+                backend,
+                format!(
+                    "UPDATE accounts SET is_delinquent = NOT is_delinquent WHERE id IN ({list}) \
+                     AND is_delinquent <> EXISTS (SELECT 1 FROM invoices i \
+                     WHERE i.account_id = accounts.id AND i.delinquent = TRUE) RETURNING is_delinquent"
+                ),
+            ))
+            .await?;
+        marked.accounts_now_delinquent += count(&accounts, "is_delinquent", true);
+        marked.accounts_no_longer_delinquent += count(&accounts, "is_delinquent", false);
+        txn.commit().await?;
     }
-    let marked = Marked {
-        invoices_now_delinquent: changed[0],
-        invoices_no_longer_delinquent: changed[1],
-        accounts_now_delinquent: changed[2],
-        accounts_no_longer_delinquent: changed[3],
-    };
     Ok(marked)
 }
 
@@ -192,6 +243,16 @@ pub async fn restore_if_cleared<C: ConnectionTrait>(
         return Ok(());
     }
     if let Some(to) = restore_status(settings, account) {
+        // A status made non-activating after the billing default named it: the write that
+        // cleared the account (a payment) must not fail for it; the account stays where it is.
+        if !settings.status(to).is_ok_and(|s| s.activates_account) {
+            tracing::warn!(
+                account_id = account.id,
+                status_id = to,
+                "not restoring an account to a status that does not activate accounts"
+            );
+            return Ok(());
+        }
         switch(db, settings, account, to, now(), user_id, audit).await?;
     }
     Ok(())

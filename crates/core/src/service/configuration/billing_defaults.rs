@@ -79,11 +79,12 @@ async fn check<C: ConnectionTrait>(db: &C, row: &billing_default::Model) -> AppR
     if let Some(type_id) = row.account_type_id {
         find::<account_type::Entity, _>(db, type_id)
             .await
-            .map_err(|_| {
-                AppError::validation(
+            .map_err(|err| match err {
+                AppError::NotFound(_) => AppError::validation(
                     "account_type_id",
                     format!("account type {type_id} does not exist"),
-                )
+                ),
+                other => other,
             })?;
     }
     for (field, status) in [
@@ -176,11 +177,13 @@ pub async fn create(
         version: 1,
     };
     let txn = begin_write(db).await?;
+    // The settings generation's row, locked first, orders concurrent writers of billing
+    // defaults: the uniqueness checks below read what the one before wrote.
+    bump(&txn).await?;
     check(&txn, &draft).await?;
     let mut am: billing_default::ActiveModel = draft.into();
     am.id = sea_orm::NotSet;
     let model = am.stamped(at).insert(&txn).await?;
-    bump(&txn).await?;
     audit::created(&txn, model.id, user_id, &model).await?;
     txn.commit().await?;
     Ok(model)
@@ -211,6 +214,7 @@ pub async fn update(
         }
     }
     let txn = begin_write(db).await?;
+    bump(&txn).await?;
     let old = find::<billing_default::Entity, _>(&txn, id).await?;
     let mut new = old.clone();
     if let Some(name) = &input.name {
@@ -256,7 +260,6 @@ pub async fn update(
     am.delinquency_account_status_id = Set(new.delinquency_account_status_id);
     am.delinquency_removal_account_status_id = Set(new.delinquency_removal_account_status_id);
     let saved = save(&txn, id, old.version, am).await?;
-    bump(&txn).await?;
     audit::updated(&txn, id, user_id, &old, &saved, "billing default updated").await?;
     txn.commit().await?;
     Ok(saved)

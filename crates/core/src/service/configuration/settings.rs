@@ -71,7 +71,7 @@ crate::input! {
         unarchive_account_status_id: Option<Id> => "Int64Bit";
         unset_unarchive_account_status_id: Option<bool> => "Boolean";
         minimum_amount_due_for_delinquency: Option<i64> => "Int", "fathom extension: an invoice is delinquent only when more than this is left to pay (cents, default 0).";
-        delinquency_disconnect_days: Option<i32> => "Int", "fathom extension: the delinquency pass disconnects an account this many days after the day its billing default switches it to the delinquency status (needs delinquency_user_id).";
+        delinquency_disconnect_days: Option<i32> => "Int", "fathom extension: the delinquency pass disconnects an account delinquent for this many days more than its billing default's days_of_delinquency_for_status_switch (switched or not; needs delinquency_user_id).";
         unset_delinquency_disconnect_days: Option<bool> => "Boolean", "fathom extension: the delinquency pass never disconnects.";
         delinquency_user_id: Option<Id> => "Int64Bit", "fathom extension: the user the delinquency pass's disconnections are recorded as.";
         unset_delinquency_user_id: Option<bool> => "Boolean";
@@ -159,12 +159,21 @@ pub async fn update_billing_settings(
         }
         (_, true) => None,
         (Some(Id(user_id)), false) => {
-            find::<user::Entity, _>(&txn, user_id).await.map_err(|_| {
-                AppError::validation(
+            let user = find::<user::Entity, _>(&txn, user_id)
+                .await
+                .map_err(|err| match err {
+                    AppError::NotFound(_) => AppError::validation(
+                        "delinquency_user_id",
+                        format!("user {user_id} does not exist"),
+                    ),
+                    other => other,
+                })?;
+            if !user.enabled {
+                return Err(AppError::validation(
                     "delinquency_user_id",
-                    format!("user {user_id} does not exist"),
-                )
-            })?;
+                    format!("user {user_id} is disabled"),
+                ));
+            }
             Some(user_id)
         }
         (None, false) => old.delinquency_user_id,
@@ -223,11 +232,7 @@ pub async fn update_billing_settings(
     }
     let new = save(&txn, old.id, old.version, am).await?;
     bump(&txn).await?;
-    if new.minimum_amount_due_for_delinquency != old.minimum_amount_due_for_delinquency {
-        // Which invoices are delinquent depends on it: marked again now, in this transaction.
-        let today = settings::local_date(&txn, now()).await?;
-        delinquency::mark_all(&txn, today, &new).await?;
-    }
+
     audit::updated(
         &txn,
         new.id,
@@ -238,5 +243,11 @@ pub async fn update_billing_settings(
     )
     .await?;
     txn.commit().await?;
+    if new.minimum_amount_due_for_delinquency != old.minimum_amount_due_for_delinquency {
+        // Which invoices are delinquent depends on it: marked again before answering, in
+        // transactions of their own (each locks its accounts first, as payments do).
+        let today = settings::local_date(db, now()).await?;
+        delinquency::mark_all(db, today, &new).await?;
+    }
     Ok(new)
 }

@@ -1,4 +1,5 @@
-//! The delinquency pass (`fathom delinquency`, and the server's worker daily, after billing).
+//! The delinquency pass (`fathom delinquency`, and the server's worker within a minute of local
+//! midnight, before the day's billing).
 //!
 //! For a local date it first marks every invoice and account delinquent or not as of that
 //! date ([`delinquency::mark_all`]), every day. Then, on billing settings' check days
@@ -15,7 +16,9 @@
 //!
 //! Every day, check day or not, an account no longer delinquent that sits in its delinquency
 //! status goes back to the removal status (payments do this at once; the pass catches what a
-//! settings change or a missed day left). Child accounts are judged on their own invoices, and a
+//! change of the minimum amount left). Only the delinquency statuses billing defaults name
+//! today are looked at: an account left in a status no billing default names any more stays
+//! there until an operator moves it. Child accounts are judged on their own invoices, and a
 //! parent's disconnection leaves its children connected, as `disconnectAccount` does.
 //!
 //! Exactly once per account and day, on any number of servers: candidates are read without
@@ -174,9 +177,10 @@ pub async fn run_pass_with(
     let started_at = now();
     let settings = settings::snapshot(db).await?;
     let mut report = DelinquencyReport::default();
-    let txn = begin_write(db).await?;
-    report.marked = delinquency::mark_all(&txn, date, &settings.billing).await?;
-    txn.commit().await?;
+    // Marked as of today when the pass is for an earlier date: a mark is about the present (the
+    // date only counts the days of delinquency and chooses whether to act).
+    let today = settings.local_date(now());
+    report.marked = delinquency::mark_all(db, Ord::max(date, today), &settings.billing).await?;
     report.check_day = is_check_day(&settings.billing, date);
     report.excluded = delinquency_exclusions::excludes(db, date).await?;
     let acting = report.acted();
@@ -287,7 +291,8 @@ async fn act_in<C: ConnectionTrait>(
     at: DateTime<Utc>,
 ) -> AppResult<(bool, Option<Action>)> {
     let (_, settings) = account_guard::lock_with_settings(txn, account_id).await?;
-    delinquency::mark_account(txn, account_id, date, &settings.billing).await?;
+    let today = settings.local_date(now());
+    delinquency::mark_account(txn, account_id, Ord::max(date, today), &settings.billing).await?;
     let mut found = standings(txn, &format!("a.id = {account_id}")).await?;
     let standing = found
         .pop()

@@ -4,13 +4,13 @@
 //!
 //! It runs that code for real, inside one transaction that is rolled back at the end: for each
 //! local day from today to `until`, at the first instant of the day (now, for today), the
-//! billing pass for the account ([`pass::bill_account_in`]), then the delinquency pass for it
-//! ([`delinquency::run_for_account_in`]), then its pending scheduled events due that day, each
-//! at its own time ([`scheduled::run_account_due_in`]); then it reads what was written (the
+//! delinquency pass for the account ([`delinquency::run_for_account_in`]), then the billing
+//! pass for it ([`pass::bill_account_in`]), then its pending scheduled events due that day,
+//! each at its own time ([`scheduled::run_account_due_in`]); then it reads what was written (the
 //! invoices with their debits, the status changes, the disconnection) and rolls it all back.
 //! Nothing else happens in its world: no payment comes in, no operator changes anything, and
-//! the passes run in that order every day (a real server runs them in the same order when the
-//! day starts, unless one of them is held up). It assumes what a real server would do, so it
+//! the passes run in that order every day (a server's delinquency job runs within a minute of
+//! local midnight, its billing job at most an hour after it, unless one of them is held up). It assumes what a real server would do, so it
 //! answers what a real server will do unless something else changes meanwhile.
 //!
 //! Cost: a few statements per day (about five when nothing happens), at most
@@ -160,7 +160,6 @@ async fn run(
     let mut day = today;
     while day <= until {
         let at = Ord::max(snapshot.start_of_day(day), start);
-        clock::at_instant(at, pass::bill_account_in(txn, account_id, day)).await?;
         let (delinquent, action) =
             clock::at_instant(at, delinquency::run_for_account_in(txn, account_id, day)).await?;
         if delinquent && delinquent_from.is_none() {
@@ -183,6 +182,7 @@ async fn run(
             )
             .await?;
         }
+        clock::at_instant(at, pass::bill_account_in(txn, account_id, day)).await?;
         let Some(next) = day.succ_opt() else { break };
         let end = snapshot.start_of_day(next) - chrono::Duration::seconds(1);
         for (event, outcome) in scheduled::run_account_due_in(txn, account_id, end, at).await? {
