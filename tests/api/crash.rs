@@ -19,12 +19,24 @@ use fathom::service::{
 
 const ACCOUNTS: usize = 40;
 
+/// A port for a server a test starts: below Linux's ephemeral range (32768 and up), so that no
+/// client socket of another test is given it meanwhile, and never the same one twice in a run
+/// (the kernel's port 0 handed out ports that a concurrent test's connections then took, and a
+/// restarted server once answered as another test's).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    let start = std::process::id().wrapping_mul(7919) % SPAN;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < SPAN, "no free port left for test servers");
+        let port = (FIRST + (start + n) % SPAN) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 fn start(url: &str, port: u16) -> Child {

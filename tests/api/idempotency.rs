@@ -539,13 +539,7 @@ on_both!(
 
 // The real binary, killed after a keyed request's mutation committed and before it answered.
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::crash::free_port;
 
 fn start(url: &str, port: u16, timeout_secs: u64) -> Child {
     Command::new(env!("CARGO_BIN_EXE_fathom"))
