@@ -304,7 +304,10 @@ async fn act_in<C: ConnectionTrait>(
             let mut audit = audit::Batch::default();
             delinquency::switch(txn, &settings, &standing.account, to, at, None, &mut audit)
                 .await?;
-            audit.write(txn).await?;
+            // The webhook subscriptions from the settings already held: no read of its own.
+            let dispatches =
+                audit.dispatch_statements(txn.get_database_backend(), &settings.webhooks);
+            audit.write_with(txn, dispatches).await?;
         }
         Some(Action::Disconnect) => {
             let user_id = settings.billing.delinquency_user_id.ok_or_else(|| {
