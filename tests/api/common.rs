@@ -781,3 +781,16 @@ pub async fn wait_healthy(port: u16) {
     }
     panic!("fathom did not become healthy");
 }
+
+/// `fathom verify`'s violations in `app`'s database, as text.
+pub async fn violations(app: &TestApp) -> Vec<String> {
+    let mut found = Vec::new();
+    fathom::tooling::verify::verify(&app.db, |progress| {
+        if let fathom::tooling::verify::Progress::Violation(v) = progress {
+            found.push(v.to_string());
+        }
+    })
+    .await
+    .unwrap();
+    found
+}

@@ -7,10 +7,9 @@
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
-use crate::common::{self, billed_account, day, noon};
+use crate::common::{self, billed_account, day, noon, violations};
 use fathom::service::base::clock;
 use fathom::service::lifecycle::delinquency::{self, DelinquencyReport};
-use fathom::tooling::verify;
 
 const CREATE_DEFAULT: &str = "mutation($input: CreateBillingDefaultMutationInput) { createBillingDefault(input: $input) { id name default grace_days switch_status_after_delinquency days_of_delinquency_for_status_switch delinquency_account_status_id delinquency_removal_account_status_id delinquency_account_status { name } } }";
 const UPDATE_DEFAULT: &str = "mutation($id: Int64Bit!, $input: UpdateBillingDefaultMutationInput) { updateBillingDefault(id: $id, input: $input) { id grace_days account_type_id } }";
@@ -53,18 +52,6 @@ async fn pass(app: &common::TestApp, date: &str) -> DelinquencyReport {
     clock::at_instant(noon(date), delinquency::run_pass(&app.db, day(date)))
         .await
         .unwrap()
-}
-
-async fn violations(app: &common::TestApp) -> Vec<String> {
-    let mut found = Vec::new();
-    verify::verify(&app.db, |progress| {
-        if let verify::Progress::Violation(v) = progress {
-            found.push(v.to_string());
-        }
-    })
-    .await
-    .unwrap();
-    found
 }
 
 /// A "Delinquent" status (activating) and the default billing default: 3 grace days, switch

@@ -7,9 +7,8 @@
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 
-use crate::common::{self, billed_account, day, noon};
+use crate::common::{self, billed_account, day, noon, violations};
 use fathom::service::{access::tokens, base::clock, billing::pass};
-use fathom::tooling::verify;
 
 const PAY: &str = "mutation($input: CreatePaymentMutationInput) { createPayment(input: $input) { id amount amount_remaining payment_type status successful reversed account_id } }";
 const PAY_MANY: &str = "mutation($input: CreatePaymentsMutationInput) { createPayments(input: $input) { entities { value success error_code error_field payment { id amount_remaining } } page_info { total_count } } }";
@@ -40,19 +39,6 @@ async fn invoices(app: &common::TestApp, account: i64) -> Vec<Value> {
 
 async fn payment(app: &common::TestApp, payment: i64) -> Value {
     app.ok(PAYMENT, json!({"id": payment})).await["payments"]["entities"][0].clone()
-}
-
-/// `fathom verify`'s violations, as text.
-async fn violations(app: &common::TestApp) -> Vec<String> {
-    let mut found = Vec::new();
-    verify::verify(&app.db, |progress| {
-        if let verify::Progress::Violation(v) = progress {
-            found.push(v.to_string());
-        }
-    })
-    .await
-    .unwrap();
-    found
 }
 
 /// The account's one uninvoiced debit.
