@@ -195,8 +195,22 @@ pub async fn pay_invoice<C: ConnectionTrait>(
     amount: i64,
     at: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<invoice::Model> {
+    let updated = pay_invoice_update(invoice, amount, at)
+        .exec_with_returning(db)
+        .await?;
+    updated.into_iter().next().ok_or_else(|| {
+        AppError::Conflict("the invoice was changed by another request; retry".into())
+    })
+}
+
+/// [`pay_invoice`]'s update, to send with other statements.
+pub fn pay_invoice_update(
+    invoice: &invoice::Model,
+    amount: i64,
+    at: chrono::DateTime<chrono::Utc>,
+) -> sea_orm::UpdateMany<invoice::Entity> {
     let remaining_due = invoice.remaining_due - amount;
-    let updated = invoice::Entity::update_many()
+    invoice::Entity::update_many()
         .col_expr(invoice::Column::RemainingDue, Expr::value(remaining_due))
         .col_expr(
             invoice::Column::Status,
@@ -209,11 +223,22 @@ pub async fn pay_invoice<C: ConnectionTrait>(
         )
         .filter(invoice::Column::Id.eq(invoice.id))
         .filter(invoice::Column::Version.eq(invoice.version))
-        .exec_with_returning(db)
-        .await?;
-    updated.into_iter().next().ok_or_else(|| {
-        AppError::Conflict("the invoice was changed by another request; retry".into())
-    })
+}
+
+/// `invoice` as [`pay_invoice_update`] leaves it, when the update found it unchanged.
+pub fn paid(
+    invoice: &invoice::Model,
+    amount: i64,
+    at: chrono::DateTime<chrono::Utc>,
+) -> invoice::Model {
+    let remaining_due = invoice.remaining_due - amount;
+    invoice::Model {
+        remaining_due,
+        status: status_of(remaining_due).to_owned(),
+        updated_at: at,
+        version: invoice.version + 1,
+        ..invoice.clone()
+    }
 }
 
 /// An invoice's status for what it still owes.

@@ -257,7 +257,7 @@ pub async fn create_in<C: ConnectionTrait>(
     let applied_total: i64 = applied.iter().sum();
 
     let at = now();
-    let model = payment::ActiveModel {
+    let row = payment::ActiveModel {
         account_id: Set(account.id),
         company_id: Set(account.company_id),
         amount: Set(input.amount),
@@ -274,9 +274,13 @@ pub async fn create_in<C: ConnectionTrait>(
         user_id: Set(Some(user_id)),
         ..Default::default()
     }
-    .stamped(at)
-    .insert(txn)
-    .await?;
+    .stamped(at);
+    let paid: Vec<(&invoice::Model, i64)> = targets
+        .iter()
+        .zip(applied)
+        .filter(|(_, amount)| *amount > 0)
+        .collect();
+    let (model, afters) = write_payment(txn, row, &paid, at).await?;
     let mut audit = audit::Batch::default();
     audit.add(
         audit::LogType::Created,
@@ -287,20 +291,16 @@ pub async fn create_in<C: ConnectionTrait>(
         format!("payment of {} for account {}", model.amount, account.id),
     );
     let mut applications = Vec::new();
-    for (invoice, amount) in targets.iter().zip(applied) {
-        if amount == 0 {
-            continue;
-        }
-        let after = pay_invoice(txn, invoice, amount, at).await?;
+    for ((invoice, amount), after) in paid.iter().zip(&afters) {
         audit.add(
             audit::LogType::Updated,
             after.id,
             Some(user_id),
-            Some(invoice),
-            Some(&after),
+            Some(*invoice),
+            Some(after),
             format!("{amount} paid by payment {}", model.id),
         );
-        applications.push((invoice.id, model.id, amount));
+        applications.push((invoice.id, model.id, *amount));
     }
     let backend = txn.get_database_backend();
     if backend != DbBackend::Postgres {
@@ -344,6 +344,62 @@ pub async fn create_in<C: ConnectionTrait>(
     delinquency::restore_if_cleared(txn, &settings, &marked, Some(user_id), &mut restored).await?;
     restored.write(txn).await?;
     Ok(model)
+}
+
+/// Inserts the payment and lowers each invoice of `paid` by its amount (each only if unchanged
+/// since it was read, else `CONFLICT`); returns the payment and the invoices as they are then.
+/// On PostgreSQL one statement: the invoices' updates ride in `WITH` clauses of the payment's
+/// insert, which answers how many of them found their invoice unchanged.
+async fn write_payment<C: ConnectionTrait>(
+    txn: &C,
+    row: payment::ActiveModel,
+    paid: &[(&invoice::Model, i64)],
+    at: DateTime<Utc>,
+) -> AppResult<(payment::Model, Vec<invoice::Model>)> {
+    let backend = txn.get_database_backend();
+    if backend != DbBackend::Postgres {
+        let model = row.insert(txn).await?;
+        let mut afters = Vec::with_capacity(paid.len());
+        for (invoice, amount) in paid {
+            afters.push(pay_invoice(txn, invoice, *amount, at).await?);
+        }
+        return Ok((model, afters));
+    }
+    let mut insert = payment::Entity::insert(row);
+    QueryTrait::query(&mut insert).returning_all();
+    let mut parts = vec![insert.build(backend)];
+    let mut template = String::from("WITH ");
+    let mut counts = Vec::with_capacity(paid.len());
+    for (i, (invoice, amount)) in paid.iter().enumerate() {
+        let mut update = invoicing::pay_invoice_update(invoice, *amount, at);
+        QueryTrait::query(&mut update).returning_col(invoice::Column::Id);
+        parts.push(update.build(backend));
+        template.push_str(&format!("u{i} AS ({{{}}}), ", i + 1));
+        counts.push(format!("(SELECT count(*) FROM u{i})"));
+    }
+    template.push_str("p AS ({0}) SELECT p.*, ");
+    template.push_str(&if counts.is_empty() {
+        "CAST(0 AS BIGINT)".to_owned()
+    } else {
+        counts.join(" + ")
+    });
+    template.push_str(" AS invoices_paid FROM p");
+    let row = txn
+        .query_one_raw(compose::postgres(&template, parts))
+        .await?
+        .ok_or_else(|| AppError::internal("the payment's insert answered no row"))?;
+    let model = <payment::Model as sea_orm::FromQueryResult>::from_query_result(&row, "")?;
+    let unchanged: i64 = row.try_get("", "invoices_paid")?;
+    if unchanged != paid.len() as i64 {
+        return Err(AppError::Conflict(
+            "an invoice was changed by another request; retry".into(),
+        ));
+    }
+    let afters = paid
+        .iter()
+        .map(|(invoice, amount)| invoicing::paid(invoice, *amount, at))
+        .collect();
+    Ok((model, afters))
 }
 
 /// How a payment is undone.
