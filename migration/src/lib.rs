@@ -22,6 +22,7 @@ mod m20261206_000012_rebill_reactivations;
 mod m20261206_000013_create_payments;
 mod m20261206_000014_create_delinquency_exclusions;
 mod m20261206_000015_delinquency;
+mod m20261207_000016_disconnection_reasons;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000013_create_payments::Migration),
             Box::new(m20261206_000014_create_delinquency_exclusions::Migration),
             Box::new(m20261206_000015_delinquency::Migration),
+            Box::new(m20261207_000016_disconnection_reasons::Migration),
         ]
     }
 }

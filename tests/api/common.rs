@@ -743,6 +743,30 @@ pub async fn statements_of_a_disconnection(app: &TestApp, account: i64, other: i
     work.len() + 2 * transactions
 }
 
+/// A personal access token of a new user `username` with the built-in role `role`.
+pub async fn token_with_role(app: &TestApp, role: &str, username: &str) -> String {
+    let role_id = app
+        .ok(
+            "query($name: String) { roles(name: $name) { entities { id } } }",
+            json!({"name": role}),
+        )
+        .await["roles"]["entities"][0]["id"]
+        .clone();
+    let user = app
+        .ok(
+            "mutation($input: CreateUserMutationInput) { createUser(input: $input) { id } }",
+            json!({"input": {"name": username, "username": username, "public_name": username, "email_address": "someone@example.com", "role_id": role_id}}),
+        )
+        .await;
+    let user_id: i64 = user["createUser"]["id"].as_str().unwrap().parse().unwrap();
+    fathom::service::access::tokens::create_token_for_caller(&app.db, user_id, "t")
+        .await
+        .unwrap()
+        .1
+        .as_str()
+        .to_owned()
+}
+
 /// The `current` record (parsed) of the last audit row of type `kind` about account `account`,
 /// read through the `logs` collection.
 pub async fn last_account_log(app: &TestApp, account: i64, kind: &str) -> Value {

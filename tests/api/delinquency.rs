@@ -19,7 +19,7 @@ const SETTINGS: &str = "mutation($input: UpdateBillingSettingsMutationInput) { u
 const STATUS: &str = "mutation($name: String!) { createAccountStatus(input: {name: $name, activates_account: true, color: \"FF8800\", icon: ADD759610}) { id } }";
 const ACCOUNT: &str = "query($id: Int64Bit!) { accounts(id: $id) { entities { is_delinquent account_status_id invoices(sorter: [{attribute: \"id\", direction: ASC}]) { entities { id due_date delinquency_date delinquent remaining_due } } } } }";
 const PAY: &str = "mutation($input: CreatePaymentMutationInput) { createPayment(input: $input) { id amount_remaining } }";
-const LOGS: &str = "query($id: Int64Bit!) { disconnection_logs(account_id: $id) { entities { for_non_payment disconnected_by_user_id final_invoice_id serviceable_address_id } } }";
+const LOGS: &str = "query($id: Int64Bit!) { disconnection_logs(account_id: $id) { entities { for_non_payment disconnected_by_user_id final_invoice_id serviceable_address_id comment disconnection_reason { name voluntary } } } }";
 
 fn id(value: &Value) -> i64 {
     match value {
@@ -261,6 +261,12 @@ on_both!(
             app.ok(LOGS, json!({"id": acct})).await["disconnection_logs"]["entities"].clone();
         assert_eq!(logs.as_array().unwrap().len(), 1);
         assert_eq!(logs[0]["for_non_payment"], true);
+        assert_eq!(
+            logs[0]["disconnection_reason"],
+            json!({"name": "Non-payment", "voluntary": false}),
+            "billing settings' delinquency_disconnection_reason_id"
+        );
+        assert_eq!(logs[0]["comment"], Value::Null);
         assert_eq!(logs[0]["disconnected_by_user_id"], admin.to_string());
         assert_eq!(logs[0]["serviceable_address_id"], address.to_string());
         assert!(

@@ -30,6 +30,7 @@ mod observability;
 mod payments;
 mod phone_numbers;
 mod reactivation;
+mod reasons;
 mod replica;
 mod report;
 mod scheduled;

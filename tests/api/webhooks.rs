@@ -320,7 +320,13 @@ on_both!(a_disconnection_reaches_the_endpoint_signed, |app| {
     // invoice...): those are dispatches too.
     assert!(before >= 1, "{before}");
     let t = common::noon("2026-01-20");
-    app.ok_at(t, DISCONNECT, json!({"id": account})).await;
+    // With a reason (the first seeded one, Non-payment) and a comment: the payload carries both.
+    app.ok_at(
+        t,
+        "mutation($id: Int64Bit!) { disconnectAccount(id: $id, input: {prorate: true, disconnection_reason_id: 1, comment: \"card declined\"}) { id } }",
+        json!({"id": account}),
+    )
+    .await;
     let all = dispatches(app).await;
     let new: Vec<&Value> = all[before..].iter().collect();
     let kinds: Vec<(String, String)> = new
@@ -378,6 +384,10 @@ on_both!(a_disconnection_reaches_the_endpoint_signed, |app| {
         .unwrap();
     assert_eq!(log["object"]["account_id"], account);
     assert_eq!(log["changes"], Value::Null);
+    // Why, and by whom.
+    assert_eq!(log["object"]["disconnection_reason_id"], 1);
+    assert_eq!(log["object"]["comment"], "card declined");
+    assert!(log["object"]["disconnected_by_user_id"].is_i64(), "{log}");
     assert!(
         log["occurred_at"]
             .as_str()

@@ -266,6 +266,8 @@ pub static BILLING_SETTING: EntityDef = EntityDef {
         delinquency_check_day_friday: "Boolean!" => "fathom extension: likewise on Fridays.",
         delinquency_check_day_saturday: "Boolean!" => "fathom extension: likewise on Saturdays.",
         delinquency_check_day_sunday: "Boolean!" => "fathom extension: likewise on Sundays.",
+        disconnection_reason_required: "Boolean!" => "fathom extension: whether every disconnection must give a disconnection reason.",
+        delinquency_disconnection_reason_id: "Int64Bit" => "fathom extension: the disconnection reason the delinquency pass's disconnections record.",
     ),
     general_search: &[],
     relations: || {

@@ -303,6 +303,30 @@ pub static BILLING_DEFAULT: EntityDef = EntityDef {
     base: true,
 };
 
+pub static DISCONNECTION_REASON: EntityDef = EntityDef {
+    name: "DisconnectionReason",
+    plural: "disconnection_reasons",
+    description: "fathom extension: why an account was disconnected, from a list Administrators keep (seeded with common reasons, Non-payment among them). Never deleted: an inactive reason stays on the disconnection logs that have it.",
+    fields: fields!(disconnection_reason::Model;
+        active: "Boolean!" => "Whether new disconnections may give it.",
+        name: "String!" => "Unique, ignoring case.",
+        voluntary: "Boolean!" => "Whether the customer chose to leave (false: the ISP disconnected them).",
+    ),
+    general_search: columns!(disconnection_reason::Model; name),
+    relations: || {
+        vec![many(
+            "disconnection_logs",
+            &DISCONNECTION_LOG,
+            disconnection_log::Relation::DisconnectionReason,
+        )]
+    },
+    read: AccountsRead,
+    ops: &Ops::<disconnection_reason::Entity>::new(),
+    extra: no_extra,
+    interfaces: &[],
+    base: true,
+};
+
 pub static DELINQUENCY_EXCLUSION: EntityDef = EntityDef {
     name: "DelinquencyExclusion",
     plural: "delinquency_exclusions",
@@ -523,9 +547,20 @@ pub static SCHEDULED_EVENT: EntityDef = EntityDef {
         result_message: "String" => "fathom extension: why it failed or was cancelled.",
         attempts: "Int!" => "fathom extension: how many times execution was tried.",
         created_by_user_id: "Int64Bit!" => "fathom extension: the user the event acts as.",
+        disconnection_reason_id: "Int64Bit" => "fathom extension, DISCONNECT_ACCOUNT: the reason its disconnection log will record.",
+        comment: "String" => "fathom extension, DISCONNECT_ACCOUNT: the comment its disconnection log will record.",
     ),
     general_search: columns!(scheduled_event::Model; description),
-    relations: || vec![one("account", &ACCOUNT, scheduled_event::Relation::Account)],
+    relations: || {
+        vec![
+            one("account", &ACCOUNT, scheduled_event::Relation::Account),
+            one(
+                "disconnection_reason",
+                &DISCONNECTION_REASON,
+                scheduled_event::Relation::DisconnectionReason,
+            ),
+        ]
+    },
     read: AccountsRead,
     ops: &Ops::<scheduled_event::Entity>::new(),
     extra: no_extra,
@@ -551,8 +586,10 @@ pub static DISCONNECTION_LOG: EntityDef = EntityDef {
         credit_total: "Int!" => "fathom extension: the total of the proration credits given, in cents.",
         scheduled_event_id: "Int64Bit" => "fathom extension: the scheduled event that did it, if any.",
         for_non_payment: "Boolean!" => "fathom extension: whether the delinquency pass disconnected the account for non-payment.",
+        disconnection_reason_id: "Int64Bit" => "fathom extension: why, when the disconnection gave a reason (the delinquency pass gives billing settings' delinquency_disconnection_reason_id).",
+        comment: "Text" => "fathom extension: the note the disconnection gave.",
     ),
-    general_search: columns!(disconnection_log::Model; serviceable_address_reference_record),
+    general_search: columns!(disconnection_log::Model; serviceable_address_reference_record, comment),
     relations: || {
         vec![
             one("account", &ACCOUNT, disconnection_log::Relation::Account),
@@ -565,6 +602,11 @@ pub static DISCONNECTION_LOG: EntityDef = EntityDef {
                 "serviceable_address",
                 &ADDRESS,
                 disconnection_log::Relation::ServiceableAddress,
+            ),
+            one(
+                "disconnection_reason",
+                &DISCONNECTION_REASON,
+                disconnection_log::Relation::DisconnectionReason,
             ),
         ]
     },
@@ -683,6 +725,7 @@ pub fn all() -> Vec<&'static EntityDef> {
         &DEBIT,
         &DELINQUENCY_EXCLUSION,
         &DISCONNECTION_LOG,
+        &DISCONNECTION_REASON,
         &DISCOUNT,
         &INVOICE,
         &INVOICE_PAYMENT_APPLICATION,

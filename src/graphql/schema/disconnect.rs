@@ -24,7 +24,7 @@ pub fn mutation_field() -> Field {
                 let user = allowed(&ctx, Permission::AccountsDisconnect)?;
                 let id = id_arg(&ctx)?;
                 let input: disconnect::DisconnectAccount = optional_input(&ctx, "input")?;
-                let account = disconnect::disconnect(db(&ctx), user.user_id, id, input.prorate).await?;
+                let account = disconnect::disconnect(db(&ctx), user.user_id, id, input).await?;
                 Ok(Some(FieldValue::owned_any(Row::new(account))))
             })
             .await
@@ -34,8 +34,9 @@ pub fn mutation_field() -> Field {
     .description(
         "Disconnects an active account now, in one transaction: proration credits (by input.prorate, else the \
          billing setting), a final invoice of every uninvoiced debit, the serviceable address released, the account \
-         moved to billing settings' disconnect status, a disconnection log, pending scheduled disconnections \
-         cancelled. Child accounts stay connected. Refusals: NOT_FOUND, ACCOUNT_ARCHIVED, ACCOUNT_NOT_ACTIVE; a \
+         moved to billing settings' disconnect status, a disconnection log (with input's reason and comment), pending \
+         scheduled disconnections cancelled. Child accounts stay connected. Refusals: NOT_FOUND, ACCOUNT_ARCHIVED, \
+         ACCOUNT_NOT_ACTIVE, VALIDATION_FAILED (an unknown or inactive reason, or none when billing settings require one); a \
          concurrent disconnection of the same account makes this CONFLICT or ACCOUNT_NOT_ACTIVE.",
     )
     .argument(InputValue::new("id", type_ref("Int64Bit!")))
@@ -50,7 +51,7 @@ pub fn preview_field() -> Field {
             allowed(&ctx, Permission::BillingRead).map_err(gql)?;
             let id = id_arg(&ctx).map_err(gql)?;
             let input: disconnect::DisconnectAccount = optional_input(&ctx, "input").map_err(gql)?;
-            let plan = disconnect::preview(db(&ctx), id, input.prorate).await.map_err(gql)?;
+            let plan = disconnect::preview(db(&ctx), id, input).await.map_err(gql)?;
             Ok(Some(FieldValue::owned_any(plan)))
         })
     })
@@ -131,6 +132,15 @@ pub fn types() -> Vec<Object> {
             "Pending scheduled disconnections of the account that would be cancelled.",
             |p| rows(&p.scheduled_events_to_cancel),
         ))
+        .field(plan_field(
+            "disconnection_reason",
+            "DisconnectionReason",
+            "The reason the disconnection log would record.",
+            |p| p.reason.as_ref().map(|r| FieldValue::owned_any(Row::new(r.clone()))),
+        ))
+        .field(plan_field("comment", "String", "The comment the disconnection log would record.", |p| {
+            p.why.comment.as_ref().map(|c| FieldValue::value(Value::String(c.clone())))
+        }))
         .field(plan_field(
             "active_child_accounts",
             "[Account!]!",

@@ -20,7 +20,9 @@ use crate::service::{
         invoicing, payments, services as billing_services,
         transactions::{self, Transaction},
     },
-    configuration::{self, billing_defaults, catalog, delinquency_exclusions},
+    configuration::{
+        self, billing_defaults, catalog, delinquency_exclusions, disconnection_reasons,
+    },
     lifecycle::{accounts, addresses, contacts, hierarchy, scheduled},
     webhooks::{delivery, endpoints},
 };
@@ -276,6 +278,16 @@ fn account_mutations() -> Object {
             let id = id_arg(&ctx)?;
             delinquency_exclusions::delete(db(&ctx), user.user_id, id).await?;
             Ok(deleted("delinquency exclusion", id))
+        }))
+        .field(mutation!("createDisconnectionReason" -> "DisconnectionReason", [("input", "CreateDisconnectionReasonMutationInput")],
+            "fathom extension: adds a disconnection reason (SETTINGS_WRITE).", |ctx| {
+            let user = allowed(&ctx, SettingsWrite)?;
+            Ok(row(disconnection_reasons::create(db(&ctx), user.user_id, input(&ctx, "input")?).await?))
+        }))
+        .field(mutation!("updateDisconnectionReason" -> "DisconnectionReason", [("input", "UpdateDisconnectionReasonMutationInput"), ("id", "Int64Bit!")],
+            "fathom extension: renames a disconnection reason, or makes it active or inactive (SETTINGS_WRITE). Reasons are never deleted: the logs that give one keep it.", |ctx| {
+            let user = allowed(&ctx, SettingsWrite)?;
+            Ok(row(disconnection_reasons::update(db(&ctx), user.user_id, id_arg(&ctx)?, optional_input(&ctx, "input")?).await?))
         }))
         .field(mutation!("createBillingDefault" -> "BillingDefault", [("input", "CreateBillingDefaultMutationInput")],
             "Creates a billing default.", |ctx| {

@@ -38,6 +38,10 @@ pub struct Model {
     pub delinquency_disconnect_days: Option<i32>,
     /// The user the delinquency pass's disconnections are recorded as.
     pub delinquency_user_id: Option<i64>,
+    /// Whether every disconnection must give a reason.
+    pub disconnection_reason_required: bool,
+    /// The reason the delinquency pass's disconnections record.
+    pub delinquency_disconnection_reason_id: Option<i64>,
     pub delinquency_check_day_monday: bool,
     pub delinquency_check_day_tuesday: bool,
     pub delinquency_check_day_wednesday: bool,

@@ -23,6 +23,10 @@ pub struct Model {
     pub credit_total: i64,
     /// Whether the delinquency pass disconnected the account for non-payment.
     pub for_non_payment: bool,
+    /// Why: one of the disconnection reasons, when the disconnection gave one.
+    pub disconnection_reason_id: Option<i64>,
+    #[sea_orm(column_type = "Text")]
+    pub comment: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i64,
@@ -48,6 +52,12 @@ pub enum Relation {
         to = "super::address::Column::Id"
     )]
     ServiceableAddress,
+    #[sea_orm(
+        belongs_to = "super::disconnection_reason::Entity",
+        from = "Column::DisconnectionReasonId",
+        to = "super::disconnection_reason::Column::Id"
+    )]
+    DisconnectionReason,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

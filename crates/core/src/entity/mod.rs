@@ -25,6 +25,7 @@ pub mod debit;
 pub mod delinquency_exclusion;
 pub mod delinquency_pass;
 pub mod disconnection_log;
+pub mod disconnection_reason;
 pub mod discount;
 pub mod idempotency_key;
 pub mod idempotency_key_write;
@@ -89,6 +90,7 @@ named! {
     delinquency_exclusion => "DelinquencyExclusion",
     delinquency_pass => "DelinquencyPass",
     disconnection_log => "DisconnectionLog",
+    disconnection_reason => "DisconnectionReason",
     discount => "Discount",
     idempotency_key => "IdempotencyKey",
     idempotency_key_write => "IdempotencyKeyWrite",

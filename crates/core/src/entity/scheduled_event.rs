@@ -22,6 +22,10 @@ pub struct Model {
     pub attempts: i32,
     pub next_attempt_at: Option<DateTimeUtc>,
     pub created_by_user_id: i64,
+    /// A disconnection's reason and comment, recorded on its disconnection log.
+    pub disconnection_reason_id: Option<i64>,
+    #[sea_orm(column_type = "Text")]
+    pub comment: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i64,
@@ -35,6 +39,12 @@ pub enum Relation {
         to = "super::account::Column::Id"
     )]
     Account,
+    #[sea_orm(
+        belongs_to = "super::disconnection_reason::Entity",
+        from = "Column::DisconnectionReasonId",
+        to = "super::disconnection_reason::Column::Id"
+    )]
+    DisconnectionReason,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

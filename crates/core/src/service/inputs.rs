@@ -51,5 +51,7 @@ pub const INPUT_TYPES: &[InputType] = {
         configuration::billing_defaults::UpdateBillingDefault::TYPE,
         configuration::delinquency_exclusions::CreateDelinquencyExclusion::TYPE,
         configuration::delinquency_exclusions::UpdateDelinquencyExclusion::TYPE,
+        configuration::disconnection_reasons::CreateDisconnectionReason::TYPE,
+        configuration::disconnection_reasons::UpdateDisconnectionReason::TYPE,
     ]
 };

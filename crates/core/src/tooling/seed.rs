@@ -1,9 +1,12 @@
 //! What an empty database starts with, and the `--demo` sample book.
 
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    Set,
+};
 
 use crate::domain::ServiceApplication;
-use crate::entity::{account, billing_setting, company, system_setting};
+use crate::entity::{account, billing_setting, company, disconnection_reason, system_setting};
 use crate::error::AppResult;
 use crate::service::base::store::Stamped;
 use crate::service::{
@@ -18,9 +21,13 @@ use crate::service::{
     },
 };
 
+/// The disconnection reason the delinquency pass records on a new database (seeded by the
+/// migration that creates the list).
+pub const NON_PAYMENT: &str = "Non-payment";
+
 /// Seeds the defaults on an empty database, in one transaction: the system setting (UTC),
 /// one company, statuses `Active` (activating) and `Inactive`, an account type, billing
-/// settings disconnecting to `Inactive`, the built-in roles, and the user `admin` with one
+/// settings disconnecting to `Inactive` (the delinquency pass's reason [`NON_PAYMENT`]), the built-in roles, and the user `admin` with one
 /// personal access token, which is returned (to be printed once). Does nothing otherwise.
 pub async fn seed_defaults(db: &DatabaseConnection) -> AppResult<Option<String>> {
     let txn = begin_write(db).await?;
@@ -80,6 +87,10 @@ pub async fn seed_defaults(db: &DatabaseConnection) -> AppResult<Option<String>>
         },
     )
     .await?;
+    let non_payment = disconnection_reason::Entity::find()
+        .filter(disconnection_reason::Column::Name.eq(NON_PAYMENT))
+        .one(&txn)
+        .await?;
     billing_setting::ActiveModel {
         disconnect_account_status_id: Set(inactive.id),
         unarchive_account_status_id: Set(None),
@@ -97,6 +108,8 @@ pub async fn seed_defaults(db: &DatabaseConnection) -> AppResult<Option<String>>
         invoice_and_email_late_fees_immediately: Set(false),
         printed_invoice_batch_duplex: Set(false),
         use_invoice_templates: Set(false),
+        // The reason the migration seeds for the delinquency pass's disconnections.
+        delinquency_disconnection_reason_id: Set(non_payment.map(|r| r.id)),
         ..Default::default()
     }
     .stamped(at)

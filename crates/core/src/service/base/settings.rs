@@ -12,7 +12,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, QueryResult, Statement};
 
-use crate::entity::{account_status, billing_default, billing_setting, system_setting};
+use crate::entity::{
+    account_status, billing_default, billing_setting, disconnection_reason, system_setting,
+};
 use crate::error::{AppError, AppResult};
 use crate::service::base::outbox;
 use crate::sonar_enums::timezone_name;
@@ -28,6 +30,8 @@ pub struct Snapshot {
     statuses: HashMap<i64, account_status::Model>,
     /// The billing defaults, in id order.
     pub billing_defaults: Vec<billing_default::Model>,
+    /// The disconnection reasons, in id order.
+    pub disconnection_reasons: Vec<disconnection_reason::Model>,
     /// The webhook subscriptions of enabled endpoints (what the outbox writes dispatches for).
     pub webhooks: outbox::Subscriptions,
 }
@@ -60,6 +64,11 @@ impl Snapshot {
             .iter()
             .find(|d| d.account_type_id == Some(account_type_id))
             .or_else(|| self.billing_defaults.iter().find(|d| d.default))
+    }
+
+    /// The disconnection reason `id`, if there is one.
+    pub fn disconnection_reason(&self, id: i64) -> Option<&disconnection_reason::Model> {
+        self.disconnection_reasons.iter().find(|r| r.id == id)
     }
 
     /// The grace days of invoices of accounts of the type `account_type_id`.
@@ -135,6 +144,10 @@ pub async fn snapshot_at<C: ConnectionTrait>(
             .collect(),
         billing_defaults: billing_default::Entity::find()
             .order_by_asc(billing_default::Column::Id)
+            .all(db)
+            .await?,
+        disconnection_reasons: disconnection_reason::Entity::find()
+            .order_by_asc(disconnection_reason::Column::Id)
             .all(db)
             .await?,
         webhooks: outbox::Subscriptions::load(db).await?,

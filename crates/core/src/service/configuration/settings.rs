@@ -18,6 +18,7 @@ use crate::service::base::{
     values::Id,
 };
 use crate::service::billing::delinquency;
+use crate::service::configuration::disconnection_reasons;
 use crate::sonar_enums::timezone_name;
 
 crate::input! {
@@ -82,6 +83,9 @@ crate::input! {
         delinquency_check_day_friday: Option<bool> => "Boolean";
         delinquency_check_day_saturday: Option<bool> => "Boolean";
         delinquency_check_day_sunday: Option<bool> => "Boolean";
+        disconnection_reason_required: Option<bool> => "Boolean", "fathom extension: whether every disconnection (disconnectAccount, a scheduled disconnection, a disconnection run) must give disconnection_reason_id.";
+        delinquency_disconnection_reason_id: Option<Id> => "Int64Bit", "fathom extension: the disconnection reason the delinquency pass's disconnections record (an active one).";
+        unset_delinquency_disconnection_reason_id: Option<bool> => "Boolean", "fathom extension: the delinquency pass's disconnections record no reason.";
     }
 }
 
@@ -113,8 +117,27 @@ pub async fn update_billing_settings(
         delinquency_check_day_thursday,
         delinquency_check_day_friday,
         delinquency_check_day_saturday,
-        delinquency_check_day_sunday
+        delinquency_check_day_sunday,
+        disconnection_reason_required
     );
+    match (
+        input.delinquency_disconnection_reason_id,
+        input.unset_delinquency_disconnection_reason_id == Some(true),
+    ) {
+        (Some(_), true) => {
+            return Err(AppError::validation(
+                "unset_delinquency_disconnection_reason_id",
+                "give delinquency_disconnection_reason_id or unset_delinquency_disconnection_reason_id, not both",
+            ))
+        }
+        (_, true) => am.delinquency_disconnection_reason_id = Set(None),
+        (Some(Id(reason_id)), false) => {
+            disconnection_reasons::usable(&txn, "delinquency_disconnection_reason_id", reason_id)
+                .await?;
+            am.delinquency_disconnection_reason_id = Set(Some(reason_id));
+        }
+        (None, false) => {}
+    }
     if let Some(v) = input.minimum_amount_due_for_delinquency {
         if !(0..=i64::from(i32::MAX)).contains(&v) {
             return Err(AppError::validation(

@@ -10,7 +10,8 @@
 //!   default's `days_of_delinquency_for_status_switch` (a fathom extension), it is disconnected
 //!   by `disconnectAccount`'s own code ([`disconnect::disconnect_in_with`]: final invoice,
 //!   proration as billing settings say, address released, logs, webhooks), recorded as the
-//!   settings' `delinquency_user_id` and `for_non_payment` on the disconnection log;
+//!   settings' `delinquency_user_id`, `for_non_payment` and billing settings'
+//!   `delinquency_disconnection_reason_id` on the disconnection log;
 //! - otherwise, after `days_of_delinquency_for_status_switch` days, it moves to the billing
 //!   default's delinquency status when `switch_status_after_delinquency` is set.
 //!
@@ -316,7 +317,8 @@ async fn act_in<C: ConnectionTrait>(
                     "billing settings name no delinquency_user_id to disconnect as",
                 )
             })?;
-            disconnect::disconnect_in_with(txn, user_id, account_id, None, at, None, true).await?;
+            let given = disconnect::Given::Checked(None, disconnect::Why::non_payment(&settings));
+            disconnect::disconnect_in_with(txn, user_id, account_id, given, at, None).await?;
         }
     }
     Ok((standing.since.is_some(), action))

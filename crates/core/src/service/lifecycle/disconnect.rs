@@ -19,9 +19,12 @@ use sea_orm::{
 };
 
 use crate::domain::{EventKind, EventStatus};
-use crate::entity::{account, address, debit, disconnection_log, discount, scheduled_event};
+use crate::entity::{
+    account, address, debit, disconnection_log, disconnection_reason, discount, scheduled_event,
+};
 use crate::error::{AppError, AppResult};
 use crate::service::base::store::Stamped;
+use crate::service::base::values::{optional_text, Id};
 use crate::service::{
     base::{
         account_guard, audit, clock, compose,
@@ -58,6 +61,93 @@ crate::input! {
     #[derive(Default)]
     pub struct DisconnectAccount as "DisconnectAccountMutationInput" {
         prorate: Option<bool> => "Boolean", "Credit the unused days of what was billed in advance. Null inherits billing settings' prorate_account_status_change.";
+        disconnection_reason_id: Option<Id> => "Int64Bit", "fathom extension: why (an active disconnection reason); required when billing settings' disconnection_reason_required is true.";
+        comment: Option<String> => "String", "fathom extension: a note on the disconnection log.";
+    }
+}
+
+impl DisconnectAccount {
+    /// The reason and comment, checked against the settings (see [`Why::given`]).
+    pub fn why(&self, settings: &Snapshot) -> AppResult<Why> {
+        Why::given(
+            settings,
+            self.disconnection_reason_id.map(|i| i.0),
+            self.comment.as_deref(),
+        )
+    }
+}
+
+/// Why an account is disconnected: what its disconnection log records besides who and when.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Why {
+    pub reason_id: Option<i64>,
+    pub comment: Option<String>,
+    /// The delinquency pass's disconnections are.
+    pub for_non_payment: bool,
+}
+
+/// The most characters of a disconnection's comment.
+pub const MAX_COMMENT: usize = 2000;
+
+impl Why {
+    /// A reason and comment a caller gave: the reason must exist and be active, and be given
+    /// when billing settings' `disconnection_reason_required` is true; the comment is trimmed
+    /// (empty: none) and at most [`MAX_COMMENT`] characters. Refusals are `VALIDATION_FAILED`
+    /// naming `disconnection_reason_id` or `comment`.
+    pub fn given(
+        settings: &Snapshot,
+        reason_id: Option<i64>,
+        comment: Option<&str>,
+    ) -> AppResult<Why> {
+        let field = "disconnection_reason_id";
+        match reason_id {
+            None if settings.billing.disconnection_reason_required => {
+                return Err(AppError::validation(
+                    field,
+                    "billing settings require a disconnection reason: give disconnection_reason_id",
+                ))
+            }
+            None => {}
+            Some(id) => match settings.disconnection_reason(id) {
+                None => {
+                    return Err(AppError::validation(
+                        field,
+                        format!("disconnection reason {id} does not exist"),
+                    ))
+                }
+                Some(r) if !r.active => {
+                    return Err(AppError::validation(
+                        field,
+                        format!("disconnection reason {id} ({}) is inactive", r.name),
+                    ))
+                }
+                Some(_) => {}
+            },
+        }
+        let comment = optional_text("comment", comment)?;
+        if comment
+            .as_ref()
+            .is_some_and(|c| c.chars().count() > MAX_COMMENT)
+        {
+            return Err(AppError::validation(
+                "comment",
+                format!("comment is at most {MAX_COMMENT} characters"),
+            ));
+        }
+        Ok(Why {
+            reason_id,
+            comment,
+            for_non_payment: false,
+        })
+    }
+
+    /// What the delinquency pass records: billing settings' `delinquency_disconnection_reason_id`.
+    pub fn non_payment(settings: &Snapshot) -> Why {
+        Why {
+            reason_id: settings.billing.delinquency_disconnection_reason_id,
+            comment: None,
+            for_non_payment: true,
+        }
     }
 }
 
@@ -86,6 +176,10 @@ pub struct DisconnectPlan {
     pub scheduled_events_to_cancel: Vec<scheduled_event::Model>,
     /// Filled in by the preview only (the warning that children stay connected).
     pub active_child_accounts: Vec<account::Model>,
+    /// What the disconnection log records as the reason.
+    pub why: Why,
+    /// The reason's record, when there is one (the preview shows it).
+    pub reason: Option<disconnection_reason::Model>,
 }
 
 impl DisconnectPlan {
@@ -118,6 +212,7 @@ async fn plan<C: ConnectionTrait>(
     account: account::Model,
     settings: &Snapshot,
     prorate: Option<bool>,
+    why: Why,
     at: DateTime<Utc>,
 ) -> AppResult<DisconnectPlan> {
     let account_id = account.id;
@@ -199,6 +294,11 @@ async fn plan<C: ConnectionTrait>(
         payments,
         scheduled_events_to_cancel: Vec::new(),
         active_child_accounts: Vec::new(),
+        reason: why
+            .reason_id
+            .and_then(|id| settings.disconnection_reason(id))
+            .cloned(),
+        why,
     };
     plan.final_invoice_total_discounts = plan.applied().iter().sum();
     let due = plan.final_invoice_total_debits - plan.final_invoice_total_discounts;
@@ -274,7 +374,6 @@ async fn apply<C: ConnectionTrait>(
     settings: &Snapshot,
     user_id: i64,
     scheduled_event_id: Option<i64>,
-    for_non_payment: bool,
 ) -> AppResult<account::Model> {
     let account = &plan.account;
     let target = settings.status(plan.target_account_status_id)?;
@@ -404,7 +503,9 @@ async fn apply<C: ConnectionTrait>(
             account_status_id: Set(target.id),
             scheduled_event_id: Set(scheduled_event_id),
             credit_total: Set(plan.credits.iter().map(|c| c.amount).sum()),
-            for_non_payment: Set(for_non_payment),
+            for_non_payment: Set(plan.why.for_non_payment),
+            disconnection_reason_id: Set(plan.why.reason_id),
+            comment: Set(plan.why.comment.clone()),
             ..Default::default()
         }
         .stamped(plan.at),
@@ -452,10 +553,18 @@ pub async fn disconnect(
     db: &DatabaseConnection,
     user_id: i64,
     account_id: i64,
-    prorate: Option<bool>,
+    input: DisconnectAccount,
 ) -> AppResult<account::Model> {
     let txn = begin_write(db).await?;
-    let account = disconnect_in(&txn, user_id, account_id, prorate, clock::now(), None).await?;
+    let account = disconnect_in_with(
+        &txn,
+        user_id,
+        account_id,
+        Given::Input(input),
+        clock::now(),
+        None,
+    )
+    .await?;
     txn.commit().await?;
     Ok(account)
 }
@@ -480,24 +589,30 @@ pub async fn disconnect_in<C: ConnectionTrait>(
         txn,
         user_id,
         account_id,
-        prorate,
+        Given::Checked(prorate, Why::default()),
         at,
         scheduled_event_id,
-        false,
     )
     .await
 }
 
-/// [`disconnect_in`], recording on the disconnection log whether it is for non-payment (the
-/// delinquency pass's disconnections are).
+/// How a disconnection was asked for: a caller's input (its reason checked against the settings
+/// the disconnection reads, in its transaction), or a proration choice and a reason already
+/// decided (a scheduled event's, checked when it was scheduled; the delinquency pass's).
+#[derive(Debug)]
+pub enum Given {
+    Input(DisconnectAccount),
+    Checked(Option<bool>, Why),
+}
+
+/// [`disconnect_in`], with the reason the disconnection log records.
 pub async fn disconnect_in_with<C: ConnectionTrait>(
     txn: &C,
     user_id: i64,
     account_id: i64,
-    prorate: Option<bool>,
+    given: Given,
     at: DateTime<Utc>,
     scheduled_event_id: Option<i64>,
-    for_non_payment: bool,
 ) -> AppResult<account::Model> {
     let cancel = || cancel_pending_disconnections(txn, account_id, scheduled_event_id, at);
     let (cancelled, account, settings) = if txn.get_database_backend() == DbBackend::Postgres {
@@ -523,28 +638,25 @@ pub async fn disconnect_in_with<C: ConnectionTrait>(
         let cancelled = if pending { cancel().await? } else { Vec::new() };
         (cancelled, account, settings)
     };
-    let mut plan = plan(txn, account, &settings, prorate, at).await?;
+    let (prorate, why) = match given {
+        Given::Input(input) => (input.prorate, input.why(&settings)?),
+        Given::Checked(prorate, why) => (prorate, why),
+    };
+    let mut plan = plan(txn, account, &settings, prorate, why, at).await?;
     plan.scheduled_events_to_cancel = cancelled;
-    apply(
-        txn,
-        plan,
-        &settings,
-        user_id,
-        scheduled_event_id,
-        for_non_payment,
-    )
-    .await
+    apply(txn, plan, &settings, user_id, scheduled_event_id).await
 }
 
 /// `disconnect_account_preview`: the plan, effective now, writing nothing.
 pub async fn preview(
     db: &DatabaseConnection,
     account_id: i64,
-    prorate: Option<bool>,
+    input: DisconnectAccount,
 ) -> AppResult<DisconnectPlan> {
     let settings = settings::snapshot(db).await?;
+    let why = input.why(&settings)?;
     let account = find::<account::Entity, _>(db, account_id).await?;
-    let mut plan = plan(db, account, &settings, prorate, clock::now()).await?;
+    let mut plan = plan(db, account, &settings, input.prorate, why, clock::now()).await?;
     plan.serviceable_address = addresses::assigned_to(db, account_id).await?;
     plan.scheduled_events_to_cancel = pending_disconnections(db, account_id, None).await?;
     plan.active_child_accounts = account::Entity::find()

@@ -31,6 +31,7 @@ use crate::service::{
     base::{
         account_guard, audit,
         clock::now,
+        settings,
         store::{begin_write, find, save},
         values::{optional_text, Id},
     },
@@ -56,6 +57,8 @@ crate::input! {
         amount: Option<i64> => "Int", "ADD_SERVICE and ONE_TIME_TRANSACTION: a price in cents instead of the service's.";
         prorate: Option<bool> => "Boolean", "DISCONNECT_ACCOUNT and REMOVE_SERVICE: prorate or not; null inherits the billing setting when it runs.";
         account_id: Id => "Int64Bit!";
+        disconnection_reason_id: Option<Id> => "Int64Bit", "fathom extension, DISCONNECT_ACCOUNT only: why (an active disconnection reason, checked now and recorded when it runs); required when billing settings' disconnection_reason_required is true.";
+        comment: Option<String> => "String", "fathom extension, DISCONNECT_ACCOUNT only: a note for the disconnection log.";
     }
 }
 
@@ -68,6 +71,9 @@ crate::input! {
         amount: Option<i64> => "Int";
         prorate: Option<bool> => "Boolean";
         unset_prorate: Option<bool> => "Boolean", "Back to inheriting the billing setting.";
+        disconnection_reason_id: Option<Id> => "Int64Bit", "fathom extension, DISCONNECT_ACCOUNT only.";
+        unset_disconnection_reason_id: Option<bool> => "Boolean", "fathom extension: no reason (refused when billing settings require one).";
+        comment: Option<String> => "String", "fathom extension, DISCONNECT_ACCOUNT only; empty: none.";
     }
 }
 
@@ -175,6 +181,32 @@ async fn check_target<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The reason and comment an event records: only a disconnection takes them, checked as
+/// `disconnectAccount` checks them ([`disconnect::Why::given`]), against the settings now.
+async fn why_of<C: ConnectionTrait>(
+    db: &C,
+    event: &str,
+    reason_id: Option<i64>,
+    comment: Option<&str>,
+) -> AppResult<disconnect::Why> {
+    if event != EventKind::DisconnectAccount.as_str() {
+        for (field, given) in [
+            ("disconnection_reason_id", reason_id.is_some()),
+            ("comment", comment.is_some_and(|c| !c.trim().is_empty())),
+        ] {
+            if given {
+                return Err(AppError::validation(
+                    field,
+                    format!("{field} is for DISCONNECT_ACCOUNT events only"),
+                ));
+            }
+        }
+        return Ok(disconnect::Why::default());
+    }
+    let settings = settings::snapshot(db).await?;
+    disconnect::Why::given(&settings, reason_id, comment)
+}
+
 pub async fn create(
     db: &DatabaseConnection,
     caller: &CurrentUser,
@@ -198,6 +230,13 @@ pub async fn create(
         input.amount,
     )
     .await?;
+    let why = why_of(
+        &txn,
+        &input.event,
+        input.disconnection_reason_id.map(|i| i.0),
+        input.comment.as_deref(),
+    )
+    .await?;
     let at = now();
     let model = scheduled_event::ActiveModel {
         account_id: Set(account.id),
@@ -211,6 +250,8 @@ pub async fn create(
         complete: Set(false),
         attempts: Set(0),
         created_by_user_id: Set(user_id),
+        disconnection_reason_id: Set(why.reason_id),
+        comment: Set(why.comment),
         ..Default::default()
     }
     .stamped(at)
@@ -317,6 +358,25 @@ pub async fn update(
     } else if let Some(p) = input.prorate {
         am.prorate = Set(Some(p));
     }
+    // The reason and comment are checked again only when this changes them.
+    let unset_reason = input.unset_disconnection_reason_id == Some(true);
+    if input.disconnection_reason_id.is_some() || unset_reason || input.comment.is_some() {
+        if input.disconnection_reason_id.is_some() && unset_reason {
+            return Err(AppError::validation(
+                "unset_disconnection_reason_id",
+                "give disconnection_reason_id or unset_disconnection_reason_id, not both",
+            ));
+        }
+        let reason = match input.disconnection_reason_id {
+            Some(Id(id)) => Some(id),
+            None if unset_reason => None,
+            None => old.disconnection_reason_id,
+        };
+        let comment = input.comment.as_deref().or(old.comment.as_deref());
+        let why = why_of(&txn, &old.event, reason, comment).await?;
+        am.disconnection_reason_id = Set(why.reason_id);
+        am.comment = Set(why.comment);
+    }
     let new = save(&txn, id, old.version, am).await?;
     audit::updated(&txn, id, user_id, &old, &new, "scheduled event updated").await?;
     txn.commit().await?;
@@ -361,11 +421,18 @@ async fn execute<C: ConnectionTrait>(txn: &C, event: &scheduled_event::Model) ->
     };
     Ok(match kind {
         EventKind::DisconnectAccount => {
-            disconnect::disconnect_in(
+            // The reason was checked when the event was scheduled: it is recorded even if it
+            // was made inactive since.
+            let why = disconnect::Why {
+                reason_id: event.disconnection_reason_id,
+                comment: event.comment.clone(),
+                for_non_payment: false,
+            };
+            disconnect::disconnect_in_with(
                 txn,
                 user,
                 event.account_id,
-                event.prorate,
+                disconnect::Given::Checked(event.prorate, why),
                 at,
                 Some(event.id),
             )
@@ -823,6 +890,8 @@ mod tests {
             attempts,
             next_attempt_at: None,
             created_by_user_id: 1,
+            disconnection_reason_id: None,
+            comment: None,
             created_at: at,
             updated_at: at,
             version: 1,

@@ -207,6 +207,10 @@ impl Sim<'_> {
             scheduled_event_id: scheduled.map(|e| self.c.scheduled_events[e].id),
             credit_total,
             for_non_payment: false,
+            disconnection_reason_id: scheduled
+                .and_then(|e| self.c.scheduled_events[e].disconnection_reason_id)
+                .or(ctx.reason_for(before.id)),
+            comment: None,
             created_at: at,
             updated_at: at,
             version: 1,
@@ -282,6 +286,8 @@ impl Sim<'_> {
             attempts: 0,
             next_attempt_at: None,
             created_by_user_id: self.ctx.admin,
+            disconnection_reason_id: self.ctx.reason_for(self.c.accounts[pos].id),
+            comment: None,
             created_at: at,
             updated_at: at,
             version: 1,

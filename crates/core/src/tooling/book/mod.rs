@@ -294,6 +294,7 @@ async fn context(db: &DatabaseConnection, accounts: u64, months: u32) -> AppResu
         .checked_sub_months(chrono::Months::new(months))
         .ok_or_else(|| AppError::validation("months", "too many months"))?;
     let billing = settings::billing_setting(db).await?;
+    let reasons = settings::snapshot(db).await?;
     let company_id = company::Entity::find()
         .order_by_desc(company::Column::Default)
         .order_by_asc(company::Column::Id)
@@ -358,6 +359,12 @@ async fn context(db: &DatabaseConnection, accounts: u64, months: u32) -> AppResu
         prorate_disconnects: billing.prorate_account_status_change,
         prorate_services: billing.prorate_services,
         whole_units: billing.round_prorated_amounts,
+        reasons: reasons
+            .disconnection_reasons
+            .iter()
+            .filter(|r| r.active && r.voluntary)
+            .map(|r| r.id)
+            .collect(),
     })
 }
 

@@ -45,9 +45,18 @@ pub struct Ctx {
     pub prorate_disconnects: bool,
     pub prorate_services: bool,
     pub whole_units: bool,
+    /// The active voluntary disconnection reasons, in id order: each disconnection gives one,
+    /// chosen by its account's id.
+    pub reasons: Vec<i64>,
 }
 
 impl Ctx {
+    /// The reason the disconnection of account `account_id` gives.
+    pub fn reason_for(&self, account_id: i64) -> Option<i64> {
+        (!self.reasons.is_empty())
+            .then(|| self.reasons[account_id.unsigned_abs() as usize % self.reasons.len()])
+    }
+
     /// The UTC instant of a local date and time (a time in a DST gap moves an hour on).
     pub fn instant(&self, w: When) -> DateTime<Utc> {
         let naive =

@@ -57,6 +57,7 @@ fn ctx(accounts: u64, zone: &str) -> Ctx {
         prorate_disconnects: true,
         prorate_services: true,
         whole_units: false,
+        reasons: vec![2, 3, 4],
     }
 }
 
