@@ -8,6 +8,7 @@ mod accounts;
 mod auth;
 mod billing;
 mod catalog;
+mod churn;
 mod cli;
 mod collections;
 mod compiled;

@@ -20,7 +20,7 @@ use crate::graphql::{
         scalars::{parse_date, parse_i64},
     },
 };
-use crate::service::read::report::{self, Period, Summary};
+use crate::service::read::report::{self, Churn, Period, Summary};
 
 fn activation_account() -> Vec<RelDef> {
     vec![one(
@@ -50,6 +50,7 @@ pub static ACCOUNT_ACTIVATION: EntityDef = EntityDef {
         account_status_id: "Int64Bit!" => "The account's status now.",
         activated_at: "Datetime!" => "",
         reactivation: "Boolean!" => "Whether the account had been activated before.",
+        win_back: "Boolean!" => "Whether the account had been disconnected before: a customer won back.",
         serviceable_address_id: "Int64Bit" => "The account's serviceable address now.",
     ),
     general_search: columns!(report_activation::Model; account_name),
@@ -78,6 +79,11 @@ pub static ACCOUNT_DISCONNECTION: EntityDef = EntityDef {
         final_invoice_total: "Int" => "The final invoice's total debits, in cents.",
         credit_total: "Int!" => "The proration credits given, in cents.",
         scheduled: "Boolean!" => "Whether a scheduled event carried it out.",
+        disconnection_reason_id: "Int64Bit" => "Why, when the disconnection gave a reason.",
+        voluntary: "Boolean" => "Whether the reason is voluntary; null without a reason.",
+        for_non_payment: "Boolean!" => "Whether the delinquency pass disconnected it for non-payment.",
+        comment: "Text" => "",
+        monthly_recurring_amount: "Int!" => "Lost MRR: what the account's recurring services came to per month when it left, in cents.",
     ),
     general_search: columns!(report_disconnection::Model; account_name, serviceable_address_reference_record),
     relations: disconnection_account,
@@ -219,6 +225,15 @@ pub fn types() -> Vec<Object> {
     };
     let summary = Object::new("ActivationsAndDisconnectionsSummary")
         .description("fathom extension: counts over the report's period.")
+        .field(
+            crate::graphql::execution::resolver::field("churn", type_ref("Churn!"), |ctx| {
+                FieldFuture::new(async move {
+                    let s = ctx.parent_value.try_downcast_ref::<Summary>()?;
+                    Ok(Some(FieldValue::borrowed_any(&s.churn)))
+                })
+            })
+            .description("Why accounts left over the whole period and what it cost; the churn rate is over the accounts active at the period's start."),
+        )
         .field(summary_field("activation_count", |s| s.activation_count))
         .field(summary_field("disconnection_count", |s| {
             s.disconnection_count
@@ -265,11 +280,74 @@ pub fn types() -> Vec<Object> {
         }))
         .field(month_field("net", "Int!", |m| {
             Value::from(m.activations - m.disconnections)
+        }))
+        .field(
+            crate::graphql::execution::resolver::field("churn", type_ref("Churn!"), |ctx| {
+                FieldFuture::new(async move {
+                    let m = ctx.parent_value.try_downcast_ref::<report::Month>()?;
+                    Ok(Some(FieldValue::borrowed_any(&m.churn)))
+                })
+            })
+            .description("Why accounts left this month and what it cost; the churn rate is over the accounts active at the start of the month (of its part of the period)."),
+        );
+    let churn_field = |name: &'static str, ty: &'static str, description: &'static str, f: fn(&Churn) -> Value| {
+        crate::graphql::execution::resolver::field(name, type_ref(ty), move |ctx| {
+            FieldFuture::new(async move {
+                let value = f(ctx.parent_value.try_downcast_ref::<Churn>()?);
+                Ok((value != Value::Null).then_some(FieldValue::value(value)))
+            })
+        })
+        .description(description)
+    };
+    let churn = Object::new("Churn")
+        .description("fathom extension: why accounts left and what it cost, over a month or a report's period.")
+        .field(
+            crate::graphql::execution::resolver::field(
+                "disconnections_by_reason",
+                type_ref("[DisconnectionReasonCount!]!"),
+                |ctx| {
+                    FieldFuture::new(async move {
+                        let c = ctx.parent_value.try_downcast_ref::<Churn>()?;
+                        Ok(Some(FieldValue::list(
+                            c.by_reason.iter().map(|r| FieldValue::borrowed_any(r)),
+                        )))
+                    })
+                },
+            )
+            .description("By reason, in reason id order, disconnections without a reason last; only reasons with disconnections."),
+        )
+        .field(churn_field("voluntary_disconnections", "Int!", "Disconnections whose reason is voluntary.", |c| Value::from(c.voluntary)))
+        .field(churn_field("involuntary_disconnections", "Int!", "Disconnections whose reason is not voluntary, and the delinquency pass's without a reason.", |c| Value::from(c.involuntary)))
+        .field(churn_field("unspecified_disconnections", "Int!", "Disconnections without a reason (not for non-payment).", |c| Value::from(c.unspecified)))
+        .field(churn_field("lost_mrr", "Int!", "What the disconnected accounts' recurring services came to per month when they left, in cents.", |c| Value::from(c.lost_mrr)))
+        .field(churn_field("win_backs", "Int!", "Activations of accounts that had been disconnected before.", |c| Value::from(c.win_backs)))
+        .field(churn_field("active_accounts_at_start", "Int!", "Accounts in an activating status at the start.", |c| Value::from(c.active_at_start)))
+        .field(churn_field("churn_rate", "Float", "Disconnections over active_accounts_at_start (0.05 is 5%); null when no account was active.", |c| {
+            c.churn_rate.map_or(Value::Null, Value::from)
         }));
+    let reason_field = |name: &'static str, ty: &'static str, f: fn(&report::ReasonCount) -> Value| {
+        crate::graphql::execution::resolver::field(name, type_ref(ty), move |ctx| {
+            FieldFuture::new(async move {
+                let value = f(ctx.parent_value.try_downcast_ref::<report::ReasonCount>()?);
+                Ok((value != Value::Null).then_some(FieldValue::value(value)))
+            })
+        })
+    };
+    let reason_count = Object::new("DisconnectionReasonCount")
+        .description("fathom extension: the disconnections that gave one reason, or none.")
+        .field(reason_field("disconnection_reason_id", "Int64Bit", |r| {
+            r.disconnection_reason_id.map_or(Value::Null, |id| Value::String(id.to_string()))
+        }).description("Null: no reason given."))
+        .field(reason_field("name", "String", |r| r.name.clone().map_or(Value::Null, Value::String)))
+        .field(reason_field("voluntary", "Boolean", |r| r.voluntary.map_or(Value::Null, Value::from)))
+        .field(reason_field("disconnections", "Int!", |r| Value::from(r.disconnections)))
+        .field(reason_field("lost_mrr", "Int!", |r| Value::from(r.lost_mrr)).description("In cents."));
     vec![
         report,
         summary,
         month,
+        churn,
+        reason_count,
         object_type(&ACCOUNT_ACTIVATION),
         object_type(&ACCOUNT_DISCONNECTION),
         connection_type(&ACCOUNT_ACTIVATION),

@@ -27,6 +27,10 @@ pub struct Model {
     pub disconnection_reason_id: Option<i64>,
     #[sea_orm(column_type = "Text")]
     pub comment: Option<String>,
+    /// What the account's recurring services came to per month when it was disconnected, in
+    /// cents (each price times quantity over its billing frequency, rounded half away from
+    /// zero; credit services count against).
+    pub monthly_recurring_amount: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i64,

@@ -15,6 +15,8 @@ pub struct Model {
     pub company_id: i64,
     pub activated_at: DateTimeUtc,
     pub reactivation: bool,
+    /// Whether the account had been disconnected before (a win-back).
+    pub win_back: bool,
     pub serviceable_address_id: Option<i64>,
 }
 

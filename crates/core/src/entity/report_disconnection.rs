@@ -20,6 +20,14 @@ pub struct Model {
     pub final_invoice_total: Option<i64>,
     pub credit_total: i64,
     pub scheduled: bool,
+    pub disconnection_reason_id: Option<i64>,
+    /// The reason's `voluntary`; `None` without a reason.
+    pub voluntary: Option<bool>,
+    pub for_non_payment: bool,
+    #[sea_orm(column_type = "Text")]
+    pub comment: Option<String>,
+    /// What the account's recurring services came to per month when it left (lost MRR).
+    pub monthly_recurring_amount: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

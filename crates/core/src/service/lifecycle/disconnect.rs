@@ -176,6 +176,8 @@ pub struct DisconnectPlan {
     pub scheduled_events_to_cancel: Vec<scheduled_event::Model>,
     /// Filled in by the preview only (the warning that children stay connected).
     pub active_child_accounts: Vec<account::Model>,
+    /// What the account's recurring services come to per month (the report's lost MRR).
+    pub monthly_recurring_amount: i64,
     /// What the disconnection log records as the reason.
     pub why: Why,
     /// The reason's record, when there is one (the preview shows it).
@@ -242,6 +244,7 @@ async fn plan<C: ConnectionTrait>(
     let mut debits = Vec::new();
     let mut discounts = Vec::new();
     let mut payments = Vec::new();
+    let mut monthly_recurring_amount = 0;
     for row in db
         .query_all_raw(charges(
             db.get_database_backend(),
@@ -251,6 +254,12 @@ async fn plan<C: ConnectionTrait>(
         .await?
     {
         let kind: i32 = row.try_get("", "kind")?;
+        if kind == 3 {
+            let amount: i64 = row.try_get("", "amount")?;
+            let months: i32 = row.try_get("", "number_of_months")?;
+            monthly_recurring_amount += per_month(amount, months);
+            continue;
+        }
         if kind != 0 {
             let unapplied = invoicing::Unapplied {
                 id: row.try_get("", "id")?,
@@ -294,6 +303,7 @@ async fn plan<C: ConnectionTrait>(
         payments,
         scheduled_events_to_cancel: Vec::new(),
         active_child_accounts: Vec::new(),
+        monthly_recurring_amount,
         reason: why
             .reason_id
             .and_then(|id| settings.disconnection_reason(id))
@@ -314,12 +324,21 @@ async fn plan<C: ConnectionTrait>(
     Ok(plan)
 }
 
+/// `amount` spread over `months` months, rounded half away from zero.
+pub fn per_month(amount: i64, months: i32) -> i64 {
+    let months = i64::from(Ord::max(months, 1));
+    // floor((2|a| + m) / 2m) = |a| / m rounded half up; the sign put back after.
+    amount.signum() * ((2 * amount.abs() + months) / (2 * months))
+}
+
 /// One statement for what a disconnection of `account_id` looks at: its unreversed debits that
 /// are uninvoiced, or (with proration, `prorate_after` being the effective date) billed past
 /// the effective date, each with whether it is already credited (`kind` 0, in the debit's
 /// columns); then its discounts with something left to apply (`kind` 1, with `id`, `version`,
 /// and the remainder as `amount`), oldest first; then its payments with something left (`kind`
-/// 2, the same way).
+/// 2, the same way); then its recurring services (`kind` 3, with `id` and `version` the account
+/// service's, `amount` its signed price times quantity and `number_of_months` its billing
+/// frequency).
 fn charges(backend: DbBackend, account_id: i64, prorate_after: Option<NaiveDate>) -> Statement {
     use sea_orm::{IdenStatic, Iterable};
     let p = |n: usize| match backend {
@@ -329,6 +348,7 @@ fn charges(backend: DbBackend, account_id: i64, prorate_after: Option<NaiveDate>
     let mut debit_columns = Vec::new();
     let mut discount_columns = Vec::new();
     let mut payment_columns = Vec::new();
+    let mut service_columns = Vec::new();
     for column in debit::Column::iter() {
         let name = column.as_str();
         debit_columns.push(format!("d.\"{name}\""));
@@ -341,6 +361,19 @@ fn charges(backend: DbBackend, account_id: i64, prorate_after: Option<NaiveDate>
         };
         discount_columns.push(remainder("c"));
         payment_columns.push(remainder("p"));
+        service_columns.push(match column {
+            debit::Column::Id | debit::Column::AccountId | debit::Column::Version => {
+                format!("s.\"{name}\"")
+            }
+            // Signed: a credit service counts against.
+            debit::Column::Amount => "(CASE WHEN v.application = 'CREDIT' THEN -1 ELSE 1 END) \
+                 * COALESCE(s.price_override, v.amount) * s.quantity"
+                .to_owned(),
+            debit::Column::NumberOfMonths => {
+                "COALESCE(NULLIF(v.billing_frequency, 0), 1)".to_owned()
+            }
+            _ => "NULL".to_owned(),
+        });
     }
     let mut values: Vec<sea_orm::Value> = vec![account_id.into()];
     let billed_past = match prorate_after {
@@ -357,10 +390,13 @@ fn charges(backend: DbBackend, account_id: i64, prorate_after: Option<NaiveDate>
          WHERE c.account_id = {p1} AND c.amount_remaining > 0 AND c.reversed = FALSE \
          UNION ALL SELECT {}, FALSE, 2 FROM payments p \
          WHERE p.account_id = {p1} AND p.amount_remaining > 0 AND p.reversed = FALSE \
+         UNION ALL SELECT {}, FALSE, 3 FROM account_services s JOIN services v ON v.id = s.service_id \
+         WHERE s.account_id = {p1} AND s.removed_at IS NULL AND v.type = 'RECURRING' \
          ORDER BY kind, id",
         debit_columns.join(", "),
         discount_columns.join(", "),
         payment_columns.join(", "),
+        service_columns.join(", "),
         p1 = p(1),
     );
     Statement::from_sql_and_values(backend, sql, values)
@@ -506,6 +542,7 @@ async fn apply<C: ConnectionTrait>(
             for_non_payment: Set(plan.why.for_non_payment),
             disconnection_reason_id: Set(plan.why.reason_id),
             comment: Set(plan.why.comment.clone()),
+            monthly_recurring_amount: Set(plan.monthly_recurring_amount),
             ..Default::default()
         }
         .stamped(plan.at),
@@ -721,4 +758,27 @@ pub async fn pending_disconnections<C: ConnectionTrait>(
         select = select.filter(scheduled_event::Column::Id.ne(id));
     }
     Ok(select.all(db).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::per_month;
+
+    #[test]
+    fn per_month_rounds_half_away_from_zero() {
+        for (amount, months, want) in [
+            (4999, 1, 4999),
+            (12000, 12, 1000),
+            (5, 2, 3),
+            (-5, 2, -3),
+            (4, 3, 1),
+            (5, 3, 2),
+            (1000, 3, 333),
+            (-1000, 3, -333),
+            (0, 6, 0),
+            (7, 0, 7),
+        ] {
+            assert_eq!(per_month(amount, months), want, "{amount} over {months}");
+        }
+    }
 }

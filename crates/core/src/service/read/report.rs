@@ -2,11 +2,19 @@
 //! disconnections (disconnection logs) over a period of local dates, each table filtered,
 //! sorted and paged by the collection mechanism over a database view, and a monthly summary
 //! counted in SQL (one query per table, whatever the number of months).
+//!
+//! Churn, per month and for the period ([`Churn`]): disconnections by reason and as voluntary,
+//! involuntary or unspecified; lost MRR (the `monthly_recurring_amount` of the disconnections:
+//! what the accounts' recurring services came to per month when they left); win-backs
+//! (activations of accounts disconnected before); and the churn rate, disconnections over the
+//! accounts active at the start (of the month's part of the period, or of the period): those
+//! activated before it less those that left an activating status before it, counted from the
+//! account events.
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbBackend, Statement};
 
 use crate::entity::{report_activation, report_disconnection};
 use crate::error::{AppError, AppResult};
@@ -115,20 +123,106 @@ pub fn disconnections_in(period: &Period) -> Condition {
     cond
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Month {
     /// `YYYY-MM`.
     pub month: String,
     pub activations: i64,
     pub disconnections: i64,
+    pub churn: Churn,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     pub activation_count: i64,
     pub disconnection_count: i64,
     /// Every month of the period, zeros included.
     pub months: Vec<Month>,
+    pub churn: Churn,
+}
+
+/// The disconnections that gave one reason (or none: `disconnection_reason_id` null).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReasonCount {
+    pub disconnection_reason_id: Option<i64>,
+    pub name: Option<String>,
+    pub voluntary: Option<bool>,
+    pub disconnections: i64,
+    pub lost_mrr: i64,
+}
+
+/// Why accounts left and what it cost, over a month or the period.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Churn {
+    /// By reason, in reason id order (no reason last); only reasons with disconnections.
+    pub by_reason: Vec<ReasonCount>,
+    /// Disconnections whose reason is voluntary.
+    pub voluntary: i64,
+    /// Disconnections whose reason is not voluntary, or that the delinquency pass made
+    /// without a reason.
+    pub involuntary: i64,
+    /// Disconnections without a reason (not for non-payment).
+    pub unspecified: i64,
+    /// The `monthly_recurring_amount` of the disconnections, in cents.
+    pub lost_mrr: i64,
+    /// Activations of accounts that had been disconnected before.
+    pub win_backs: i64,
+    /// Accounts active at the start.
+    pub active_at_start: i64,
+    /// Disconnections over `active_at_start`; `None` when nobody was active.
+    pub churn_rate: Option<f64>,
+}
+
+impl Churn {
+    fn add(&mut self, row: &DisconnectionGroup) {
+        match row.voluntary {
+            Some(true) => self.voluntary += row.count,
+            Some(false) => self.involuntary += row.count,
+            None if row.for_non_payment => self.involuntary += row.count,
+            None => self.unspecified += row.count,
+        }
+        self.lost_mrr += row.mrr;
+        match self
+            .by_reason
+            .iter_mut()
+            .find(|r| r.disconnection_reason_id == row.reason_id)
+        {
+            Some(r) => {
+                r.disconnections += row.count;
+                r.lost_mrr += row.mrr;
+            }
+            None => self.by_reason.push(ReasonCount {
+                disconnection_reason_id: row.reason_id,
+                name: None,
+                voluntary: row.voluntary,
+                disconnections: row.count,
+                lost_mrr: row.mrr,
+            }),
+        }
+    }
+
+    fn finish(&mut self, disconnections: i64, names: &settings::Snapshot) {
+        self.by_reason
+            .sort_by_key(|r| (r.disconnection_reason_id.is_none(), r.disconnection_reason_id));
+        for r in &mut self.by_reason {
+            r.name = r
+                .disconnection_reason_id
+                .and_then(|id| names.disconnection_reason(id))
+                .map(|reason| reason.name.clone());
+        }
+        self.churn_rate =
+            (self.active_at_start > 0).then(|| disconnections as f64 / self.active_at_start as f64);
+    }
+}
+
+/// Disconnections of one month with one reason, voluntary or not, for non-payment or not.
+struct DisconnectionGroup {
+    bucket: usize,
+    reason_id: Option<i64>,
+    voluntary: Option<bool>,
+    for_non_payment: bool,
+    count: i64,
+    mrr: i64,
 }
 
 /// The local months of the period, each as `(YYYY-MM, from, to)` clipped to the period.
@@ -155,6 +249,7 @@ async fn count_by_month<C: ConnectionTrait>(
     db: &C,
     table: &str,
     time_column: &str,
+    only: Option<&str>,
     buckets: &[(String, DateTime<Utc>, DateTime<Utc>)],
     period: &Period,
 ) -> AppResult<Vec<i64>> {
@@ -179,6 +274,9 @@ async fn count_by_month<C: ConnectionTrait>(
     if let Some(company) = period.company_id {
         query.and_where(Expr::col(Alias::new("company_id")).eq(company));
     }
+    if let Some(flag) = only {
+        query.and_where(Expr::col(Alias::new(flag)).eq(true));
+    }
     let statement = db.get_database_backend().build(&query);
     let row = db
         .query_one_raw(statement)
@@ -196,32 +294,186 @@ pub async fn summary<C: ConnectionTrait>(db: &C, period: &Period) -> AppResult<S
     let buckets = months(period);
     let mut activations = Vec::with_capacity(buckets.len());
     let mut disconnections = Vec::with_capacity(buckets.len());
+    let mut win_backs = Vec::with_capacity(buckets.len());
+    let mut active = Vec::with_capacity(buckets.len());
+    let settings = settings::snapshot(db).await?;
     for chunk in buckets.chunks(MONTHS_PER_QUERY) {
-        activations
-            .extend(count_by_month(db, "report_activations", "activated_at", chunk, period).await?);
+        activations.extend(
+            count_by_month(db, "report_activations", "activated_at", None, chunk, period).await?,
+        );
         disconnections.extend(
             count_by_month(
                 db,
                 "report_disconnections",
                 "disconnected_at",
+                None,
                 chunk,
                 period,
             )
             .await?,
         );
+        win_backs.extend(
+            count_by_month(
+                db,
+                "report_activations",
+                "activated_at",
+                Some("win_back"),
+                chunk,
+                period,
+            )
+            .await?,
+        );
+        active.extend(active_at(db, &settings, chunk, period).await?);
     }
+    let mut churns: Vec<Churn> = vec![Churn::default(); buckets.len()];
+    let mut total = Churn::default();
+    for group in disconnection_groups(db, &buckets, period).await? {
+        churns[group.bucket].add(&group);
+        total.add(&group);
+    }
+    for (i, churn) in churns.iter_mut().enumerate() {
+        churn.win_backs = win_backs[i];
+        churn.active_at_start = active[i];
+        churn.finish(disconnections[i], &settings);
+    }
+    let disconnection_count = disconnections.iter().sum();
+    total.win_backs = win_backs.iter().sum();
+    total.active_at_start = active.first().copied().unwrap_or(0);
+    total.finish(disconnection_count, &settings);
     let months: Vec<Month> = buckets
         .into_iter()
         .zip(activations.iter().zip(disconnections.iter()))
-        .map(|((month, _, _), (a, d))| Month {
+        .zip(churns)
+        .map(|(((month, _, _), (a, d)), churn)| Month {
             month,
             activations: *a,
             disconnections: *d,
+            churn,
         })
         .collect();
     Ok(Summary {
         activation_count: activations.iter().sum(),
-        disconnection_count: disconnections.iter().sum(),
+        disconnection_count,
         months,
+        churn: total,
     })
+}
+
+/// A placeholder for the `n`th value (from 1) of a statement.
+fn placeholder(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => format!("?{n}"),
+    }
+}
+
+/// The period's disconnections grouped by month, reason, voluntary and for non-payment, with
+/// their count and lost MRR: one statement (the month found by a `CASE` over its bounds).
+async fn disconnection_groups<C: ConnectionTrait>(
+    db: &C,
+    buckets: &[(String, DateTime<Utc>, DateTime<Utc>)],
+    period: &Period,
+) -> AppResult<Vec<DisconnectionGroup>> {
+    let backend = db.get_database_backend();
+    let mut values: Vec<sea_orm::Value> = vec![period.from.into(), period.to.into()];
+    let mut case = String::from("CASE");
+    for (i, (_, _, to)) in buckets.iter().enumerate() {
+        values.push((*to).into());
+        case.push_str(&format!(
+            " WHEN disconnected_at < {} THEN {i}",
+            placeholder(backend, values.len())
+        ));
+    }
+    case.push_str(&format!(" ELSE {} END", buckets.len().saturating_sub(1)));
+    let company = match period.company_id {
+        Some(id) => {
+            values.push(id.into());
+            format!(" AND company_id = {}", placeholder(backend, values.len()))
+        }
+        None => String::new(),
+    };
+    let sql = format!(
+        "SELECT CAST({case} AS BIGINT) AS bucket, disconnection_reason_id, voluntary, for_non_payment, \
+         COUNT(*) AS n, CAST(COALESCE(SUM(monthly_recurring_amount), 0) AS BIGINT) AS mrr \
+         FROM report_disconnections \
+         WHERE disconnected_at >= {} AND disconnected_at < {}{company} \
+         GROUP BY 1, 2, 3, 4",
+        placeholder(backend, 1),
+        placeholder(backend, 2),
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let bucket: i64 = row.try_get("", "bucket")?;
+            Ok(DisconnectionGroup {
+                bucket: bucket as usize,
+                reason_id: row.try_get("", "disconnection_reason_id")?,
+                voluntary: row.try_get("", "voluntary")?,
+                for_non_payment: row.try_get("", "for_non_payment")?,
+                count: row.try_get("", "n")?,
+                mrr: row.try_get("", "mrr")?,
+            })
+        })
+        .collect()
+}
+
+/// The accounts active at the start of each bucket: `ACTIVATED` events before it, less the
+/// status changes out of an activating status before it (the two alternate for an account),
+/// one column per bucket in one statement.
+async fn active_at<C: ConnectionTrait>(
+    db: &C,
+    settings: &settings::Snapshot,
+    buckets: &[(String, DateTime<Utc>, DateTime<Utc>)],
+    period: &Period,
+) -> AppResult<Vec<i64>> {
+    let activating: Vec<String> = settings
+        .activating()
+        .iter()
+        .map(|id| format!("'{id}'"))
+        .collect();
+    if activating.is_empty() || buckets.is_empty() {
+        return Ok(vec![0; buckets.len()]);
+    }
+    let activating = activating.join(", ");
+    let backend = db.get_database_backend();
+    let mut values: Vec<sea_orm::Value> = Vec::new();
+    let mut columns = Vec::with_capacity(buckets.len());
+    for (i, (_, from, _)) in buckets.iter().enumerate() {
+        values.push((*from).into());
+        columns.push(format!(
+            "CAST(COALESCE(SUM(CASE WHEN t < {} THEN d ELSE 0 END), 0) AS BIGINT) AS s{i}",
+            placeholder(backend, values.len())
+        ));
+    }
+    values.push(buckets[buckets.len() - 1].1.into());
+    let before = placeholder(backend, values.len());
+    let company = match period.company_id {
+        Some(id) => {
+            values.push(id.into());
+            format!(" AND a.company_id = {}", placeholder(backend, values.len()))
+        }
+        None => String::new(),
+    };
+    let sql = format!(
+        "SELECT {} FROM (\
+         SELECT e.event_datetime AS t, 1 AS d FROM account_events e JOIN accounts a ON a.id = e.account_id \
+         WHERE e.event = 'ACTIVATED' AND e.event_datetime < {before}{company} \
+         UNION ALL SELECT e.event_datetime, -1 FROM account_events e JOIN accounts a ON a.id = e.account_id \
+         WHERE e.event = 'STATUS_UPDATED' AND e.previous IN ({activating}) \
+         AND (e.current IS NULL OR e.current NOT IN ({activating})) \
+         AND e.event_datetime < {before}{company}) x",
+        columns.join(", ")
+    );
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+        .ok_or_else(|| AppError::internal("no active-accounts row"))?;
+    (0..buckets.len())
+        .map(|i| {
+            row.try_get::<i64>("", &format!("s{i}"))
+                .map_err(|e| AppError::internal(format!("active accounts column: {e}")))
+        })
+        .collect()
 }

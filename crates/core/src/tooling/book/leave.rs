@@ -13,8 +13,11 @@ use crate::entity::{debit, disconnection_log, discount, scheduled_event};
 use crate::error::AppResult;
 use crate::service::{
     base::audit::LogType,
-    billing::proration,
-    lifecycle::{addresses, disconnect::ProrationSource},
+    billing::{proration, services::price},
+    lifecycle::{
+        addresses,
+        disconnect::{self, ProrationSource},
+    },
 };
 
 impl Sim<'_> {
@@ -89,6 +92,23 @@ impl Sim<'_> {
         let ctx = self.ctx;
         let before = self.c.accounts[pos].clone();
         let scheduled = self.accts[pos].scheduled.take();
+        // What its recurring services come to per month, as `disconnect::plan` reads it.
+        let monthly_recurring_amount: i64 = self.accts[pos]
+            .services
+            .iter()
+            .map(|a| &self.c.account_services[*a])
+            .filter(|a| a.removed_at.is_none())
+            .filter_map(|a| {
+                let service = ctx.service(a.service_id);
+                (service.r#type == ServiceType::Recurring.as_str()).then(|| {
+                    let sign = if service.application == "CREDIT" { -1 } else { 1 };
+                    disconnect::per_month(
+                        sign * price(service, a),
+                        service.billing_frequency.unwrap_or(1),
+                    )
+                })
+            })
+            .sum();
 
         // Step 6 first, as `apply` does: the status, which also stops billing.
         self.event(
@@ -211,6 +231,7 @@ impl Sim<'_> {
                 .and_then(|e| self.c.scheduled_events[e].disconnection_reason_id)
                 .or(ctx.reason_for(before.id)),
             comment: None,
+            monthly_recurring_amount,
             created_at: at,
             updated_at: at,
             version: 1,
