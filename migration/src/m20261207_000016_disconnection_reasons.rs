@@ -35,7 +35,8 @@ pub const NON_PAYMENT: &str = "Non-payment";
 /// before the disconnection and not removed by then, each price (or its override) times its
 /// quantity over its billing frequency in months, rounded half away from zero (credit
 /// services count against).
-const BACKFILL_MONTHLY_RECURRING_AMOUNT: &str = "UPDATE disconnection_logs SET monthly_recurring_amount = COALESCE((
+const BACKFILL_MONTHLY_RECURRING_AMOUNT: &str =
+    "UPDATE disconnection_logs SET monthly_recurring_amount = COALESCE((
   SELECT SUM(CAST(ROUND(1.0 * (CASE WHEN v.application = 'CREDIT' THEN -1 ELSE 1 END)
                               * COALESCE(s.price_override, v.amount) * s.quantity
                               / COALESCE(NULLIF(v.billing_frequency, 0), 1)) AS BIGINT))

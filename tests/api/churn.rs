@@ -28,7 +28,8 @@ fragment churn on Churn {
   disconnections_by_reason { disconnection_reason_id name voluntary disconnections lost_mrr }
 }"#;
 const DISCONNECT: &str = "mutation($id: Int64Bit!, $input: DisconnectAccountMutationInput) { disconnectAccount(id: $id, input: $input) { id } }";
-const REACTIVATE: &str = "mutation($id: Int64Bit!) { updateAccount(id: $id, input: {account_status_id: 1}) { id } }";
+const REACTIVATE: &str =
+    "mutation($id: Int64Bit!) { updateAccount(id: $id, input: {account_status_id: 1}) { id } }";
 
 /// Rows of a hand-written query, each as a map of its columns.
 async fn rows(app: &common::TestApp, sql: &str) -> Vec<BTreeMap<String, Value>> {
@@ -111,7 +112,9 @@ async fn by_hand(app: &common::TestApp, month: &str) -> Value {
         }));
     }
     by_reason.sort_by_key(|r| {
-        let id = r["disconnection_reason_id"].as_str().map(|s| s.parse::<i64>().unwrap());
+        let id = r["disconnection_reason_id"]
+            .as_str()
+            .map(|s| s.parse::<i64>().unwrap());
         (id.is_none(), id)
     });
     let events = month_of(backend, "e.event_datetime");
@@ -168,10 +171,19 @@ async fn history(app: &common::TestApp) -> [i64; 4] {
     )
     .await;
     let disconnect = |account: i64, date: &'static str, input: Value| async move {
-        app.ok_at(noon(date), DISCONNECT, json!({"id": account, "input": input}))
-            .await;
+        app.ok_at(
+            noon(date),
+            DISCONNECT,
+            json!({"id": account, "input": input}),
+        )
+        .await;
     };
-    disconnect(ada, "2026-02-10", json!({"disconnection_reason_id": 3, "comment": "cheaper elsewhere"})).await;
+    disconnect(
+        ada,
+        "2026-02-10",
+        json!({"disconnection_reason_id": 3, "comment": "cheaper elsewhere"}),
+    )
+    .await;
     disconnect(ben, "2026-02-11", json!({"disconnection_reason_id": 1})).await;
     disconnect(cy, "2026-02-12", json!({})).await;
     app.ok_at(noon("2026-03-05"), REACTIVATE, json!({"id": ada}))
@@ -185,10 +197,7 @@ on_both!(
     |app| {
         let [ada, ben, cy, dee] = history(app).await;
         let report = app
-            .ok(
-                REPORT,
-                json!({"start": "2026-01-01", "end": "2026-03-31"}),
-            )
+            .ok(REPORT, json!({"start": "2026-01-01", "end": "2026-03-31"}))
             .await["activations_and_disconnections_report"]
             .clone();
 
@@ -210,7 +219,10 @@ on_both!(
             .iter()
             .filter(|a| a["win_back"] == true)
             .collect();
-        assert_eq!(back, vec![&json!({"account_id": ada.to_string(), "win_back": true})]);
+        assert_eq!(
+            back,
+            vec![&json!({"account_id": ada.to_string(), "win_back": true})]
+        );
 
         // Each month equals the hand-written SQL, and the figures are the ones expected.
         let months = report["summary"]["months"].as_array().unwrap();
@@ -223,14 +235,26 @@ on_both!(
         assert_eq!(feb["active_accounts_at_start"], 4);
         assert_eq!(feb["churn_rate"], 0.75);
         assert_eq!(
-            (feb["voluntary_disconnections"].as_i64(), feb["involuntary_disconnections"].as_i64(), feb["unspecified_disconnections"].as_i64(), feb["lost_mrr"].as_i64()),
+            (
+                feb["voluntary_disconnections"].as_i64(),
+                feb["involuntary_disconnections"].as_i64(),
+                feb["unspecified_disconnections"].as_i64(),
+                feb["lost_mrr"].as_i64()
+            ),
             (Some(1), Some(1), Some(1), Some(15000))
         );
         let mar = &months[2]["churn"];
-        assert_eq!(mar["active_accounts_at_start"], 1, "Dee alone: Ada came back on the 5th");
+        assert_eq!(
+            mar["active_accounts_at_start"], 1,
+            "Dee alone: Ada came back on the 5th"
+        );
         assert_eq!(mar["win_backs"], 1);
         assert_eq!(mar["churn_rate"], 1.0);
-        assert_eq!(months[0]["churn"]["churn_rate"], Value::Null, "nobody active on Jan 1");
+        assert_eq!(
+            months[0]["churn"]["churn_rate"],
+            Value::Null,
+            "nobody active on Jan 1"
+        );
 
         // The period: the months' sums, the rate over the accounts active at its start.
         let period = &report["summary"]["churn"];
@@ -248,14 +272,14 @@ on_both!(
             ])
         );
         let from_feb = app
-            .ok(
-                REPORT,
-                json!({"start": "2026-02-01", "end": "2026-03-31"}),
-            )
+            .ok(REPORT, json!({"start": "2026-02-01", "end": "2026-03-31"}))
             .await["activations_and_disconnections_report"]["summary"]["churn"]
             .clone();
         assert_eq!(from_feb["active_accounts_at_start"], 4);
-        assert_eq!(from_feb["churn_rate"], 1.0, "4 disconnections over 4 active on Feb 1");
+        assert_eq!(
+            from_feb["churn_rate"], 1.0,
+            "4 disconnections over 4 active on Feb 1"
+        );
 
         // The rows of one reason, as README's example asks for them.
         let priced = app

@@ -290,7 +290,10 @@ pub fn types() -> Vec<Object> {
             })
             .description("Why accounts left this month and what it cost; the churn rate is over the accounts active at the start of the month (of its part of the period)."),
         );
-    let churn_field = |name: &'static str, ty: &'static str, description: &'static str, f: fn(&Churn) -> Value| {
+    let churn_field = |name: &'static str,
+                       ty: &'static str,
+                       description: &'static str,
+                       f: fn(&Churn) -> Value| {
         crate::graphql::execution::resolver::field(name, type_ref(ty), move |ctx| {
             FieldFuture::new(async move {
                 let value = f(ctx.parent_value.try_downcast_ref::<Churn>()?);
@@ -325,23 +328,36 @@ pub fn types() -> Vec<Object> {
         .field(churn_field("churn_rate", "Float", "Disconnections over active_accounts_at_start (0.05 is 5%); null when no account was active.", |c| {
             c.churn_rate.map_or(Value::Null, Value::from)
         }));
-    let reason_field = |name: &'static str, ty: &'static str, f: fn(&report::ReasonCount) -> Value| {
-        crate::graphql::execution::resolver::field(name, type_ref(ty), move |ctx| {
-            FieldFuture::new(async move {
-                let value = f(ctx.parent_value.try_downcast_ref::<report::ReasonCount>()?);
-                Ok((value != Value::Null).then_some(FieldValue::value(value)))
+    let reason_field =
+        |name: &'static str, ty: &'static str, f: fn(&report::ReasonCount) -> Value| {
+            crate::graphql::execution::resolver::field(name, type_ref(ty), move |ctx| {
+                FieldFuture::new(async move {
+                    let value = f(ctx.parent_value.try_downcast_ref::<report::ReasonCount>()?);
+                    Ok((value != Value::Null).then_some(FieldValue::value(value)))
+                })
             })
-        })
-    };
+        };
     let reason_count = Object::new("DisconnectionReasonCount")
         .description("fathom extension: the disconnections that gave one reason, or none.")
-        .field(reason_field("disconnection_reason_id", "Int64Bit", |r| {
-            r.disconnection_reason_id.map_or(Value::Null, |id| Value::String(id.to_string()))
-        }).description("Null: no reason given."))
-        .field(reason_field("name", "String", |r| r.name.clone().map_or(Value::Null, Value::String)))
-        .field(reason_field("voluntary", "Boolean", |r| r.voluntary.map_or(Value::Null, Value::from)))
-        .field(reason_field("disconnections", "Int!", |r| Value::from(r.disconnections)))
-        .field(reason_field("lost_mrr", "Int!", |r| Value::from(r.lost_mrr)).description("In cents."));
+        .field(
+            reason_field("disconnection_reason_id", "Int64Bit", |r| {
+                r.disconnection_reason_id
+                    .map_or(Value::Null, |id| Value::String(id.to_string()))
+            })
+            .description("Null: no reason given."),
+        )
+        .field(reason_field("name", "String", |r| {
+            r.name.clone().map_or(Value::Null, Value::String)
+        }))
+        .field(reason_field("voluntary", "Boolean", |r| {
+            r.voluntary.map_or(Value::Null, Value::from)
+        }))
+        .field(reason_field("disconnections", "Int!", |r| {
+            Value::from(r.disconnections)
+        }))
+        .field(
+            reason_field("lost_mrr", "Int!", |r| Value::from(r.lost_mrr)).description("In cents."),
+        );
     vec![
         report,
         summary,

@@ -202,8 +202,12 @@ impl Churn {
     }
 
     fn finish(&mut self, disconnections: i64, names: &settings::Snapshot) {
-        self.by_reason
-            .sort_by_key(|r| (r.disconnection_reason_id.is_none(), r.disconnection_reason_id));
+        self.by_reason.sort_by_key(|r| {
+            (
+                r.disconnection_reason_id.is_none(),
+                r.disconnection_reason_id,
+            )
+        });
         for r in &mut self.by_reason {
             r.name = r
                 .disconnection_reason_id
@@ -299,7 +303,15 @@ pub async fn summary<C: ConnectionTrait>(db: &C, period: &Period) -> AppResult<S
     let settings = settings::snapshot(db).await?;
     for chunk in buckets.chunks(MONTHS_PER_QUERY) {
         activations.extend(
-            count_by_month(db, "report_activations", "activated_at", None, chunk, period).await?,
+            count_by_month(
+                db,
+                "report_activations",
+                "activated_at",
+                None,
+                chunk,
+                period,
+            )
+            .await?,
         );
         disconnections.extend(
             count_by_month(

@@ -101,7 +101,11 @@ impl Sim<'_> {
             .filter_map(|a| {
                 let service = ctx.service(a.service_id);
                 (service.r#type == ServiceType::Recurring.as_str()).then(|| {
-                    let sign = if service.application == "CREDIT" { -1 } else { 1 };
+                    let sign = if service.application == "CREDIT" {
+                        -1
+                    } else {
+                        1
+                    };
                     disconnect::per_month(
                         sign * price(service, a),
                         service.billing_frequency.unwrap_or(1),
