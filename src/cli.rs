@@ -61,7 +61,8 @@ pub enum Command {
         #[arg(long, default_value_t = service::lifecycle::delinquency::DEFAULT_BATCH)]
         batch: u64,
     },
-    /// Carry out due scheduled events and deliver webhook dispatches, without serving HTTP.
+    /// Carry out due scheduled events and disconnection runs, run the delinquency pass and
+    /// deliver webhook dispatches, without serving HTTP.
     RunScheduled {
         /// Run what is due now and exit (default: keep running).
         #[arg(long)]
@@ -303,6 +304,17 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
                     "scheduled events: {} completed, {} failed, {} to retry",
                     report.completed, report.failed, report.retried
                 );
+                let runs = service::lifecycle::disconnection_runs::run_due(
+                    &conn,
+                    service::base::clock::now(),
+                    service::lifecycle::disconnection_runs::DEFAULT_BATCH,
+                    None,
+                )
+                .await?;
+                println!(
+                    "disconnection runs: {} disconnected, {} failed",
+                    runs.done, runs.failed
+                );
                 let today =
                     service::base::settings::local_date(&conn, service::base::clock::now()).await?;
                 let pass = service::lifecycle::delinquency::run_pass(&conn, today).await?;
@@ -331,6 +343,10 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
                     service::webhooks::delivery::Delivery::new(config.limits.webhooks.policy())?;
                 tokio::spawn(crate::worker::webhook_loop(conn.clone(), delivery));
                 tokio::spawn(crate::worker::delinquency_loop(conn.clone()));
+                tokio::spawn(crate::worker::disconnection_run_loop(
+                    conn.clone(),
+                    service::lifecycle::disconnection_runs::DEFAULT_BATCH,
+                ));
                 crate::worker::scheduler_loop(conn, batch).await;
             }
             Ok(ExitCode::SUCCESS)

@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 use crate::service::{
     base::{clock::now, idempotency, settings},
     billing::pass,
-    lifecycle::{delinquency, scheduled},
+    lifecycle::{delinquency, disconnection_runs, scheduled},
     webhooks::delivery::{self, Delivery},
 };
 
@@ -27,6 +27,10 @@ pub const BILLING_INTERVAL: Duration = Duration::from_secs(3600);
 pub fn spawn(db: DatabaseConnection, metrics: Arc<Metrics>, delivery: Delivery, jobs: Jobs) {
     if jobs.scheduler {
         tokio::spawn(scheduler_loop(db.clone(), scheduled::DEFAULT_BATCH));
+        tokio::spawn(disconnection_run_loop(
+            db.clone(),
+            disconnection_runs::DEFAULT_BATCH,
+        ));
     }
     if jobs.webhooks {
         tokio::spawn(webhook_loop(db.clone(), delivery));
@@ -118,6 +122,26 @@ pub async fn scheduler_loop(db: DatabaseConnection, batch: u64) {
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = scheduled::changed().notified() => {}
+        }
+    }
+}
+
+/// Carries out due disconnection runs, forever: as long as there are pending items of due runs,
+/// batch after batch; then it sleeps until a run is created in this process or
+/// [`MAX_SCHEDULER_SLEEP`] passes (a run created through another server, or one scheduled for
+/// later, is seen then). Part of the `scheduler` job.
+pub async fn disconnection_run_loop(db: DatabaseConnection, batch: u64) {
+    loop {
+        match disconnection_runs::run_due(&db, now(), batch, None).await {
+            Ok(report) if report != disconnection_runs::RunReport::default() => {
+                tracing::info!(?report, "disconnection runs");
+            }
+            Ok(_) => {}
+            Err(err) => tracing::error!(error = ?err, "running disconnection runs failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(MAX_SCHEDULER_SLEEP) => {}
+            _ = disconnection_runs::changed().notified() => {}
         }
     }
 }

@@ -23,6 +23,7 @@ mod m20261206_000013_create_payments;
 mod m20261206_000014_create_delinquency_exclusions;
 mod m20261206_000015_delinquency;
 mod m20261207_000016_disconnection_reasons;
+mod m20261207_000017_disconnection_runs;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000014_create_delinquency_exclusions::Migration),
             Box::new(m20261206_000015_delinquency::Migration),
             Box::new(m20261207_000016_disconnection_reasons::Migration),
+            Box::new(m20261207_000017_disconnection_runs::Migration),
         ]
     }
 }

@@ -467,3 +467,65 @@ on_postgres!(
         );
     }
 );
+
+on_postgres!(
+    a_disconnection_run_on_two_servers_one_killed_midway_disconnects_each_account_once,
+    |app| {
+        const ACCOUNTS: usize = 300;
+        let t0 = common::noon("2026-01-15");
+        let mut accounts = Vec::new();
+        for i in 0..ACCOUNTS {
+            accounts.push(app.account_activated_at(&format!("Bulk {i}"), t0).await);
+        }
+        let mut a = Server::start(app, "scheduler").await;
+        let b = Server::start(app, "scheduler").await;
+        let created = a
+            .gql(
+                &app.token,
+                "mutation($input: CreateDisconnectionRunMutationInput!) { createDisconnectionRun(input: $input) { id total } }",
+                json!({"input": {"name": "bulk", "account_ids": accounts, "disconnection_reason_id": 7}}),
+            )
+            .await;
+        assert_eq!(
+            created["data"]["createDisconnectionRun"]["total"], ACCOUNTS,
+            "{created}"
+        );
+        let logs = "SELECT COUNT(*) AS n FROM disconnection_logs";
+        wait_until("a third of the run", Duration::from_secs(300), async || {
+            one(app, logs.into()).await >= (ACCOUNTS / 3) as i64
+        })
+        .await;
+        a.kill();
+        let at_kill = one(app, logs.into()).await;
+        assert!(
+            at_kill < ACCOUNTS as i64,
+            "the kill came midway ({at_kill} done)"
+        );
+        // The other server (woken at least every MAX_SCHEDULER_SLEEP) finishes it.
+        wait_until("the whole run", Duration::from_secs(300), async || {
+            one(
+                app,
+                "SELECT COUNT(*) AS n FROM disconnection_runs WHERE status = 'COMPLETED'".into(),
+            )
+            .await
+                == 1
+        })
+        .await;
+        let counts = one(
+            app,
+            "SELECT COUNT(*) AS n FROM disconnection_runs WHERE done = 300 AND failed = 0 AND remaining = 0".into(),
+        )
+        .await;
+        assert_eq!(counts, 1);
+        for &account in &accounts {
+            let logs = one(
+                app,
+                format!("SELECT COUNT(*) AS n FROM disconnection_logs WHERE account_id = {account} AND disconnection_reason_id = 7"),
+            )
+            .await;
+            assert_eq!(logs, 1, "account {account}: disconnected exactly once");
+        }
+        assert_eq!(one(app, logs.into()).await, ACCOUNTS as i64);
+        drop(b);
+    }
+);

@@ -17,6 +17,7 @@ mod crash;
 mod delinquency;
 mod delinquency_exclusions;
 mod disconnect;
+mod disconnection_runs;
 mod errors;
 mod forecast;
 mod graphiql;

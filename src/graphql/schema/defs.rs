@@ -726,6 +726,8 @@ pub fn all() -> Vec<&'static EntityDef> {
         &DELINQUENCY_EXCLUSION,
         &DISCONNECTION_LOG,
         &DISCONNECTION_REASON,
+        &crate::graphql::schema::disconnection_runs::DISCONNECTION_RUN,
+        &crate::graphql::schema::disconnection_runs::DISCONNECTION_RUN_ITEM,
         &DISCOUNT,
         &INVOICE,
         &INVOICE_PAYMENT_APPLICATION,

@@ -12,6 +12,7 @@ pub mod args;
 pub mod billing_defs;
 pub mod defs;
 pub mod disconnect;
+pub mod disconnection_runs;
 pub mod entity_def;
 pub mod enums;
 pub mod extra_fields;
@@ -85,6 +86,9 @@ fn schema_builder(
         builder = builder.register(ty);
     }
     for ty in disconnect::types() {
+        builder = builder.register(ty);
+    }
+    for ty in disconnection_runs::types() {
         builder = builder.register(ty);
     }
     for ty in forecast::types() {

@@ -140,7 +140,7 @@ fn scheduled_mutations(object: Object) -> Object {
 }
 
 fn billing_mutations(object: Object) -> Object {
-    object
+    crate::graphql::schema::disconnection_runs::mutation_fields(object)
         .field(crate::graphql::schema::disconnect::mutation_field())
         .field(mutation!("createRecurringService" -> "Service", [("input", "CreateRecurringServiceMutationInput")],
             "Creates a recurring service, billed every billing_frequency months.", |ctx| {

@@ -27,6 +27,7 @@ pub fn query_type() -> Object {
     }
     query
         .field(crate::graphql::schema::disconnect::preview_field())
+        .field(crate::graphql::schema::disconnection_runs::preview_field())
         .field(crate::graphql::schema::forecast::query_field())
         .field(crate::graphql::schema::report::query_field())
         .field(crate::graphql::schema::webhooks::query_field())

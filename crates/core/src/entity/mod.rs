@@ -26,6 +26,8 @@ pub mod delinquency_exclusion;
 pub mod delinquency_pass;
 pub mod disconnection_log;
 pub mod disconnection_reason;
+pub mod disconnection_run;
+pub mod disconnection_run_item;
 pub mod discount;
 pub mod idempotency_key;
 pub mod idempotency_key_write;
@@ -91,6 +93,8 @@ named! {
     delinquency_pass => "DelinquencyPass",
     disconnection_log => "DisconnectionLog",
     disconnection_reason => "DisconnectionReason",
+    disconnection_run => "DisconnectionRun",
+    disconnection_run_item => "DisconnectionRunItem",
     discount => "Discount",
     idempotency_key => "IdempotencyKey",
     idempotency_key_write => "IdempotencyKeyWrite",

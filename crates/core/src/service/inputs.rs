@@ -35,6 +35,7 @@ pub const INPUT_TYPES: &[InputType] = {
         lifecycle::scheduled::CreateScheduledEvent::TYPE,
         lifecycle::scheduled::UpdateScheduledEvent::TYPE,
         lifecycle::disconnect::DisconnectAccount::TYPE,
+        lifecycle::disconnection_runs::CreateDisconnectionRun::TYPE,
         billing::services::CreateRecurringService::TYPE,
         billing::services::CreateOneTimeService::TYPE,
         billing::services::AddServiceToAccount::TYPE,
