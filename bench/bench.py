@@ -18,6 +18,8 @@ checks it with `fathom verify`, and measures, beside a peer or a floor:
   (p) createPayment of 100 cents applied to the account's oldest open invoice, 16 clients
   (q) PostgreSQL: `fathom delinquency` over the whole book, with rules that switch the accounts
       that never pay (lib/delinquency.py) (accounts/s: the book's accounts over the pass's time)
+  (s) PostgreSQL: a disconnection run over 10,000 accounts by `fathom run-disconnections`, against
+      its floor with the same batching (lib/runs.py) (disconnections/s)
 
 Reads go through wrk (2 threads, 16 connections, loopback) against fathom and, on PostgreSQL,
 PostGraphile (2 cluster workers, NODE_ENV=production) over the same database; both warm up,
@@ -43,6 +45,7 @@ from lib import book as books  # noqa: E402
 from lib import load, measure, procs, report, servers, workloads as w  # noqa: E402
 from lib import replica as replicas  # noqa: E402
 from lib import delinquency as delinquencies  # noqa: E402
+from lib import runs as bulk  # noqa: E402
 from lib.pools import DUE_SQL, EmptyPool, Pools  # noqa: E402
 
 WARM_UP_SECONDS = 3
@@ -376,6 +379,40 @@ class Run:
             "note": (f"{switched} accounts switched by fathom, {floor_switched} by the floor; process start-up "
                      f"included; fathom said: {out[-200:]}")}
 
+    def runs(self):
+        """(s) a disconnection run over RUN_ACCOUNTS accounts by `fathom run-disconnections`, and its
+        floor with the same batching (bench/lib/runs.py)."""
+        if self.kind != "postgres":
+            return
+        mine, floor_ids = bulk.pick(self.book, bulk.RUN_ACCOUNTS)
+        print(f"   (s) a disconnection run over {len(mine)} accounts", flush=True)
+        startup = self.command_startup("run-disconnections")
+        run_id = bulk.write_run(self.book, mine, "PENDING")
+        meter = measure.Meter(None, self.postgres)
+        meter.start()
+        started = time.time()
+        out = books.fathom(self.args.fathom, self.book.url, "run-disconnections", timeout=3600).stdout.strip()
+        elapsed = max(time.time() - started - startup, 1e-3)
+        disconnected = bulk.done(self.book, run_id)
+        run = {"ops": disconnected / elapsed, "n": disconnected, "failed": len(mine) - disconnected,
+               "seconds": elapsed, "p50": None, "p99": None}
+        run.update(meter.stop(disconnected))
+        run["server_ms"], run["client_ms"] = run["client_ms"], None
+        floor_run = bulk.write_run(self.book, floor_ids, "FLOOR")
+        sql = w.disconnection_floor(self.dialect, self.disconnect_status())
+        meter = measure.Meter(None, self.postgres)
+        meter.start()
+        floor_done, floor_seconds = bulk.floor(self.book, sql, floor_run)
+        floor = {"ops": floor_done / floor_seconds, "n": floor_done, "failed": len(floor_ids) - floor_done,
+                 "seconds": floor_seconds, "p50": None, "p99": None}
+        floor.update(meter.stop(floor_done))
+        floor["server_ms"], floor["client_ms"] = floor["client_ms"], None
+        self.results["workloads"]["s"] = {
+            "title": f"a disconnection run over {len(mine)} accounts (fathom run-disconnections)",
+            "unit": "disconnections/s", "contenders": {"fathom": run, "SQL floor": floor},
+            "note": (f"{bulk.WORKERS} workers, {bulk.BATCH} accounts a transaction on both sides; start-up "
+                     f"{startup:.2f} s subtracted; fathom said: {out[-120:]}")}
+
     def report_scale(self):
         """(d+) The report's cost with the same events in its period on a far larger book: the
         report is measured on the run's copy, the copy is padded with accounts that have no
@@ -552,11 +589,16 @@ class Run:
             self.money()
             self.book.discard()
             return self.results
+        if self.args.runs_only:
+            self.runs()
+            self.book.discard()
+            return self.results
         self.pools()
         self.reads()
         self.scheduled()
         self.billing()
         self.money()
+        self.runs()
         if not self.args.writes_only:
             self.report_scale()
         if self.kind == "postgres" and self.args.scale_out and not self.args.writes_only:
@@ -586,6 +628,8 @@ def main():
     parser.add_argument("--command", default="bash bench/run")
     parser.add_argument("--money-only", action="store_true",
                         help="only (p) and (q), printed and not written to RESULTS.md (for iterating)")
+    parser.add_argument("--runs-only", action="store_true",
+                        help="only (s), printed and not written to RESULTS.md (for iterating)")
     parser.add_argument("--writes-only", action="store_true",
                         help="only (e), (f) and (g), printed and not written to RESULTS.md (for iterating)")
     args = parser.parse_args()
@@ -603,7 +647,7 @@ def main():
             results[kind] = Run(kind, args, workdir).go()
     text = report.markdown(results, args, time.time() - started)
     print(text)
-    if not args.writes_only and not args.money_only:
+    if not args.writes_only and not args.money_only and not args.runs_only:
         report.write(text, args.accounts)
 
 

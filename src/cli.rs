@@ -71,6 +71,15 @@ pub enum Command {
         #[arg(long, env = "FATHOM_SCHEDULER_BATCH", default_value_t = service::lifecycle::scheduled::DEFAULT_BATCH)]
         batch: u64,
     },
+    /// Carry out the disconnection runs that are due, and exit.
+    RunDisconnections {
+        /// Accounts disconnected per transaction.
+        #[arg(long, default_value_t = service::lifecycle::disconnection_runs::DEFAULT_BATCH)]
+        batch: u64,
+        /// Workers at once (default: 4 on PostgreSQL, 1 on SQLite).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
     /// Generate a realistic book of accounts with history (for benchmarks).
     Seed {
         /// How many accounts.
@@ -304,11 +313,11 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
                     "scheduled events: {} completed, {} failed, {} to retry",
                     report.completed, report.failed, report.retried
                 );
-                let runs = service::lifecycle::disconnection_runs::run_due(
+                let runs = service::lifecycle::disconnection_runs::run_due_with_workers(
                     &conn,
                     service::base::clock::now(),
                     service::lifecycle::disconnection_runs::DEFAULT_BATCH,
-                    None,
+                    service::lifecycle::disconnection_runs::workers_for(&conn),
                 )
                 .await?;
                 println!(
@@ -349,6 +358,25 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
                 ));
                 crate::worker::scheduler_loop(conn, batch).await;
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::RunDisconnections { batch, workers } => {
+            let conn = db::connect(&config.database_url).await?;
+            db::migrate(&conn).await?;
+            tooling::seed::seed_defaults(&conn).await?;
+            let workers =
+                workers.unwrap_or_else(|| service::lifecycle::disconnection_runs::workers_for(&conn));
+            let report = service::lifecycle::disconnection_runs::run_due_with_workers(
+                &conn,
+                service::base::clock::now(),
+                batch,
+                workers,
+            )
+            .await?;
+            println!(
+                "disconnection runs: {} disconnected, {} failed",
+                report.done, report.failed
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Seed { accounts, months } => {

@@ -132,7 +132,8 @@ pub async fn scheduler_loop(db: DatabaseConnection, batch: u64) {
 /// later, is seen then). Part of the `scheduler` job.
 pub async fn disconnection_run_loop(db: DatabaseConnection, batch: u64) {
     loop {
-        match disconnection_runs::run_due(&db, now(), batch, None).await {
+        let workers = disconnection_runs::workers_for(&db);
+        match disconnection_runs::run_due_with_workers(&db, now(), batch, workers).await {
             Ok(report) if report != disconnection_runs::RunReport::default() => {
                 tracing::info!(?report, "disconnection runs");
             }

@@ -488,6 +488,39 @@ pub async fn run_due(
     Ok(report)
 }
 
+/// How many workers one process runs at once: on PostgreSQL four (each claims other items, so
+/// the database's cores work while one worker waits on a round trip), on SQLite one (writers
+/// are serialized).
+pub fn workers_for(db: &DatabaseConnection) -> usize {
+    if db.get_database_backend() == DbBackend::Postgres {
+        4
+    } else {
+        1
+    }
+}
+
+/// [`run_due`] by `workers` workers at once, on connections of their own; their reports added
+/// up. The first error is answered once every worker has stopped (what the others did is
+/// committed).
+pub async fn run_due_with_workers(
+    db: &DatabaseConnection,
+    at: DateTime<Utc>,
+    batch: u64,
+    workers: usize,
+) -> AppResult<RunReport> {
+    let results = futures_util::future::join_all(
+        (0..Ord::max(workers, 1)).map(|_| run_due(db, at, batch, None)),
+    )
+    .await;
+    let mut total = RunReport::default();
+    for result in results {
+        let report = result?;
+        total.done += report.done;
+        total.failed += report.failed;
+    }
+    Ok(total)
+}
+
 /// Claims up to `limit` pending items of runs due at `at` that are not cancelled, in account id
 /// order (so two workers never wait for each other in a cycle).
 async fn claim<C: ConnectionTrait>(
