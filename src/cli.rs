@@ -364,8 +364,8 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
             let conn = db::connect(&config.database_url).await?;
             db::migrate(&conn).await?;
             tooling::seed::seed_defaults(&conn).await?;
-            let workers =
-                workers.unwrap_or_else(|| service::lifecycle::disconnection_runs::workers_for(&conn));
+            let workers = workers
+                .unwrap_or_else(|| service::lifecycle::disconnection_runs::workers_for(&conn));
             let report = service::lifecycle::disconnection_runs::run_due_with_workers(
                 &conn,
                 service::base::clock::now(),
