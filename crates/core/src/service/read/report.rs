@@ -461,18 +461,22 @@ async fn active_at<C: ConnectionTrait>(
     }
     values.push(buckets[buckets.len() - 1].1.into());
     let before = placeholder(backend, values.len());
-    let company = match period.company_id {
+    // The accounts are joined only to filter by company.
+    let (join, company) = match period.company_id {
         Some(id) => {
             values.push(id.into());
-            format!(" AND a.company_id = {}", placeholder(backend, values.len()))
+            (
+                " JOIN accounts a ON a.id = e.account_id",
+                format!(" AND a.company_id = {}", placeholder(backend, values.len())),
+            )
         }
-        None => String::new(),
+        None => ("", String::new()),
     };
     let sql = format!(
         "SELECT {} FROM (\
-         SELECT e.event_datetime AS t, 1 AS d FROM account_events e JOIN accounts a ON a.id = e.account_id \
+         SELECT e.event_datetime AS t, 1 AS d FROM account_events e{join} \
          WHERE e.event = 'ACTIVATED' AND e.event_datetime < {before}{company} \
-         UNION ALL SELECT e.event_datetime, -1 FROM account_events e JOIN accounts a ON a.id = e.account_id \
+         UNION ALL SELECT e.event_datetime, -1 FROM account_events e{join} \
          WHERE e.event = 'STATUS_UPDATED' AND e.previous IN ({activating}) \
          AND (e.current IS NULL OR e.current NOT IN ({activating})) \
          AND e.event_datetime < {before}{company}) x",
