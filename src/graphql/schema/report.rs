@@ -208,10 +208,17 @@ pub fn types() -> Vec<Object> {
             |ctx| {
                 FieldFuture::new(async move {
                     let p = ctx.parent_value.try_downcast_ref::<Period>()?;
-                    let summary =
-                        report::summary(crate::graphql::execution::resolver::reader(&ctx).await, p)
-                            .await
-                            .map_err(gql)?;
+                    // The churn figures cost queries of their own: only when asked for.
+                    let ahead = ctx.look_ahead();
+                    let churn = ahead.field("churn").exists()
+                        || ahead.field("months").field("churn").exists();
+                    let summary = report::summary(
+                        crate::graphql::execution::resolver::reader(&ctx).await,
+                        p,
+                        churn,
+                    )
+                    .await
+                    .map_err(gql)?;
                     Ok(Some(FieldValue::owned_any(summary)))
                 })
             },

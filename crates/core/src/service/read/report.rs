@@ -253,7 +253,6 @@ async fn count_by_month<C: ConnectionTrait>(
     db: &C,
     table: &str,
     time_column: &str,
-    only: Option<&str>,
     buckets: &[(String, DateTime<Utc>, DateTime<Utc>)],
     period: &Period,
 ) -> AppResult<Vec<i64>> {
@@ -278,9 +277,6 @@ async fn count_by_month<C: ConnectionTrait>(
     if let Some(company) = period.company_id {
         query.and_where(Expr::col(Alias::new("company_id")).eq(company));
     }
-    if let Some(flag) = only {
-        query.and_where(Expr::col(Alias::new(flag)).eq(true));
-    }
     let statement = db.get_database_backend().build(&query);
     let row = db
         .query_one_raw(statement)
@@ -294,52 +290,50 @@ async fn count_by_month<C: ConnectionTrait>(
         .collect()
 }
 
-pub async fn summary<C: ConnectionTrait>(db: &C, period: &Period) -> AppResult<Summary> {
+/// The summary of the period; its [`Churn`] figures (zeros otherwise) only `with_churn`, since
+/// they cost three statements more.
+pub async fn summary<C: ConnectionTrait>(
+    db: &C,
+    period: &Period,
+    with_churn: bool,
+) -> AppResult<Summary> {
     let buckets = months(period);
     let mut activations = Vec::with_capacity(buckets.len());
     let mut disconnections = Vec::with_capacity(buckets.len());
-    let mut win_backs = Vec::with_capacity(buckets.len());
     let mut active = Vec::with_capacity(buckets.len());
     let settings = settings::snapshot(db).await?;
     for chunk in buckets.chunks(MONTHS_PER_QUERY) {
-        activations.extend(
-            count_by_month(
-                db,
-                "report_activations",
-                "activated_at",
-                None,
-                chunk,
-                period,
-            )
-            .await?,
-        );
+        activations
+            .extend(count_by_month(db, "report_activations", "activated_at", chunk, period).await?);
         disconnections.extend(
             count_by_month(
                 db,
                 "report_disconnections",
                 "disconnected_at",
-                None,
                 chunk,
                 period,
             )
             .await?,
         );
-        win_backs.extend(
-            count_by_month(
-                db,
-                "report_activations",
-                "activated_at",
-                Some("win_back"),
-                chunk,
-                period,
-            )
-            .await?,
-        );
-        active.extend(active_at(db, &settings, chunk, period).await?);
+        if with_churn {
+            active.extend(active_at(db, &settings, chunk, period).await?);
+        } else {
+            active.extend(std::iter::repeat_n(0, chunk.len()));
+        }
     }
+    let win_backs = if with_churn {
+        win_backs_by_month(db, &buckets, period).await?
+    } else {
+        vec![0; buckets.len()]
+    };
     let mut churns: Vec<Churn> = vec![Churn::default(); buckets.len()];
     let mut total = Churn::default();
-    for group in disconnection_groups(db, &buckets, period).await? {
+    let groups = if with_churn {
+        disconnection_groups(db, &buckets, period).await?
+    } else {
+        Vec::new()
+    };
+    for group in groups {
         churns[group.bucket].add(&group);
         total.add(&group);
     }
@@ -429,6 +423,58 @@ async fn disconnection_groups<C: ConnectionTrait>(
             })
         })
         .collect()
+}
+
+/// The period's win-backs (activations of accounts with a disconnection log at or before them)
+/// per month: one statement, the month found by a `CASE` over its bounds, the disconnection
+/// looked for by a top-level `EXISTS` (which PostgreSQL plans as a semi-join, not a probe per
+/// activation as the view's `win_back` column would be).
+async fn win_backs_by_month<C: ConnectionTrait>(
+    db: &C,
+    buckets: &[(String, DateTime<Utc>, DateTime<Utc>)],
+    period: &Period,
+) -> AppResult<Vec<i64>> {
+    let backend = db.get_database_backend();
+    let mut values: Vec<sea_orm::Value> = vec![period.from.into(), period.to.into()];
+    let mut case = String::from("CASE");
+    for (i, (_, _, to)) in buckets.iter().enumerate() {
+        values.push((*to).into());
+        case.push_str(&format!(
+            " WHEN e.event_datetime < {} THEN {i}",
+            placeholder(backend, values.len())
+        ));
+    }
+    case.push_str(&format!(" ELSE {} END", buckets.len().saturating_sub(1)));
+    let (join, company) = match period.company_id {
+        Some(id) => {
+            values.push(id.into());
+            (
+                " JOIN accounts a ON a.id = e.account_id",
+                format!(" AND a.company_id = {}", placeholder(backend, values.len())),
+            )
+        }
+        None => ("", String::new()),
+    };
+    let sql = format!(
+        "SELECT CAST({case} AS BIGINT) AS bucket, COUNT(*) AS n FROM account_events e{join} \
+         WHERE e.event = 'ACTIVATED' AND e.event_datetime >= {} AND e.event_datetime < {}{company} \
+         AND EXISTS (SELECT 1 FROM disconnection_logs l WHERE l.account_id = e.account_id \
+         AND l.disconnected_at <= e.event_datetime) GROUP BY 1",
+        placeholder(backend, 1),
+        placeholder(backend, 2),
+    );
+    let mut counts = vec![0; buckets.len()];
+    for row in db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+    {
+        let bucket: i64 = row.try_get("", "bucket")?;
+        let n: i64 = row.try_get("", "n")?;
+        if let Some(slot) = counts.get_mut(bucket as usize) {
+            *slot = n;
+        }
+    }
+    Ok(counts)
 }
 
 /// The accounts active at the start of each bucket: `ACTIVATED` events before it, less the
