@@ -605,3 +605,44 @@ on_both!(
         assert_eq!(violations(app).await, Vec::<String>::new());
     }
 );
+
+on_both!(
+    a_status_or_type_a_billing_default_names_cannot_be_deleted,
+    |app| {
+        let status =
+            id(&app.ok(STATUS, json!({"name": "Late payer"})).await["createAccountStatus"]["id"]);
+        let business = id(&app
+            .ok(
+                "mutation { createAccountType(input: {name: \"Business\", type: COMMERCIAL}) { id } }",
+                json!({}),
+            )
+            .await["createAccountType"]["id"]);
+        app.ok(
+            CREATE_DEFAULT,
+            json!({"input": {"name": "Business rules", "account_type_id": business, "switch_status_after_delinquency": true,
+                "delinquency_account_status_id": status, "delinquency_removal_account_status_id": 1}}),
+        )
+        .await;
+        for (query, id) in [
+            (
+                "mutation($id: Int64Bit!) { deleteAccountStatus(id: $id) { success } }",
+                status,
+            ),
+            (
+                "mutation($id: Int64Bit!) { deleteAccountType(id: $id) { success } }",
+                business,
+            ),
+        ] {
+            let before = app.fingerprint().await;
+            let body = app.gql(query, json!({"id": id})).await;
+            assert_eq!(
+                common::error_code(&body).as_deref(),
+                Some("CONFLICT"),
+                "{body}"
+            );
+            let message = body["errors"][0]["message"].as_str().unwrap();
+            assert!(message.contains("billing default"), "{message}");
+            assert_eq!(app.fingerprint().await, before, "nothing deleted");
+        }
+    }
+);

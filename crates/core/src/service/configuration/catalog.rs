@@ -6,7 +6,7 @@ use sea_orm::{
 };
 
 use crate::domain::normalize_color;
-use crate::entity::{account, account_status, account_type};
+use crate::entity::{account, account_status, account_type, billing_default};
 use crate::error::{AppError, AppResult};
 use crate::service::base::store::Stamped;
 use crate::service::base::{
@@ -134,6 +134,20 @@ pub async fn delete_status(db: &DatabaseConnection, user_id: i64, id: i64) -> Ap
             old.name
         )));
     }
+    if let Some(default) = billing_default::Entity::find()
+        .filter(
+            Condition::any()
+                .add(billing_default::Column::DelinquencyAccountStatusId.eq(id))
+                .add(billing_default::Column::DelinquencyRemovalAccountStatusId.eq(id)),
+        )
+        .one(&txn)
+        .await?
+    {
+        return Err(AppError::Conflict(format!(
+            "billing default {} moves delinquent accounts to or from {}; change it first",
+            default.id, old.name
+        )));
+    }
     account_status::Entity::delete_many()
         .filter(Condition::all().add(account_status::Column::Id.eq(id)))
         .exec(&txn)
@@ -251,6 +265,16 @@ pub async fn delete_type(db: &DatabaseConnection, user_id: i64, id: i64) -> AppR
         return Err(AppError::Conflict(format!(
             "{in_use} account(s) are of type {}; change them first",
             old.name
+        )));
+    }
+    if let Some(default) = billing_default::Entity::find()
+        .filter(billing_default::Column::AccountTypeId.eq(id))
+        .one(&txn)
+        .await?
+    {
+        return Err(AppError::Conflict(format!(
+            "billing default {} is for type {}; change or delete it first",
+            default.id, old.name
         )));
     }
     account_type::Entity::delete_by_id(id).exec(&txn).await?;
