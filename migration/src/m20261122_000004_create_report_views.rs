@@ -15,7 +15,7 @@ enum DisconnectionLogs {
 
 /// One row per `ACTIVATED` account event. `reactivation`: the account had been activated
 /// before. `serviceable_address_id`: the account's serviceable address now.
-const ACTIVATIONS: &str = "CREATE VIEW report_activations AS
+pub(crate) const ACTIVATIONS: &str = "CREATE VIEW report_activations AS
 SELECT e.id AS id,
        e.id AS account_event_id,
        e.account_id AS account_id,
@@ -32,7 +32,7 @@ FROM account_events e JOIN accounts a ON a.id = e.account_id
 WHERE e.event = 'ACTIVATED'";
 
 /// One row per disconnection log.
-const DISCONNECTIONS: &str = "CREATE VIEW report_disconnections AS
+pub(crate) const DISCONNECTIONS: &str = "CREATE VIEW report_disconnections AS
 SELECT l.id AS id,
        l.id AS disconnection_log_id,
        l.account_id AS account_id,

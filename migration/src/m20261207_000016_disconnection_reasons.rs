@@ -13,6 +13,11 @@
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 use sea_orm_migration::{prelude::*, schema::*};
 
+// The views as migration 4 made them, for `down`.
+use super::m20261122_000004_create_report_views::{
+    ACTIVATIONS as OLD_ACTIVATIONS, DISCONNECTIONS as OLD_DISCONNECTIONS,
+};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -91,41 +96,6 @@ FROM disconnection_logs l
 JOIN accounts a ON a.id = l.account_id
 LEFT JOIN invoices i ON i.id = l.final_invoice_id
 LEFT JOIN disconnection_reasons r ON r.id = l.disconnection_reason_id";
-
-/// The views as migration 4 made them (for `down`).
-const OLD_ACTIVATIONS: &str = "CREATE VIEW report_activations AS
-SELECT e.id AS id,
-       e.id AS account_event_id,
-       e.account_id AS account_id,
-       a.name AS account_name,
-       a.account_type_id AS account_type_id,
-       a.account_status_id AS account_status_id,
-       a.company_id AS company_id,
-       e.event_datetime AS activated_at,
-       EXISTS (SELECT 1 FROM account_events p
-               WHERE p.account_id = e.account_id AND p.event = 'ACTIVATED'
-                 AND (p.event_datetime < e.event_datetime OR (p.event_datetime = e.event_datetime AND p.id < e.id))) AS reactivation,
-       (SELECT MIN(ad.id) FROM addresses ad WHERE ad.addressable_id = e.account_id AND ad.serviceable = TRUE) AS serviceable_address_id
-FROM account_events e JOIN accounts a ON a.id = e.account_id
-WHERE e.event = 'ACTIVATED'";
-
-const OLD_DISCONNECTIONS: &str = "CREATE VIEW report_disconnections AS
-SELECT l.id AS id,
-       l.id AS disconnection_log_id,
-       l.account_id AS account_id,
-       a.name AS account_name,
-       a.account_type_id AS account_type_id,
-       a.company_id AS company_id,
-       l.disconnected_at AS disconnected_at,
-       l.disconnected_by_user_id AS disconnected_by_user_id,
-       l.serviceable_address_reference_record AS serviceable_address_reference_record,
-       l.final_invoice_id AS final_invoice_id,
-       i.total_debits AS final_invoice_total,
-       l.credit_total AS credit_total,
-       (l.scheduled_event_id IS NOT NULL) AS scheduled
-FROM disconnection_logs l
-JOIN accounts a ON a.id = l.account_id
-LEFT JOIN invoices i ON i.id = l.final_invoice_id";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use fathom::service::{
-    access::tokens,
     base::clock,
     webhooks::{
         delivery::{self, Delivery},
@@ -269,26 +268,8 @@ on_both!(model_events_are_listed_and_others_refused, |app| {
 // DESIGN §3: Billing has every permission but USERS_MANAGE and SETTINGS_WRITE, so it manages
 // webhooks; Read Only does not.
 on_both!(billing_manages_webhooks_and_read_only_does_not, |app| {
-    let token_of = |role: &'static str, username: &'static str| async move {
-        let role_id = app
-            .ok(
-                "query($name: String) { roles(name: $name) { entities { id } } }",
-                json!({"name": role}),
-            )
-            .await["roles"]["entities"][0]["id"]
-            .clone();
-        let user = app
-            .ok("mutation($input: CreateUserMutationInput) { createUser(input: $input) { id } }",
-                json!({"input": {"name": username, "username": username, "public_name": username, "email_address": "b@example.com", "role_id": role_id}}))
-            .await;
-        let user_id = id_of(&user["createUser"]["id"]);
-        tokens::create_token_for_caller(&app.db, user_id, "t")
-            .await
-            .unwrap()
-            .1
-    };
-    let billing = token_of("Billing", "billing1").await;
-    let read_only = token_of("Read Only", "reader1").await;
+    let billing = common::token_with_role(app, "Billing", "billing1").await;
+    let read_only = common::token_with_role(app, "Read Only", "reader1").await;
     for query in [
         "{ webhook_endpoints { entities { id } } }",
         "{ webhook_model_events { entities { model } } }",

@@ -365,11 +365,58 @@ pub async fn summary<C: ConnectionTrait>(
     })
 }
 
-/// A placeholder for the `n`th value (from 1) of a statement.
-fn placeholder(backend: DbBackend, n: usize) -> String {
-    match backend {
-        DbBackend::Postgres => format!("${n}"),
-        _ => format!("?{n}"),
+/// A statement's values in the order its text takes them, each with its placeholder (`$n`,
+/// `?n`): the churn queries are written as SQL text around these.
+struct Binds {
+    backend: DbBackend,
+    values: Vec<sea_orm::Value>,
+}
+
+impl Binds {
+    fn new(backend: DbBackend) -> Self {
+        Binds {
+            backend,
+            values: Vec::new(),
+        }
+    }
+
+    /// Binds `value`; its placeholder.
+    fn bind(&mut self, value: impl Into<sea_orm::Value>) -> String {
+        self.values.push(value.into());
+        match self.backend {
+            DbBackend::Postgres => format!("${}", self.values.len()),
+            _ => format!("?{}", self.values.len()),
+        }
+    }
+
+    /// `CASE WHEN column < <end of month 0> THEN 0 … END`: the month of a row of the period.
+    fn month_of(
+        &mut self,
+        column: &str,
+        buckets: &[(String, DateTime<Utc>, DateTime<Utc>)],
+    ) -> String {
+        let mut case = String::from("CASE");
+        for (i, (_, _, to)) in buckets.iter().enumerate() {
+            case.push_str(&format!(" WHEN {column} < {} THEN {i}", self.bind(*to)));
+        }
+        case.push_str(&format!(" ELSE {} END", buckets.len().saturating_sub(1)));
+        format!("CAST({case} AS BIGINT)")
+    }
+
+    /// For the events `e` of a period that names a company: the join to their accounts and the
+    /// condition on it (nothing when it names none: the accounts are joined only to filter).
+    fn company_of_events(&mut self, period: &Period) -> (&'static str, String) {
+        match period.company_id {
+            Some(id) => (
+                " JOIN accounts a ON a.id = e.account_id",
+                format!(" AND a.company_id = {}", self.bind(id)),
+            ),
+            None => ("", String::new()),
+        }
+    }
+
+    fn statement(self, sql: String) -> Statement {
+        Statement::from_sql_and_values(self.backend, sql, self.values)
     }
 }
 
@@ -380,36 +427,21 @@ async fn disconnection_groups<C: ConnectionTrait>(
     buckets: &[(String, DateTime<Utc>, DateTime<Utc>)],
     period: &Period,
 ) -> AppResult<Vec<DisconnectionGroup>> {
-    let backend = db.get_database_backend();
-    let mut values: Vec<sea_orm::Value> = vec![period.from.into(), period.to.into()];
-    let mut case = String::from("CASE");
-    for (i, (_, _, to)) in buckets.iter().enumerate() {
-        values.push((*to).into());
-        case.push_str(&format!(
-            " WHEN disconnected_at < {} THEN {i}",
-            placeholder(backend, values.len())
-        ));
-    }
-    case.push_str(&format!(" ELSE {} END", buckets.len().saturating_sub(1)));
+    let mut binds = Binds::new(db.get_database_backend());
+    let (from, to) = (binds.bind(period.from), binds.bind(period.to));
+    let month = binds.month_of("disconnected_at", buckets);
     let company = match period.company_id {
-        Some(id) => {
-            values.push(id.into());
-            format!(" AND company_id = {}", placeholder(backend, values.len()))
-        }
+        Some(id) => format!(" AND company_id = {}", binds.bind(id)),
         None => String::new(),
     };
     let sql = format!(
-        "SELECT CAST({case} AS BIGINT) AS bucket, disconnection_reason_id, voluntary, for_non_payment, \
+        "SELECT {month} AS bucket, disconnection_reason_id, voluntary, for_non_payment, \
          COUNT(*) AS n, CAST(COALESCE(SUM(monthly_recurring_amount), 0) AS BIGINT) AS mrr \
          FROM report_disconnections \
-         WHERE disconnected_at >= {} AND disconnected_at < {}{company} \
-         GROUP BY 1, 2, 3, 4",
-        placeholder(backend, 1),
-        placeholder(backend, 2),
+         WHERE disconnected_at >= {from} AND disconnected_at < {to}{company} \
+         GROUP BY 1, 2, 3, 4"
     );
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-        .await?;
+    let rows = db.query_all_raw(binds.statement(sql)).await?;
     rows.iter()
         .map(|row| {
             let bucket: i64 = row.try_get("", "bucket")?;
@@ -434,40 +466,18 @@ async fn win_backs_by_month<C: ConnectionTrait>(
     buckets: &[(String, DateTime<Utc>, DateTime<Utc>)],
     period: &Period,
 ) -> AppResult<Vec<i64>> {
-    let backend = db.get_database_backend();
-    let mut values: Vec<sea_orm::Value> = vec![period.from.into(), period.to.into()];
-    let mut case = String::from("CASE");
-    for (i, (_, _, to)) in buckets.iter().enumerate() {
-        values.push((*to).into());
-        case.push_str(&format!(
-            " WHEN e.event_datetime < {} THEN {i}",
-            placeholder(backend, values.len())
-        ));
-    }
-    case.push_str(&format!(" ELSE {} END", buckets.len().saturating_sub(1)));
-    let (join, company) = match period.company_id {
-        Some(id) => {
-            values.push(id.into());
-            (
-                " JOIN accounts a ON a.id = e.account_id",
-                format!(" AND a.company_id = {}", placeholder(backend, values.len())),
-            )
-        }
-        None => ("", String::new()),
-    };
+    let mut binds = Binds::new(db.get_database_backend());
+    let (from, to) = (binds.bind(period.from), binds.bind(period.to));
+    let month = binds.month_of("e.event_datetime", buckets);
+    let (join, company) = binds.company_of_events(period);
     let sql = format!(
-        "SELECT CAST({case} AS BIGINT) AS bucket, COUNT(*) AS n FROM account_events e{join} \
-         WHERE e.event = 'ACTIVATED' AND e.event_datetime >= {} AND e.event_datetime < {}{company} \
+        "SELECT {month} AS bucket, COUNT(*) AS n FROM account_events e{join} \
+         WHERE e.event = 'ACTIVATED' AND e.event_datetime >= {from} AND e.event_datetime < {to}{company} \
          AND EXISTS (SELECT 1 FROM disconnection_logs l WHERE l.account_id = e.account_id \
-         AND l.disconnected_at <= e.event_datetime) GROUP BY 1",
-        placeholder(backend, 1),
-        placeholder(backend, 2),
+         AND l.disconnected_at <= e.event_datetime) GROUP BY 1"
     );
     let mut counts = vec![0; buckets.len()];
-    for row in db
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-        .await?
-    {
+    for row in db.query_all_raw(binds.statement(sql)).await? {
         let bucket: i64 = row.try_get("", "bucket")?;
         let n: i64 = row.try_get("", "n")?;
         if let Some(slot) = counts.get_mut(bucket as usize) {
@@ -495,29 +505,19 @@ async fn active_at<C: ConnectionTrait>(
         return Ok(vec![0; buckets.len()]);
     }
     let activating = activating.join(", ");
-    let backend = db.get_database_backend();
-    let mut values: Vec<sea_orm::Value> = Vec::new();
-    let mut columns = Vec::with_capacity(buckets.len());
-    for (i, (_, from, _)) in buckets.iter().enumerate() {
-        values.push((*from).into());
-        columns.push(format!(
-            "CAST(COALESCE(SUM(CASE WHEN t < {} THEN d ELSE 0 END), 0) AS BIGINT) AS s{i}",
-            placeholder(backend, values.len())
-        ));
-    }
-    values.push(buckets[buckets.len() - 1].1.into());
-    let before = placeholder(backend, values.len());
-    // The accounts are joined only to filter by company.
-    let (join, company) = match period.company_id {
-        Some(id) => {
-            values.push(id.into());
-            (
-                " JOIN accounts a ON a.id = e.account_id",
-                format!(" AND a.company_id = {}", placeholder(backend, values.len())),
+    let mut binds = Binds::new(db.get_database_backend());
+    let columns: Vec<String> = buckets
+        .iter()
+        .enumerate()
+        .map(|(i, (_, from, _))| {
+            format!(
+                "CAST(COALESCE(SUM(CASE WHEN t < {} THEN d ELSE 0 END), 0) AS BIGINT) AS s{i}",
+                binds.bind(*from)
             )
-        }
-        None => ("", String::new()),
-    };
+        })
+        .collect();
+    let before = binds.bind(buckets[buckets.len() - 1].1);
+    let (join, company) = binds.company_of_events(period);
     let sql = format!(
         "SELECT {} FROM (\
          SELECT e.event_datetime AS t, 1 AS d FROM account_events e{join} \
@@ -529,7 +529,7 @@ async fn active_at<C: ConnectionTrait>(
         columns.join(", ")
     );
     let row = db
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+        .query_one_raw(binds.statement(sql))
         .await?
         .ok_or_else(|| AppError::internal("no active-accounts row"))?;
     (0..buckets.len())
