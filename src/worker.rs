@@ -1,5 +1,6 @@
 //! The background work of `serve` (and `fathom run-scheduled`): the daily billing pass, the
-//! daily delinquency pass, scheduled events as they fall due, and webhook delivery.
+//! daily delinquency pass, scheduled events as they fall due, webhook delivery, and folding
+//! the kept counts' shards every minute.
 //!
 //! The pass is idempotent, so the worker simply runs it for the local "today" at start and
 //! then every hour; only the first run of a day finds anything to bill. The same hourly loop
@@ -14,7 +15,7 @@ use sea_orm::DatabaseConnection;
 use crate::config::Jobs;
 use crate::metrics::Metrics;
 use crate::service::{
-    base::{clock::now, idempotency, settings},
+    base::{clock::now, idempotency, kept_counts, settings},
     billing::pass,
     lifecycle::{delinquency, disconnection_runs, scheduled},
     webhooks::delivery::{self, Delivery},
@@ -26,6 +27,7 @@ pub const BILLING_INTERVAL: Duration = Duration::from_secs(3600);
 /// the billing passes are recorded in `metrics`.
 pub fn spawn(db: DatabaseConnection, metrics: Arc<Metrics>, delivery: Delivery, jobs: Jobs) {
     if jobs.scheduler {
+        tokio::spawn(compaction_loop(db.clone()));
         tokio::spawn(scheduler_loop(db.clone(), scheduled::DEFAULT_BATCH));
         tokio::spawn(disconnection_run_loop(
             db.clone(),
@@ -40,6 +42,18 @@ pub fn spawn(db: DatabaseConnection, metrics: Arc<Metrics>, delivery: Delivery, 
     }
     if jobs.billing {
         spawn_billing(db, metrics);
+    }
+}
+
+/// Folds the kept counts' shards ([`kept_counts`]) every
+/// [`kept_counts::COMPACTION_INTERVAL`], forever (part of the scheduler job; several servers
+/// may run it: each fold skips the rows another holds).
+pub async fn compaction_loop(db: DatabaseConnection) {
+    loop {
+        if let Err(err) = kept_counts::compact(&db).await {
+            tracing::warn!(error = ?err, "folding the kept counts failed; trying again in a minute");
+        }
+        tokio::time::sleep(kept_counts::COMPACTION_INTERVAL).await;
     }
 }
 

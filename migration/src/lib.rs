@@ -24,6 +24,7 @@ mod m20261206_000014_create_delinquency_exclusions;
 mod m20261206_000015_delinquency;
 mod m20261207_000016_disconnection_reasons;
 mod m20261207_000017_disconnection_runs;
+pub mod m20261207_000018_maintained_counts;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000015_delinquency::Migration),
             Box::new(m20261207_000016_disconnection_reasons::Migration),
             Box::new(m20261207_000017_disconnection_runs::Migration),
+            Box::new(m20261207_000018_maintained_counts::Migration),
         ]
     }
 }

@@ -38,6 +38,7 @@ mod report;
 mod scheduled;
 mod schema;
 mod seed;
+mod tallies;
 mod users;
 mod verify;
 mod webhooks;

@@ -90,7 +90,7 @@ async fn answer_again<'v>(
         records_per_page: 1,
         ..CollectionArgs::default()
     };
-    let page = def.ops.list(db(ctx), &args, Condition::all()).await?;
+    let page = def.ops.list(db(ctx), &args, Condition::all(), None).await?;
     let row = page
         .items
         .into_iter()

@@ -154,6 +154,7 @@ pub trait EntityOps: Send + Sync {
         db: &'a DatabaseConnection,
         args: &'a CollectionArgs,
         extra: Condition,
+        total: Option<u64>,
     ) -> BoxFuture<'a, AppResult<Page<AnyModel>>>;
     fn list_grouped<'a>(
         &'a self,
@@ -261,8 +262,13 @@ where
         db: &'a DatabaseConnection,
         args: &'a CollectionArgs,
         extra: Condition,
+        total: Option<u64>,
     ) -> BoxFuture<'a, AppResult<Page<AnyModel>>> {
-        Box::pin(async move { collection::list::<E, _>(db, args, extra).await.map(erase) })
+        Box::pin(async move {
+            collection::list::<E, _>(db, args, extra, total)
+                .await
+                .map(erase)
+        })
     }
 
     fn list_grouped<'a>(

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use crate::service::{
     base::values::Page,
     read::collection::{self, CollectionArgs},
+    read::counts,
+    read::filter::Filter,
 };
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, TypeRef,
@@ -325,10 +327,18 @@ pub fn root_collection(def: &'static EntityDef) -> Field {
                     .and_then(|name| ctx.args.get(name))
                     .and_then(|v| v.boolean().ok())
                     .unwrap_or(false);
-                let extra = collection::listed(def.ops.table().name, true, shown);
+                let table = def.ops.table().name;
+                let extra = collection::listed(table, true, shown);
+                // Kept counts answer the total when the filter allows (as the compiled path does).
+                let filter = Filter::of(&collection_args).map_err(gql)?;
+                let hidden = collection::hidden_unless_null(table, true, shown);
+                let total = match counts::of(table, true, hidden, &filter) {
+                    Some(counted) => Some(counted.total(db(&ctx)).await.map_err(gql)?),
+                    None => None,
+                };
                 let page = def
                     .ops
-                    .list(db(&ctx), &collection_args, extra)
+                    .list(db(&ctx), &collection_args, extra, total)
                     .await
                     .map_err(gql)?;
                 Ok(Some(FieldValue::owned_any(Connection(Arc::new(page)))))

@@ -95,10 +95,12 @@ pub static ACCOUNT_DISCONNECTION: EntityDef = EntityDef {
 };
 
 /// The report's table fields: its own collection arguments, over the report's period.
+/// Unfiltered, the table's `total_count` comes from the report's tallies.
 fn table(
     name: &'static str,
     def: &'static EntityDef,
     within: fn(&Period) -> sea_orm::Condition,
+    which: report::Table,
 ) -> Field {
     let mut field = crate::graphql::execution::resolver::field(
         name,
@@ -107,13 +109,19 @@ fn table(
             FieldFuture::new(async move {
                 let period = ctx.parent_value.try_downcast_ref::<Period>()?;
                 let args = args::parse(def, &ctx.args).map_err(gql)?;
+                let db = crate::graphql::execution::resolver::reader(&ctx).await;
+                let unfiltered = args.equals.is_empty()
+                    && args.search.is_empty()
+                    && args.general_search.is_none();
+                let total = match unfiltered {
+                    true => report::tallied_total(db, period, which)
+                        .await
+                        .map_err(gql)?,
+                    false => None,
+                };
                 let page = def
                     .ops
-                    .list(
-                        crate::graphql::execution::resolver::reader(&ctx).await,
-                        &args,
-                        within(period),
-                    )
+                    .list(db, &args, within(period), total)
                     .await
                     .map_err(gql)?;
                 Ok(Some(FieldValue::owned_any(Connection(Arc::new(page)))))
@@ -196,11 +204,13 @@ pub fn types() -> Vec<Object> {
             "activations",
             &ACCOUNT_ACTIVATION,
             report::activations_in,
+            report::Table::Activations,
         ))
         .field(table(
             "disconnections",
             &ACCOUNT_DISCONNECTION,
             report::disconnections_in,
+            report::Table::Disconnections,
         ))
         .field(crate::graphql::execution::resolver::field(
             "summary",

@@ -83,6 +83,10 @@
 //! invoice that owed so past its delinquency date as of the latest pass's date is marked; an
 //! account is `is_delinquent` exactly when one of its invoices is, and never without an unpaid
 //! invoice past its delinquency date.
+//!
+//! **kept counts** (counted: kept rows): `account_counts` and the report's tallies
+//! (migration 18), summed over their shards, equal a recount of the accounts, account events
+//! and disconnection logs they count, key by key.
 
 use std::fmt;
 
@@ -92,6 +96,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, Statement, Strea
 use crate::error::AppResult;
 use crate::service::base::settings;
 
+mod counts;
 mod delinquency;
 mod disconnections;
 mod money;
@@ -109,10 +114,11 @@ pub enum Check {
     DisconnectedAccounts,
     ActiveAccounts,
     Delinquency,
+    KeptCounts,
 }
 
 impl Check {
-    pub const ALL: [Check; 8] = [
+    pub const ALL: [Check; 9] = [
         Check::Invoices,
         Check::Discounts,
         Check::Debits,
@@ -121,6 +127,7 @@ impl Check {
         Check::DisconnectedAccounts,
         Check::ActiveAccounts,
         Check::Delinquency,
+        Check::KeptCounts,
     ];
 
     /// What it counts, as printed: `invoices: 12 checked, 0 violations`.
@@ -134,6 +141,7 @@ impl Check {
             Check::DisconnectedAccounts => "disconnected accounts",
             Check::ActiveAccounts => "active accounts",
             Check::Delinquency => "delinquency",
+            Check::KeptCounts => "kept counts",
         }
     }
 }
@@ -167,6 +175,7 @@ pub enum Rule {
     InvoiceDelinquencyNotMarked,
     DelinquentWithoutPastDueInvoice,
     AccountDelinquencyFlag,
+    KeptCountDrifted,
 }
 
 impl Rule {
@@ -194,6 +203,7 @@ impl Rule {
             | InvoiceDelinquencyNotMarked
             | DelinquentWithoutPastDueInvoice
             | AccountDelinquencyFlag => Check::Delinquency,
+            KeptCountDrifted => Check::KeptCounts,
             DisconnectedButActive
             | AddressNotReleased
             | AssignmentNotClosed
@@ -228,6 +238,7 @@ impl Rule {
             | AssignmentNotClosed
             | DisconnectionStillPending => "Account",
             FinalInvoiceOfAnotherAccount => "DisconnectionLog",
+            KeptCountDrifted => "KeptCount",
         }
     }
 
@@ -279,6 +290,7 @@ impl Rule {
                 "no pending DISCONNECT_ACCOUNT from before the disconnection remains"
             }
             FinalInvoiceOfAnotherAccount => "its final invoice is of its account",
+            KeptCountDrifted => "a kept count equals a recount of its rows",
         }
     }
 }
@@ -388,6 +400,7 @@ where
             }
             Check::ActiveAccounts => passes::active_accounts(db, &mut found).await?,
             Check::Delinquency => delinquency::delinquency(db, &mut found).await?,
+            Check::KeptCounts => counts::kept_counts(db, &mut found).await?,
         };
         let summary = CheckSummary {
             check,

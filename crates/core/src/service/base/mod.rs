@@ -3,7 +3,8 @@
 //! mutation inputs ([`input`]), the settings as read ([`settings`]), the account lock
 //! ([`account_guard`]) and its event log ([`account_events`]), the audit trail ([`audit`])
 //! with the webhook outbox it fills in the same transaction ([`outbox`]), idempotency keys
-//! ([`idempotency`]), and composing several SQL statements into one ([`compose`]).
+//! ([`idempotency`]), composing several SQL statements into one ([`compose`]), and folding the
+//! kept counts' shards ([`kept_counts`]).
 //!
 //! May call: nothing else in `service`.
 
@@ -14,6 +15,7 @@ pub mod clock;
 pub mod compose;
 pub mod idempotency;
 pub mod input;
+pub mod kept_counts;
 pub mod outbox;
 pub mod settings;
 pub mod store;

@@ -194,11 +194,14 @@ fn ordered<E: EntityTrait>(mut select: Select<E>, args: &CollectionArgs) -> AppR
     Ok(select.order_by(column::<E>("id")?, Order::Asc))
 }
 
-/// One page of `E` matching `args` and `extra`, counted and paged in SQL.
+/// One page of `E` matching `args` and `extra`, paged in SQL and counted there unless its
+/// count is already known (`total`: from kept counts, [`super::counts`] or the report's
+/// tallies).
 pub async fn list<E, C>(
     db: &C,
     args: &CollectionArgs,
     extra: Condition,
+    total: Option<u64>,
 ) -> AppResult<Page<E::Model>>
 where
     E: EntityTrait,
@@ -206,7 +209,10 @@ where
     C: ConnectionTrait,
 {
     let filtered = E::find().filter(condition::<E>(args)?).filter(extra);
-    let total_count = filtered.clone().count(db).await?;
+    let total_count = match total {
+        Some(n) => n,
+        None => filtered.clone().count(db).await?,
+    };
     let select = ordered(filtered, args)?
         .offset((args.page - 1) * args.records_per_page)
         .limit(args.records_per_page);

@@ -23,6 +23,7 @@ use crate::error::{AppError, AppResult};
 use crate::service::{
     access::tokens,
     read::collection::CollectionArgs,
+    read::counts,
     read::filter::{Filter, Test},
 };
 
@@ -228,7 +229,28 @@ impl Sql {
     fn page(&mut self, page: &Page, parent: Option<(&str, &Join)>) -> AppResult<()> {
         let a = self.alias();
         self.array_open();
-        if page.count {
+        let counted = match page.count {
+            true => counts::of(
+                page.table.name,
+                parent.is_none(),
+                page.hidden_unless_null,
+                &Filter::of(&page.args)?,
+            ),
+            false => None,
+        };
+        if let Some(counted) = counted {
+            // Kept counts (`account_counts`): a sum over a few rows.
+            let text = counted.sql(|v| {
+                self.capture(|sql| {
+                    sql.bind(v);
+                    Ok(())
+                })
+                .unwrap_or_default()
+            });
+            self.text.push('(');
+            self.text.push_str(&text);
+            self.text.push(')');
+        } else if page.count {
             self.text.push_str("(SELECT COUNT(*) FROM \"");
             self.text.push_str(page.table.name);
             self.text.push_str("\" ");

@@ -258,7 +258,26 @@ impl Writer {
                     .execute(&mut **conn)
                     .await
                     .map_err(sql_err("sequences"))?;
-                let sql = format!("ANALYZE {}", TABLES.join(", "));
+                // One row per bucket per chunk in the kept counts, folded, and the tables
+                // rewritten to the size of what is left (readers scan them).
+                for sql in migration::m20261207_000018_maintained_counts::compaction() {
+                    sqlx::query(AssertSqlSafe(sql))
+                        .execute(&mut **conn)
+                        .await
+                        .map_err(sql_err("kept counts"))?;
+                }
+                sqlx::query(
+                    "VACUUM FULL account_counts, report_activation_tallies, \
+                     report_disconnection_tallies, report_status_tallies",
+                )
+                .execute(&mut **conn)
+                .await
+                .map_err(sql_err("kept counts"))?;
+                let sql = format!(
+                    "ANALYZE {}, account_counts, report_activation_tallies, \
+                     report_disconnection_tallies, report_status_tallies",
+                    TABLES.join(", ")
+                );
                 sqlx::query(AssertSqlSafe(sql))
                     .execute(&mut **conn)
                     .await

@@ -17,6 +17,8 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbBackend, Statement};
 
 use crate::entity::{report_activation, report_disconnection};
+
+mod tallies;
 use crate::error::{AppError, AppResult};
 use crate::service::base::{clock::now, settings};
 
@@ -229,8 +231,11 @@ struct DisconnectionGroup {
     mrr: i64,
 }
 
+/// A month of the period: `(YYYY-MM, from, to)`, clipped to the period.
+type Bucket = (String, DateTime<Utc>, DateTime<Utc>);
+
 /// The local months of the period, each as `(YYYY-MM, from, to)` clipped to the period.
-fn months(period: &Period) -> Vec<(String, DateTime<Utc>, DateTime<Utc>)> {
+fn months(period: &Period) -> Vec<Bucket> {
     let mut out = Vec::new();
     let mut first = NaiveDate::from_ymd_opt(period.start_date.year(), period.start_date.month(), 1)
         .unwrap_or(period.start_date);
@@ -253,7 +258,7 @@ async fn count_by_month<C: ConnectionTrait>(
     db: &C,
     table: &str,
     time_column: &str,
-    buckets: &[(String, DateTime<Utc>, DateTime<Utc>)],
+    buckets: &[Bucket],
     period: &Period,
 ) -> AppResult<Vec<i64>> {
     let col = || Expr::col(Alias::new(time_column));
@@ -290,18 +295,86 @@ async fn count_by_month<C: ConnectionTrait>(
         .collect()
 }
 
-/// The summary of the period; its [`Churn`] figures (zeros otherwise) only `with_churn`, since
-/// they cost three statements more.
+/// What a summary is made of, per month of the period: from the rows ([`parts_from_rows`]) or
+/// from the tallies ([`tallies::parts`]).
+struct Parts {
+    activations: Vec<i64>,
+    disconnections: Vec<i64>,
+    /// Accounts active at the start of each month (zeros without churn).
+    active: Vec<i64>,
+    win_backs: Vec<i64>,
+    groups: Vec<DisconnectionGroup>,
+}
+
+/// The summary of the period; its [`Churn`] figures (zeros otherwise) only `with_churn`.
+/// Counted from the tallies the database keeps (migration 18) when the period's bounds fall on
+/// their quarter hours, as every time zone's midnights do since offsets settled; from the rows
+/// otherwise ([`summary_from_rows`]). Both give the same answer (tests/api/tallies.rs).
 pub async fn summary<C: ConnectionTrait>(
     db: &C,
     period: &Period,
     with_churn: bool,
 ) -> AppResult<Summary> {
     let buckets = months(period);
+    let settings = settings::snapshot(db).await?;
+    let parts = if tallies::usable(period, &buckets) {
+        tallies::parts(db, &settings, &buckets, period, with_churn).await?
+    } else {
+        parts_from_rows(db, &settings, &buckets, period, with_churn).await?
+    };
+    Ok(assemble(parts, buckets, &settings))
+}
+
+/// The summary counted from the rows (the events, logs and accounts), whatever the period:
+/// what [`summary`] falls back to, and what its tallies must equal.
+pub async fn summary_from_rows<C: ConnectionTrait>(
+    db: &C,
+    period: &Period,
+    with_churn: bool,
+) -> AppResult<Summary> {
+    let buckets = months(period);
+    let settings = settings::snapshot(db).await?;
+    let parts = parts_from_rows(db, &settings, &buckets, period, with_churn).await?;
+    Ok(assemble(parts, buckets, &settings))
+}
+
+/// Whether the tallies answer for `period` (its bounds on their quarter hours); the rows do
+/// otherwise.
+pub fn from_tallies(period: &Period) -> bool {
+    tallies::usable(period, &months(period))
+}
+
+/// The table's `total_count` over the period from the tallies, when they can say (`None`: count
+/// the rows).
+pub async fn tallied_total<C: ConnectionTrait>(
+    db: &C,
+    period: &Period,
+    table: Table,
+) -> AppResult<Option<u64>> {
+    if !from_tallies(period) {
+        return Ok(None);
+    }
+    tallies::total(db, period, table).await.map(Some)
+}
+
+/// One of the report's two tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Activations,
+    Disconnections,
+}
+
+/// The months of the period counted from the rows: two statements, three more with churn.
+async fn parts_from_rows<C: ConnectionTrait>(
+    db: &C,
+    settings: &settings::Snapshot,
+    buckets: &[Bucket],
+    period: &Period,
+    with_churn: bool,
+) -> AppResult<Parts> {
     let mut activations = Vec::with_capacity(buckets.len());
     let mut disconnections = Vec::with_capacity(buckets.len());
     let mut active = Vec::with_capacity(buckets.len());
-    let settings = settings::snapshot(db).await?;
     for chunk in buckets.chunks(MONTHS_PER_QUERY) {
         activations
             .extend(count_by_month(db, "report_activations", "activated_at", chunk, period).await?);
@@ -316,36 +389,54 @@ pub async fn summary<C: ConnectionTrait>(
             .await?,
         );
         if with_churn {
-            active.extend(active_at(db, &settings, chunk, period).await?);
+            active.extend(active_at(db, settings, chunk, period).await?);
         } else {
             active.extend(std::iter::repeat_n(0, chunk.len()));
         }
     }
-    let win_backs = if with_churn {
-        win_backs_by_month(db, &buckets, period).await?
+    let (win_backs, groups) = if with_churn {
+        (
+            win_backs_by_month(db, buckets, period).await?,
+            disconnection_groups(db, buckets, period).await?,
+        )
     } else {
-        vec![0; buckets.len()]
+        (vec![0; buckets.len()], Vec::new())
     };
+    Ok(Parts {
+        activations,
+        disconnections,
+        active,
+        win_backs,
+        groups,
+    })
+}
+
+/// The summary of `parts`: the months, their churn and the period's.
+fn assemble(parts: Parts, buckets: Vec<Bucket>, settings: &settings::Snapshot) -> Summary {
+    let Parts {
+        activations,
+        disconnections,
+        active,
+        win_backs,
+        groups,
+    } = parts;
     let mut churns: Vec<Churn> = vec![Churn::default(); buckets.len()];
     let mut total = Churn::default();
-    let groups = if with_churn {
-        disconnection_groups(db, &buckets, period).await?
-    } else {
-        Vec::new()
-    };
-    for group in groups {
-        churns[group.bucket].add(&group);
-        total.add(&group);
+    for group in groups.iter().filter(|g| g.count != 0) {
+        if let Some(churn) = churns.get_mut(group.bucket) {
+            churn.add(group);
+            total.add(group);
+        }
     }
     for (i, churn) in churns.iter_mut().enumerate() {
         churn.win_backs = win_backs[i];
         churn.active_at_start = active[i];
-        churn.finish(disconnections[i], &settings);
+        churn.finish(disconnections[i], settings);
     }
     let disconnection_count = disconnections.iter().sum();
     total.win_backs = win_backs.iter().sum();
     total.active_at_start = active.first().copied().unwrap_or(0);
-    total.finish(disconnection_count, &settings);
+    total.finish(disconnection_count, settings);
     let months: Vec<Month> = buckets
         .into_iter()
         .zip(activations.iter().zip(disconnections.iter()))
@@ -357,12 +448,12 @@ pub async fn summary<C: ConnectionTrait>(
             churn,
         })
         .collect();
-    Ok(Summary {
+    Summary {
         activation_count: activations.iter().sum(),
         disconnection_count,
         months,
         churn: total,
-    })
+    }
 }
 
 /// A statement's values in the order its text takes them, each with its placeholder (`$n`,
@@ -390,17 +481,26 @@ impl Binds {
     }
 
     /// `CASE WHEN column < <end of month 0> THEN 0 … END`: the month of a row of the period.
-    fn month_of(
-        &mut self,
-        column: &str,
-        buckets: &[(String, DateTime<Utc>, DateTime<Utc>)],
-    ) -> String {
+    fn month_of(&mut self, column: &str, buckets: &[Bucket]) -> String {
         let mut case = String::from("CASE");
         for (i, (_, _, to)) in buckets.iter().enumerate() {
             case.push_str(&format!(" WHEN {column} < {} THEN {i}", self.bind(*to)));
         }
         case.push_str(&format!(" ELSE {} END", buckets.len().saturating_sub(1)));
         format!("CAST({case} AS BIGINT)")
+    }
+
+    /// [`Binds::month_of`] over a tally's `bucket` (seconds since the epoch).
+    fn month_of_bucket(&mut self, buckets: &[Bucket]) -> String {
+        let mut case = String::from("CASE");
+        for (i, (_, _, to)) in buckets.iter().enumerate() {
+            case.push_str(&format!(
+                " WHEN bucket < {} THEN {i}",
+                self.bind(to.timestamp())
+            ));
+        }
+        case.push_str(&format!(" ELSE {} END", buckets.len().saturating_sub(1)));
+        case
     }
 
     /// For the events `e` of a period that names a company: the join to their accounts and the
@@ -424,7 +524,7 @@ impl Binds {
 /// their count and lost MRR: one statement (the month found by a `CASE` over its bounds).
 async fn disconnection_groups<C: ConnectionTrait>(
     db: &C,
-    buckets: &[(String, DateTime<Utc>, DateTime<Utc>)],
+    buckets: &[Bucket],
     period: &Period,
 ) -> AppResult<Vec<DisconnectionGroup>> {
     let mut binds = Binds::new(db.get_database_backend());
@@ -463,7 +563,7 @@ async fn disconnection_groups<C: ConnectionTrait>(
 /// activation as the view's `win_back` column would be).
 async fn win_backs_by_month<C: ConnectionTrait>(
     db: &C,
-    buckets: &[(String, DateTime<Utc>, DateTime<Utc>)],
+    buckets: &[Bucket],
     period: &Period,
 ) -> AppResult<Vec<i64>> {
     let mut binds = Binds::new(db.get_database_backend());
@@ -493,7 +593,7 @@ async fn win_backs_by_month<C: ConnectionTrait>(
 async fn active_at<C: ConnectionTrait>(
     db: &C,
     settings: &settings::Snapshot,
-    buckets: &[(String, DateTime<Utc>, DateTime<Utc>)],
+    buckets: &[Bucket],
     period: &Period,
 ) -> AppResult<Vec<i64>> {
     let activating: Vec<String> = settings
