@@ -4,17 +4,20 @@
 For SQLite and PostgreSQL: prepares a book of N accounts (seeded once, kept, copied per run),
 checks it with `fathom verify`, and measures, beside a peer or a floor:
 
-  (a) a page of 100 accounts with `account_status { name }`
+  (a) a page of 100 accounts with `account_status { name }`, a page at random among the first
+      100 (the same draws for every contender)
   (b) the page with status, type, addresses, child accounts and `page_info { total_count }`
-  (c) one account with its invoices and their debits
-  (d) the Activations & Disconnections report over its default period
+  (c) one account at random with its invoices and their debits
+  (d) the Activations & Disconnections report over its default period, 16 clients, and (d1)
+      one client alone (p50, p99)
   (e) disconnections, 16 clients at once
   (f) up to 10,000 due scheduled disconnections carried out by the worker
   (g) `fathom bill` over the whole book for a day the earliest-due accounts are due by, chosen
       from the book's next_bill_dates (lib/pools.py) (accounts/s)
   (h) PostgreSQL: (a) and (e) through two fathom servers at once, against one server
-  (r) PostgreSQL: the report read from a streaming replica (pg_basebackup of the cluster)
-      while disconnections run on the primary, against the report read from the primary
+  (r) PostgreSQL: the report (at a fixed rate) read from a streaming replica (pg_basebackup of
+      the cluster) while disconnections run on the primary, against the report read from the
+      primary
   (p) createPayment of 100 cents applied to the account's oldest open invoice, 16 clients
   (q) PostgreSQL: `fathom delinquency` over the whole book, with rules that switch the accounts
       that never pay (lib/delinquency.py) (accounts/s: the book's accounts over the pass's time)
@@ -23,9 +26,15 @@ checks it with `fathom verify`, and measures, beside a peer or a floor:
 
 Reads go through wrk (2 threads, 16 connections, loopback) against fathom and, on PostgreSQL,
 PostGraphile (2 cluster workers, NODE_ENV=production) over the same database; both warm up,
-then rounds alternate between them and the median is reported. A floor is the same work as
-plain SQL: pgbench on PostgreSQL, examples/sql_floor.rs on SQLite. CPU time per operation of
+then rounds alternate between them and the median is reported. Before a read is measured, one
+sample of it is asked of every contender and the run stops if their answers differ
+(lib/answers.py). A floor is the same work as plain SQL with the same batching and the fewest
+round trips (lib/workloads.py): pgbench on PostgreSQL (reads in autocommit under fathom's
+request timeout; a write transaction one call of a PL/pgSQL function), examples/sql_floor.rs on
+SQLite. Writes alternate with their floor in rounds too. p50/p99 are percentiles of each
+request or transaction (pgbench's per-transaction log), never a mean. CPU time per operation of
 each server, of PostgreSQL and of the load generator comes from /proc; peak RSS from VmHWM.
+Every figure of a run is measured in that run, on this machine.
 Results go to bench/RESULTS.md (above its history).
 """
 
@@ -37,18 +46,25 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from lib import book as books  # noqa: E402
-from lib import load, measure, procs, report, servers, workloads as w  # noqa: E402
+from lib import answers, load, measure, procs, report, servers, workloads as w  # noqa: E402
 from lib import replica as replicas  # noqa: E402
 from lib import delinquency as delinquencies  # noqa: E402
 from lib import runs as bulk  # noqa: E402
 from lib.pools import DUE_SQL, EmptyPool, Pools  # noqa: E402
 
 WARM_UP_SECONDS = 3
+# fathom's request timeout (FATHOM_REQUEST_TIMEOUT's default); the read floors get the same.
+REQUEST_TIMEOUT_MS = 10_000
+# fathom's batches: scheduled events to a worker transaction, accounts to a billing transaction.
+SCHEDULED_BATCH = 50
+BILLING_BATCH = 500
+# (r) and (r+): the report's rate beside the disconnections, the same in both arms.
+REPORT_RATE = 5
 
 
 class Run:
@@ -56,30 +72,37 @@ class Run:
         self.kind, self.args, self.workdir = kind, args, workdir
         self.dialect = w.Dialect(kind)
         self.results = {"workloads": {}, "book": {}, "memory": {}}
+        self.checked_answers = {}
         self.postgres = None
 
     # --- contenders ------------------------------------------------------------------------
 
-    def http(self, server, query):
+    def http(self, server, query=None, queries=None):
+        """A load of `query`, or of `queries` in turn (varied pages and accounts)."""
+        if queries is not None:
+            bodies = [json.dumps({"query": q}) for q in queries]
+            return lambda seconds: load.wrk(server.url, token=server.token, seconds=seconds, bodies=bodies)
         body = json.dumps({"query": query})
         return lambda seconds: load.wrk(server.url, body=body, token=server.token, seconds=seconds)
 
-    def floor(self, sql, params=None, clients=None, write=False):
-        """A read floor, bounded in time."""
-        params = params or {}
+    def floor(self, sql, sets=None, items=None, clients=None):
+        """A read floor, bounded in time: each statement in autocommit (a read needs no
+        transaction), under the same statement timeout as fathom's requests. `sets` draws the
+        varied page or account in pgbench; `items` lists them for SQLite's floor."""
         if self.kind == "postgres":
-            script = "".join(f"\\set {k} {v}\n" for k, v in params.items()) + w.pgbench_script(sql)
-            return lambda seconds: load.pgbench(self.book.pg_url(), script, clients=clients or 16, seconds=seconds)
-        items = [" ".join(f"{k}={v}" for k, v in params.items()) or "none=0"]
-        return lambda seconds: self.sql_floor(sql, items, clients or 4, seconds=seconds, write=write)
+            script = w.pgbench_script(sql, transaction=False, sets=sets)
+            return lambda seconds: load.pgbench(self.book.pg_url(), script, clients=clients or 16, seconds=seconds,
+                                                timeout_ms=REQUEST_TIMEOUT_MS)
+        return lambda seconds: self.sql_floor(sql, items or ["none=0"], clients or 4, seconds=seconds)
 
-    def sql_floor(self, sql, items, clients, seconds=None, write=False):
+    def sql_floor(self, sql, items, clients, seconds=None, write=False, batch=1, per_item=1, total=None):
         with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as s, \
                 tempfile.NamedTemporaryFile("w", suffix=".items", delete=False) as i:
             s.write(sql)
             i.write("\n".join(items) + "\n")
         cmd = [self.args.sql_floor, "--url", self.book.url, "--script", s.name, "--items", i.name,
-               "--clients", str(clients)] + (["--seconds", str(seconds)] if seconds else []) + (["--write"] if write else [])
+               "--clients", str(clients), "--batch", str(batch)] + (["--seconds", str(seconds)] if seconds else []) + \
+            (["--write"] if write else [])
         try:
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         finally:
@@ -87,6 +110,10 @@ class Run:
             os.unlink(i.name)
         r = json.loads(next(l for l in out.splitlines() if l.startswith("FLOOR "))[6:])
         r["failed"] = 0
+        if per_item > 1:
+            # Set-based: an item is a batch of `per_item` accounts.
+            r["n"] = total if total is not None else r["n"] * per_item
+            r["ops"] = r["n"] / r["seconds"] if r["seconds"] else 0.0
         return r
 
     # --- the run ---------------------------------------------------------------------------
@@ -113,17 +140,59 @@ class Run:
         self.token = books.fathom(a.fathom, self.book.url, "token", "create", "--name", "bench").stdout.strip()
 
     def count_cost(self):
-        """Median milliseconds of the statement behind the default `accounts` page's
-        `total_count` (unarchived accounts), run 21 times on one connection after a warm-up."""
-        sql = "SELECT COUNT(*) FROM accounts WHERE archived_at IS NULL"
-        with self.book.connect() as conn:
-            conn.execute(sql).fetchall()
-            times = []
-            for _ in range(21):
-                started = time.perf_counter()
+        """Median milliseconds of the statements behind `total_count` of the default `accounts`
+        page (unarchived accounts) and of the page filtered by status (a sum over the kept
+        counts, as fathom sends them), each run 21 times on one connection after a warm-up."""
+        out = []
+        for sql in ["SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM account_counts c WHERE c.archived = FALSE",
+                    "SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM account_counts c WHERE c.archived = FALSE "
+                    "AND c.account_status_id = 1"]:
+            with self.book.connect() as conn:
                 conn.execute(sql).fetchall()
-                times.append((time.perf_counter() - started) * 1000)
-        return sorted(times)[len(times) // 2]
+                times = []
+                for _ in range(21):
+                    started = time.perf_counter()
+                    conn.execute(sql).fetchall()
+                    times.append((time.perf_counter() - started) * 1000)
+            out.append(sorted(times)[len(times) // 2])
+        return out
+
+    def account_with_invoices(self):
+        """The account with the most invoices: (c)'s sample for comparing answers."""
+        return self.book.rows(
+            "SELECT account_id FROM invoices GROUP BY account_id ORDER BY COUNT(*) DESC, account_id LIMIT 1")[0][0]
+
+    def same_answers(self, key, fathom, peer, floor_sql, sample):
+        """Asks each contender `key`'s sample once and stops the run when two answer differently."""
+        if key in ("a", "b"):
+            page = sample["off"] // 100 + 1
+            mine = w.at_page(w.PAGE_AT if key == "a" else w.RICH, page)
+            theirs = w.at_page(w.PAGE_PEER if key == "a" else w.RICH_PEER, page)
+        elif key == "c":
+            mine = w.ACCOUNT.replace("ID", str(sample["aid"]))
+            theirs = w.ACCOUNT_PEER.replace("ID", str(sample["aid"]))
+        else:
+            mine, theirs = w.REPORT, None
+        got = {"fathom": answers.fathom(key, fathom.query(mine))}
+        if peer is not None and theirs is not None:
+            got["PostGraphile"] = answers.peer(key, peer.query(theirs))
+        got["SQL floor"] = answers.floor(key, answers.run_floor(self.book, self.kind, floor_sql, sample))
+        n = answers.same(key, got)
+        self.checked_answers[key] = f"the same answer from {', '.join(got)} ({n} contenders, {sample or 'fixed'})"
+        print(f"      answers: {self.checked_answers[key]}", flush=True)
+
+    def one_client_report(self, fathom, floor_sql):
+        """(d1) the report's latency for one client alone: sequential requests, p50 and p99,
+        against its floor's statements run the same way."""
+        print("   (d1) the report, one client", flush=True)
+        body = json.dumps({"query": w.REPORT})
+        mine = measure.run(lambda: load.wrk(fathom.url, body=body, token=fathom.token, seconds=self.args.seconds,
+                                            connections=1, threads=1), fathom.tree, self.postgres)
+        floor = measure.run(lambda: self.floor(floor_sql, clients=1)(self.args.seconds), None, self.postgres)
+        self.results["workloads"]["d1"] = {
+            "title": "Activations & Disconnections report, default period, one client", "unit": "req/s",
+            "contenders": {"fathom": mine, "SQL floor": floor},
+            "note": f"p50 {mine['p50']:.1f} ms (target 100 ms); floor p50 {floor['p50']:.1f} ms"}
 
     def compare(self, key, title, contenders, unit="req/s", refused=None):
         """Warm-up, then `rounds` rounds alternating the contenders; medians kept."""
@@ -148,31 +217,46 @@ class Run:
         fathom = servers.fathom(a.fathom, self.book.url, self.token)
         peer = servers.postgraphile(a.postgraphile, self.book.pg_url()) if self.kind == "postgres" and not a.writes_only else None
         try:
-            (account,) = self.book.rows(
-                "SELECT account_id FROM invoices GROUP BY account_id ORDER BY COUNT(*) DESC, account_id LIMIT 1")[0]
+            first, last = self.book.rows("SELECT MIN(id), MAX(id) FROM accounts")[0]
+            pages = w.varied("page", 500, first, last)
+            ids = w.varied("account", 500, first, last)
+            page_sets = [f"\\set off random(0, {w.READ_PAGES - 1}) * 100"]
+            page_items = [f"off={(p - 1) * 100}" for p in pages]
+            id_sets = [f"\\set aid random({first}, {last})"]
+            id_items = [f"aid={i}" for i in ids]
             cases = [
-                ("a", "page of 100 accounts + account_status { name }", w.PAGE, w.PAGE_PEER, w.PAGE_FLOOR, {}),
-                ("b", "page of 100 accounts + status, type, addresses, child accounts, total_count",
-                 w.RICH, w.RICH_PEER, w.RICH_FLOOR, {}),
-                ("c", "one account + its invoices + their debits", w.ACCOUNT.replace("ID", str(account)),
-                 w.ACCOUNT_PEER.replace("ID", str(account)), w.ACCOUNT_FLOOR, {"aid": account}),
-                ("d", "Activations & Disconnections report, default period", w.REPORT, None, w.report_floor(d), {}),
+                ("a", f"page of 100 accounts + account_status {{ name }} (random page of the first {w.READ_PAGES})",
+                 [w.at_page(w.PAGE_AT, p) for p in pages], [w.at_page(w.PAGE_PEER, p) for p in pages],
+                 w.PAGE_FLOOR, page_sets, page_items, {"off": 200}),
+                ("b", "page of 100 accounts + status, type, addresses, child accounts, total_count (random page)",
+                 [w.at_page(w.RICH, p) for p in pages], [w.at_page(w.RICH_PEER, p) for p in pages],
+                 w.RICH_FLOOR, page_sets, page_items, {"off": 200}),
+                ("c", "one account (at random) + its invoices + their debits",
+                 [w.ACCOUNT.replace("ID", str(i)) for i in ids], [w.ACCOUNT_PEER.replace("ID", str(i)) for i in ids],
+                 w.ACCOUNT_FLOOR, id_sets, id_items, {"aid": self.account_with_invoices()}),
+                ("d", "Activations & Disconnections report, default period", [w.REPORT], None, w.report_floor(d),
+                 [], ["none=0"], {}),
             ]
-            for key, title, query, peer_query, floor_sql, params in ([] if a.writes_only else cases):
+            for key, title, queries, peer_queries, floor_sql, sets, items, sample in ([] if a.writes_only else cases):
+                self.same_answers(key, fathom, peer if peer_queries else None, floor_sql, sample)
                 contenders, refused = [], {}
-                for name, server, q in [("fathom", fathom, query), ("PostGraphile", peer, peer_query)]:
-                    if server is None or q is None:
+                for name, server, qs in [("fathom", fathom, queries), ("PostGraphile", peer, peer_queries)]:
+                    if server is None or qs is None:
                         continue
                     # A server that cannot answer the request once is recorded as such, not loaded.
-                    problem = server.ask(q)
+                    problem = server.ask(qs[0])
                     if problem:
                         print(f"      {name} did not answer: {problem}", flush=True)
                         refused[name] = problem
                     else:
-                        contenders.append((name, self.http(server, q), server.tree))
-                contenders.append(("SQL floor", self.floor(floor_sql, params), None))
+                        contenders.append((name, self.http(server, queries=qs), server.tree))
+                contenders.append(("SQL floor", self.floor(floor_sql, sets, items), None))
                 self.compare(key, title, contenders, refused=refused)
-            self.disconnections(fathom)
+                self.results["workloads"][key]["note"] = "answers: " + self.checked_answers[key]
+                if key == "d":
+                    self.one_client_report(fathom, floor_sql)
+            if not a.reads_only:
+                self.disconnections(fathom)
             self.results["memory"]["fathom"] = fathom.tree.peak_rss_mib()
             if peer:
                 self.results["memory"]["PostGraphile"] = peer.tree.peak_rss_mib()
@@ -196,44 +280,78 @@ class Run:
         return self.book.rows("SELECT disconnect_account_status_id FROM billing_settings")[0][0]
 
     def queue(self, rows):
-        """The floor's work list on PostgreSQL: a table pgbench takes items from in order."""
+        """The floor's work list: a table the floor takes items from in order (`n` from 1), and
+        on PostgreSQL the sequence that deals them out."""
         with self.book.connect() as conn:
             conn.execute("DROP TABLE IF EXISTS bench_queue")
-            conn.execute("DROP SEQUENCE IF EXISTS bench_seq")
             conn.execute("CREATE TABLE bench_queue (n bigint PRIMARY KEY, aid bigint, eid bigint)")
-            conn.execute("CREATE SEQUENCE bench_seq")
-            with conn.cursor() as cur:
-                cur.executemany("INSERT INTO bench_queue VALUES (%s, %s, %s)",
-                                [(n + 1, aid, eid) for n, (aid, eid) in enumerate(rows)])
-        return "SELECT aid, eid FROM bench_queue WHERE n = (SELECT nextval('bench_seq')) \\gset"
+            if self.kind == "postgres":
+                conn.execute("DROP SEQUENCE IF EXISTS bench_seq")
+                conn.execute("CREATE SEQUENCE bench_seq")
+                with conn.cursor() as cur:
+                    cur.executemany("INSERT INTO bench_queue VALUES (%s, %s, %s)",
+                                    [(n + 1, aid, eid) for n, (aid, eid) in enumerate(rows)])
+            else:
+                conn.execute("BEGIN")
+                conn.executemany("INSERT INTO bench_queue VALUES (?, ?, ?)",
+                                 [(n + 1, aid, eid) for n, (aid, eid) in enumerate(rows)])
+                conn.execute("COMMIT")
 
-    def write_floor(self, sql, rows, clients):
-        """Runs a write floor once per (account, event) in `rows`, `clients` at a time (at most
-        one client per row)."""
+    def write_floor(self, sql, rows, clients, batch=1, set_based=False):
+        """Runs a write floor over the (account, event) `rows`, `clients` at a time: `batch`
+        items to a transaction (one after another, or set-based over `:lo < n <= :hi`). On
+        PostgreSQL each transaction is one call of a PL/pgSQL function (one round trip); on
+        SQLite, examples/sql_floor.rs runs the statements in one transaction per batch. The
+        rate is items per second."""
         if not rows:
             raise EmptyPool("bench: refusing to run a write floor with no accounts")
-        clients = min(clients, len(rows))
+        batches = -(-len(rows) // batch)
+        clients = max(1, min(clients, batches))
+        self.queue(rows)
         if self.kind == "postgres":
-            pick = self.queue(rows)
-            per_client = len(rows) // clients
-            return lambda: load.pgbench(self.book.pg_url(), w.pgbench_script(sql, pick), clients=clients,
-                                        transactions=per_client)
+            with self.book.connect() as conn:
+                conn.execute(w.plpgsql_floor("bench_floor", sql, batch, set_based))
+            per_client = -(-batches // clients)
+
+            def run():
+                r = load.pgbench(self.book.pg_url(), "SELECT bench_floor();\n", clients=clients,
+                                 transactions=per_client)
+                r["n"] = len(rows)
+                r["ops"] = len(rows) / r["seconds"] if r["seconds"] else 0.0
+                return r
+            return run
+        if set_based:
+            items = [f"lo={b * batch} hi={(b + 1) * batch}" for b in range(batches)]
+            return lambda: self.sql_floor(sql, items, clients, write=True, per_item=batch, total=len(rows))
         items = [f"aid={aid} eid={eid}" for aid, eid in rows]
-        return lambda: self.sql_floor(sql, items, clients, write=True)
+        return lambda: self.sql_floor(sql, items, clients, write=True, batch=batch)
+
+    def alternate(self, fathom, template, mine, theirs, floor_sql):
+        """A write through fathom (16 clients, `template` with each of `mine`) against its floor
+        (the same clients, `theirs`), in alternating rounds over parts of the two pools; the
+        medians."""
+        rounds = max(1, min(self.args.rounds, len(mine), len(theirs)))
+        clients = 16 if self.kind == "postgres" else 4
+        body = json.dumps({"query": template})
+        runs, floors = [], []
+        for r in range(rounds):
+            ids, rows = mine[r::rounds], [(a, 0) for a in theirs[r::rounds]]
+            runs.append(measure.run(lambda: load.wrk(fathom.url, token=fathom.token, seconds=600, template=body,
+                                                     ids=ids), fathom.tree, self.postgres))
+            floors.append(measure.run(self.write_floor(floor_sql, rows, min(clients, len(rows))), None,
+                                      self.postgres))
+        return measure.median(runs), measure.median(floors), rounds, clients
 
     def disconnections(self, fathom):
         print(f"   (e) disconnections, 16 clients ({len(self.pool['e'])} accounts)", flush=True)
-        body = json.dumps({"query": "mutation { disconnectAccount(id: ID) { id } }"})
-        run = measure.run(lambda: load.wrk(fathom.url, token=fathom.token, seconds=600, template=body,
-                                           ids=self.pool["e"]), fathom.tree, self.postgres)
-        floor_clients = min(16 if self.kind == "postgres" else 4, len(self.pool["e_floor"]))
-        sql = w.disconnection_floor(self.dialect, self.disconnect_status())
-        floor = measure.run(self.write_floor(sql, [(a, 0) for a in self.pool["e_floor"]], floor_clients),
-                            None, self.postgres)
+        run, floor, rounds, clients = self.alternate(
+            fathom, "mutation { disconnectAccount(id: ID) { id } }", self.pool["e"], self.pool["e_floor"],
+            w.disconnection_floor(self.dialect, self.disconnect_status()))
         self.results["workloads"]["e"] = {
             "title": "disconnectAccount, 16 clients", "unit": "disconnections/s",
             "contenders": {"fathom": run, "SQL floor": floor},
-            "note": f"{len(self.pool['e'])} accounts each; floor with {floor_clients} clients"}
+            "note": (f"{len(self.pool['e'])} accounts each in {rounds} alternating round(s); floor with {clients} "
+                     "clients, one round trip per disconnection")}
 
     def command_startup(self, *args):
         started = time.time()
@@ -258,11 +376,12 @@ class Run:
         run["server_ms"], run["client_ms"] = run["client_ms"], None
         events = self.insert_due_events(self.pool["f_floor"])
         sql = w.disconnection_floor(self.dialect, self.disconnect_status(), with_event=True)
-        floor = measure.run(self.write_floor(sql, events, 1), None, self.postgres)
+        floor = measure.run(self.write_floor(sql, events, 1, batch=SCHEDULED_BATCH), None, self.postgres)
         self.results["workloads"]["f"] = {
             "title": "scheduled disconnections run by the worker", "unit": "events/s",
             "contenders": {"fathom": run, "SQL floor": floor},
-            "note": f"{completed} events; start-up {startup:.2f} s subtracted; floor one at a time"}
+            "note": (f"{completed} events; start-up {startup:.2f} s subtracted; {SCHEDULED_BATCH} events to a "
+                     "transaction on both sides")}
 
     def insert_due_events(self, accounts):
         now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -286,8 +405,9 @@ class Run:
         due = self.book.rows(due_sql, (day,))[0][0]
         print(f"   (g) fathom bill --date {day} ({due} accounts due; the floor bills "
               f"{len(self.floor_accounts)} due by {self.floor_bill_until})", flush=True)
-        sql = w.billing_floor(self.dialect, self.floor_bill_until)
-        floor = measure.run(self.write_floor(sql, [(a, 0) for a in self.floor_accounts], 1), None, self.postgres)
+        sql = w.billing_floor_batch(self.dialect, self.floor_bill_until)
+        floor = measure.run(self.write_floor(sql, [(a, 0) for a in self.floor_accounts], 1, batch=BILLING_BATCH,
+                                             set_based=True), None, self.postgres)
 
         startup = self.command_startup("bill", "--date", (self.dialect.now_instant.date()).isoformat())
         meter = measure.Meter(None, self.postgres)
@@ -307,7 +427,8 @@ class Run:
             "title": f"fathom bill --date {day}, whole book", "unit": "accounts/s",
             "contenders": {"fathom": run, "SQL floor": floor},
             "note": (f"{billed} of {due} due accounts billed" + ("" if finished else
-                     f" before the {self.args.bill_seconds} s bound") + "; floor one account at a time")}
+                     f" before the {self.args.bill_seconds} s bound") + f"; {BILLING_BATCH} accounts to a set-based "
+                     "transaction on both sides")}
 
     PAYMENTS = 8000
     OPEN_SQL = ("SELECT DISTINCT account_id FROM invoices WHERE void = FALSE AND remaining_due >= 200 "
@@ -322,17 +443,14 @@ class Run:
         n = min(self.PAYMENTS, len(ids) // 2)
         mine, floor_ids = ids[:n], ids[n:2 * n]
         print(f"   (p) createPayment, 16 clients ({n} accounts)", flush=True)
-        body = json.dumps({"query": "mutation { createPayment(input: {account_id: ID, amount: 100, "
-                                    "payment_type: CASH, apply_to_open_invoices: true}) { id } }"})
-        run = measure.run(lambda: load.wrk(fathom.url, token=fathom.token, seconds=600, template=body, ids=mine),
-                          fathom.tree, self.postgres)
-        floor_clients = min(16 if self.kind == "postgres" else 4, len(floor_ids))
-        floor = measure.run(self.write_floor(w.payment_floor(self.dialect), [(a, 0) for a in floor_ids],
-                                             floor_clients), None, self.postgres)
+        run, floor, rounds, clients = self.alternate(
+            fathom, "mutation { createPayment(input: {account_id: ID, amount: 100, payment_type: CASH, "
+                    "apply_to_open_invoices: true}) { id } }", mine, floor_ids, w.payment_floor(self.dialect))
         self.results["workloads"]["p"] = {
             "title": "createPayment (100 cents to the oldest open invoice), 16 clients", "unit": "payments/s",
             "contenders": {"fathom": run, "SQL floor": floor},
-            "note": f"{n} accounts each; floor with {floor_clients} clients"}
+            "note": (f"{n} accounts each in {rounds} alternating round(s); floor with {clients} clients, one round "
+                     "trip per payment")}
 
     def money(self):
         """(p) through a server of its own, then (q)."""
@@ -412,39 +530,6 @@ class Run:
             "unit": "disconnections/s", "contenders": {"fathom": run, "SQL floor": floor},
             "note": (f"{bulk.WORKERS} workers, {bulk.BATCH} accounts a transaction on both sides; start-up "
                      f"{startup:.2f} s subtracted; fathom said: {out[-120:]}")}
-
-    def report_scale(self):
-        """(d+) The report's cost with the same events in its period on a far larger book: the
-        report is measured on the run's copy, the copy is padded with accounts that have no
-        events, and the report is measured again. Within 20% is the goal."""
-        target = self.args.pad_accounts_to
-        if not target or target <= self.args.accounts:
-            return
-        title = (f"Activations & Disconnections report, default period, the book padded to {target:,} "
-                 "accounts without events, against the book as it was")
-
-        def measured():
-            server = servers.fathom(self.args.fathom, self.book.url, self.token)
-            try:
-                run = self.http(server, w.REPORT)
-                run(WARM_UP_SECONDS)
-                return measure.median([measure.run(lambda: run(self.args.seconds), server.tree, self.postgres)
-                                       for _ in range(self.args.rounds)])
-            finally:
-                server.stop()
-
-        print(f"   (d+) {title}", flush=True)
-        before = measured()
-        started = time.time()
-        added = self.book.pad_accounts(target)
-        padding = time.time() - started
-        after = measured()
-        self.results["workloads"]["d+"] = {
-            "title": title, "unit": "req/s",
-            "contenders": {"fathom": after, f"{self.args.accounts:,} accounts": before},
-            "note": (f"{added:,} accounts added in {padding:.0f} s (ANALYZE included); p50 "
-                     f"{before.get('p50') or 0:.1f} ms before, {after.get('p50') or 0:.1f} ms after"),
-        }
 
     # --- beyond one server ---------------------------------------------------------------
 
@@ -535,14 +620,14 @@ class Run:
                      f"{r['fallbacks']:.0f} fell back; replica CPU {r['replica_ms']:.2f} ms/report; "
                      f"report load stopped when the disconnections ended")}
         self.results["workloads"]["r+"] = {
-            "title": "disconnectAccount (8 clients) while the report runs (16 connections), report on a replica",
+            "title": f"disconnectAccount (8 clients) while the report runs ({REPORT_RATE} a second), report on a replica",
             "unit": "disconnections/s",
             "contenders": {"fathom": r["disconnections"], "report on the primary": p["disconnections"]},
             "note": f"{r['disconnections']['n']} and {p['disconnections']['n']} accounts"}
 
     def report_beside_disconnections(self, server, pool, replica):
-        """The report (16 connections) and disconnections (8) on one server at once; the report
-        runs until the disconnections are done."""
+        """The report (REPORT_RATE a second, the same for both arms) and disconnections (8
+        clients) on one server at once; the report runs until the disconnections are done."""
         done = threading.Event()
         out = {}
         body = json.dumps({"query": "mutation { disconnectAccount(id: ID) { id } }"})
@@ -559,8 +644,8 @@ class Run:
         replica_cpu = replica.tree.cpu()
         writer.start()
         out["report"] = measure.run(
-            lambda: load.wrk(server.url, body=json.dumps({"query": w.REPORT}), token=server.token, seconds=900,
-                             stop=done), server.tree, self.postgres)
+            lambda: load.fixed_rate(server.url, json.dumps({"query": w.REPORT}), server.token, REPORT_RATE, done),
+            server.tree, self.postgres)
         writer.join()
         out["disconnections"].update(server_ms=None, client_ms=None)
         out["replica_ms"] = (replica.tree.cpu() - replica_cpu) * 1000 / max(out["report"]["n"], 1)
@@ -593,14 +678,16 @@ class Run:
             self.runs()
             self.book.discard()
             return self.results
+        if self.args.reads_only:
+            self.reads()
+            self.book.discard()
+            return self.results
         self.pools()
         self.reads()
         self.scheduled()
         self.billing()
         self.money()
         self.runs()
-        if not self.args.writes_only:
-            self.report_scale()
         if self.kind == "postgres" and self.args.scale_out and not self.args.writes_only:
             self.scale_out()
         self.book.discard()
@@ -619,8 +706,6 @@ def main():
     parser.add_argument("--disconnections", type=int, default=3000)
     parser.add_argument("--bill-seconds", type=int, default=300)
     parser.add_argument("--only", choices=["sqlite", "postgres"])
-    parser.add_argument("--pad-accounts-to", type=int, default=1_000_000,
-                        help="(d+) measures the report again after padding the book to this many accounts (0: skip)")
     parser.add_argument("--no-scale-out", dest="scale_out", action="store_false",
                         help="skip (h) two servers and (r) the report from a streaming replica (PostgreSQL)")
     parser.add_argument("--scale-out-only", action="store_true",
@@ -630,6 +715,8 @@ def main():
                         help="only (p) and (q), printed and not written to RESULTS.md (for iterating)")
     parser.add_argument("--runs-only", action="store_true",
                         help="only (s), printed and not written to RESULTS.md (for iterating)")
+    parser.add_argument("--reads-only", action="store_true",
+                        help="only (a) to (d1), printed, RESULTS.md left alone")
     parser.add_argument("--writes-only", action="store_true",
                         help="only (e), (f) and (g), printed and not written to RESULTS.md (for iterating)")
     args = parser.parse_args()
@@ -647,7 +734,7 @@ def main():
             results[kind] = Run(kind, args, workdir).go()
     text = report.markdown(results, args, time.time() - started)
     print(text)
-    if not args.writes_only and not args.money_only and not args.runs_only:
+    if not args.writes_only and not args.money_only and not args.runs_only and not args.reads_only:
         report.write(text, args.accounts)
 
 

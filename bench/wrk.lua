@@ -6,6 +6,9 @@
 --   BENCH_IDS       a file of ids, one per line, dealt out across threads; a thread that has
 --                   used its share stops, appending the time (ns) to the file BENCH_DONE, so
 --                   that the caller can end wrk (SIGINT) once every thread has.
+--   BENCH_BODIES    a file of JSON bodies, one per line, each thread cycling through them from
+--                   its own starting line (varied pages and accounts, the same for every
+--                   contender); or
 --   BENCH_TOKEN     a bearer token (optional).
 -- At the end it prints one line: BENCH {"failed": n, "sent": n, "requests": n, ...}.
 
@@ -28,7 +31,14 @@ function init(args)
     wrk.headers["Authorization"] = "Bearer " .. token
   end
   template = os.getenv("BENCH_TEMPLATE")
-  if template then
+  local bodies_file = os.getenv("BENCH_BODIES")
+  if bodies_file then
+    bodies = {}
+    for line in io.lines(bodies_file) do
+      table.insert(bodies, line)
+    end
+    next_body = (tid * 7919) % #bodies + 1
+  elseif template then
     ids = {}
     local i = 0
     for line in io.lines(os.getenv("BENCH_IDS")) do
@@ -48,6 +58,12 @@ function counter_total()
 end
 
 function request()
+  if bodies then
+    local body = bodies[next_body]
+    next_body = next_body % #bodies + 1
+    sent = sent + 1
+    return wrk.format(nil, nil, nil, body)
+  end
   if template then
     if next_id > #ids then
       -- Nothing left for this thread: send a harmless request and stop on its answer.

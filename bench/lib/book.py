@@ -161,33 +161,6 @@ class Book:
                 if os.path.exists(self.path + suffix):
                     os.unlink(self.path + suffix)
 
-    def pad_accounts(self, target):
-        """Adds accounts without events, services or invoices until the copy holds `target`
-        accounts (for the report's scale check); returns how many were added."""
-        (count,) = self.rows("SELECT COUNT(*) FROM accounts")[0]
-        missing = target - count
-        if missing <= 0:
-            return 0
-        (status, kind, company) = self.rows(
-            "SELECT account_status_id, account_type_id, company_id FROM accounts ORDER BY id LIMIT 1")[0]
-        columns = "name, account_status_id, account_type_id, company_id, is_delinquent, created_at, updated_at, version"
-        with self.connect() as conn:
-            if self.kind == "postgres":
-                conn.execute(
-                    f"INSERT INTO accounts ({columns}) SELECT 'Padding ' || g, %s, %s, %s, false, now(), now(), 1 "
-                    "FROM generate_series(1, %s) g", (status, kind, company, missing))
-                conn.execute("VACUUM ANALYZE accounts")
-            else:
-                stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-                conn.execute("BEGIN")
-                conn.execute(
-                    f"WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < ?) "
-                    f"INSERT INTO accounts ({columns}) SELECT 'Padding ' || n, ?, ?, ?, 0, ?, ?, 1 FROM g",
-                    (missing, status, kind, company, stamp, stamp))
-                conn.execute("COMMIT")
-                conn.execute("ANALYZE")
-        return missing
-
     # --- direct access -------------------------------------------------------------------
 
     def pg_url(self):

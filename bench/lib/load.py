@@ -6,6 +6,7 @@ Each returns a dict: ops (per second), n, failed, p50/p99 (ms, when known), seco
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -17,26 +18,32 @@ HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WRK_THREADS = 2
 
 
-def wrk(url, body=None, token=None, seconds=10, connections=16, template=None, ids=None, stop=None):
-    """POSTs `body` (or `template` with each of `ids`) to `url` for at most `seconds`, or until
-    the threading.Event `stop` is set."""
+def wrk(url, body=None, token=None, seconds=10, connections=16, template=None, ids=None, stop=None,
+        bodies=None, threads=WRK_THREADS):
+    """POSTs `body` (or each of `bodies` in turn, or `template` with each of `ids`) to `url` for
+    at most `seconds`, or until the threading.Event `stop` is set."""
     if template is not None and not ids:
         raise SystemExit("bench: refusing to start wrk with an empty list of ids (nothing to measure)")
-    env = dict(os.environ, BENCH_THREADS=str(WRK_THREADS), BENCH_TOKEN=token or "")
+    env = dict(os.environ, BENCH_THREADS=str(threads), BENCH_TOKEN=token or "")
     ids_file = None
     if template is not None:
         ids_file = tempfile.NamedTemporaryFile("w", suffix=".ids", delete=False)
         ids_file.write("".join(f"{i}\n" for i in ids))
         ids_file.close()
         env.update(BENCH_TEMPLATE=template, BENCH_IDS=ids_file.name)
-        connections = min(connections, max(WRK_THREADS, len(ids)))
+        connections = min(connections, max(threads, len(ids)))
+    elif bodies is not None:
+        ids_file = tempfile.NamedTemporaryFile("w", suffix=".bodies", delete=False)
+        ids_file.write("".join(b.replace("\n", " ") + "\n" for b in bodies))
+        ids_file.close()
+        env["BENCH_BODIES"] = ids_file.name
     else:
         env["BENCH_BODY"] = body
     done_file = None
     if template is not None:
         done_file = ids_file.name + ".done"
         env["BENCH_DONE"] = done_file
-    args = ["wrk", "-t", str(WRK_THREADS), "-c", str(connections), "-d", f"{max(1, int(round(seconds)))}s",
+    args = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, int(round(seconds)))}s",
             "--timeout", "30s", "-s", os.path.join(HERE, "wrk.lua"), url]
     started = time.time_ns()
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -47,7 +54,7 @@ def wrk(url, body=None, token=None, seconds=10, connections=16, template=None, i
             if done_file and os.path.exists(done_file):
                 with open(done_file) as f:
                     times = [int(t) for t in f.read().split()]
-                if len(times) >= WRK_THREADS:
+                if len(times) >= threads:
                     finished = max(times)
                     proc.send_signal(signal.SIGINT)
                     break
@@ -74,26 +81,88 @@ def wrk(url, body=None, token=None, seconds=10, connections=16, template=None, i
             "p50": r["p50_us"] / 1000, "p99": r["p99_us"] / 1000, "seconds": elapsed}
 
 
-def pgbench(url, script, clients=16, seconds=None, transactions=None):
-    """Runs a pgbench script (prepared statements); `transactions` is per client."""
+def fixed_rate(url, body, token, rate, stop):
+    """POSTs `body` at `rate` requests per second (one client, requests on time or as soon as
+    the previous answered) until the threading.Event `stop` is set: a background load that is
+    the same whatever the server under it does."""
+    import http.client
+    from urllib.parse import urlparse
+    target = urlparse(url)
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    latencies, failed = [], 0
+    started = time.time()
+    due = started
+    conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+    while not stop.is_set():
+        now = time.time()
+        if now < due:
+            stop.wait(due - now)
+            continue
+        due += 1.0 / rate
+        at = time.perf_counter()
+        try:
+            conn.request("POST", target.path, body, headers)
+            answer = conn.getresponse().read()
+            if b'"errors"' in answer:
+                failed += 1
+        except OSError:
+            failed += 1
+            conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+        latencies.append((time.perf_counter() - at) * 1000)
+    elapsed = time.time() - started
+    p50, p99 = percentiles(latencies)
+    return {"ops": len(latencies) / elapsed, "n": len(latencies), "failed": failed, "p50": p50, "p99": p99,
+            "seconds": elapsed}
+
+
+def percentiles(latencies_ms):
+    """p50 and p99 of a list of latencies (ms)."""
+    lat = sorted(latencies_ms) or [float("nan")]
+    return lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+
+
+def pgbench(url, script, clients=16, seconds=None, transactions=None, timeout_ms=None):
+    """Runs a pgbench script (prepared statements); `transactions` is per client. p50/p99 come
+    from pgbench's per-transaction log (-l), not its mean. `timeout_ms` sets the floor's
+    statement_timeout (the same bound fathom's requests have)."""
     if transactions is not None and transactions < 1:
         raise SystemExit(f"bench: refusing to start pgbench with {transactions} transaction(s) per client "
                          f"({clients} clients): nothing to measure")
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+    workdir = tempfile.mkdtemp(prefix="pgbench-")
+    path = os.path.join(workdir, "script.sql")
+    with open(path, "w") as f:
         f.write(script)
-    args = ["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)), "-f", f.name]
+    args = ["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)), "-f", path,
+            "-l", "--log-prefix", os.path.join(workdir, "log")]
     args += ["-T", str(max(1, int(round(seconds))))] if transactions is None else ["-t", str(transactions)]
+    env = dict(os.environ)
+    if timeout_ms:
+        env["PGOPTIONS"] = f"-c statement_timeout={int(timeout_ms)}"
     try:
-        proc = subprocess.run(args + [url], capture_output=True, text=True)
+        proc = subprocess.run(args + [url], capture_output=True, text=True, env=env)
+        out = proc.stdout + proc.stderr
+        if proc.returncode != 0:
+            raise SystemExit(f"pgbench failed:\n{out[-2000:]}")
+        latencies, failed = [], 0
+        for name in os.listdir(workdir):
+            if not name.startswith("log"):
+                continue
+            with open(os.path.join(workdir, name)) as log:
+                for line in log:
+                    fields = line.split()
+                    # client_id transaction_no time script_no time_epoch time_us; time is the
+                    # latency in microseconds, or "failed"/"skipped".
+                    if len(fields) >= 3 and fields[2].isdigit():
+                        latencies.append(int(fields[2]) / 1000)
+                    elif len(fields) >= 3:
+                        failed += 1
     finally:
-        os.unlink(f.name)
-    out = proc.stdout + proc.stderr
-    if proc.returncode != 0:
-        raise SystemExit(f"pgbench failed:\n{out[-2000:]}")
+        shutil.rmtree(workdir, ignore_errors=True)
     tps = float(re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out).group(1))
     n = int(re.search(r"number of transactions actually processed: (\d+)", out).group(1))
-    latency = float(re.search(r"latency average = ([0-9.]+) ms", out).group(1))
-    return {"ops": tps, "n": n, "failed": 0, "p50": latency, "p99": None, "seconds": n / tps if tps else 0}
+    failed += int(m.group(1)) if (m := re.search(r"number of failed transactions: (\d+)", out)) else 0
+    p50, p99 = percentiles(latencies)
+    return {"ops": tps, "n": n, "failed": failed, "p50": p50, "p99": p99, "seconds": n / tps if tps else 0}
 
 
 def sqlite_connect(path):

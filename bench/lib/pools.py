@@ -6,7 +6,7 @@ today, on its own billing day. The write workloads share those accounts out by
 
   (g)        `fathom bill --date BILL` bills the accounts due by BILL (about the earliest
              BILL_SHARE of the active accounts);
-  (g) floor  bills, one at a time, for FLOOR_UNTIL, accounts due after BILL and by FLOOR_UNTIL
+  (g) floor  bills, 500 accounts at a time set-based, for FLOOR_UNTIL, accounts due after BILL and by FLOOR_UNTIL
              (about the next FLOOR_SHARE);
   pools      (e), (f), (h) and (r) disconnect active accounts due after FLOOR_UNTIL that have
              no pending disconnection: disconnecting them takes nothing from what (g) and its

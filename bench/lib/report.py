@@ -82,8 +82,12 @@ def markdown(results, args, seconds):
         "",
         f"Book: {args.accounts:,} accounts × {args.months} months. Reads: wrk, 2 threads, 16 connections, "
         f"{args.seconds:g} s per run after a {3} s warm-up, {args.rounds} rounds alternating the contenders; "
-        "the figure is the median. A floor is the same work as plain SQL (pgbench on PostgreSQL, "
-        "`examples/sql_floor.rs` through sqlx on SQLite); a peer is PostGraphile over the same database. "
+        "the figure is the median; pages and accounts drawn at random, the same for every contender, whose "
+        "answers to one sample were compared before measuring. A floor is the same work as plain SQL with "
+        "fathom's batching and the fewest round trips (pgbench on PostgreSQL: reads in autocommit under "
+        "fathom's 10 s timeout, a write transaction one PL/pgSQL call; `examples/sql_floor.rs` through sqlx "
+        "on SQLite); a peer is PostGraphile over the same database. p50/p99 are percentiles of each request "
+        "or transaction. "
         "Ratio = fathom ÷ peer or floor (higher is better). CPU is milliseconds per operation of the "
         "server process (fathom, PostGraphile's cluster; for commands, the fathom command) / of PostgreSQL, "
         "read from /proc.",
@@ -121,7 +125,7 @@ def markdown(results, args, seconds):
             if wl["contenders"]["fathom"].get("p50") is not None and client is not None:
                 note += f" — wrk's own CPU: {client:.2f} ms/request"
             lines.append(f"- {kind} ({key}): {rounds}{note}")
-    lines += ["", "| database | book | seeding | copy for the run | `fathom verify` | catch-up billing | `total_count` of the default page | peak RSS |",
+    lines += ["", "| database | book | seeding | copy for the run | `fathom verify` | catch-up billing | `total_count` statement: default page / by status | peak RSS |",
               "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for kind, r in results.items():
         b, m = r["book"], r["memory"]
@@ -131,7 +135,7 @@ def markdown(results, args, seconds):
         lines.append(
             f"| {kind} | {b['accounts']:,} accounts, {b['invoices']:,} invoices, {b['debits']:,} debits | {seeding} | "
             f"{b['copy_seconds']:.0f} s | {b['verify_seconds']:.0f} s, passed | {b['catch_up']['seconds']:.1f} s "
-            f"({b['catch_up']['output']}) | {_n(b.get('count_ms'), 2)} ms | {rss} |")
+            f"({b['catch_up']['output']}) | {' / '.join(_n(v, 2) for v in (b.get('count_ms') or [None]))} ms | {rss} |")
     return "\n".join(lines) + "\n"
 
 

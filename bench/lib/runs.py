@@ -51,40 +51,46 @@ def done(book, run):
     return book.rows("SELECT done FROM disconnection_runs WHERE id = %s", (run,))[0][0]
 
 
+def floor_function(floor_sql, run):
+    """The floor's transaction as a function: the next batch of the run `run`; returns how many
+    accounts it disconnected (0: none left)."""
+    body = " ".join(" ".join(st.split()).replace(":aid", "v_aid") + ";" for st in floor_sql.split("\n;\n"))
+    return f"""CREATE OR REPLACE FUNCTION bench_run_floor() RETURNS int AS $$
+DECLARE v_aid bigint; v_item bigint; v_ids bigint[] := '{{}}'; v_done int := 0;
+BEGIN
+  FOR v_item, v_aid IN SELECT id, account_id FROM disconnection_run_items WHERE disconnection_run_id = {run}
+      AND status = 'PENDING' ORDER BY account_id, id LIMIT {BATCH} FOR UPDATE SKIP LOCKED LOOP
+    BEGIN
+      {body}
+    EXCEPTION WHEN others THEN RAISE;
+    END;
+    v_ids := v_ids || v_item;
+    v_done := v_done + 1;
+  END LOOP;
+  IF v_done = 0 THEN RETURN 0; END IF;
+  UPDATE disconnection_run_items SET status = 'DONE', finished_at = now(), updated_at = now(),
+    version = version + 1 WHERE id = ANY(v_ids);
+  UPDATE disconnection_runs SET done = done + v_done, remaining = remaining - v_done,
+    status = CASE WHEN remaining <= v_done THEN 'FLOOR_DONE' ELSE status END, updated_at = now(),
+    version = version + 1 WHERE id = {run};
+  RETURN v_done;
+END $$ LANGUAGE plpgsql"""
+
+
 def floor(book, floor_sql, run):
     """The floor over the run `run`; returns (accounts disconnected, seconds)."""
-    statements = [s.strip().replace(":aid", "%(aid)s") for s in floor_sql.split("\n;\n")]
+    with book.connect() as conn:
+        conn.execute(floor_function(floor_sql, run))
     counts = [0] * WORKERS
 
     def worker(i):
         with book.connect() as conn:
             conn.autocommit = True
             while True:
-                conn.execute("BEGIN")
-                items = conn.execute(
-                    "SELECT id, account_id FROM disconnection_run_items WHERE disconnection_run_id = %s "
-                    "AND status = 'PENDING' ORDER BY account_id, id LIMIT %s FOR UPDATE SKIP LOCKED",
-                    (run, BATCH)).fetchall()
-                if not items:
-                    conn.execute("ROLLBACK")
+                n = conn.execute("SELECT bench_run_floor()").fetchone()[0]
+                if not n:
                     return
-                for _, aid in items:
-                    conn.execute("SAVEPOINT item")
-                    for statement in statements:
-                        # Bound, so that psycopg prepares each statement once per connection
-                        # (as fathom's are), instead of planning it for every account.
-                        conn.execute(statement, {"aid": aid}, prepare=True)
-                    conn.execute("RELEASE SAVEPOINT item")
-                ids = [item_id for item_id, _ in items]
-                conn.execute(
-                    "UPDATE disconnection_run_items SET status = 'DONE', finished_at = now(), updated_at = now(), "
-                    "version = version + 1 WHERE id = ANY(%s)", (ids,))
-                conn.execute(
-                    "UPDATE disconnection_runs SET done = done + %s, remaining = remaining - %s, "
-                    "status = CASE WHEN remaining <= %s THEN 'FLOOR_DONE' ELSE status END, updated_at = now(), "
-                    "version = version + 1 WHERE id = %s", (len(ids), len(ids), len(ids), run))
-                conn.execute("COMMIT")
-                counts[i] += len(ids)
+                counts[i] += n
 
     started = time.time()
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(WORKERS)]

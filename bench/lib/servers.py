@@ -65,6 +65,13 @@ class Server:
             return f"HTTP {status} {code} after {time.time() - started:.1f} s".replace("  ", " ")
         return None
 
+    def query(self, query):
+        """One request's `data`; stops the run when it fails."""
+        status, body = post(self.port, self.path, json.dumps({"query": query}), self.token)
+        if status != 200 or not body or body.get("errors") or not body.get("data"):
+            raise SystemExit(f"bench: {self.name} did not answer {query[:120]}: HTTP {status} {str(body)[:400]}")
+        return body["data"]
+
     def metrics(self):
         """The server's /metrics, as {name: value} for the lines without labels."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)

@@ -1,41 +1,53 @@
 """The workloads: the GraphQL fathom and PostGraphile answer, and the SQL floors.
 
-A floor is the SQL a minimal implementation of the same work needs, with nothing around it:
-for reads, the statements that fetch exactly the selected rows; for writes, the same rows
-written by plain SQL in one transaction per account. Floors are written once for both
-databases, with a few dialect pieces filled in (`Dialect`).
+A floor is the SQL a minimal implementation of the same work needs, with nothing around it,
+in the fewest round trips plain SQL allows: for reads, the statements that fetch exactly the
+selected rows, each in autocommit; for writes, the same rows written by plain SQL with the same
+batching as fathom (one transaction per disconnection or payment, 50 scheduled events to a
+transaction, billing set-based over 500 accounts at once), sent on PostgreSQL as one call of a
+PL/pgSQL function per transaction (`plpgsql_floor`), so that a floor transaction is one round
+trip. Floors are written once for both databases, with a few dialect pieces filled in
+(`Dialect`).
 """
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
+
+# Reads vary what they read, the same way for every contender: pages at random among the first
+# READ_PAGES (each contender's page query with PAGE / OFFSET / :off in it), accounts at random
+# among the book's (ID / :aid).
+READ_PAGES = 100
 
 # (a) a page of 100 accounts with their status's name.
-PAGE = ("{ accounts(paginator: {page: 1, records_per_page: 100}) "
-        "{ entities { id name account_status { name } } } }")
-PAGE_PEER = ("{ allAccounts(first: 100, orderBy: ID_ASC, condition: {archivedAt: null}) "
+PAGE_AT = ("{ accounts(paginator: {page: PAGE, records_per_page: 100}) "
+           "{ entities { id name account_status { name } } } }")
+PAGE = PAGE_AT.replace("PAGE,", "1,")
+PAGE_PEER = ("{ allAccounts(first: 100, offset: OFFSET, orderBy: ID_ASC, condition: {archivedAt: null}) "
              "{ nodes { id name accountStatusByAccountStatusId { name } } } }")
 PAGE_FLOOR = """
 SELECT a.id, a.name, s.name FROM accounts a JOIN account_statuses s ON s.id = a.account_status_id
-WHERE a.archived_at IS NULL ORDER BY a.id LIMIT 100
+WHERE a.archived_at IS NULL ORDER BY a.id LIMIT 100 OFFSET :off
 """
 
-# (b) the same page with status, type, addresses, child accounts and the total count.
-RICH = ("{ accounts(paginator: {page: 1, records_per_page: 100}) { entities { id name "
+# (b) the same page with status, type, addresses, child accounts and the total count. The
+# floor counts with the kept counts (account_counts), as fathom does: plain SQL over the same
+# tables may use them as well.
+RICH = ("{ accounts(paginator: {page: PAGE, records_per_page: 100}) { entities { id name "
         "account_status { id name } account_type { id name } addresses { entities { id line1 } } "
         "child_accounts { entities { id name } } } page_info { total_count } } }")
-RICH_PEER = ("{ allAccounts(first: 100, orderBy: ID_ASC, condition: {archivedAt: null}) { totalCount nodes { id name "
+RICH_PEER = ("{ allAccounts(first: 100, offset: OFFSET, orderBy: ID_ASC, condition: {archivedAt: null}) { totalCount nodes { id name "
              "accountStatusByAccountStatusId { id name } accountTypeByAccountTypeId { id name } "
              "addressesByAddressableId { nodes { id line1 } } accountsByParentAccountId { nodes { id name } } } } }")
-_PAGE_IDS = "SELECT id FROM accounts WHERE archived_at IS NULL ORDER BY id LIMIT 100"
+_PAGE_IDS = "SELECT id FROM accounts WHERE archived_at IS NULL ORDER BY id LIMIT 100 OFFSET :off"
 RICH_FLOOR = f"""
 SELECT a.id, a.name, s.id, s.name, t.id, t.name FROM accounts a
 JOIN account_statuses s ON s.id = a.account_status_id JOIN account_types t ON t.id = a.account_type_id
-WHERE a.archived_at IS NULL ORDER BY a.id LIMIT 100
+WHERE a.archived_at IS NULL ORDER BY a.id LIMIT 100 OFFSET :off
 ;
 SELECT addressable_id, id, line1 FROM addresses WHERE addressable_id IN ({_PAGE_IDS}) ORDER BY id
 ;
 SELECT parent_account_id, id, name FROM accounts WHERE parent_account_id IN ({_PAGE_IDS}) ORDER BY id
 ;
-SELECT COUNT(*) FROM accounts WHERE archived_at IS NULL
+SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM account_counts WHERE archived = FALSE
 """
 
 # (c) one account with its invoices and their debits.
@@ -51,6 +63,22 @@ SELECT id, date, total_debits, remaining_due FROM invoices WHERE account_id = :a
 SELECT invoice_id, id, amount, description FROM debits
 WHERE invoice_id IN (SELECT id FROM invoices WHERE account_id = :aid) ORDER BY id
 """
+
+
+def varied(kind, n, first_id, last_id, seed=26):
+    """`n` draws, the same for every contender: pages (1-based) for the page reads, account ids
+    for (c)."""
+    import random
+    rng = random.Random(seed)
+    if kind == "page":
+        return [rng.randint(1, READ_PAGES) for _ in range(n)]
+    return [rng.randint(first_id, last_id) for _ in range(n)]
+
+
+def at_page(query, page):
+    """A page read's query for 1-based `page`, for fathom (PAGE) or PostGraphile (OFFSET)."""
+    return query.replace("PAGE,", f"{page},").replace("OFFSET", str((page - 1) * 100))
+
 
 # (d) the Activations & Disconnections report over its default period.
 REPORT = ("{ activations_and_disconnections_report { "
@@ -174,45 +202,71 @@ def disconnection_floor(d, disconnect_status, with_event=False):
     return "\n;\n".join(statements)
 
 
-def billing_floor(d, bill_date):
-    """The rows billing one account for its cycle writes: a debit per due service, the services
-    moved on a month, the invoice, its debits, the log, the account's next bill date."""
+def billing_floor_batch(d, bill_date):
+    """The rows billing the accounts of a batch writes, set-based: the accounts are bench_queue's
+    rows with `:lo < n <= :hi`; a debit per due service, the services moved on a month, an
+    invoice per account, its debits, a log per account, the accounts' next bill dates."""
     now, day = d.now, d.day(bill_date)
-    invoice = "(SELECT MAX(id) FROM invoices WHERE account_id = :aid)"
+    batch = "(SELECT aid FROM bench_queue WHERE n > :lo AND n <= :hi)"
     return "\n;\n".join([
         "INSERT INTO debits (account_id, company_id, service_id, account_service_id, amount, quantity, description, "
         "service_name, type, number_of_months, prorated_from, prorated_to, reversed, created_at, updated_at, version) "
         "SELECT s.account_id, v.company_id, s.service_id, s.id, COALESCE(s.price_override, v.amount) * s.quantity, "
         f"s.quantity, v.name, v.name, v.type, 1, s.next_bill_date, {d.plus_month('s.next_bill_date', -1)}, FALSE, "
         f"{now}, {now}, 1 FROM account_services s JOIN services v ON v.id = s.service_id "
-        f"WHERE s.account_id = :aid AND s.removed_at IS NULL AND s.next_bill_date <= {day} AND v.type = 'RECURRING'",
+        f"WHERE s.account_id IN {batch} AND s.removed_at IS NULL AND s.next_bill_date <= {day} AND v.type = 'RECURRING'",
         f"UPDATE account_services SET next_bill_date = {d.plus_month('next_bill_date')}, "
         f"number_of_times_billed = number_of_times_billed + 1, updated_at = {now}, version = version + 1 "
-        f"WHERE account_id = :aid AND removed_at IS NULL AND next_bill_date <= {day}",
+        f"WHERE account_id IN {batch} AND removed_at IS NULL AND next_bill_date <= {day}",
         "INSERT INTO invoices (account_id, company_id, date, due_date, end_date, total_debits, remaining_due, total_taxes, "
         "child_invoice_remaining_due, status, message, number_of_months, void, frozen, delinquent, late_fee_applied, "
         "late_fee_only, pending_email, tax_committed, auto_pay_attempts, created_at, updated_at, version) "
-        f"SELECT :aid, MIN(company_id), {day}, {day}, {day}, SUM(amount), SUM(amount), 0, 0, 'UNPAID', NULL, 1, "
+        f"SELECT account_id, MIN(company_id), {day}, {day}, {day}, SUM(amount), SUM(amount), 0, 0, 'UNPAID', NULL, 1, "
         f"FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, 0, {now}, {now}, 1 "
-        "FROM debits WHERE account_id = :aid AND invoice_id IS NULL HAVING COUNT(*) > 0",
-        f"UPDATE debits SET invoice_id = {invoice}, updated_at = {now}, version = version + 1 "
-        "WHERE account_id = :aid AND invoice_id IS NULL",
+        f"FROM debits WHERE account_id IN {batch} AND invoice_id IS NULL GROUP BY account_id",
+        "UPDATE debits SET invoice_id = (SELECT MAX(i.id) FROM invoices i WHERE i.account_id = debits.account_id), "
+        f"updated_at = {now}, version = version + 1 WHERE account_id IN {batch} AND invoice_id IS NULL",
         "INSERT INTO logs (type, loggable_type, loggable_id, user_id, previous, current, message, created_at, updated_at, "
-        f"version) VALUES ('SYSTEM', 'Invoice', :aid, NULL, NULL, NULL, 'invoice', {now}, {now}, 1)",
+        f"version) SELECT 'SYSTEM', 'Invoice', aid, NULL, NULL, NULL, 'invoice', {now}, {now}, 1 FROM bench_queue "
+        "WHERE n > :lo AND n <= :hi",
         f"UPDATE accounts SET next_bill_date = {d.plus_month('next_bill_date')}, updated_at = {now}, "
-        "version = version + 1 WHERE id = :aid",
+        f"version = version + 1 WHERE id IN {batch}",
     ])
 
 
-def pgbench_script(floor, pick=None):
-    """A floor as a pgbench script: one transaction per run; `pick` (a SELECT with \\gset)
-    chooses the item, e.g. the next account from a queue table."""
-    lines = ["BEGIN;"]
+def plpgsql_floor(name, floor, batch=1, set_based=False):
+    """A PostgreSQL function running a write floor's statements for the next `batch` items of
+    bench_queue (`:aid`, `:eid`), or set-based over the next batch of them (`:lo`, `:hi`): one
+    call, one transaction, one round trip. It returns the items it did (0: the queue is done)."""
+    body = " ".join(
+        " ".join(st.split()).replace(":aid", "v_aid").replace(":eid", "v_eid").replace(":lo", "v_lo")
+        .replace(":hi", "v_hi") + ";" for st in floor.split("\n;\n"))
+    if set_based:
+        work = (f"v_n := nextval('bench_seq'); v_lo := (v_n - 1) * {batch}; v_hi := v_lo + {batch}; "
+                "SELECT COUNT(*) INTO done FROM bench_queue WHERE n > v_lo AND n <= v_hi; "
+                f"IF done = 0 THEN RETURN 0; END IF; {body} RETURN done;")
+    else:
+        work = (f"FOR i IN 1..{batch} LOOP v_n := nextval('bench_seq'); "
+                "SELECT aid, eid INTO v_aid, v_eid FROM bench_queue WHERE n = v_n; EXIT WHEN v_aid IS NULL; "
+                f"{body} done := done + 1; END LOOP; RETURN done;")
+    return (f"CREATE OR REPLACE FUNCTION {name}() RETURNS int AS $$ DECLARE v_n bigint; v_aid bigint; "
+            f"v_eid bigint; v_lo bigint; v_hi bigint; done int := 0; BEGIN {work} END $$ LANGUAGE plpgsql")
+
+
+def pgbench_script(floor, pick=None, transaction=True, sets=None):
+    """A floor as a pgbench script: one transaction per run for writes; a read's statements
+    each in autocommit, as a read needs (`transaction=False`). `pick` (a SELECT with \\gset)
+    chooses the item, e.g. the next account from a queue table; `sets` are pgbench
+    `\\set` lines, e.g. a random page."""
+    lines = list(sets or [])
+    if transaction:
+        lines.append("BEGIN;")
     if pick:
         lines.append(pick)
     for statement in floor.split("\n;\n"):
         lines.append(" ".join(statement.split()) + ";")
-    lines.append("COMMIT;")
+    if transaction:
+        lines.append("COMMIT;")
     return "\n".join(lines) + "\n"
 
 

@@ -175,9 +175,14 @@ pub(super) async fn parts<C: ConnectionTrait>(
     }
     let left_before = left_all_time - left_after - left_in.iter().sum::<i64>();
     let mut active = activated_before - left_before;
-    for i in 0..n {
-        parts.active[i] = active;
-        active += parts.activations[i] - left_in[i];
+    for ((slot, activated), left) in parts
+        .active
+        .iter_mut()
+        .zip(&parts.activations)
+        .zip(&left_in)
+    {
+        *slot = active;
+        active += activated - left;
     }
     Ok(parts)
 }
