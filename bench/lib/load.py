@@ -121,10 +121,9 @@ def percentiles(latencies_ms):
     return lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))]
 
 
-def pgbench(url, script, clients=16, seconds=None, transactions=None, timeout_ms=None):
+def pgbench(url, script, clients=16, seconds=None, transactions=None):
     """Runs a pgbench script (prepared statements); `transactions` is per client. p50/p99 come
-    from pgbench's per-transaction log (-l), not its mean. `timeout_ms` sets the floor's
-    statement_timeout (the same bound fathom's requests have)."""
+    from pgbench's per-transaction log (-l), not its mean."""
     if transactions is not None and transactions < 1:
         raise SystemExit(f"bench: refusing to start pgbench with {transactions} transaction(s) per client "
                          f"({clients} clients): nothing to measure")
@@ -135,11 +134,8 @@ def pgbench(url, script, clients=16, seconds=None, transactions=None, timeout_ms
     args = ["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)), "-f", path,
             "-l", "--log-prefix", os.path.join(workdir, "log")]
     args += ["-T", str(max(1, int(round(seconds))))] if transactions is None else ["-t", str(transactions)]
-    env = dict(os.environ)
-    if timeout_ms:
-        env["PGOPTIONS"] = f"-c statement_timeout={int(timeout_ms)}"
     try:
-        proc = subprocess.run(args + [url], capture_output=True, text=True, env=env)
+        proc = subprocess.run(args + [url], capture_output=True, text=True)
         out = proc.stdout + proc.stderr
         if proc.returncode != 0:
             raise SystemExit(f"pgbench failed:\n{out[-2000:]}")

@@ -10,7 +10,10 @@ HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(HERE, "RESULTS.md")
 MARK = "<!-- bench/run writes everything above this line; what follows is kept -->"
 INTRO = """`bash bench/run --accounts N` writes the section for a book of N accounts (the other sizes'
-sections stay as they were). Below them: earlier measurements, kept by hand.
+sections stay as they were). Below them: earlier measurements, kept by hand. Every ratio and
+every before/after pair compares figures measured in one run (or one session) on one machine,
+named where it was measured; figures of two sections were measured on different machines and
+at different times, and are not compared with each other.
 """
 
 
@@ -84,8 +87,8 @@ def markdown(results, args, seconds):
         f"{args.seconds:g} s per run after a {3} s warm-up, {args.rounds} rounds alternating the contenders; "
         "the figure is the median; pages and accounts drawn at random, the same for every contender, whose "
         "answers to one sample were compared before measuring. A floor is the same work as plain SQL with "
-        "fathom's batching and the fewest round trips (pgbench on PostgreSQL: reads in autocommit under "
-        "fathom's 10 s timeout, a write transaction one PL/pgSQL call; `examples/sql_floor.rs` through sqlx "
+        "fathom's batching and the fewest round trips (pgbench on PostgreSQL: reads in autocommit with no "
+        "timeout, a write transaction one PL/pgSQL call; `examples/sql_floor.rs` through sqlx "
         "on SQLite); a peer is PostGraphile over the same database. p50/p99 are percentiles of each request "
         "or transaction. "
         "Ratio = fathom ÷ peer or floor (higher is better). CPU is milliseconds per operation of the "

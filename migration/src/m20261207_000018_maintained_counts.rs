@@ -373,9 +373,17 @@ fn pg_triggers() -> Vec<(&'static str, Vec<String>, &'static str)> {
         ),
         (
             "fathom_tally_new_events",
+            // Each kind counted only when the statement inserted some: a disconnection inserts
+            // a status change, a reactivation an activation.
             vec![
-                activations(&d, &new("new_rows")),
-                status_changes(&d, &new("new_rows")),
+                format!(
+                    "IF EXISTS (SELECT 1 FROM new_rows WHERE event = 'ACTIVATED') THEN {}; END IF",
+                    activations(&d, &new("new_rows"))
+                ),
+                format!(
+                    "IF EXISTS (SELECT 1 FROM new_rows WHERE event = 'STATUS_UPDATED') THEN {}; END IF",
+                    status_changes(&d, &new("new_rows"))
+                ),
             ],
             "CREATE TRIGGER tr_account_events_tallied AFTER INSERT ON account_events REFERENCING NEW TABLE AS new_rows \
              FOR EACH STATEMENT EXECUTE FUNCTION fathom_tally_new_events()",
@@ -435,11 +443,13 @@ fn sqlite_triggers() -> Vec<String> {
         ),
         format!(
             "CREATE TRIGGER tr_account_events_tallied AFTER INSERT ON account_events \
-             WHEN NEW.event IN ('ACTIVATED', 'STATUS_UPDATED') BEGIN {} END",
-            body(vec![
-                activations(&d, &new(event)),
-                status_changes(&d, &new(event)),
-            ])
+             WHEN NEW.event = 'ACTIVATED' BEGIN {} END",
+            body(vec![activations(&d, &new(event))])
+        ),
+        format!(
+            "CREATE TRIGGER tr_account_events_status_tallied AFTER INSERT ON account_events \
+             WHEN NEW.event = 'STATUS_UPDATED' BEGIN {} END",
+            body(vec![status_changes(&d, &new(event))])
         ),
         format!(
             "CREATE TRIGGER tr_disconnection_logs_tallied AFTER INSERT ON disconnection_logs BEGIN {} END",
@@ -451,12 +461,15 @@ fn sqlite_triggers() -> Vec<String> {
     ]
 }
 
-const TRIGGERS: &[(&str, &str)] = &[
-    ("tr_accounts_counted", "accounts"),
-    ("tr_accounts_recounted", "accounts"),
-    ("tr_accounts_company_tallies", "accounts"),
-    ("tr_account_events_tallied", "account_events"),
-    ("tr_disconnection_logs_tallied", "disconnection_logs"),
+/// The triggers: name, table, and whether PostgreSQL has it too (SQLite counts an event's two
+/// kinds with a trigger each, PostgreSQL with one statement trigger).
+const TRIGGERS: &[(&str, &str, bool)] = &[
+    ("tr_accounts_counted", "accounts", true),
+    ("tr_accounts_recounted", "accounts", true),
+    ("tr_accounts_company_tallies", "accounts", true),
+    ("tr_account_events_tallied", "account_events", true),
+    ("tr_account_events_status_tallied", "account_events", false),
+    ("tr_disconnection_logs_tallied", "disconnection_logs", true),
 ];
 
 #[async_trait::async_trait]
@@ -487,7 +500,7 @@ impl MigrationTrait for Migration {
             }
             // The seeder's transactions set session_replication_role = replica (to skip the
             // foreign keys' own triggers): these must fire there too.
-            for (trigger, table) in TRIGGERS {
+            for (trigger, table, _) in TRIGGERS.iter().filter(|t| t.2) {
                 db.execute_unprepared(&format!(
                     "ALTER TABLE {table} ENABLE ALWAYS TRIGGER {trigger}"
                 ))
@@ -504,7 +517,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         let pg = manager.get_database_backend() == DbBackend::Postgres;
-        for (trigger, table) in TRIGGERS {
+        for (trigger, table, _) in TRIGGERS {
             db.execute_unprepared(&if pg {
                 format!("DROP TRIGGER IF EXISTS {trigger} ON {table}")
             } else {

@@ -1,7 +1,7 @@
 //! The Activations & Disconnections report: activations (`ACTIVATED` account events) and
 //! disconnections (disconnection logs) over a period of local dates, each table filtered,
 //! sorted and paged by the collection mechanism over a database view, and a monthly summary
-//! counted in SQL (one query per table, whatever the number of months).
+//! counted in SQL (whatever the number of months).
 //!
 //! Churn, per month and for the period ([`Churn`]): disconnections by reason and as voluntary,
 //! involuntary or unspecified; lost MRR (the `monthly_recurring_amount` of the disconnections:
@@ -10,6 +10,12 @@
 //! accounts active at the start (of the month's part of the period, or of the period): those
 //! activated before it less those that left an activating status before it, counted from the
 //! account events.
+//!
+//! Counting: the summary, its churn and an unfiltered table's `total_count` come from the
+//! quarter-hour tallies the database keeps in every writing transaction ([`tallies`],
+//! migration 18), so their cost follows the period, not the book; a period whose bounds are off
+//! the quarter hour is counted from the rows ([`summary_from_rows`]), which the tallies must
+//! equal.
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -17,10 +23,10 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbBackend, Statement};
 
 use crate::entity::{report_activation, report_disconnection};
-
-mod tallies;
 use crate::error::{AppError, AppResult};
 use crate::service::base::{clock::now, settings};
+
+mod tallies;
 
 /// The longest period a report covers (a hundred years).
 pub const MAX_MONTHS: u32 = 1200;
