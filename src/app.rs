@@ -66,8 +66,12 @@ pub fn router_with_metrics(
 ) -> AppResult<Router> {
     let replica = match config.read_replica_url.as_deref().filter(|u| !u.is_empty()) {
         Some(url) => Some(Arc::new(
-            crate::replica::Replica::new(url, Duration::from_secs(config.max_replica_lag))
-                .map_err(|e| AppError::validation("read_replica_url", e.to_string()))?,
+            crate::replica::Replica::checked_every(
+                url,
+                Duration::from_secs(config.max_replica_lag),
+                Duration::from_secs(config.replica_check_secs.max(1)),
+            )
+            .map_err(|e| AppError::validation("read_replica_url", e.to_string()))?,
         )),
         None => None,
     };

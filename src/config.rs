@@ -65,6 +65,16 @@ pub struct Config {
         global = true
     )]
     pub max_replica_lag: u64,
+    /// How long, in seconds, a check of the read replica's health stands before the next read
+    /// checks it again. A replica that dies in between is noticed by the read that fails on it,
+    /// which is then read from the primary.
+    #[arg(
+        long,
+        env = "FATHOM_REPLICA_CHECK_SECS",
+        default_value_t = 2,
+        global = true
+    )]
+    pub replica_check_secs: u64,
     /// Database connections per server (PostgreSQL; SQLite uses 4 for reads and 2 for writes).
     #[arg(long, env = "FATHOM_DB_POOL_SIZE", default_value_t = 16, global = true)]
     pub db_pool_size: u32,
@@ -250,6 +260,7 @@ impl Config {
             jobs: "all".into(),
             read_replica_url: None,
             max_replica_lag: 30,
+            replica_check_secs: 2,
             db_pool_size: 16,
             limits: Limits::default(),
         }

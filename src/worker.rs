@@ -166,11 +166,15 @@ pub async fn disconnection_run_loop(db: DatabaseConnection, batch: u64) {
 /// process that changed events is woken at once. The look is one indexed statement.
 pub const MAX_SCHEDULER_SLEEP: Duration = Duration::from_secs(5);
 
+/// How soon a failed billing pass is tried again.
+const BILLING_RETRY: Duration = Duration::from_secs(60);
+
 fn spawn_billing(db: DatabaseConnection, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            if let Err(err) = bill_today(&db, &metrics).await {
-                tracing::error!(error = ?err, "billing pass failed; retrying in an hour");
+            let billed = bill_today(&db, &metrics).await;
+            if let Err(err) = &billed {
+                tracing::error!(error = ?err, "billing pass failed; retrying in a minute");
             }
             // Idempotency keys count for 24 hours; the hourly pass deletes older ones.
             match idempotency::purge_expired(&db, now()).await {
@@ -178,7 +182,13 @@ fn spawn_billing(db: DatabaseConnection, metrics: Arc<Metrics>) -> tokio::task::
                 Ok(purged) => tracing::info!(purged, "expired idempotency keys deleted"),
                 Err(err) => tracing::warn!(error = ?err, "purging idempotency keys failed"),
             }
-            tokio::time::sleep(BILLING_INTERVAL).await;
+            // A pass that failed (the database away, say) is tried again soon; each period is
+            // billed once whenever the pass runs.
+            let wait = match billed {
+                Ok(_) => BILLING_INTERVAL,
+                Err(_) => BILLING_RETRY,
+            };
+            tokio::time::sleep(wait).await;
         }
     })
 }

@@ -428,7 +428,15 @@ impl<'s> Run<'s> {
                 Ok(Some(Answer::Compiled(body)))
             }
             Ok(Outcome::Fallback) => Ok(None),
-            Err(()) => Err(self.timed_out(label, operation_started)),
+            // Nothing is told but to retry: no need to confirm the cached token first (which
+            // would wait for the database a second time).
+            Ok(Outcome::Unavailable(err)) => {
+                state
+                    .metrics
+                    .operation(label, err.code(), operation_started.elapsed());
+                Ok(Some(Answer::Response(refused(err))))
+            }
+            Err(()) => Err(self.timed_out(label, operation_started).await),
         }
     }
 
@@ -479,7 +487,7 @@ impl<'s> Run<'s> {
             Ok(Err(join)) => refused(AppError::internal(format!("request task failed: {join}"))),
             Err(_) => {
                 abort.abort();
-                return Err(self.timed_out(label, operation_started));
+                return Err(self.timed_out(label, operation_started).await);
             }
         };
         crate::graphql::execution::propagate::apply(
@@ -499,8 +507,16 @@ impl<'s> Run<'s> {
     }
 
     /// Ends the request at its deadline: 408, counted under `label`.
-    fn timed_out(&self, label: &str, operation_started: Instant) -> Exit {
-        let err = timed_out();
+    ///
+    /// A request that reached its limit because the database stopped answering is not a
+    /// query that asked too much: when the database does not answer a ping within
+    /// [`PING_AT_TIMEOUT`], the answer is `UNAVAILABLE` (503, `Retry-After`) instead.
+    async fn timed_out(&self, label: &str, operation_started: Instant) -> Exit {
+        let reachable = tokio::time::timeout(PING_AT_TIMEOUT, self.state.db.ping()).await;
+        let err = match reachable {
+            Ok(Ok(())) => timed_out(),
+            _ => AppError::Unavailable("the database did not answer before the time limit".into()),
+        };
         self.state
             .metrics
             .operation(label, err.code(), operation_started.elapsed());
@@ -508,21 +524,27 @@ impl<'s> Run<'s> {
     }
 }
 
-/// A failed authentication's answer, counted as a refusal (`UNAUTHENTICATED`, or `INTERNAL`
-/// when the database could not say).
+/// How long a request that reached its time limit waits for the database to answer a ping.
+const PING_AT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A failed authentication's answer, counted as a refusal (`UNAUTHENTICATED`, `UNAVAILABLE`
+/// when the database could not be reached to say, or `INTERNAL`).
 fn unauthenticated(state: &AppState, started: Instant, response: Response) -> Response {
-    let code = if response.status() == StatusCode::UNAUTHORIZED {
-        "UNAUTHENTICATED"
-    } else {
-        "INTERNAL"
+    let code = match response.status() {
+        StatusCode::UNAUTHORIZED => "UNAUTHENTICATED",
+        StatusCode::SERVICE_UNAVAILABLE => "UNAVAILABLE",
+        _ => "INTERNAL",
     };
     state.metrics.refused("unknown", code, started.elapsed());
     response
 }
 
 /// Phase 5: the answers as the response body, a JSON array for a batch; with which of them
-/// are request errors, for the media-type layer ([`RequestErrors`]).
+/// are request errors, for the media-type layer ([`RequestErrors`]). When the database could
+/// not serve an operation (`UNAVAILABLE`), the status is 503 with `Retry-After`, the body
+/// still carrying every operation's answer.
 fn encode(answers: &[Answer], batched: bool, request_errors: Vec<bool>) -> Response {
+    let unavailable = answers.iter().any(Answer::unavailable);
     let body = if batched {
         let mut body = String::from("[");
         let mut failed = None;
@@ -558,6 +580,10 @@ fn encode(answers: &[Answer], batched: bool, request_errors: Vec<bool>) -> Respo
             .into_response(),
         Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, AppError::internal(e)),
     };
+    if unavailable && response.status() == StatusCode::OK {
+        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        crate::http::retry_after(&mut response, crate::error::UNAVAILABLE_RETRY_AFTER_SECS);
+    }
     response
         .extensions_mut()
         .insert(RequestErrors(request_errors));
@@ -573,6 +599,17 @@ enum Answer {
 }
 
 impl Answer {
+    /// Whether the database could not serve this operation (an error coded `UNAVAILABLE`).
+    fn unavailable(&self) -> bool {
+        let Answer::Response(response) = self else {
+            return false;
+        };
+        response.errors.iter().any(|e| {
+            e.extensions.as_ref().and_then(|x| x.get("code"))
+                == Some(&async_graphql::Value::from("UNAVAILABLE"))
+        })
+    }
+
     fn to_json(&self) -> serde_json::Result<String> {
         match self {
             Answer::Response(response) => serde_json::to_string(response),
@@ -674,9 +711,7 @@ async fn rate_refusal(state: &AppState, token_id: i64, cost: usize) -> Option<Re
             StatusCode::TOO_MANY_REQUESTS,
             AppError::RateLimited(seconds),
         );
-        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
+        crate::http::retry_after(&mut response, seconds);
         response
     })
 }

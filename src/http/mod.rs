@@ -39,17 +39,33 @@ pub fn error_body(status: StatusCode, message: &str, code: &str) -> Response {
 }
 
 /// An [`AppError`] as a GraphQL error body (`"data": null`, the error with its
-/// `extensions.code`), as `application/json`.
+/// `extensions.code`), as `application/json`. `UNAVAILABLE` is always 503 with `Retry-After`.
 pub fn error_response(status: StatusCode, err: AppError) -> Response {
+    let unavailable = matches!(err, AppError::Unavailable(_));
     let error = err.into_graphql();
     let body = serde_json::json!({
         "data": null,
         "errors": [{ "message": error.message, "extensions": error.extensions }]
     });
-    (
+    let status = match unavailable {
+        true => StatusCode::SERVICE_UNAVAILABLE,
+        false => status,
+    };
+    let mut response = (
         status,
         [(header::CONTENT_TYPE, "application/json")],
         body.to_string(),
     )
-        .into_response()
+        .into_response();
+    if unavailable {
+        retry_after(&mut response, crate::error::UNAVAILABLE_RETRY_AFTER_SECS);
+    }
+    response
+}
+
+/// Sets `Retry-After` to `seconds`.
+pub fn retry_after(response: &mut Response, seconds: u64) {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
 }

@@ -81,8 +81,13 @@ pub fn shared_file(test: &str, name: &str) -> Option<String> {
 }
 
 enum Cleanup {
+    /// The test removes the database itself.
+    Nothing,
     SqliteFile(std::path::PathBuf),
-    PostgresSchema { admin_url: String, schema: String },
+    PostgresSchema {
+        admin_url: String,
+        schema: String,
+    },
 }
 
 fn unique(prefix: &str) -> String {
@@ -98,6 +103,18 @@ impl TestApp {
         let path = std::env::temp_dir().join(format!("{}.db", unique("fathom_test")));
         let url = format!("sqlite://{}?mode=rwc", path.display());
         Self::start(&url, None, "sqlite", Cleanup::SqliteFile(path)).await
+    }
+
+    /// A fresh fathom in the SQLite file `path` (removed with the app).
+    pub async fn sqlite_at(path: &std::path::Path) -> TestApp {
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        Self::start(&url, None, "sqlite", Cleanup::SqliteFile(path.to_owned())).await
+    }
+
+    /// A fresh fathom in the PostgreSQL database at `url`, one the test owns (a cluster of its
+    /// own, removed by the test).
+    pub async fn postgres_at(url: &str) -> TestApp {
+        Self::start(url, None, "postgres", Cleanup::Nothing).await
     }
 
     /// `None` when `FATHOM_TEST_POSTGRES_URL` is not set (see [`postgres_url`]).
@@ -410,7 +427,7 @@ impl Drop for TestApp {
                 })
                 .join();
             }
-            None => {}
+            Some(Cleanup::Nothing) | None => {}
         }
     }
 }

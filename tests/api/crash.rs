@@ -91,14 +91,17 @@ pub async fn one(app: &common::TestApp, sql: String) -> i64 {
     row.try_get::<i64>("", "n").unwrap()
 }
 
-async fn run(app: &common::TestApp) {
+/// `n` active accounts built through the API, each with a serviceable address, a billed
+/// recurring service running past today (to be credited) and an uninvoiced one-time charge
+/// (for the final invoice): what a disconnection changes everywhere.
+pub async fn disconnectable_book(app: &common::TestApp, n: usize) -> Vec<i64> {
     // A book of active accounts, each with a serviceable address, a billed recurring service
     // (to be credited) and an uninvoiced one-time charge (for the final invoice).
     let t0 = noon("2026-01-15");
     let fiber = app.recurring_service("Fiber", 5000, 1).await;
     let install = app.one_time_service("Install", 2500, false).await;
     let mut accounts = Vec::new();
-    for i in 0..ACCOUNTS {
+    for i in 0..n {
         let address = create_address(app, &format!("{i} Crash St")).await;
         let account = app.account_activated_at(&format!("Crash {i}"), t0).await;
         app.ok_at(t0, "mutation($id: Int64Bit!, $a: Int64Bit) { updateAccount(id: $id, input: {serviceable_address_id: $a}) { id } }", json!({"id": account, "a": address})).await;
@@ -117,6 +120,68 @@ async fn run(app: &common::TestApp) {
         app.ok_at(noon(&far), "mutation($a: Int64Bit!, $s: Int64Bit!) { createAccountOneTimeTransaction(input: {account_id: $a, service_id: $s, quantity: 1}) { id } }", json!({"a": account, "s": install})).await;
     }
 
+    accounts
+}
+
+/// Each of `accounts` is either wholly disconnected (one log, inactive, its final invoice, no
+/// open debit, its address released and its assignment ended, a credit) or untouched (none of
+/// that, its open debits still there); each of `acknowledged` is wholly disconnected. The
+/// number wholly disconnected.
+pub async fn assert_whole_or_untouched(
+    app: &common::TestApp,
+    accounts: &[i64],
+    acknowledged: &[i64],
+) -> usize {
+    let mut disconnected = 0;
+    for &account in accounts {
+        let logs = one(
+            app,
+            format!("SELECT COUNT(*) AS n FROM disconnection_logs WHERE account_id = {account}"),
+        )
+        .await;
+        let inactive = one(
+            app,
+            format!(
+                "SELECT COUNT(*) AS n FROM accounts WHERE id = {account} AND account_status_id = 2"
+            ),
+        )
+        .await;
+        let credits = one(
+            app,
+            format!("SELECT COUNT(*) AS n FROM discounts WHERE account_id = {account}"),
+        )
+        .await;
+        let invoiced_finally = one(app, format!("SELECT COUNT(*) AS n FROM disconnection_logs l JOIN invoices i ON i.id = l.final_invoice_id WHERE l.account_id = {account}")).await;
+        let open_debits = one(app, format!("SELECT COUNT(*) AS n FROM debits WHERE account_id = {account} AND invoice_id IS NULL")).await;
+        let assigned = one(app, format!("SELECT COUNT(*) AS n FROM addresses WHERE addressable_id = {account} AND serviceable = {}", if app.backend == "postgres" { "true" } else { "1" })).await;
+        let ended = one(app, format!("SELECT COUNT(*) AS n FROM serviceable_address_account_assignment_histories WHERE account_id = {account} AND end_date IS NOT NULL")).await;
+        let whole = (
+            logs,
+            inactive,
+            invoiced_finally,
+            open_debits,
+            assigned,
+            ended,
+        ) == (1, 1, 1, 0, 0, 1)
+            && credits >= 1;
+        let untouched =
+            (logs, inactive, credits, assigned, ended) == (0, 0, 0, 1, 0) && open_debits >= 1;
+        assert!(whole || untouched, "account {account} is half disconnected: logs {logs}, inactive {inactive}, credits {credits}, final invoice {invoiced_finally}, open debits {open_debits}, address {assigned}, ended {ended}");
+        if whole {
+            disconnected += 1;
+        }
+        if acknowledged.contains(&account) {
+            assert!(
+                whole,
+                "account {account}'s acknowledged disconnection was lost"
+            );
+        }
+    }
+    disconnected
+}
+
+async fn run(app: &common::TestApp) {
+    let accounts = disconnectable_book(app, ACCOUNTS).await;
     let port = free_port();
     let mut server = start(&app.url, port);
     common::wait_healthy(port).await;
@@ -181,51 +246,7 @@ async fn run(app: &common::TestApp) {
     let _ = server.kill();
     let _ = server.wait();
 
-    let mut disconnected = 0;
-    for &account in &accounts {
-        let logs = one(
-            app,
-            format!("SELECT COUNT(*) AS n FROM disconnection_logs WHERE account_id = {account}"),
-        )
-        .await;
-        let inactive = one(
-            app,
-            format!(
-                "SELECT COUNT(*) AS n FROM accounts WHERE id = {account} AND account_status_id = 2"
-            ),
-        )
-        .await;
-        let credits = one(
-            app,
-            format!("SELECT COUNT(*) AS n FROM discounts WHERE account_id = {account}"),
-        )
-        .await;
-        let invoiced_finally = one(app, format!("SELECT COUNT(*) AS n FROM disconnection_logs l JOIN invoices i ON i.id = l.final_invoice_id WHERE l.account_id = {account}")).await;
-        let open_debits = one(app, format!("SELECT COUNT(*) AS n FROM debits WHERE account_id = {account} AND invoice_id IS NULL")).await;
-        let assigned = one(app, format!("SELECT COUNT(*) AS n FROM addresses WHERE addressable_id = {account} AND serviceable = {}", if app.backend == "postgres" { "true" } else { "1" })).await;
-        let ended = one(app, format!("SELECT COUNT(*) AS n FROM serviceable_address_account_assignment_histories WHERE account_id = {account} AND end_date IS NOT NULL")).await;
-        let whole = (
-            logs,
-            inactive,
-            invoiced_finally,
-            open_debits,
-            assigned,
-            ended,
-        ) == (1, 1, 1, 0, 0, 1)
-            && credits >= 1;
-        let untouched =
-            (logs, inactive, credits, assigned, ended) == (0, 0, 0, 1, 0) && open_debits >= 1;
-        assert!(whole || untouched, "account {account} is half disconnected: logs {logs}, inactive {inactive}, credits {credits}, final invoice {invoiced_finally}, open debits {open_debits}, address {assigned}, ended {ended}");
-        if whole {
-            disconnected += 1;
-        }
-        if acknowledged.contains(&account) {
-            assert!(
-                whole,
-                "account {account}'s acknowledged disconnection was lost"
-            );
-        }
-    }
+    let disconnected = assert_whole_or_untouched(app, &accounts, &acknowledged).await;
     assert!(disconnected >= acknowledged.len());
     assert!(disconnected < ACCOUNTS, "the kill came mid-burst");
     app.assert_money_conserved().await;

@@ -19,6 +19,7 @@ mod delinquency_exclusions;
 mod disconnect;
 mod disconnection_runs;
 mod errors;
+mod faults;
 mod forecast;
 mod graphiql;
 mod harness;

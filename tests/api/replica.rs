@@ -24,7 +24,7 @@ struct LocalReplica {
 }
 
 /// Runs `program` with `args` as the `postgres` user (through `runuser` when we are root).
-fn as_postgres(program: &PathBuf, args: &[&str]) -> std::process::Output {
+pub fn as_postgres(program: &PathBuf, args: &[&str]) -> std::process::Output {
     let root = Command::new("id")
         .arg("-u")
         .output()
@@ -39,14 +39,19 @@ fn as_postgres(program: &PathBuf, args: &[&str]) -> std::process::Output {
     command.args(args).output().expect("run a PostgreSQL tool")
 }
 
+/// Where Debian keeps PostgreSQL's server programs (`initdb`, `pg_ctl`, `pg_basebackup`).
+pub fn pg_bin() -> PathBuf {
+    std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL's programs in /usr/lib/postgresql")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("bin"))
+        .find(|b| b.join("pg_basebackup").exists())
+        .expect("pg_basebackup")
+}
+
 impl LocalReplica {
     async fn start(primary: &TestApp) -> LocalReplica {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .expect("PostgreSQL's programs in /usr/lib/postgresql")
-            .filter_map(|e| e.ok())
-            .map(|e| e.path().join("bin"))
-            .find(|b| b.join("pg_basebackup").exists())
-            .expect("pg_basebackup");
+        let bin = pg_bin();
         let port = crate::crash::free_port();
         let dir = std::env::temp_dir().join(format!("fathom_replica_{port}"));
         let _ = std::fs::remove_dir_all(&dir);
@@ -146,24 +151,18 @@ impl LocalReplica {
         url.replacen(":5432/", &format!(":{}/", self.port), 1)
     }
 
-    fn stop(&self) {
+    /// Stops the replica, `mode` being `pg_ctl`'s (`fast`, `immediate`).
+    fn stop(&self, mode: &str) {
         let _ = as_postgres(
             &self.bin.join("pg_ctl"),
-            &[
-                "-D",
-                self.dir.to_str().unwrap(),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
+            &["-D", self.dir.to_str().unwrap(), "-m", mode, "-w", "stop"],
         );
     }
 }
 
 impl Drop for LocalReplica {
     fn drop(&mut self) {
-        self.stop();
+        self.stop("immediate");
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -310,7 +309,7 @@ async fn reports_read_the_replica_and_fall_back_to_the_primary_when_it_lags_or_s
     standby.close().await.unwrap();
 
     // The replica stopped: the report still answers, from the primary, and it is counted.
-    replica.stop();
+    replica.stop("immediate");
     tokio::time::sleep(fathom::replica::CHECK_EVERY).await;
     assert_eq!(report(&with_replica, &app.token).await, primary);
     let metrics = get(&with_replica, "/metrics").await;
@@ -323,6 +322,76 @@ async fn reports_read_the_replica_and_fall_back_to_the_primary_when_it_lags_or_s
         ready.starts_with("ready") && ready.contains("replica down"),
         "{ready}"
     );
+    drop(replica);
+    app.finish().await;
+}
+
+/// A replica that stops between two checks of its health (`pg_ctl stop -m fast`, the check
+/// made to stand for ten minutes): the next report is sent to it, fails there for a connection
+/// reason, and is answered from the primary in the same request, with no error; the fallback is
+/// counted, and the reads after it go to the primary until the next check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts a real PostgreSQL replica; run by .ci/run"]
+async fn a_report_sent_to_a_replica_that_just_stopped_is_answered_from_the_primary() {
+    let Some(app) = TestApp::postgres().await else {
+        panic!("this test needs FATHOM_TEST_POSTGRES_URL");
+    };
+    let replica = LocalReplica::start(&app).await;
+    for (i, day) in ["2026-03-03", "2026-07-07"].iter().enumerate() {
+        let account = app
+            .account_activated_at(&format!("Stopped {i}"), common::noon(day))
+            .await;
+        app.ok_at(
+            common::noon("2026-10-01"),
+            "mutation($id: Int64Bit!) { disconnectAccount(id: $id) { id } }",
+            json!({"id": account}),
+        )
+        .await;
+    }
+    let mut config = fathom::config::Config::for_database(&app.url);
+    config.read_replica_url = Some(replica.url_like(&app.url));
+    config.replica_check_secs = 600;
+    let with_replica = fathom::app::router(app.db.clone(), &config).unwrap();
+    let primary = report(&app.router, &app.token).await;
+    assert_eq!(
+        primary["data"]["activations_and_disconnections_report"]["summary"]["disconnection_count"],
+        2
+    );
+    // The replica serves once it has replayed the disconnections (the check stands from now).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while report(&with_replica, &app.token).await != primary {
+        assert!(Instant::now() < deadline, "the replica never caught up");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let metrics = get(&with_replica, "/metrics").await;
+    let reads = counter(&metrics, "fathom_replica_reads_total");
+    assert!(reads >= 1.0, "{metrics}");
+    assert_eq!(counter(&metrics, "fathom_replica_fallbacks_total"), 0.0);
+
+    replica.stop("fast");
+    // Sent to the replica (its last check said ok), read again from the primary: the same
+    // answer, no error (report() asserts that), in well under the request timeout.
+    let started = Instant::now();
+    assert_eq!(report(&with_replica, &app.token).await, primary);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let metrics = get(&with_replica, "/metrics").await;
+    assert!(
+        counter(&metrics, "fathom_replica_fallbacks_total") >= 1.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        counter(&metrics, "fathom_replica_reads_total"),
+        reads,
+        "the failed read is not counted as the replica's: {metrics}"
+    );
+    // The replica now counts as down: the next report goes straight to the primary.
+    let started = Instant::now();
+    assert_eq!(report(&with_replica, &app.token).await, primary);
+    assert!(started.elapsed() < Duration::from_secs(1));
     drop(replica);
     app.finish().await;
 }

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+pub mod failover;
+
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
@@ -57,6 +59,29 @@ pub async fn connect_sized(
     Ok(db)
 }
 
+/// How long a statement waits for a connection before it is `UNAVAILABLE`: a third of the
+/// statement bound when there is one (the server's: its request timeout and a second, so a
+/// request that waits for a connection twice, for its cached token's read and then for its
+/// full authentication, still answers 503 before its time limit), else 30 seconds (migrations
+/// and bulk commands). While the database restarts, a request that arrives waits this long for
+/// it to come back (sqlx keeps trying to connect) before it is told to retry.
+fn acquire_timeout(statement_timeout: Option<Duration>) -> Duration {
+    statement_timeout.map_or(Duration::from_secs(30), |limit| {
+        (limit / 3).clamp(Duration::from_secs(1), Duration::from_secs(30))
+    })
+}
+
+/// SQLite's `wal_autocheckpoint` (pages of WAL after which a commit checkpoints): SQLite's
+/// 1,000 unless `FATHOM_SQLITE_WAL_AUTOCHECKPOINT` says otherwise (the fault tests set 1, so
+/// that a process killed under writes is killed mid-checkpoint).
+fn wal_autocheckpoint() -> String {
+    std::env::var("FATHOM_SQLITE_WAL_AUTOCHECKPOINT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(1000)
+        .to_string()
+}
+
 /// One pool; `writer` opens SQLite's pool for write transactions ([`WRITERS_PER_FILE`] connections).
 async fn open(
     url: &str,
@@ -65,13 +90,18 @@ async fn open(
     pool_size: Option<u32>,
     writer: bool,
 ) -> Result<DatabaseConnection, DbErr> {
-    let mut opts = ConnectOptions::new(url.to_owned());
+    // A URL of several hosts is given to sea-orm with its first host alone ([`failover`]).
+    let single = match url.starts_with("sqlite:") {
+        true => None,
+        false => failover::parse(url)?.map(|hosts| hosts.single),
+    };
+    let mut opts = ConnectOptions::new(single.clone().unwrap_or_else(|| url.to_owned()));
     if let Some(schema) = schema {
         opts.set_schema_search_path(schema.to_owned());
     }
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30));
+        .acquire_timeout(acquire_timeout(statement_timeout));
     if url.starts_with("sqlite:") {
         if writer {
             // Idle writers of databases no longer used (a test's) close their connections.
@@ -91,6 +121,18 @@ async fn open(
                 // 32 MiB of page cache per connection (SQLite's default is 2 MiB): a large
                 // book's indexes stay in memory instead of being read through the OS.
                 .pragma("cache_size", "-32768")
+                .pragma("wal_autocheckpoint", wal_autocheckpoint())
+        });
+        // A connection whose transaction could not be ended (a COMMIT refused for a full disk,
+        // after which SQLite may already have rolled back, so that the ROLLBACK fails too)
+        // still counts as inside it for sqlx, which would then open the next "transaction" as a
+        // savepoint of it: such a connection is closed instead of reused. The pool's ping runs
+        // first, so the rollback queued when the transaction was dropped has been carried out.
+        opts.map_sqlx_sqlite_before_acquire(|conn, _| {
+            Box::pin(async move {
+                use sea_orm::sqlx::Connection;
+                Ok(!conn.is_in_transaction())
+            })
         });
         opts.map_sqlx_sqlite_pool_opts(move |pool| {
             pool.after_connect(move |conn, _| {
@@ -106,12 +148,63 @@ async fn open(
     } else {
         opts.max_connections(pool_size.unwrap_or(16).max(1))
             .min_connections(1);
-        if let Some(limit) = statement_timeout {
-            let value = format!("{}ms", limit.as_millis());
-            opts.map_sqlx_postgres_opts(move |o| o.options([("statement_timeout", value.clone())]));
+        let hosts = failover::parse(url)?;
+        // With several hosts: the first that accepts writes, and a watcher that follows them.
+        let first = match &hosts {
+            Some(hosts) => Some(first_host(hosts).await?),
+            None => None,
+        };
+        let at = first.and_then(|i| hosts.as_ref().map(|h| h.hosts[i].clone()));
+        let timeout = statement_timeout.map(|limit| format!("{}ms", limit.as_millis()));
+        if at.is_some() || timeout.is_some() {
+            opts.map_sqlx_postgres_opts(move |mut o| {
+                if let Some((host, port)) = &at {
+                    o = o.host(host).port(*port);
+                }
+                if let Some(value) = &timeout {
+                    o = o.options([("statement_timeout", value.clone())]);
+                }
+                o
+            });
+        }
+        if let (Some(hosts), Some(first)) = (hosts, first) {
+            // sea-orm sets the search path in a hook of its own, which this one replaces.
+            let search_path =
+                schema.map(|s| format!("SET search_path = \"{}\"", s.replace('"', "")));
+            let read_write = hosts.read_write;
+            opts.map_sqlx_postgres_pool_opts(move |pool| {
+                let search_path = search_path.clone();
+                pool.after_connect(move |conn, _| {
+                    let search_path = search_path.clone();
+                    Box::pin(async move {
+                        failover::acceptable(conn, read_write).await?;
+                        if let Some(sql) = search_path {
+                            let sql = sea_orm::sqlx::AssertSqlSafe(sql);
+                            sea_orm::sqlx::Executor::execute(&mut *conn, sql).await?;
+                        }
+                        Ok(())
+                    })
+                })
+            });
+            let db = Database::connect(opts).await?;
+            failover::watch(db.get_postgres_connection_pool().clone(), hosts, first);
+            return Ok(db);
         }
     }
     Database::connect(opts).await
+}
+
+/// The first host of a multi-host URL that answers and accepts writes.
+async fn first_host(hosts: &failover::Hosts) -> Result<usize, DbErr> {
+    let base: sea_orm::sqlx::postgres::PgConnectOptions = hosts
+        .single
+        .parse()
+        .map_err(|e| DbErr::Custom(format!("DATABASE_URL: {e}")))?;
+    failover::find(hosts, &base).await.ok_or_else(|| {
+        DbErr::Conn(sea_orm::RuntimeErr::Internal(
+            "no host of DATABASE_URL answers and accepts writes".into(),
+        ))
+    })
 }
 
 /// Waiting for SQLite's write lock. SQLite's own busy timeout sleeps ever longer between

@@ -57,6 +57,13 @@ pub enum AppError {
     /// 24 hours, by a request of the same token with another body.
     #[error("{0}")]
     IdempotencyKeyReused(String),
+    /// `UNAVAILABLE` (HTTP 503 with `Retry-After`): the database could not be reached, went
+    /// away during the operation, is starting or shutting down, is a standby that cannot take
+    /// writes, or has no room left. The detail is logged; the client is told to retry. A
+    /// mutation answered so wrote nothing, unless the connection was lost while it committed:
+    /// retried with the same `Idempotency-Key` it is never carried out twice.
+    #[error("the database is unavailable; retry shortly (a mutation with the same Idempotency-Key is never carried out twice)")]
+    Unavailable(String),
     /// `INTERNAL`: anything else. The client sees only a request id.
     #[error("internal error")]
     Internal(String),
@@ -79,6 +86,7 @@ impl AppError {
             AppError::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
             AppError::RateLimited(_) => "RATE_LIMITED",
             AppError::IdempotencyKeyReused(_) => "IDEMPOTENCY_KEY_REUSED",
+            AppError::Unavailable(_) => "UNAVAILABLE",
             AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -103,7 +111,8 @@ impl From<DbErr> for AppError {
     /// The one place constraint violations become domain errors: a unique violation is a
     /// `CONFLICT`, a foreign key violation a `VALIDATION_FAILED` (a reference to something that
     /// does not exist, or a delete refused because something still refers to the row), SQLite's
-    /// busy/locked errors a `CONFLICT` the client can retry. Everything else is `INTERNAL`.
+    /// busy/locked errors a `CONFLICT` the client can retry, a database that cannot be reached
+    /// ([`is_unavailable`]) `UNAVAILABLE`. Everything else is `INTERNAL`.
     fn from(err: DbErr) -> Self {
         match err.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => {
@@ -118,6 +127,11 @@ impl From<DbErr> for AppError {
             _ => {}
         }
         let text = err.to_string();
+        if is_unavailable(&err) {
+            // A database with several hosts may have failed over: look for the new primary.
+            crate::db::failover::suspect();
+            return AppError::Unavailable(text);
+        }
         if is_busy(&err) {
             return AppError::Conflict(
                 "the record is being changed by another request; retry".into(),
@@ -154,6 +168,60 @@ fn is_busy(err: &DbErr) -> bool {
     }
     false
 }
+
+/// Whether the statement failed because the database could not serve it at all, rather than
+/// because of what it asked: no connection could be had in time (the pool's acquire timeout,
+/// a refused or reset connection, TLS or protocol breakage, a closed pool), or the database
+/// said so itself: PostgreSQL's connection exceptions (class `08`), `admin_shutdown`,
+/// `crash_shutdown` and `cannot_connect_now` (`57P01`–`57P03`, a restart or a failover),
+/// `too_many_connections` (`53300`), `read_only_sql_transaction` (`25006`: a write reached a
+/// standby), `disk_full` (`53100`); SQLite's `SQLITE_FULL`, `SQLITE_IOERR` and
+/// `SQLITE_CANTOPEN` (its disk is full or failing). Trying again later may succeed; a read may
+/// be tried again at once on another database (the replica's fallback).
+pub fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    let e = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e))
+        | DbErr::Conn(RuntimeErr::SqlxError(e)) => e,
+        DbErr::Conn(_) => return true,
+        _ => return false,
+    };
+    match e.as_ref() {
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::Protocol(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed => true,
+        Sqlx::Database(database) => {
+            if let Some(pg) =
+                database.try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>()
+            {
+                let code = pg.code();
+                return code.starts_with("08")
+                    || matches!(
+                        code,
+                        "57P01" | "57P02" | "57P03" | "53300" | "25006" | "53100"
+                    );
+            }
+            if database
+                .try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+                .is_some()
+            {
+                let code = database.code().and_then(|c| c.parse::<i64>().ok());
+                return code.is_some_and(|c| matches!(c & 0xff, 10 | 13 | 14));
+            }
+            false
+        }
+        _ => false,
+    }
+}
+
+/// The seconds a client is told to wait (`Retry-After`, `extensions.retry_after`) before trying
+/// an `UNAVAILABLE` request again: a restarted database or a promoted standby takes a few.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
 
 pub type AppResult<T> = Result<T, AppError>;
 

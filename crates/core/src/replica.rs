@@ -8,6 +8,12 @@
 //! replayed all it received. When the replica is down or lags more than
 //! `FATHOM_MAX_REPLICA_LAG`, the read goes to the primary instead: a warning is logged when
 //! that starts, and `fathom_replica_fallbacks_total` counts each such read.
+//!
+//! A replica can also die between two checks. A read that then fails on it for a connection
+//! reason ([`crate::error::is_unavailable`]: refused, reset, shutting down, no connection within
+//! [`ACQUIRE_TIMEOUT`]) is read again from the primary in the same request
+//! ([`Replica::failed`] marks the replica down until its next check and counts the fallback):
+//! the client sees no error. Only reads are ever sent to the replica, so only reads are retried.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -15,12 +21,17 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
-/// How often the replica's lag is checked (at most; only when a read wants it).
+/// How often the replica's lag is checked by default (at most; only when a read wants it).
 pub const CHECK_EVERY: Duration = Duration::from_secs(2);
+
+/// How long a read waits for a replica connection before it is read from the primary instead.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub struct Replica {
     db: DatabaseConnection,
     max_lag: Duration,
+    /// How long a check's verdict stands ([`CHECK_EVERY`] unless configured).
+    check_every: Duration,
     /// When the lag was last checked, and whether the replica was usable then.
     checked: Mutex<Option<(Instant, bool)>>,
     /// The last lag read, in milliseconds (`u64::MAX`: unknown).
@@ -52,17 +63,27 @@ impl Replica {
     /// A replica at `url`, connected on first use (so that a server starts with its replica
     /// down).
     pub fn new(url: &str, max_lag: Duration) -> Result<Replica, sea_orm::DbErr> {
+        Replica::checked_every(url, max_lag, CHECK_EVERY)
+    }
+
+    /// Like [`Replica::new`], its health checked at most every `check_every`.
+    pub fn checked_every(
+        url: &str,
+        max_lag: Duration,
+        check_every: Duration,
+    ) -> Result<Replica, sea_orm::DbErr> {
         use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
         let options: PgConnectOptions = url
             .parse()
             .map_err(|e| sea_orm::DbErr::Custom(format!("FATHOM_READ_REPLICA_URL: {e}")))?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(Duration::from_secs(2))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(options);
         Ok(Replica {
             db: sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
             max_lag,
+            check_every,
             checked: Mutex::new(None),
             lag_ms: AtomicU64::new(u64::MAX),
             fallbacks: AtomicU64::new(0),
@@ -117,7 +138,7 @@ impl Replica {
     pub async fn reader<'a>(&'a self, primary: &'a DatabaseConnection) -> &'a DatabaseConnection {
         let recent = *self.checked.lock().unwrap_or_else(|e| e.into_inner());
         let usable = match recent {
-            Some((at, usable)) if at.elapsed() < CHECK_EVERY => usable,
+            Some((at, usable)) if at.elapsed() < self.check_every => usable,
             _ => self.check().await == Health::Ok,
         };
         if usable {
@@ -127,16 +148,36 @@ impl Replica {
             }
             &self.db
         } else {
-            self.fallbacks.fetch_add(1, Ordering::Relaxed);
-            if !self.warned.swap(true, Ordering::Relaxed) {
-                let lag = self.lag_ms.load(Ordering::Relaxed);
-                tracing::warn!(
-                    lag_ms = if lag == u64::MAX { None } else { Some(lag) },
-                    max_lag_ms = self.max_lag.as_millis() as u64,
-                    "the read replica is down or lagging: reports read the primary"
-                );
-            }
+            self.fell_back("the read replica is down or lagging: reports read the primary");
             primary
+        }
+    }
+
+    /// Whether `db` is this replica's connection (what [`Replica::reader`] gave a read).
+    pub fn is_replica(&self, db: &DatabaseConnection) -> bool {
+        std::ptr::eq(db, &self.db)
+    }
+
+    /// A read on the replica failed for a connection reason and is read again from the
+    /// primary: the replica counts as down until its next check, and the fallback is counted.
+    pub fn failed(&self, err: &dyn std::fmt::Display) {
+        *self.checked.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), false));
+        self.lag_ms.store(u64::MAX, Ordering::Relaxed);
+        // The read was counted as the replica's when it was sent there.
+        self.reads.fetch_sub(1, Ordering::Relaxed);
+        tracing::warn!(error = %err, "a read failed on the read replica: read again from the primary");
+        self.fell_back("the read replica is down: reports read the primary");
+    }
+
+    fn fell_back(&self, why: &str) {
+        self.fallbacks.fetch_add(1, Ordering::Relaxed);
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            let lag = self.lag_ms.load(Ordering::Relaxed);
+            tracing::warn!(
+                lag_ms = if lag == u64::MAX { None } else { Some(lag) },
+                max_lag_ms = self.max_lag.as_millis() as u64,
+                "{why}"
+            );
         }
     }
 

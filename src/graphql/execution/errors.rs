@@ -1,6 +1,7 @@
 //! [`AppError`]s as the GraphQL errors clients see: the message, `extensions.code`, and
 //! `extensions.field`, `request_id` or `retry_after` where they apply. An `INTERNAL` error's
-//! detail is logged under the request's id, and only that id is returned.
+//! detail is logged under the request's id, and only that id is returned; so is an
+//! `UNAVAILABLE` one's (with a message that says to retry).
 
 use async_graphql::ErrorExtensions;
 
@@ -20,6 +21,11 @@ impl IntoGraphql for AppError {
                 tracing::error!(request_id = %id, detail = %detail, "internal error");
                 (format!("internal error (request id {id})"), None, Some(id))
             }
+            AppError::Unavailable(detail) => {
+                let id = request_id();
+                tracing::warn!(request_id = %id, detail = %detail, "database unavailable");
+                (self.to_string(), None, Some(id))
+            }
             AppError::Validation { field, message } | AppError::Taken { field, message } => {
                 (message.clone(), Some(field.clone()), None)
             }
@@ -33,8 +39,12 @@ impl IntoGraphql for AppError {
             if let Some(id) = &request_id {
                 ext.set("request_id", id.as_str());
             }
-            if let AppError::RateLimited(seconds) = &self {
-                ext.set("retry_after", *seconds);
+            match &self {
+                AppError::RateLimited(seconds) => ext.set("retry_after", *seconds),
+                AppError::Unavailable(_) => {
+                    ext.set("retry_after", crate::error::UNAVAILABLE_RETRY_AFTER_SECS)
+                }
+                _ => {}
             }
         })
     }

@@ -34,6 +34,46 @@ pub async fn reader<'a>(ctx: &ResolverContext<'a>) -> &'a DatabaseConnection {
     }
 }
 
+/// A read that may be served by the replica: `$read` (an expression that awaits a
+/// `Result<_, AppError>` and uses `$db`) runs on the connection [`reader`] chooses. When that
+/// was the replica and the read failed there because the replica could not serve it
+/// (`UNAVAILABLE`: it stopped, restarted, or refused connections since its last check), it runs
+/// again on the primary, in the same request ([`primary_after`]): the client never sees the
+/// replica's failure.
+macro_rules! read_maybe_replica {
+    ($ctx:expr, |$db:ident| $read:expr) => {{
+        let $db = $crate::graphql::execution::resolver::reader($ctx).await;
+        match $read {
+            Err(err) => {
+                match $crate::graphql::execution::resolver::primary_after($ctx, $db, &err) {
+                    Some($db) => $read,
+                    None => Err(err),
+                }
+            }
+            answer => answer,
+        }
+    }};
+}
+pub(crate) use read_maybe_replica;
+
+/// After a read on `db` failed with `err`: the primary, to read again from, when `db` was the
+/// replica and it could not serve the read (counted in `fathom_replica_fallbacks_total`; the
+/// replica counts as down until its next check); `None` otherwise.
+pub fn primary_after<'a>(
+    ctx: &ResolverContext<'a>,
+    db: &DatabaseConnection,
+    err: &AppError,
+) -> Option<&'a DatabaseConnection> {
+    let state = ctx.ctx.data_unchecked::<State>();
+    match (&state.replica, err) {
+        (Some(replica), AppError::Unavailable(_)) if replica.is_replica(db) => {
+            replica.failed(err);
+            Some(&state.db)
+        }
+        _ => None,
+    }
+}
+
 /// What a failed field leaves for async-graphql once [`field`] has reported the real error
 /// (with its path): [`propagate`](crate::graphql::execution::propagate) removes it and puts the `null`s where GraphQL says.
 pub const FIELD_FAILED: &str = "\u{0}field failed";

@@ -11,7 +11,7 @@ use crate::auth::Permission::ReportsRead;
 use crate::entity::{report_activation, report_disconnection};
 use crate::error::AppError;
 use crate::graphql::{
-    execution::resolver::{allowed, gql},
+    execution::resolver::{allowed, gql, read_maybe_replica},
     schema::{
         args::{self, collection_arguments},
         defs::{one, ACCOUNT},
@@ -109,21 +109,18 @@ fn table(
             FieldFuture::new(async move {
                 let period = ctx.parent_value.try_downcast_ref::<Period>()?;
                 let args = args::parse(def, &ctx.args).map_err(gql)?;
-                let db = crate::graphql::execution::resolver::reader(&ctx).await;
                 let unfiltered = args.equals.is_empty()
                     && args.search.is_empty()
                     && args.general_search.is_none();
-                let total = match unfiltered {
-                    true => report::tallied_total(db, period, which)
-                        .await
-                        .map_err(gql)?,
-                    false => None,
-                };
-                let page = def
-                    .ops
-                    .list(db, &args, within(period), total)
-                    .await
-                    .map_err(gql)?;
+                let page = read_maybe_replica!(&ctx, |db| async {
+                    let total = match unfiltered {
+                        true => report::tallied_total(db, period, which).await?,
+                        false => None,
+                    };
+                    def.ops.list(db, &args, within(period), total).await
+                }
+                .await)
+                .map_err(gql)?;
                 Ok(Some(FieldValue::owned_any(Connection(Arc::new(page)))))
             })
         },
@@ -156,7 +153,7 @@ pub fn query_field() -> Field {
             let start = date_arg(&ctx, "start_date").map_err(gql)?;
             let end = date_arg(&ctx, "end_date").map_err(gql)?;
             let company = ctx.args.get("company_id").and_then(|v| parse_i64(v.as_value()));
-            let period = report::period(crate::graphql::execution::resolver::reader(&ctx).await, start, end, company).await.map_err(gql)?;
+            let period = read_maybe_replica!(&ctx, |db| report::period(db, start, end, company).await).map_err(gql)?;
             Ok(Some(FieldValue::owned_any(period)))
         })
     })
@@ -222,12 +219,8 @@ pub fn types() -> Vec<Object> {
                     let ahead = ctx.look_ahead();
                     let churn = ahead.field("churn").exists()
                         || ahead.field("months").field("churn").exists();
-                    let summary = report::summary(
-                        crate::graphql::execution::resolver::reader(&ctx).await,
-                        p,
-                        churn,
-                    )
-                    .await
+                    let summary = read_maybe_replica!(&ctx, |db| report::summary(db, p, churn)
+                        .await)
                     .map_err(gql)?;
                     Ok(Some(FieldValue::owned_any(summary)))
                 })

@@ -17,6 +17,8 @@ mod writer;
 
 use sea_orm::DatabaseConnection;
 
+use crate::error::AppError;
+
 use crate::service::read::selection::{self, Page};
 
 pub use plan::plan;
@@ -43,8 +45,13 @@ impl async_graphql::extensions::Extension for ValidateOnly {
     }
 }
 
-/// A cached authentication that no longer holds.
-struct Stale;
+/// Why a plan gives no answer of its own (other than falling back).
+enum Refusal {
+    /// A cached authentication that no longer holds.
+    Stale,
+    /// The database could not serve the statement.
+    Unavailable(AppError),
+}
 
 /// A compiled query: the pages one statement reads, and how to write the answer.
 pub struct Plan {
@@ -139,6 +146,9 @@ pub enum Outcome {
     Fallback,
     /// The cached authentication the plan was made for is no longer current.
     Stale,
+    /// The database could not serve the statement (`UNAVAILABLE`): the general path would
+    /// find it so too, so the request answers this at once.
+    Unavailable(AppError),
 }
 
 impl Plan {
@@ -148,7 +158,8 @@ impl Plan {
         match self.answer(db, check).await {
             Ok(Some(body)) => Outcome::Answer(body),
             Ok(None) => Outcome::Fallback,
-            Err(Stale) => Outcome::Stale,
+            Err(Refusal::Stale) => Outcome::Stale,
+            Err(Refusal::Unavailable(err)) => Outcome::Unavailable(err),
         }
     }
 
@@ -156,13 +167,14 @@ impl Plan {
         &self,
         db: &DatabaseConnection,
         check: Option<(&str, &str)>,
-    ) -> Result<Option<String>, Stale> {
+    ) -> Result<Option<String>, Refusal> {
         let json = match (self.pages.is_empty(), check) {
             (true, None) => Ok("[null]".to_owned()),
             _ => selection::read(db, check.map(|(hash, _)| hash), &self.pages).await,
         };
         let json = match json {
             Ok(json) => json,
+            Err(err @ AppError::Unavailable(_)) => return Err(Refusal::Unavailable(err)),
             Err(err) => {
                 tracing::debug!(error = %err, "compiled read fell back to the resolvers");
                 return Ok(None);
@@ -177,7 +189,7 @@ impl Plan {
         let stamp = pages.remove(0);
         if let Some((_, expected)) = check {
             if stamp.as_str() != Some(expected) {
-                return Err(Stale);
+                return Err(Refusal::Stale);
             }
         }
         Ok(self.write(&pages))
