@@ -371,7 +371,8 @@ fn no_bad_answers(writes: &[(i64, Seen, Instant)], reads: &[(Seen, Instant)]) {
 /// `/readyz` says 503 while it is down; the pool recovers by itself within seconds of the
 /// database's return; every acknowledged disconnection is whole, every refused one wrote
 /// nothing (the count of successes equals the count of logs), `fathom verify` passes; the
-/// scheduler carries out each event that fell due during the outage exactly once.
+/// scheduler carries out each event that fell due during the outage exactly once, and the
+/// webhook worker delivers every disconnection log's webhook once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "starts, restarts and stops a PostgreSQL cluster of its own; run by .ci/run"]
 async fn a_primary_restarted_and_stopped_under_load_answers_503_and_loses_nothing() {
@@ -381,6 +382,11 @@ async fn a_primary_restarted_and_stopped_under_load_answers_503_and_loses_nothin
     app.lift_rate_limit();
     let accounts = crash::disconnectable_book(&app, 400).await;
     let scheduled = crash::disconnectable_book(&app, 6).await;
+    // Every disconnection log is sent to a receiver that answers slowly, so that deliveries
+    // are in flight when the database goes away.
+    let (hook, receiver) =
+        crate::webhooks::Receiver::start_slow(&[], Duration::from_millis(150)).await;
+    crate::webhooks::endpoint(&app, &hook, &[("DisconnectionLog", "CREATED")]).await;
     let port = free_port();
     let mut server = start_with(&url, port, &[("FATHOM_RATE_LIMIT_PER_MINUTE", "0")]);
     common::wait_healthy(port).await;
@@ -497,10 +503,105 @@ async fn a_primary_restarted_and_stopped_under_load_answers_503_and_loses_nothin
         .await;
         assert_eq!(logs, 1, "account {account} disconnected once by its event");
     }
+    // The webhook worker resumed: every log's dispatch delivered, none sent twice.
+    let logs = one(&app, "SELECT COUNT(*) AS n FROM disconnection_logs".into()).await;
+    until("every webhook delivered", async || {
+        one(
+            &app,
+            "SELECT COUNT(*) AS n FROM webhook_endpoint_event_dispatches WHERE last_status = 'SUCCESS'"
+                .into(),
+        )
+        .await
+            == logs
+    })
+    .await;
+    assert_eq!(receiver.distinct_ids().len() as i64, logs);
+    assert_eq!(
+        receiver.got().len() as i64,
+        logs,
+        "a webhook was sent twice"
+    );
     let _ = server.kill();
     let _ = server.wait();
     assert_verify_passes(&url);
     app.assert_money_conserved().await;
+    drop(app);
+}
+
+/// The database stops answering without closing anything (every process of the cluster stopped
+/// with SIGSTOP, as a hung host or a partition looks): a read and a mutation are answered 503
+/// `UNAVAILABLE` with `Retry-After` by their time limit (3 s here, plus the second fathom gives
+/// a ping), not 408; the mutation wrote nothing; once the database runs again, both succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "stops a PostgreSQL cluster of its own with SIGSTOP; run by .ci/run"]
+async fn a_database_that_stops_answering_is_unavailable_at_the_time_limit() {
+    let cluster = Cluster::init("");
+    let url = cluster.url();
+    let mut app = TestApp::postgres_at(&url).await;
+    app.lift_rate_limit();
+    let accounts = crash::disconnectable_book(&app, 2).await;
+    let port = free_port();
+    let mut server = start_with(
+        &url,
+        port,
+        &[
+            ("FATHOM_REQUEST_TIMEOUT_SECS", "3"),
+            ("FATHOM_JOBS", "none"),
+        ],
+    );
+    common::wait_healthy(port).await;
+    let page = json!({"query": PAGE}).to_string();
+    let ask = |body: String| {
+        let token = app.token.clone();
+        async move {
+            let started = Instant::now();
+            let answer = http(port, "POST", "/api/graphql", &token, &body).await;
+            (classify(answer, started.elapsed()), started.elapsed())
+        }
+    };
+    assert_eq!(ask(page.clone()).await.0, Seen::Ok);
+
+    let postmaster = std::fs::read_to_string(cluster.dir.join("postmaster.pid")).unwrap();
+    let postmaster = postmaster.lines().next().unwrap().trim().to_owned();
+    let children = Command::new("pgrep")
+        .args(["-P", &postmaster])
+        .output()
+        .unwrap();
+    let mut pids = vec![postmaster];
+    pids.extend(
+        String::from_utf8_lossy(&children.stdout)
+            .split_whitespace()
+            .map(String::from),
+    );
+    let signal = |which: &str| {
+        let status = Command::new("kill")
+            .arg(which)
+            .args(&pids)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("-STOP");
+    let disconnect = json!({"query": DISCONNECT, "variables": {"id": accounts[0]}}).to_string();
+    let (read, read_took) = ask(page.clone()).await;
+    let (write, write_took) = ask(disconnect.clone()).await;
+    signal("-CONT");
+    assert_eq!(read, Seen::Unavailable, "after {read_took:?}");
+    assert_eq!(write, Seen::Unavailable, "after {write_took:?}");
+    for took in [read_took, write_took] {
+        assert!(took < Duration::from_secs(6), "{took:?}");
+    }
+    let logs = one(&app, "SELECT COUNT(*) AS n FROM disconnection_logs".into()).await;
+    assert_eq!(logs, 0, "the refused disconnection wrote nothing");
+    // Running again: both succeed (the pool's connections that hung are replaced).
+    until("a success once the database runs again", async || {
+        ask(page.clone()).await.0 == Seen::Ok
+    })
+    .await;
+    assert_eq!(ask(disconnect).await.0, Seen::Ok);
+    crash::assert_whole_or_untouched(&app, &accounts, &accounts[..1]).await;
+    let _ = server.kill();
+    let _ = server.wait();
     drop(app);
 }
 

@@ -428,7 +428,21 @@ async fn deliver_one(
             claimed.payload.clone(),
         )
         .await;
-    record(db, delivery, &claimed, &answer, at).await
+    // The POST went out: what it answered is recorded even if the database is away for a
+    // while (restarting, failing over), so that the dispatch is not sent again once it is
+    // back. Tried again until the lease runs out; after that another worker may take the
+    // dispatch over, and this one's record only adds its attempt.
+    let sent = std::time::Instant::now();
+    let mut wait = Duration::from_millis(200);
+    loop {
+        match record(db, delivery, &claimed, &answer, at).await {
+            Err(AppError::Unavailable(_)) if sent.elapsed() + wait < LEASE => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            recorded => return recorded,
+        }
+    }
 }
 
 /// Filters an update to one row at the version it was read at.
