@@ -183,7 +183,7 @@ async fn coded_refusals(response: Response) -> Response {
     }
 }
 
-/// Ready when the database answers. With a read replica the answer names its state too
+/// Ready when the database answers (within two seconds). With a read replica the answer names its state too
 /// (`ready; replica ok`, `lagging` or `down`): a replica that is down does not make the server
 /// unready, since its reads fall back to the primary.
 async fn readyz(State(state): State<AppState>) -> Response {
@@ -191,7 +191,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Some(replica) => format!("; replica {}", replica.check().await.as_str()),
         None => String::new(),
     };
-    match state.db.ping().await {
+    // A load balancer's health check gives up after a few seconds: answer within two.
+    let ping = tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await;
+    match ping.unwrap_or_else(|_| Err(sea_orm::DbErr::Custom("no answer within 2 s".into()))) {
         Ok(()) => (StatusCode::OK, format!("ready{replica}")).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
