@@ -25,6 +25,7 @@ mod m20261206_000015_delinquency;
 mod m20261207_000016_disconnection_reasons;
 mod m20261207_000017_disconnection_runs;
 pub mod m20261207_000018_maintained_counts;
+mod m20261207_000019_sqlite_win_back_trigger;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000016_disconnection_reasons::Migration),
             Box::new(m20261207_000017_disconnection_runs::Migration),
             Box::new(m20261207_000018_maintained_counts::Migration),
+            Box::new(m20261207_000019_sqlite_win_back_trigger::Migration),
         ]
     }
 }

@@ -401,13 +401,50 @@ fn pg_triggers() -> Vec<(&'static str, Vec<String>, &'static str)> {
 }
 
 /// SQLite's triggers (row triggers; the new row read as a one-row table).
+/// [`late_win_backs`] for the one log a row trigger of SQLite inserts, written in terms of
+/// `NEW`, so that SQLite finds the account's activations by its index. (The general form, with
+/// the log as a one-row subquery, made SQLite read every activation of the book for each log:
+/// seeding 100,000 accounts took 146 s instead of 15.)
+fn late_win_backs_of_new(d: &Dialect) -> String {
+    format!(
+        "INSERT INTO report_activation_tallies (bucket, company_id, shard, activations, win_backs) \
+         SELECT {bucket}, a.company_id, {shard}, 0, COUNT(*) \
+         FROM account_events e JOIN accounts a ON a.id = e.account_id \
+         WHERE e.account_id = NEW.account_id AND e.event = 'ACTIVATED' \
+         AND NEW.disconnected_at <= e.event_datetime \
+         AND NOT EXISTS (SELECT 1 FROM disconnection_logs o WHERE o.account_id = e.account_id \
+         AND o.disconnected_at <= e.event_datetime AND o.id <> NEW.id) \
+         GROUP BY 1, 2 ORDER BY 1, 2 \
+         ON CONFLICT (bucket, company_id, shard) DO UPDATE SET win_backs = report_activation_tallies.win_backs + excluded.win_backs",
+        shard = d.shard(),
+        bucket = d.bucket("e.event_datetime"),
+    )
+}
+
+/// SQLite's trigger on a new disconnection log (also what migration 19 puts in place of the
+/// first version).
+pub fn sqlite_disconnection_trigger() -> String {
+    let d = Dialect { pg: false };
+    let log = "(SELECT NEW.id AS id, NEW.account_id AS account_id, NEW.disconnected_at AS disconnected_at, \
+               NEW.disconnection_reason_id AS disconnection_reason_id, NEW.for_non_payment AS for_non_payment, \
+               NEW.monthly_recurring_amount AS monthly_recurring_amount)";
+    let new = Source {
+        rows: log,
+        filter: "",
+        company: "a.company_id",
+        sign: 1,
+    };
+    format!(
+        "CREATE TRIGGER tr_disconnection_logs_tallied AFTER INSERT ON disconnection_logs BEGIN {}; {}; END",
+        disconnections(&d, &new),
+        late_win_backs_of_new(&d)
+    )
+}
+
 fn sqlite_triggers() -> Vec<String> {
     let d = Dialect { pg: false };
     let event = "(SELECT NEW.id AS id, NEW.account_id AS account_id, NEW.event AS event, \
                  NEW.event_datetime AS event_datetime, NEW.previous AS previous, NEW.\"current\" AS \"current\")";
-    let log = "(SELECT NEW.id AS id, NEW.account_id AS account_id, NEW.disconnected_at AS disconnected_at, \
-               NEW.disconnection_reason_id AS disconnection_reason_id, NEW.for_non_payment AS for_non_payment, \
-               NEW.monthly_recurring_amount AS monthly_recurring_amount)";
     let account =
         "(SELECT NEW.company_id AS company_id, NEW.account_status_id AS account_status_id, \
                    NEW.account_type_id AS account_type_id, NEW.archived_at AS archived_at)";
@@ -451,13 +488,7 @@ fn sqlite_triggers() -> Vec<String> {
              WHEN NEW.event = 'STATUS_UPDATED' BEGIN {} END",
             body(vec![status_changes(&d, &new(event))])
         ),
-        format!(
-            "CREATE TRIGGER tr_disconnection_logs_tallied AFTER INSERT ON disconnection_logs BEGIN {} END",
-            body(vec![
-                disconnections(&d, &new(log)),
-                late_win_backs(&d, log),
-            ])
-        ),
+        sqlite_disconnection_trigger(),
     ]
 }
 
