@@ -213,3 +213,44 @@ pub fn watch(pool: PgPool, hosts: Hosts, mut current: usize) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_of_several_hosts_is_split_in_order_with_the_first_alone_for_the_driver() {
+        let hosts = parse("postgres://fathom:pw@db1:5433,db2/billing?sslmode=disable&target_session_attrs=read-write&application_name=x")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            hosts.hosts,
+            vec![("db1".to_owned(), 5433), ("db2".to_owned(), 5432)]
+        );
+        assert!(hosts.read_write);
+        assert_eq!(
+            hosts.single,
+            "postgres://fathom:pw@db1:5433/billing?sslmode=disable&application_name=x"
+        );
+        let any = parse("postgresql://a,b:6000/db?target_session_attrs=any")
+            .unwrap()
+            .unwrap();
+        assert!(!any.read_write);
+        assert_eq!(any.single, "postgresql://a:5432/db");
+    }
+
+    #[test]
+    fn a_url_of_one_host_is_left_to_the_driver_and_bad_attributes_are_refused() {
+        assert!(parse("postgres://u@h:5432/db?sslmode=require")
+            .unwrap()
+            .is_none());
+        assert!(parse("sqlite://fathom.db?mode=rwc").unwrap().is_none());
+        assert!(parse("postgres://u@h1,h2/db?target_session_attrs=standby").is_err());
+        assert!(parse("postgres://u@h1:x,h2/db").is_err());
+        // One host with the attribute: still checked to accept writes.
+        let one = parse("postgres://u@h/db?target_session_attrs=read-write")
+            .unwrap()
+            .unwrap();
+        assert_eq!(one.hosts, vec![("h".to_owned(), 5432)]);
+    }
+}
