@@ -187,8 +187,15 @@ async fn coded_refusals(response: Response) -> Response {
 /// (`ready; replica ok`, `lagging` or `down`): a replica that is down does not make the server
 /// unready, since its reads fall back to the primary.
 async fn readyz(State(state): State<AppState>) -> Response {
+    // A replica that does not answer within a second is down (and does not make the server
+    // unready).
     let replica = match &state.replica {
-        Some(replica) => format!("; replica {}", replica.check().await.as_str()),
+        Some(replica) => {
+            let health = tokio::time::timeout(Duration::from_secs(1), replica.check())
+                .await
+                .unwrap_or(crate::replica::Health::Down);
+            format!("; replica {}", health.as_str())
+        }
         None => String::new(),
     };
     // A load balancer's health check gives up after a few seconds: answer within two.

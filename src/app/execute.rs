@@ -510,9 +510,14 @@ impl<'s> Run<'s> {
     ///
     /// A request that reached its limit because the database stopped answering is not a
     /// query that asked too much: when the database does not answer a ping within
-    /// [`PING_AT_TIMEOUT`], the answer is `UNAVAILABLE` (503, `Retry-After`) instead.
+    /// [`PING_AT_TIMEOUT`], the answer is `UNAVAILABLE` (503, `Retry-After`) instead. A pool
+    /// with every connection busy is a server under load, not a database away: then the ping
+    /// is not waited for, and the answer stays 408.
     async fn timed_out(&self, label: &str, operation_started: Instant) -> Exit {
-        let reachable = tokio::time::timeout(PING_AT_TIMEOUT, self.state.db.ping()).await;
+        let reachable = match crate::db::pool_saturated(&self.state.db) {
+            true => Ok(Ok(())),
+            false => tokio::time::timeout(PING_AT_TIMEOUT, self.state.db.ping()).await,
+        };
         let err = match reachable {
             Ok(Ok(())) => timed_out(),
             _ => AppError::Unavailable("the database did not answer before the time limit".into()),

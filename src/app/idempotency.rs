@@ -95,10 +95,14 @@ pub(super) async fn keyed_post(state: AppState, headers: HeaderMap, body: Bytes)
 async fn settle(state: &AppState, key_id: i64, resumed: bool, response: Response) -> Response {
     let status = response.status();
     if !status.is_success() {
-        // A request stopped at its time limit may have a commit still landing: keep the key
-        // (released, for the next attempt to take over). Any other refusal has finished: its
-        // key is freed unless something committed.
-        let settled = if status == StatusCode::REQUEST_TIMEOUT {
+        // A request stopped at its time limit, or one the database failed under
+        // (`UNAVAILABLE`: the connection may have been lost while a commit landed), may have a
+        // commit still landing: keep the key (released, for the next attempt to take over).
+        // Any other refusal has finished: its key is freed unless something committed.
+        let settled = if matches!(
+            status,
+            StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE
+        ) {
             idempotency::release(&state.db, key_id).await
         } else {
             idempotency::forget(&state.db, key_id).await

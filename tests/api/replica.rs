@@ -357,8 +357,13 @@ async fn a_report_sent_to_a_replica_that_just_stopped_is_answered_from_the_prima
         primary["data"]["activations_and_disconnections_report"]["summary"]["disconnection_count"],
         2
     );
-    // The replica serves once it has replayed the disconnections (the check stands from now).
+    // The replica serves once it is streaming and has replayed the disconnections. A check
+    // stands ten minutes here: /readyz checks again until one finds the replica fine.
     let deadline = Instant::now() + Duration::from_secs(60);
+    while !get(&with_replica, "/readyz").await.contains("replica ok") {
+        assert!(Instant::now() < deadline, "the replica never became usable");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     while report(&with_replica, &app.token).await != primary {
         assert!(Instant::now() < deadline, "the replica never caught up");
         tokio::time::sleep(Duration::from_millis(200)).await;

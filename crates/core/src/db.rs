@@ -194,6 +194,19 @@ async fn open(
     Database::connect(opts).await
 }
 
+/// Whether every connection of `db`'s pool is in use (none idle, no room for another): a
+/// statement would wait for one.
+pub fn pool_saturated(db: &DatabaseConnection) -> bool {
+    fn full<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> bool {
+        pool.num_idle() == 0 && pool.size() >= pool.options().get_max_connections()
+    }
+    match db.get_database_backend() {
+        DbBackend::Postgres => full(db.get_postgres_connection_pool()),
+        DbBackend::Sqlite => full(db.get_sqlite_connection_pool()),
+        _ => false,
+    }
+}
+
 /// The first host of a multi-host URL that answers and accepts writes.
 async fn first_host(hosts: &failover::Hosts) -> Result<usize, DbErr> {
     let base: sea_orm::sqlx::postgres::PgConnectOptions = hosts

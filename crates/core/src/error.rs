@@ -91,6 +91,12 @@ impl AppError {
         }
     }
 
+    /// Whether the server, not the request, failed (`INTERNAL`, `UNAVAILABLE`): such an error
+    /// is no verdict on the item being processed, which is tried again rather than refused.
+    pub fn is_server_fault(&self) -> bool {
+        matches!(self, AppError::Internal(_) | AppError::Unavailable(_))
+    }
+
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         AppError::Validation {
             field: field.into(),
@@ -171,11 +177,11 @@ fn is_busy(err: &DbErr) -> bool {
 
 /// Whether the statement failed because the database could not serve it at all, rather than
 /// because of what it asked: no connection could be had in time (the pool's acquire timeout,
-/// a refused or reset connection, TLS or protocol breakage, a closed pool), or the database
+/// a refused or reset connection, TLS breakage, a closed pool), or the database
 /// said so itself: PostgreSQL's connection exceptions (class `08`), `admin_shutdown`,
 /// `crash_shutdown` and `cannot_connect_now` (`57P01`–`57P03`, a restart or a failover),
 /// `too_many_connections` (`53300`), `read_only_sql_transaction` (`25006`: a write reached a
-/// standby), `disk_full` (`53100`); SQLite's `SQLITE_FULL`, `SQLITE_IOERR` and
+/// standby), `disk_full` (`53100`), `io_error` (`58030`); SQLite's `SQLITE_FULL`, `SQLITE_IOERR` and
 /// `SQLITE_CANTOPEN` (its disk is full or failing). Trying again later may succeed; a read may
 /// be tried again at once on another database (the replica's fallback).
 pub fn is_unavailable(err: &DbErr) -> bool {
@@ -191,7 +197,6 @@ pub fn is_unavailable(err: &DbErr) -> bool {
     match e.as_ref() {
         Sqlx::Io(_)
         | Sqlx::Tls(_)
-        | Sqlx::Protocol(_)
         | Sqlx::PoolTimedOut
         | Sqlx::PoolClosed
         | Sqlx::WorkerCrashed => true,
@@ -203,7 +208,7 @@ pub fn is_unavailable(err: &DbErr) -> bool {
                 return code.starts_with("08")
                     || matches!(
                         code,
-                        "57P01" | "57P02" | "57P03" | "53300" | "25006" | "53100"
+                        "57P01" | "57P02" | "57P03" | "53300" | "25006" | "53100" | "58030"
                     );
             }
             if database

@@ -307,6 +307,7 @@ fn clone_error(e: &crate::error::AppError) -> crate::error::AppError {
         AppError::Validation { field, message } => {
             AppError::validation(field.clone(), message.clone())
         }
+        AppError::Unavailable(detail) => AppError::Unavailable(detail.clone()),
         other => AppError::Internal(other.to_string()),
     }
 }

@@ -183,7 +183,7 @@ pub fn watch(pool: PgPool, hosts: Hosts, mut current: usize) {
         // While no host accepts writes, look again soon rather than at the next bell.
         let mut lost = false;
         loop {
-            let wait = if lost { RETRY_LOST } else { LOOK_EVERY };
+            let wait = if lost { Duration::ZERO } else { LOOK_EVERY };
             tokio::select! {
                 _ = bell().notified() => {}
                 _ = tokio::time::sleep(wait) => {}
@@ -192,7 +192,11 @@ pub fn watch(pool: PgPool, hosts: Hosts, mut current: usize) {
                 return;
             }
             let options = (*pool.connect_options()).clone();
-            if usable(&options, hosts.read_write).await {
+            let usable_now = usable(&options, hosts.read_write).await;
+            // Every request that finds the database away rings the bell: look at most twice a
+            // second, however many ring.
+            tokio::time::sleep(RETRY_LOST).await;
+            if usable_now {
                 lost = false;
                 continue;
             }

@@ -135,7 +135,7 @@ pub async fn create_many(
                 savepoint.commit().await?;
                 outcomes.push(Ok(model));
             }
-            Err(err) if !matches!(err, AppError::Internal(_)) => {
+            Err(err) if !err.is_server_fault() => {
                 savepoint.rollback().await?;
                 outcomes.push(Err(err));
             }

@@ -317,7 +317,7 @@ pub async fn preview(
             comment: input.comment.clone(),
         };
         let outcome = match disconnect::preview(db, account_id, one).await {
-            Err(AppError::Internal(m)) => return Err(AppError::Internal(m)),
+            Err(err) if err.is_server_fault() => return Err(err),
             other => other,
         };
         items.push(PreviewItem {
@@ -465,10 +465,10 @@ pub async fn run_due(
                 }
                 // The database failing is not the account's fault: the batch is given up,
                 // its items stay pending for the next try.
-                Err(AppError::Internal(m)) => {
+                Err(err) if err.is_server_fault() => {
                     savepoint.rollback().await?;
                     txn.rollback().await?;
-                    return Err(AppError::Internal(m));
+                    return Err(err);
                 }
                 Err(err) => {
                     savepoint.rollback().await?;

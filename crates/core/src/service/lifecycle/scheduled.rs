@@ -740,9 +740,9 @@ fn outcome_of_failure(
     err: &AppError,
     at: DateTime<Utc>,
 ) -> (EventStatus, String, Option<DateTime<Utc>>) {
-    let transient = matches!(err, AppError::Internal(_) | AppError::Conflict(_));
+    let transient = err.is_server_fault() || matches!(err, AppError::Conflict(_));
     let message = match err {
-        AppError::Internal(_) => {
+        AppError::Internal(_) | AppError::Unavailable(_) => {
             tracing::error!(event_id = event.id, error = ?err, "scheduled event failed");
             "a transient error (see the server log)".to_owned()
         }

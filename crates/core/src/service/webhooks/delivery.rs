@@ -430,13 +430,13 @@ async fn deliver_one(
         .await;
     // The POST went out: what it answered is recorded even if the database is away for a
     // while (restarting, failing over), so that the dispatch is not sent again once it is
-    // back. Tried again until the lease runs out; after that another worker may take the
-    // dispatch over, and this one's record only adds its attempt.
-    let sent = std::time::Instant::now();
+    // back. Tried again until the lease (from the claim, at `at`) runs out; after that
+    // another worker may take the dispatch over, and this one's record only adds its attempt.
     let mut wait = Duration::from_millis(200);
     loop {
+        let held = (now() - at).to_std().unwrap_or_default();
         match record(db, delivery, &claimed, &answer, at).await {
-            Err(AppError::Unavailable(_)) if sent.elapsed() + wait < LEASE => {
+            Err(AppError::Unavailable(_)) if held + wait < LEASE => {
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(5));
             }
