@@ -371,8 +371,10 @@ fn no_bad_answers(writes: &[(i64, Seen, Instant)], reads: &[(Seen, Instant)]) {
 /// `/readyz` says 503 while it is down; the pool recovers by itself within seconds of the
 /// database's return; every acknowledged disconnection is whole, every refused one wrote
 /// nothing (the count of successes equals the count of logs), `fathom verify` passes; the
-/// scheduler carries out each event that fell due during the outage exactly once, and the
-/// webhook worker delivers every disconnection log's webhook once.
+/// scheduler carries out each event that fell due during the outage exactly once, the webhook
+/// worker delivers every disconnection log's webhook once, and a billing pass and a
+/// delinquency pass caught by the outage, run again, bill each period and decide each account
+/// once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "starts, restarts and stops a PostgreSQL cluster of its own; run by .ci/run"]
 async fn a_primary_restarted_and_stopped_under_load_answers_503_and_loses_nothing() {
@@ -521,9 +523,51 @@ async fn a_primary_restarted_and_stopped_under_load_answers_503_and_loses_nothin
         logs,
         "a webhook was sent twice"
     );
+    // A billing pass (next month's periods) and a delinquency pass, in small batches, as
+    // processes of their own, caught by a second outage; run again to the end, they bill each
+    // period once and decide each account once (verify checks both).
+    let today = chrono::Utc::now().date_naive();
+    let bill_date = (today + chrono::Duration::days(35)).to_string();
+    let today = today.to_string();
+    let pass = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_fathom"))
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env("FATHOM_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut billing = pass(&["bill", "--date", &bill_date, "--batch", "7"]);
+    let mut delinquency = pass(&["delinquency", "--date", &today, "--batch", "7"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    cluster.stop("fast");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    cluster.start();
+    let _ = billing.wait();
+    let _ = delinquency.wait();
+    for args in [
+        ["bill", "--date", bill_date.as_str(), "--batch", "7"],
+        ["delinquency", "--date", today.as_str(), "--batch", "7"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_fathom"))
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env("FATHOM_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let _ = server.kill();
     let _ = server.wait();
     assert_verify_passes(&url);
+    app.assert_billing_is_contiguous().await;
     app.assert_money_conserved().await;
     drop(app);
 }
