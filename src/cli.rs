@@ -73,9 +73,9 @@ pub enum Command {
     },
     /// Carry out the disconnection runs that are due, and exit.
     RunDisconnections {
-        /// Accounts disconnected per transaction.
-        #[arg(long, default_value_t = service::lifecycle::disconnection_runs::DEFAULT_BATCH)]
-        batch: u64,
+        /// Accounts disconnected per transaction (default: `FATHOM_DISCONNECTION_RUN_BATCH`).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        batch: Option<u64>,
         /// Workers at once (default: 4 on PostgreSQL, 1 on SQLite).
         #[arg(long)]
         workers: Option<usize>,
@@ -316,7 +316,7 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
                 let runs = service::lifecycle::disconnection_runs::run_due_with_workers(
                     &conn,
                     service::base::clock::now(),
-                    service::lifecycle::disconnection_runs::DEFAULT_BATCH,
+                    config.disconnection_run_batch,
                     service::lifecycle::disconnection_runs::workers_for(&conn),
                 )
                 .await?;
@@ -354,7 +354,7 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
                 tokio::spawn(crate::worker::delinquency_loop(conn.clone()));
                 tokio::spawn(crate::worker::disconnection_run_loop(
                     conn.clone(),
-                    service::lifecycle::disconnection_runs::DEFAULT_BATCH,
+                    config.disconnection_run_batch,
                 ));
                 crate::worker::scheduler_loop(conn, batch).await;
             }
@@ -369,7 +369,7 @@ pub async fn run(cli: Cli) -> AppResult<ExitCode> {
             let report = service::lifecycle::disconnection_runs::run_due_with_workers(
                 &conn,
                 service::base::clock::now(),
-                batch,
+                batch.unwrap_or(config.disconnection_run_batch),
                 workers,
             )
             .await?;
@@ -464,7 +464,13 @@ async fn serve(config: Config, demo: bool) -> AppResult<()> {
     .await?;
     let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
     let delivery = service::webhooks::delivery::Delivery::new(config.limits.webhooks.policy())?;
-    crate::worker::spawn(conn.clone(), metrics.clone(), delivery, jobs);
+    crate::worker::spawn(
+        conn.clone(),
+        metrics.clone(),
+        delivery,
+        jobs,
+        config.disconnection_run_batch,
+    );
     let router = app::router_with_metrics(conn, &config, metrics)?;
     let listener = TcpListener::bind(&config.bind)
         .await

@@ -75,6 +75,17 @@ pub struct Config {
         global = true
     )]
     pub replica_check_secs: u64,
+    /// Accounts a disconnection run's worker disconnects in one transaction (1 to 1,000), in
+    /// `serve`'s scheduler and `run-scheduled`: smaller batches show a run's progress sooner and
+    /// hold fewer accounts locked; larger ones commit less often.
+    #[arg(
+        long,
+        env = "FATHOM_DISCONNECTION_RUN_BATCH",
+        default_value_t = crate::service::lifecycle::disconnection_runs::DEFAULT_BATCH,
+        value_parser = clap::value_parser!(u64).range(1..=1000),
+        global = true
+    )]
+    pub disconnection_run_batch: u64,
     /// Database connections per server (PostgreSQL; SQLite uses 4 for reads and 2 for writes).
     #[arg(long, env = "FATHOM_DB_POOL_SIZE", default_value_t = 16, global = true)]
     pub db_pool_size: u32,
@@ -261,6 +272,7 @@ impl Config {
             read_replica_url: None,
             max_replica_lag: 30,
             replica_check_secs: 2,
+            disconnection_run_batch: crate::service::lifecycle::disconnection_runs::DEFAULT_BATCH,
             db_pool_size: 16,
             limits: Limits::default(),
         }

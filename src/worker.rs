@@ -24,15 +24,19 @@ use crate::service::{
 pub const BILLING_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Starts the scheduler, webhook delivery and the billing loop, those of them `jobs` names;
-/// the billing passes are recorded in `metrics`.
-pub fn spawn(db: DatabaseConnection, metrics: Arc<Metrics>, delivery: Delivery, jobs: Jobs) {
+/// the billing passes are recorded in `metrics`; disconnection runs go `run_batch` accounts to a
+/// transaction.
+pub fn spawn(
+    db: DatabaseConnection,
+    metrics: Arc<Metrics>,
+    delivery: Delivery,
+    jobs: Jobs,
+    run_batch: u64,
+) {
     if jobs.scheduler {
         tokio::spawn(compaction_loop(db.clone()));
         tokio::spawn(scheduler_loop(db.clone(), scheduled::DEFAULT_BATCH));
-        tokio::spawn(disconnection_run_loop(
-            db.clone(),
-            disconnection_runs::DEFAULT_BATCH,
-        ));
+        tokio::spawn(disconnection_run_loop(db.clone(), run_batch));
     }
     if jobs.webhooks {
         tokio::spawn(webhook_loop(db.clone(), delivery));

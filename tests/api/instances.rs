@@ -477,8 +477,15 @@ on_postgres!(
         for i in 0..ACCOUNTS {
             accounts.push(app.account_activated_at(&format!("Bulk {i}"), t0).await);
         }
-        let mut a = Server::start(app, "scheduler").await;
-        let b = Server::start(app, "scheduler").await;
+        // Ten accounts to a transaction: the run's 300 commit in thirty steps, so the kill
+        // lands between two of them however busy the machine is (with 100 to a transaction,
+        // the three batches of one server's workers could all commit between two looks).
+        let batch = [
+            ("FATHOM_JOBS", "scheduler"),
+            ("FATHOM_DISCONNECTION_RUN_BATCH", "10"),
+        ];
+        let mut a = Server::start_with(app, &batch).await;
+        let b = Server::start_with(app, &batch).await;
         let created = a
             .gql(
                 &app.token,
