@@ -1,5 +1,5 @@
-//! The HTTP surface: `/api/graphql` (POST, and GET for queries), `/graphiql` (the page and its
-//! assets: [`crate::graphiql`]), `/healthz`, `/readyz`, `/metrics`; the request limits; and the
+//! The HTTP surface: `/api/graphql` (POST, and GET for queries), the operator's console at `/`
+//! and `/graphiql` (the pages and their assets: [`crate::pages`]), `/healthz`, `/readyz`, `/metrics`; the request limits; and the
 //! shared state. The layers around the routes (request ids and the access log, media types,
 //! request bodies) are in [`crate::http`].
 
@@ -112,7 +112,7 @@ pub fn router_with_metrics(
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .merge(crate::graphiql::routes())
+        .merge(crate::pages::routes())
         .with_state(state)
         // A backstop: `http::body::limit` (next) has already read the body within the limit.
         .layer(RequestBodyLimitLayer::new(config.limits.max_body_bytes))

@@ -17,9 +17,9 @@ pub use fathom_core::{
 pub mod app;
 pub mod cli;
 pub mod config;
-pub mod graphiql;
 pub mod graphql;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod pages;
 pub mod worker;

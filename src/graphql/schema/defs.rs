@@ -704,7 +704,7 @@ pub static SYSTEM_SETTING: EntityDef = EntityDef {
     relations: no_relations,
     read: AccountsRead,
     ops: &Ops::<system_setting::Entity>::new(),
-    extra: no_extra,
+    extra: extra_fields::system_setting,
     interfaces: &[],
     base: true,
 };

@@ -4,7 +4,7 @@ use async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, TypeRef};
 use async_graphql::Value;
 
 use crate::auth::decode_permissions;
-use crate::entity::{personal_access_token, role, service};
+use crate::entity::{personal_access_token, role, service, system_setting};
 use crate::graphql::schema::entity_def::{Row, WithSecret};
 
 /// `Service.recurring_service_detail`: the billing frequency of a recurring service.
@@ -94,6 +94,28 @@ pub fn personal_access_token() -> Vec<Field> {
             "The token itself: returned once, by createPersonalAccessToken; null afterwards.",
         ),
     ]
+}
+
+/// `SystemSetting.timezone_name` (a fathom extension): the time zone's IANA name, which browsers
+/// and most libraries take (`timezone` is Sonar's enum value, `AMERICACHICAGO`).
+pub fn system_setting() -> Vec<Field> {
+    vec![crate::graphql::execution::resolver::field(
+        "timezone_name",
+        TypeRef::named_nn(TypeRef::STRING),
+        |ctx| {
+            FieldFuture::new(async move {
+                let row = ctx.parent_value.try_downcast_ref::<Row>()?;
+                let name = row
+                    .downcast::<system_setting::Model>()
+                    .and_then(|s| crate::sonar_enums::timezone_name(&s.timezone))
+                    .unwrap_or("UTC");
+                Ok(Some(FieldValue::value(Value::String(name.into()))))
+            })
+        },
+    )
+    .description(
+        "fathom extension: the time zone's IANA name (America/Chicago for AMERICACHICAGO), as browsers take it.",
+    )]
 }
 
 /// `Role.applied_permissions`: the permissions the role grants.

@@ -108,6 +108,25 @@ pub fn extra_types() -> Vec<Object> {
     ] {
         me = me.field(column_field(user, name, name, ty));
     }
+    // A fathom extension: what the token may do, so that a front end (the console) shows only
+    // the controls the API would accept.
+    me = me.field(
+        crate::graphql::execution::resolver::field(
+            "permissions",
+            TypeRef::named_nn_list_nn("Permission"),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let user = caller(&ctx)?;
+                    Ok(Some(FieldValue::list(user.permissions.iter().map(|p| {
+                        FieldValue::value(async_graphql::Value::Enum(async_graphql::Name::new(
+                            p.name(),
+                        )))
+                    }))))
+                })
+            },
+        )
+        .description("The permissions the calling token's role grants (a fathom extension)."),
+    );
     vec![
         me,
         crate::graphql::schema::objects::connection_type(&defs::PERSONAL_ACCESS_TOKEN),
