@@ -140,7 +140,8 @@ def report_floor(d):
         ("report_disconnections", "disconnected_at", "disconnection_log_id, account_name, disconnected_at"),
     ]:
         where = f"{column} >= {lo} AND {column} < {hi}"
-        parts.append(f"SELECT {columns} FROM {view} WHERE {where} ORDER BY id LIMIT 100")
+        # fathom's default order: when it happened, then id.
+        parts.append(f"SELECT {columns} FROM {view} WHERE {where} ORDER BY {column}, id LIMIT 100")
         parts.append(f"SELECT COUNT(*) FROM {view} WHERE {where}")
         parts.append(f"SELECT {d.month_of(column)} AS m, COUNT(*) FROM {view} WHERE {where} GROUP BY 1 ORDER BY 1")
     return "\n;\n".join(parts)

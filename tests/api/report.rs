@@ -262,3 +262,49 @@ on_both!(a_report_period_is_at_most_a_hundred_years, |app| {
         77 * 12
     );
 });
+
+on_both!(
+    without_a_sorter_the_tables_list_rows_in_the_order_they_happened,
+    |app| {
+        // Created in one order, activated and disconnected in another.
+        let late = app.account_activated_at("Late", noon("2026-03-20")).await;
+        let early = app.account_activated_at("Early", noon("2026-01-05")).await;
+        let middle = app.account_activated_at("Middle", noon("2026-02-10")).await;
+        let disconnect =
+            "mutation($id: Int64Bit!) { disconnectAccount(id: $id, input: {prorate: false}) { id } }";
+        for (id, day) in [
+            (early, "2026-04-20"),
+            (late, "2026-04-05"),
+            (middle, "2026-04-12"),
+        ] {
+            app.ok_at(noon(day), disconnect, json!({"id": id})).await;
+        }
+        let read = |sorter: &str| {
+            format!(
+                r#"{{ activations_and_disconnections_report(start_date: "2026-01-01", end_date: "2026-04-30") {{
+                  activations{sorter} {{ entities {{ account_id }} }}
+                  disconnections{sorter} {{ entities {{ account_id }} }} }} }}"#
+            )
+        };
+        let ids = |data: &Value, table: &str| -> Vec<i64> {
+            data["activations_and_disconnections_report"][table]["entities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["account_id"].as_str().unwrap().parse().unwrap())
+                .collect()
+        };
+        let data = app.ok(&read(""), json!({})).await;
+        assert_eq!(ids(&data, "activations"), vec![early, middle, late]);
+        assert_eq!(ids(&data, "disconnections"), vec![late, middle, early]);
+        // A sorter still decides: by id, the order of creation.
+        let by_id = app
+            .ok(
+                &read(r#"(sorter: [{attribute: "account_id", direction: ASC}])"#),
+                json!({}),
+            )
+            .await;
+        assert_eq!(ids(&by_id, "activations"), vec![late, early, middle]);
+        assert_eq!(ids(&by_id, "disconnections"), vec![late, early, middle]);
+    }
+);
