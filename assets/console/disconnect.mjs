@@ -24,11 +24,11 @@ const PREVIEW = `query Preview($id: Int64Bit!, $input: DisconnectAccountMutation
   }
 }`;
 
-const CONTEXT = `query Context($statuses: Int64Bit) {
+const CONTEXT = `{
   billing_setting { prorate_account_status_change disconnection_reason_required }
   disconnection_reasons(active: true, paginator: {page: 1, records_per_page: 1000}, sorter: [{attribute: "name", direction: ASC}]) {
     entities { id name voluntary } }
-  account_statuses(id: $statuses) { entities { id name } }
+  account_statuses(paginator: {page: 1, records_per_page: 1000}) { entities { id name } }
 }`;
 
 const ADDRESS = `query Address($id: Int64Bit!) {
@@ -63,27 +63,33 @@ export function DisconnectDialog({ session, accountId, onClose, onDone }) {
   const [busy, setBusy] = useState(false);
   const [reasonMissing, setReasonMissing] = useState(false);
 
-  // The preview, again whenever the proration or the reason changes.
+  // The settings, reasons and statuses first; then the preview, again whenever the proration
+  // or the reason changes. While billing settings require a reason and none is chosen yet, the
+  // figures are asked with the first active one (a reason changes nothing but the log): the
+  // Disconnect button then asks for the operator's choice before anything is sent.
   useEffect(() => {
+    gql(CONTEXT).then(setContext, setError);
+  }, []);
+  useEffect(() => {
+    if (!context) return;
     let live = true;
     setError(null);
-    gql(PREVIEW, { id: accountId, input: inputOf({ ...choice, comment: "" }) }).then(
+    const input = inputOf({ ...choice, comment: "" });
+    const reasons = context.disconnection_reasons.entities;
+    if (context.billing_setting.disconnection_reason_required && !choice.reason && reasons.length)
+      input.disconnection_reason_id = reasons[0].id;
+    gql(PREVIEW, { id: accountId, input }).then(
       async (data) => {
         const p = data.disconnect_account_preview;
+        const addr = p.serviceable_address_id ? await gql(ADDRESS, { id: p.serviceable_address_id }) : null;
         if (!live) return;
-        setPreview(p);
-        const [ctx, addr] = await Promise.all([
-          context ? Promise.resolve(context) : gql(CONTEXT, { statuses: p.target_account_status_id }),
-          p.serviceable_address_id ? gql(ADDRESS, { id: p.serviceable_address_id }) : Promise.resolve(null),
-        ]);
-        if (!live) return;
-        setContext(ctx);
         setAddress(addr ? addr.addresses.entities[0] : null);
+        setPreview(p);
       },
       (err) => live && setError(err),
     );
     return () => (live = false);
-  }, [accountId, choice.prorate, choice.reason]);
+  }, [accountId, context, choice.prorate, choice.reason]);
 
   const disconnect = async (e) => {
     e.preventDefault();
