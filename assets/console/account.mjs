@@ -11,7 +11,8 @@ import { ScheduleDialog } from "./schedule.mjs";
 
 const PER_PAGE = 10;
 
-const ACCOUNT = `query Account($id: Int64Bit!) {
+/** The account, with what it owes when the token may read billing (BILLING_READ). */
+const accountQuery = (billing) => `query Account($id: Int64Bit!) {
   accounts(id: $id, include_archived: true) { entities {
     id name activation_date next_bill_date is_delinquent archived_at
     account_status { name activates_account } account_type { name }
@@ -19,7 +20,7 @@ const ACCOUNT = `query Account($id: Int64Bit!) {
     child_accounts(paginator: {page: 1, records_per_page: 100}) { entities { id name account_status { name } } page_info { total_count } }
     addresses { entities { id type serviceable line1 line2 city subdivision zip } }
     contacts { entities { id name email_address primary role } }
-    invoices(search: [{integer_fields: [{attribute: "remaining_due", search_value: 0, operator: GT}]}], paginator: {page: 1, records_per_page: 1000}) { entities { remaining_due void } }
+    ${billing ? `invoices(search: [{integer_fields: [{attribute: "remaining_due", search_value: 0, operator: GT}]}], paginator: {page: 1, records_per_page: 1000}) { entities { remaining_due void } }` : ""}
     disconnection_logs(paginator: {page: 1, records_per_page: 1000}) { entities { final_invoice_id } }
   } }
 }`;
@@ -33,6 +34,7 @@ const TABS = {
         debits(paginator: {page: 1, records_per_page: 100}) { entities { id service_name description amount prorated_from prorated_to } } }
       page_info { page records_per_page total_count total_pages } } }`,
     key: "invoices",
+    needs: "BILLING_READ",
   },
   events: {
     label: "Scheduled events",
@@ -55,6 +57,7 @@ const TABS = {
       entities { id payment_datetime amount amount_remaining payment_type reversed description }
       page_info { page records_per_page total_count total_pages } } }`,
     key: "payments",
+    needs: "BILLING_READ",
   },
   log: {
     label: "Audit log",
@@ -72,7 +75,7 @@ function addressLine(a) {
 function Overview({ account, session, onAction }) {
   const serviceable = account.addresses.entities.filter((a) => a.serviceable);
   const mailing = account.addresses.entities.filter((a) => !a.serviceable);
-  const owed = account.invoices.entities.filter((i) => !i.void).reduce((sum, i) => sum + i.remaining_due, 0);
+  const owed = account.invoices && account.invoices.entities.filter((i) => !i.void).reduce((sum, i) => sum + i.remaining_due, 0);
   const children = account.child_accounts;
   return html`<section class="overview" aria-label="Overview">
     <div class="title-row">
@@ -95,7 +98,7 @@ function Overview({ account, session, onAction }) {
         : "None"}${children.page_info.total_count > children.entities.length ? html`<div>…and ${children.page_info.total_count - children.entities.length} more</div>` : ""}</dd>
       <dt>Activated</dt><dd>${account.activation_date || "Never"}</dd>
       <dt>Next bill date</dt><dd>${account.next_bill_date || "None"}</dd>
-      <dt>Owed</dt><dd data-field="owed">${money(owed)}</dd>
+      ${account.invoices && html`<dt>Owed</dt><dd data-field="owed">${money(owed)}</dd>`}
     </dl>
   </section>`;
 }
@@ -216,12 +219,13 @@ function Tab({ which, id, session, version, finals, onChanged }) {
 export function AccountScreen({ session, id }) {
   const [account, setAccount] = useState(null);
   const [error, setError] = useState(null);
-  const [tab, setTab] = useState("invoices");
+  const tabs = Object.entries(TABS).filter(([, t]) => !t.needs || session.permissions.includes(t.needs));
+  const [tab, setTab] = useState(tabs[0][0]);
   const [version, setVersion] = useState(0);
   const [action, setAction] = useState(null);
   useEffect(() => {
     let live = true;
-    gql(ACCOUNT, { id }).then(
+    gql(accountQuery(session.permissions.includes("BILLING_READ")), { id }).then(
       (data) => {
         if (!live) return;
         const found = data.accounts.entities[0];
@@ -244,11 +248,11 @@ export function AccountScreen({ session, id }) {
   return html`<main id="main">
     <${Overview} account=${account} session=${session} onAction=${(what, a) => setAction({ what, account: a })} />
     <div role="tablist" aria-label="Account details" class="tabs">
-      ${Object.entries(TABS).map(
+      ${tabs.map(
         ([key, t]) => html`<button type="button" role="tab" id=${`tab-${key}`} aria-selected=${tab === key ? "true" : "false"}
           aria-controls="tab-panel" tabindex=${tab === key ? 0 : -1} onClick=${() => setTab(key)}
           onKeyDown=${(e) => {
-            const keys = Object.keys(TABS);
+            const keys = tabs.map(([k]) => k);
             const step = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
             if (!step) return;
             const next = keys[(keys.indexOf(key) + step + keys.length) % keys.length];

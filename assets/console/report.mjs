@@ -6,6 +6,7 @@
 import { useEffect, useRef, useState } from "./hooks.mjs";
 import { allPages, collectionArgs, gql } from "./api.mjs";
 import { html, Paginator, SortHeader, setQuery, ErrorNote, money, datetime, toast, describeError } from "./ui.mjs";
+import { lookups } from "./accounts.mjs";
 
 const PER_PAGE = 25;
 
@@ -30,7 +31,7 @@ const TABLES = {
       ["activated_at", "Activated", (r, z) => datetime(r.activated_at, z)],
       ["account_id", "Account", (r) => r.account_id],
       ["account_name", "Name", (r) => r.account_name],
-      ["account_type_id", "Type", (r) => r.account_type_id],
+      ["account_type_id", "Type", (r, z, names) => names.types[r.account_type_id] || r.account_type_id],
       ["reactivation", "Reactivation", (r) => (r.reactivation ? "yes" : "no")],
       ["win_back", "Win-back", (r) => (r.win_back ? "yes" : "no")],
     ],
@@ -80,7 +81,7 @@ function csvCell(value) {
   return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-function ReportTable({ which, period, query, session }) {
+function ReportTable({ which, period, query, session, names }) {
   const t = TABLES[which];
   const state = {
     page: Math.max(1, Number(query.get(`${which}_page`)) || 1),
@@ -142,7 +143,7 @@ function ReportTable({ which, period, query, session }) {
             onSort=${(a, d) => setQuery({ [`${which}_sort`]: a, [`${which}_dir`]: d, [`${which}_page`]: "" })}>${label}<//>`,
         )}</tr></thead>
         <tbody>${result.entities.map(
-          (r) => html`<tr data-row=${r[t.key]}>${t.columns.map(([, , cell]) => html`<td>${cell(r, session.timezone)}</td>`)}</tr>`,
+          (r) => html`<tr data-row=${r[t.key]}>${t.columns.map(([, , cell]) => html`<td>${cell(r, session.timezone, names)}</td>`)}</tr>`,
         )}</tbody>
       </table>
       ${!result.entities.length && html`<p>None in this period.</p>`}
@@ -183,6 +184,10 @@ export function ReportScreen({ session, location }) {
   const [error, setError] = useState(null);
   const [form, setForm] = useState({ start: query.get("start") || "", end: query.get("end") || "" });
   const [formError, setFormError] = useState(null);
+  const [names, setNames] = useState({ types: {} });
+  useEffect(() => {
+    lookups().then((l) => setNames({ types: Object.fromEntries(l.types.map((t) => [t.id, t.name])) }), setError);
+  }, []);
 
   useEffect(() => {
     let live = true;
@@ -249,7 +254,7 @@ export function ReportScreen({ session, location }) {
           <tbody>${s.months.map((m) => html`<tr><td>${m.month}</td><td class="num">${m.activations}</td><td class="num">${m.disconnections}</td><td class="num">${m.net}</td></tr>`)}</tbody>
         </table>
       </details>
-      <${ReportTable} which="a" period=${period} query=${query} session=${session} />
-      <${ReportTable} which="d" period=${period} query=${query} session=${session} />`}
+      <${ReportTable} which="a" period=${period} query=${query} session=${session} names=${names} />
+      <${ReportTable} which="d" period=${period} query=${query} session=${session} names=${names} />`}
   </main>`;
 }
