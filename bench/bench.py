@@ -23,6 +23,9 @@ checks it with `fathom verify`, and measures, beside a peer or a floor:
       that never pay (lib/delinquency.py) (accounts/s: the book's accounts over the pass's time)
   (s) PostgreSQL: a disconnection run over 10,000 accounts by `fathom run-disconnections`, against
       its floor with the same batching (lib/runs.py) (disconnections/s)
+  (k) the console's accounts screen in Debian's Chromium, from asking for /accounts to the first
+      page's rows with their Edit menus on screen: the first load with an empty cache, then nine
+      with the browser's cache (lib/console.py) (ms; no peer or floor)
 
 Reads go through wrk (2 threads, 16 connections, loopback) against fathom and, on PostgreSQL,
 PostGraphile (2 cluster workers, NODE_ENV=production) over the same database; both warm up,
@@ -55,6 +58,7 @@ from lib import answers, load, measure, procs, report, servers, workloads as w  
 from lib import replica as replicas  # noqa: E402
 from lib import delinquency as delinquencies  # noqa: E402
 from lib import runs as bulk  # noqa: E402
+from lib import console as consoles  # noqa: E402
 from lib.pools import DUE_SQL, EmptyPool, Pools  # noqa: E402
 
 WARM_UP_SECONDS = 3
@@ -214,7 +218,7 @@ class Run:
     def reads(self):
         a, d = self.args, self.dialect
         fathom = servers.fathom(a.fathom, self.book.url, self.token)
-        peer = servers.postgraphile(a.postgraphile, self.book.pg_url()) if self.kind == "postgres" and not a.writes_only else None
+        peer = servers.postgraphile(a.postgraphile, self.book.pg_url()) if self.kind == "postgres" and not (a.writes_only or a.console_only) else None
         try:
             first, last = self.book.rows("SELECT MIN(id), MAX(id) FROM accounts")[0]
             pages = w.varied("page", 500, first, last)
@@ -236,7 +240,7 @@ class Run:
                 ("d", "Activations & Disconnections report, default period", [w.REPORT], None, w.report_floor(d),
                  [], ["none=0"], {}),
             ]
-            for key, title, queries, peer_queries, floor_sql, sets, items, sample in ([] if a.writes_only else cases):
+            for key, title, queries, peer_queries, floor_sql, sets, items, sample in ([] if a.writes_only or a.console_only else cases):
                 self.same_answers(key, fathom, peer if peer_queries else None, floor_sql, sample)
                 contenders, refused = [], {}
                 for name, server, qs in [("fathom", fathom, queries), ("PostGraphile", peer, peer_queries)]:
@@ -254,7 +258,9 @@ class Run:
                 self.results["workloads"][key]["note"] = "answers: " + self.checked_answers[key]
                 if key == "d":
                     self.one_client_report(fathom, floor_sql)
-            if not a.reads_only:
+            if not a.writes_only:
+                self.console(fathom)
+            if not a.reads_only and not a.console_only:
                 self.disconnections(fathom)
             self.results["memory"]["fathom"] = fathom.tree.peak_rss_mib()
             if peer:
@@ -263,6 +269,18 @@ class Run:
             fathom.stop()
             if peer:
                 peer.stop()
+
+    def console(self, fathom):
+        print("   (k) the console's accounts screen in Chromium", flush=True)
+        k = consoles.accounts_screen(f"http://127.0.0.1:{fathom.port}", self.token)
+        if k is None:
+            print("      skipped: no chromium (apt-get install -y chromium)", flush=True)
+        elif "error" in k:
+            print(f"      failed: {k['error']}", flush=True)
+        else:
+            print(f"      usable after {k['cold_ms']:.0f} ms cold, {k['warm_p50_ms']:.0f} ms warm (p50; max "
+                  f"{k['warm_max_ms']:.0f} ms), {k['kib']:.0f} KiB carried cold", flush=True)
+        self.results["console"] = k
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -677,7 +695,7 @@ class Run:
             self.runs()
             self.book.discard()
             return self.results
-        if self.args.reads_only:
+        if self.args.reads_only or self.args.console_only:
             self.reads()
             self.book.discard()
             return self.results
@@ -716,6 +734,8 @@ def main():
                         help="only (s), printed and not written to RESULTS.md (for iterating)")
     parser.add_argument("--reads-only", action="store_true",
                         help="only (a) to (d1), printed, RESULTS.md left alone")
+    parser.add_argument("--console-only", action="store_true",
+                        help="only (k), printed, RESULTS.md left alone")
     parser.add_argument("--writes-only", action="store_true",
                         help="only (e), (f) and (g), printed and not written to RESULTS.md (for iterating)")
     args = parser.parse_args()
@@ -733,7 +753,7 @@ def main():
             results[kind] = Run(kind, args, workdir).go()
     text = report.markdown(results, args, time.time() - started)
     print(text)
-    if not args.writes_only and not args.money_only and not args.runs_only and not args.reads_only:
+    if not (args.writes_only or args.money_only or args.runs_only or args.reads_only or args.console_only):
         report.write(text, args.accounts)
 
 

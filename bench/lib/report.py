@@ -139,6 +139,17 @@ def markdown(results, args, seconds):
             f"| {kind} | {b['accounts']:,} accounts, {b['invoices']:,} invoices, {b['debits']:,} debits | {seeding} | "
             f"{b['copy_seconds']:.0f} s | {b['verify_seconds']:.0f} s, passed | {b['catch_up']['seconds']:.1f} s "
             f"({b['catch_up']['output']}) | {' / '.join(_n(v, 2) for v in (b.get('count_ms') or [None]))} ms | {rss} |")
+    consoles = [(kind, r.get("console")) for kind, r in results.items() if r.get("console")]
+    if consoles:
+        lines += ["", "(k) The console's accounts screen in Chromium, from asking for `/accounts` to the first page's rows "
+                  "with their Edit menus on screen (lib/console.py):", ""]
+        for kind, k in consoles:
+            if "error" in k:
+                lines.append(f"- {kind}: failed: {k['error']}")
+            else:
+                lines.append(f"- {kind}: **{k['cold_ms']:.0f} ms** with an empty cache ({k['kib']:.0f} KiB carried), "
+                             f"{k['warm_p50_ms']:.0f} ms p50 / {k['warm_max_ms']:.0f} ms max over {k['loads'] - 1} loads "
+                             "with the browser's cache")
     return "\n".join(lines) + "\n"
 
 
