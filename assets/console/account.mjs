@@ -5,7 +5,7 @@
 // is read again in place.
 import { useEffect, useState } from "./hooks.mjs";
 import { gql } from "./api.mjs";
-import { html, Link, Paginator, ErrorNote, money, datetime, toast, describeError } from "./ui.mjs";
+import { html, Link, Paginator, ErrorNote, money, datetime, toast, describeError, addressLine } from "./ui.mjs";
 import { EditMenu, ActionDialog } from "./accounts.mjs";
 import { ScheduleDialog } from "./schedule.mjs";
 
@@ -67,10 +67,6 @@ const TABS = {
     key: "logs",
   },
 };
-
-function addressLine(a) {
-  return [a.line1, a.line2, a.city, a.subdivision, a.zip].filter(Boolean).join(", ");
-}
 
 function Overview({ account, session, onAction }) {
   const serviceable = account.addresses.entities.filter((a) => a.serviceable);

@@ -7,7 +7,7 @@
 // asks the preview again, so what is shown is what the button does.
 import { useEffect, useState } from "./hooks.mjs";
 import { gql } from "./api.mjs";
-import { html, Dialog, ErrorNote, money, datetime, toast, describeError } from "./ui.mjs";
+import { html, Dialog, ErrorNote, money, datetime, toast, describeError, addressLine } from "./ui.mjs";
 
 const PREVIEW = `query Preview($id: Int64Bit!, $input: DisconnectAccountMutationInput) {
   disconnect_account_preview(id: $id, input: $input) {
@@ -38,11 +38,6 @@ const ADDRESS = `query Address($id: Int64Bit!) {
 const DISCONNECT = `mutation Disconnect($id: Int64Bit!, $input: DisconnectAccountMutationInput) {
   disconnectAccount(id: $id, input: $input) { id name account_status { name } }
 }`;
-
-/** The address on one line. */
-function addressLine(a) {
-  return [a.line1, a.line2, a.city, a.subdivision, a.zip].filter(Boolean).join(", ");
-}
 
 /** The input as the API takes it: the proration only when chosen, the reason when one is. */
 function inputOf(choice) {

@@ -156,6 +156,11 @@ export function money(cents) {
   return `${sign}$${whole}.${String(abs % 100).padStart(2, "0")}`;
 }
 
+/** An address on one line: "107 Main St, Springfield, US_IL, 62701". */
+export function addressLine(a) {
+  return [a.line1, a.line2, a.city, a.subdivision, a.zip].filter(Boolean).join(", ");
+}
+
 /** An instant (RFC 3339) as a date and time in `zone`, e.g. "2026-12-07 14:05". */
 export function datetime(value, zone) {
   if (!value) return "";

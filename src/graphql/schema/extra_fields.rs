@@ -3,7 +3,7 @@
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, TypeRef};
 use async_graphql::Value;
 
-use crate::auth::decode_permissions;
+use crate::auth::{decode_permissions, Permission};
 use crate::entity::{personal_access_token, role, service, system_setting};
 use crate::graphql::schema::entity_def::{Row, WithSecret};
 
@@ -118,6 +118,16 @@ pub fn system_setting() -> Vec<Field> {
     )]
 }
 
+/// Permissions as a list of `Permission` enum values (`Role.applied_permissions`,
+/// `Me.permissions`).
+pub fn permission_list(permissions: impl IntoIterator<Item = Permission>) -> FieldValue<'static> {
+    FieldValue::list(
+        permissions
+            .into_iter()
+            .map(|p| FieldValue::value(Value::Enum(async_graphql::Name::new(p.name())))),
+    )
+}
+
 /// `Role.applied_permissions`: the permissions the role grants.
 pub fn role() -> Vec<Field> {
     vec![crate::graphql::execution::resolver::field(
@@ -130,9 +140,7 @@ pub fn role() -> Vec<Field> {
                     .downcast::<role::Model>()
                     .map(|r| decode_permissions(&r.permissions))
                     .unwrap_or_default();
-                Ok(Some(FieldValue::list(permissions.into_iter().map(|p| {
-                    FieldValue::value(Value::Enum(async_graphql::Name::new(p.name())))
-                }))))
+                Ok(Some(permission_list(permissions)))
             })
         },
     )

@@ -117,11 +117,9 @@ pub fn extra_types() -> Vec<Object> {
             |ctx| {
                 FieldFuture::new(async move {
                     let user = caller(&ctx)?;
-                    Ok(Some(FieldValue::list(user.permissions.iter().map(|p| {
-                        FieldValue::value(async_graphql::Value::Enum(async_graphql::Name::new(
-                            p.name(),
-                        )))
-                    }))))
+                    Ok(Some(crate::graphql::schema::extra_fields::permission_list(
+                        user.permissions.iter().copied(),
+                    )))
                 })
             },
         )
