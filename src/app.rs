@@ -47,6 +47,8 @@ pub struct AppState {
     pub guard: Arc<Guard>,
     /// Recent authentications, for compiled reads ([`crate::auth::TokenCache`]).
     pub tokens: Arc<crate::auth::TokenCache>,
+    /// Plans the compiled read path has answered with, by query, variables and permissions.
+    pub plans: Arc<crate::graphql::execution::compiled::cache::PlanCache>,
     /// How long one HTTP request may run, its GraphQL work included (CPU-bound or not).
     pub request_timeout: Duration,
     /// The read replica, if any (`FATHOM_READ_REPLICA_URL`).
@@ -94,6 +96,7 @@ pub fn router_with_metrics(
     let state = AppState {
         guard: Arc::new(guard),
         tokens: Arc::new(crate::auth::TokenCache::default()),
+        plans: Arc::default(),
         request_timeout,
         db,
         schema,

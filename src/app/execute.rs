@@ -15,7 +15,10 @@ use super::authenticate::{authenticate, authenticate_stamped, bearer_of};
 use super::AppState;
 use crate::error::AppError;
 use crate::graphql::execution::{
-    compiled::{Outcome, Plan},
+    compiled::{
+        cache::{Key, Known},
+        Outcome, Plan,
+    },
     errors::{request_id, IntoGraphql},
     loader::RelLoader,
 };
@@ -122,7 +125,21 @@ struct Run<'s> {
 struct Prepared {
     request: Result<async_graphql::Request, AppError>,
     label: String,
-    compiled: Option<(Plan, ExecutableDocument)>,
+    compiled: Option<Compiled>,
+}
+
+/// How the compiled read path may answer an operation.
+enum Compiled {
+    /// With a plan made for this request: the document is validated first, and the plan
+    /// kept under `key` once it has answered.
+    Fresh {
+        plan: Plan,
+        document: ExecutableDocument,
+        key: Option<Key>,
+    },
+    /// With a plan that answered the same request before
+    /// ([`crate::graphql::execution::compiled::cache`]).
+    Known(std::sync::Arc<Known>),
 }
 
 impl<'s> Run<'s> {
@@ -251,6 +268,18 @@ impl<'s> Run<'s> {
         let mut extra_writes = 0usize;
         let mut any_mutation = false;
         for mut request in requests {
+            let key = state
+                .compiled_reads
+                .then(|| Key::of(&request, &self.user))
+                .flatten();
+            if let Some(known) = key.as_ref().and_then(|key| state.plans.get(key)) {
+                prepared.push(Prepared {
+                    request: Ok(request),
+                    label: known.label.clone(),
+                    compiled: Some(Compiled::Known(known)),
+                });
+                continue;
+            }
             let checked = state.guard.check(
                 &request.query,
                 &request.variables,
@@ -311,7 +340,11 @@ impl<'s> Run<'s> {
                     &request.variables,
                     &self.user,
                 )
-                .map(|plan| (plan, checked.document.clone()))
+                .map(|plan| Compiled::Fresh {
+                    plan,
+                    document: checked.document.clone(),
+                    key,
+                })
             };
             request.set_parsed_query(checked.document);
             prepared.push(Prepared {
@@ -365,10 +398,10 @@ impl<'s> Run<'s> {
                     );
                     (Answer::Response(response), true)
                 }
-                Ok(request) => {
+                Ok(mut request) => {
                     let compiled = match compiled {
-                        Some((plan, document)) => {
-                            self.run_compiled(&request, plan, document, &label, operation_started)
+                        Some(compiled) => {
+                            self.run_compiled(&mut request, compiled, &label, operation_started)
                                 .await?
                         }
                         None => None,
@@ -393,22 +426,55 @@ impl<'s> Run<'s> {
     /// must answer it instead.
     async fn run_compiled(
         &mut self,
-        request: &async_graphql::Request,
-        plan: Plan,
-        document: ExecutableDocument,
+        request: &mut async_graphql::Request,
+        compiled: Compiled,
         label: &str,
         operation_started: Instant,
     ) -> Result<Option<Answer>, Exit> {
         let state = self.state;
-        let answer = answer_compiled(
-            state,
-            request,
-            plan,
-            document,
-            self.deadline,
-            self.check.as_ref(),
-        )
-        .await;
+        let confirm = self.check.as_ref();
+        let answer = match compiled {
+            Compiled::Fresh {
+                plan,
+                document,
+                key,
+            } => {
+                let plan = std::sync::Arc::new(plan);
+                let known = key.map(|key| (key, document.clone()));
+                let answer =
+                    answer_compiled(state, request, plan.clone(), document, self.deadline, confirm)
+                        .await;
+                if let (Ok(Outcome::Answer(_)), Some((key, document))) = (&answer, known) {
+                    state.plans.insert(
+                        key,
+                        Known {
+                            plan,
+                            label: label.to_owned(),
+                            document,
+                        },
+                    );
+                }
+                answer
+            }
+            Compiled::Known(known) => {
+                let confirm = confirm.map(|(h, s)| (h.as_str(), s.as_str()));
+                let answer =
+                    tokio::time::timeout_at(self.deadline, known.plan.run(&state.db, confirm))
+                        .await
+                        .map_err(|_| ());
+                if matches!(answer, Ok(Outcome::Fallback)) {
+                    // The general path answers from the document as the first request had
+                    // it: parsed, its variables' defaults filled in.
+                    fill_variable_defaults(
+                        &known.document,
+                        request.operation_name.as_deref(),
+                        &mut request.variables,
+                    );
+                    request.set_parsed_query(known.document.clone());
+                }
+                answer
+            }
+        };
         state
             .metrics
             .compiled_read(matches!(answer, Ok(Outcome::Answer(_))));
@@ -630,7 +696,7 @@ impl Answer {
 async fn answer_compiled(
     state: &AppState,
     request: &async_graphql::Request,
-    plan: crate::graphql::execution::compiled::Plan,
+    plan: std::sync::Arc<Plan>,
     document: async_graphql::parser::types::ExecutableDocument,
     deadline: tokio::time::Instant,
     check: Option<&(String, String)>,

@@ -12,6 +12,7 @@
 //! (see `crate::app`), so the values reaching here have their declared types. A differential
 //! test (tests/api/compiled.rs) holds both paths to the same JSON.
 
+pub mod cache;
 mod plan;
 mod writer;
 
