@@ -264,37 +264,73 @@ impl Sql {
         match &page.rows {
             None => self.text.push_str("NULL"),
             Some(shape) => self.nested(|sql| {
-                sql.text.push_str("SELECT ");
-                if sql.pg {
-                    sql.text.push_str("COALESCE(json_agg(");
-                } else {
-                    sql.text.push_str("json_group_array(");
-                }
                 let mut joins = String::new();
-                sql.row(&a, page.table, shape, &mut joins)?;
-                sql.text.push_str(" ORDER BY ");
-                sql.order(&a, page)?;
-                sql.text.push(')');
                 if sql.pg {
-                    sql.text.push_str(", '[]'::json)");
+                    // The rows are made in order in a subquery and aggregated as they come
+                    // (PostgreSQL feeds an aggregate a subquery's rows in its order), which
+                    // spares the sort an `ORDER BY` inside `json_agg` would do again.
+                    sql.text
+                        .push_str("SELECT COALESCE(json_agg(r.j), '[]'::json) FROM (SELECT ");
+                    sql.row(&a, page.table, shape, &mut joins)?;
+                    sql.text.push_str(" AS j FROM ");
+                    sql.page_rows(&a, page, parent)?;
+                    sql.text.push_str(&joins);
+                    sql.text.push_str(" ORDER BY ");
+                    sql.order(&a, page)?;
+                    sql.text.push_str(") r");
+                } else {
+                    sql.text.push_str("SELECT json_group_array(");
+                    sql.row(&a, page.table, shape, &mut joins)?;
+                    sql.text.push_str(" ORDER BY ");
+                    sql.order(&a, page)?;
+                    sql.text.push_str(") FROM ");
+                    sql.page_rows(&a, page, parent)?;
+                    sql.text.push_str(&joins);
                 }
-                sql.text.push_str(" FROM (SELECT * FROM \"");
-                sql.text.push_str(page.table.name);
-                sql.text.push_str("\" ");
-                sql.text.push_str(&a);
-                sql.where_clause(&a, page, parent)?;
-                sql.text.push_str(" ORDER BY ");
-                sql.order(&a, page)?;
-                let offset = (page.args.page - 1) * page.args.records_per_page;
-                sql.text.push_str(&format!(
-                    " LIMIT {} OFFSET {offset}) {a}",
-                    page.args.records_per_page
-                ));
-                sql.text.push_str(&joins);
                 Ok(())
             })?,
         }
         self.text.push(')');
+        Ok(())
+    }
+
+    /// The rows of `page` as a derived table named `a`. `LIMIT` and `OFFSET` are bound, so
+    /// that every page of a query is one prepared statement. A root page past the first finds
+    /// its ids first (`… LIMIT n OFFSET m` over the ids alone, which an index covering the
+    /// filter and order answers without reading the rows it skips) and then reads only those
+    /// rows whole; the rows are the same, in no particular order (the caller orders them).
+    fn page_rows(&mut self, a: &str, page: &Page, parent: Option<(&str, &Join)>) -> AppResult<()> {
+        let offset = (page.args.page - 1) * page.args.records_per_page;
+        self.text.push_str("(SELECT * FROM \"");
+        self.text.push_str(page.table.name);
+        self.text.push_str("\" ");
+        self.text.push_str(a);
+        let deferred = parent.is_none() && offset > 0;
+        if deferred {
+            self.text.push_str(" WHERE ");
+            self.col(a, "id");
+            // `= ANY(ARRAY(…))`: PostgreSQL looks the ids up by primary key (with `IN` it may
+            // hash-join a scan of the whole table); SQLite looks `IN` ids up by rowid.
+            self.text
+                .push_str(if self.pg { " = ANY(ARRAY(SELECT " } else { " IN (SELECT " });
+            self.col(a, "id");
+            self.text.push_str(" FROM \"");
+            self.text.push_str(page.table.name);
+            self.text.push_str("\" ");
+            self.text.push_str(a);
+        }
+        self.where_clause(a, page, parent)?;
+        self.text.push_str(" ORDER BY ");
+        self.order(a, page)?;
+        self.text.push_str(" LIMIT ");
+        self.bind(Value::BigInt(Some(page.args.records_per_page as i64)));
+        self.text.push_str(" OFFSET ");
+        self.bind(Value::BigInt(Some(offset as i64)));
+        if deferred {
+            self.text.push_str(if self.pg { "))" } else { ")" });
+        }
+        self.text.push_str(") ");
+        self.text.push_str(a);
         Ok(())
     }
 
