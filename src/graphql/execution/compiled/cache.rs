@@ -92,3 +92,33 @@ impl PlanCache {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Permission::{AccountsRead, BillingRead};
+
+    fn key(query: &str, variables: serde_json::Value, permissions: Vec<Permission>) -> Option<Key> {
+        let request = async_graphql::Request::new(query)
+            .variables(async_graphql::Variables::from_json(variables));
+        let user = CurrentUser {
+            user_id: 1,
+            token_id: 1,
+            permissions,
+        };
+        Key::of(&request, &user)
+    }
+
+    #[test]
+    fn a_plan_is_kept_for_its_query_variables_and_permissions_alone() {
+        let q = "query($id: Int64Bit) { accounts(id: $id) { entities { id } } }";
+        let one = key(q, serde_json::json!({"id": "1"}), vec![AccountsRead]);
+        assert!(one.is_some());
+        assert!(one == key(q, serde_json::json!({"id": "1"}), vec![AccountsRead]));
+        assert!(one != key(q, serde_json::json!({"id": "2"}), vec![AccountsRead]));
+        assert!(one != key(q, serde_json::json!({"id": "1"}), vec![AccountsRead, BillingRead]));
+        assert!(one != key(&format!("{q} "), serde_json::json!({"id": "1"}), vec![AccountsRead]));
+        let long = format!("{q}{}", " ".repeat(MAX_QUERY_BYTES));
+        assert!(key(&long, serde_json::json!({}), vec![AccountsRead]).is_none());
+    }
+}
