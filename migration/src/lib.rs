@@ -26,6 +26,7 @@ mod m20261207_000016_disconnection_reasons;
 mod m20261207_000017_disconnection_runs;
 pub mod m20261207_000018_maintained_counts;
 mod m20261207_000019_sqlite_win_back_trigger;
+mod m20261207_000020_relation_order_indexes;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000017_disconnection_runs::Migration),
             Box::new(m20261207_000018_maintained_counts::Migration),
             Box::new(m20261207_000019_sqlite_win_back_trigger::Migration),
+            Box::new(m20261207_000020_relation_order_indexes::Migration),
         ]
     }
 }

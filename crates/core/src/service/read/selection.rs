@@ -6,7 +6,14 @@
 //! to-one by another column) are correlated subqueries, an index lookup per parent row, as
 //! PostGraphile does. Pages are `ORDER BY … LIMIT … OFFSET` inside a derived table so that only
 //! the page's rows have their relations read, and a page's total is counted only when asked
-//! for. The statement may also confirm a cached authentication (see [`read`]).
+//! for. `LIMIT` and `OFFSET` are bound values, so every page of a query is the same prepared
+//! statement (PostgreSQL plans it once). A root page past the first finds its ids first, from
+//! an index alone where one covers its filter and order, and reads only those rows whole
+//! ([`Sql::page_rows`]): a deep page no longer reads every row it skips. On PostgreSQL a
+//! page's rows are made in order in a subquery and aggregated in that order, without the sort
+//! an `ORDER BY` inside `json_agg` costs. The statement may also confirm a cached
+//! authentication (see [`read`]). bench/RESULTS.md ("Reads at twice PostGraphile 5") has the
+//! plans beside the SQL floors'.
 //!
 //! The document is positional, to stay small: `[stamp, page, …]`, a page is
 //! `[total or null, [row, …] or null]` and a row is an array of its items in the order of
