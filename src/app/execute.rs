@@ -441,9 +441,15 @@ impl<'s> Run<'s> {
             } => {
                 let plan = std::sync::Arc::new(plan);
                 let known = key.map(|key| (key, document.clone()));
-                let answer =
-                    answer_compiled(state, request, plan.clone(), document, self.deadline, confirm)
-                        .await;
+                let answer = answer_compiled(
+                    state,
+                    request,
+                    plan.clone(),
+                    document,
+                    self.deadline,
+                    confirm,
+                )
+                .await;
                 if let (Ok(Outcome::Answer(_)), Some((key, document))) = (&answer, known) {
                     state.plans.insert(
                         key,

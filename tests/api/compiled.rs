@@ -221,7 +221,10 @@ on_both!(
                 }
             }
         }
-        assert_eq!(answered, 50, "every asking was answered by the compiled path");
+        assert_eq!(
+            answered, 50,
+            "every asking was answered by the compiled path"
+        );
     }
 );
 

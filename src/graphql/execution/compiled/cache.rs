@@ -116,8 +116,20 @@ mod tests {
         assert!(one.is_some());
         assert!(one == key(q, serde_json::json!({"id": "1"}), vec![AccountsRead]));
         assert!(one != key(q, serde_json::json!({"id": "2"}), vec![AccountsRead]));
-        assert!(one != key(q, serde_json::json!({"id": "1"}), vec![AccountsRead, BillingRead]));
-        assert!(one != key(&format!("{q} "), serde_json::json!({"id": "1"}), vec![AccountsRead]));
+        assert!(
+            one != key(
+                q,
+                serde_json::json!({"id": "1"}),
+                vec![AccountsRead, BillingRead]
+            )
+        );
+        assert!(
+            one != key(
+                &format!("{q} "),
+                serde_json::json!({"id": "1"}),
+                vec![AccountsRead]
+            )
+        );
         let long = format!("{q}{}", " ".repeat(MAX_QUERY_BYTES));
         assert!(key(&long, serde_json::json!({}), vec![AccountsRead]).is_none());
     }

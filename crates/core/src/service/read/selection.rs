@@ -318,8 +318,11 @@ impl Sql {
             self.col(a, "id");
             // `= ANY(ARRAY(…))`: PostgreSQL looks the ids up by primary key (with `IN` it may
             // hash-join a scan of the whole table); SQLite looks `IN` ids up by rowid.
-            self.text
-                .push_str(if self.pg { " = ANY(ARRAY(SELECT " } else { " IN (SELECT " });
+            self.text.push_str(if self.pg {
+                " = ANY(ARRAY(SELECT "
+            } else {
+                " IN (SELECT "
+            });
             self.col(a, "id");
             self.text.push_str(" FROM \"");
             self.text.push_str(page.table.name);
