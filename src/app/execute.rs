@@ -128,15 +128,19 @@ struct Prepared {
     compiled: Option<Compiled>,
 }
 
+/// A plan made for this request, with the document it was made from and the key it is to be
+/// kept under.
+struct Fresh {
+    plan: Plan,
+    document: ExecutableDocument,
+    key: Option<Key>,
+}
+
 /// How the compiled read path may answer an operation.
 enum Compiled {
     /// With a plan made for this request: the document is validated first, and the plan
     /// kept under `key` once it has answered.
-    Fresh {
-        plan: Plan,
-        document: ExecutableDocument,
-        key: Option<Key>,
-    },
+    Fresh(Box<Fresh>),
     /// With a plan that answered the same request before
     /// ([`crate::graphql::execution::compiled::cache`]).
     Known(std::sync::Arc<Known>),
@@ -340,10 +344,12 @@ impl<'s> Run<'s> {
                     &request.variables,
                     &self.user,
                 )
-                .map(|plan| Compiled::Fresh {
-                    plan,
-                    document: checked.document.clone(),
-                    key,
+                .map(|plan| {
+                    Compiled::Fresh(Box::new(Fresh {
+                        plan,
+                        document: checked.document.clone(),
+                        key,
+                    }))
                 })
             };
             request.set_parsed_query(checked.document);
@@ -434,11 +440,12 @@ impl<'s> Run<'s> {
         let state = self.state;
         let confirm = self.check.as_ref();
         let answer = match compiled {
-            Compiled::Fresh {
-                plan,
-                document,
-                key,
-            } => {
+            Compiled::Fresh(fresh) => {
+                let Fresh {
+                    plan,
+                    document,
+                    key,
+                } = *fresh;
                 let plan = std::sync::Arc::new(plan);
                 let known = key.map(|key| (key, document.clone()));
                 let answer = answer_compiled(
@@ -463,11 +470,15 @@ impl<'s> Run<'s> {
                 answer
             }
             Compiled::Known(known) => {
+                use futures_util::FutureExt as _;
                 let confirm = confirm.map(|(h, s)| (h.as_str(), s.as_str()));
-                let answer =
-                    tokio::time::timeout_at(self.deadline, known.plan.run(&state.db, confirm))
-                        .await
-                        .map_err(|_| ());
+                // As on a task of its own (the fresh path's): a panic falls back.
+                let run = std::panic::AssertUnwindSafe(known.plan.run(&state.db, confirm))
+                    .catch_unwind()
+                    .map(|ran| ran.unwrap_or(Outcome::Fallback));
+                let answer = tokio::time::timeout_at(self.deadline, run)
+                    .await
+                    .map_err(|_| ());
                 if matches!(answer, Ok(Outcome::Fallback)) {
                     // The general path answers from the document as the first request had
                     // it: parsed, its variables' defaults filled in.
