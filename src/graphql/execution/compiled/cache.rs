@@ -83,14 +83,6 @@ impl PlanCache {
             plans.insert(key, Arc::new(known));
         }
     }
-
-    pub fn len(&self) -> usize {
-        self.plans.lock().map_or(0, |p| p.len())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]
