@@ -1,7 +1,7 @@
 //! The benchmark's SQL floor on SQLite (`bash bench/run` builds and runs it): the statements a
 //! minimal implementation of a workload needs, sent through the same driver and connection
 //! settings as fathom (sqlx; WAL, `synchronous = FULL`, foreign keys on, 32 MiB of page
-//! cache), with no GraphQL, no HTTP and no ORM. PostgreSQL's floors are pgbench scripts; this plays pgbench's part for
+//! cache, the query planner stability guarantee), with no GraphQL, no HTTP and no ORM. PostgreSQL's floors are pgbench scripts; this plays pgbench's part for
 //! SQLite, where a load generator must run in the server's process.
 //!
 //! ```text
@@ -130,6 +130,7 @@ async fn main() {
         .pragma("cache_size", "-32768");
     let pool = SqlitePoolOptions::new()
         .max_connections(args.clients as u32)
+        .after_connect(|conn, _| Box::pin(fathom_core::db::sqlite_stable_plans(conn)))
         .connect_with(options)
         .await
         .expect("open the database");

@@ -102,6 +102,13 @@ async fn open(
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(acquire_timeout(statement_timeout));
+    // sqlx pings a connection when it goes back to the pool, after every use; pinging it
+    // again when it is taken out is a second round trip per statement (to PostgreSQL's
+    // backend, or to a SQLite connection's thread). Only a connection idle for a second or
+    // more is pinged when taken: one that a database restart broke while in use or since is
+    // found by a ping, or by its next statement's error (UNAVAILABLE, as a restart under load
+    // gives anyway), and is then closed and replaced.
+    opts.test_before_acquire_if_idle_for(Duration::from_secs(1));
     if url.starts_with("sqlite:") {
         if writer {
             // Idle writers of databases no longer used (a test's) close their connections.
@@ -138,6 +145,7 @@ async fn open(
             pool.after_connect(move |conn, _| {
                 Box::pin(async move {
                     sqlite_busy::install(conn).await?;
+                    sqlite_stable_plans(conn).await?;
                     match statement_timeout {
                         Some(limit) => sqlite_statement_limit::install(conn, limit).await,
                         None => Ok(()),
@@ -258,6 +266,36 @@ mod sqlite_busy {
             );
         }
         Ok(())
+    }
+}
+
+/// Asks SQLite to keep each statement's plan whatever values are bound to it
+/// (`SQLITE_DBCONFIG_ENABLE_QPSG`, the query planner stability guarantee). Without it SQLite
+/// prepares a cached statement again whenever a new value is bound to a parameter its plan
+/// looked at (with STAT4, which the bundled SQLite has, a key compared to an indexed column;
+/// a bound `LIMIT`): for a compiled read that was every request, its full compilation each
+/// time (bench/RESULTS.md, issue 32). Every connection fathom opens has it, and so has the
+/// benchmark's SQL floor (`examples/sql_floor.rs`).
+pub async fn sqlite_stable_plans(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+) -> Result<(), sea_orm::sqlx::Error> {
+    use std::ffi::c_int;
+    let mut handle = conn.lock_handle().await?;
+    // SAFETY: a valid open connection; the option takes an int and a nullable pointer to an
+    // int for the setting it had.
+    let code = unsafe {
+        libsqlite3_sys::sqlite3_db_config(
+            handle.as_raw_handle().as_ptr(),
+            libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
+            1 as c_int,
+            std::ptr::null_mut::<c_int>(),
+        )
+    };
+    match code {
+        libsqlite3_sys::SQLITE_OK => Ok(()),
+        _ => Err(sea_orm::sqlx::Error::Configuration(
+            "SQLite refused the query planner stability guarantee".into(),
+        )),
     }
 }
 
