@@ -53,6 +53,9 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// The read replica, if any (`FATHOM_READ_REPLICA_URL`).
     pub replica: Option<Arc<crate::replica::Replica>>,
+    /// On SQLite, connections that run compiled reads on the request's thread
+    /// ([`crate::db::inline`]).
+    pub inline: Option<Arc<crate::db::inline::InlineReads>>,
 }
 
 /// Builds the router over a migrated, seeded database, with metrics of its own.
@@ -98,6 +101,7 @@ pub fn router_with_metrics(
         tokens: Arc::new(crate::auth::TokenCache::default()),
         plans: Arc::default(),
         request_timeout,
+        inline: crate::db::inline::InlineReads::of(&db).map(Arc::new),
         db,
         schema,
         validator,

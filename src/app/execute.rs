@@ -473,7 +473,8 @@ impl<'s> Run<'s> {
                 use futures_util::FutureExt as _;
                 let confirm = confirm.map(|(h, s)| (h.as_str(), s.as_str()));
                 // As on a task of its own (the fresh path's): a panic falls back.
-                let run = std::panic::AssertUnwindSafe(known.plan.run(&state.db, confirm))
+                let inline = state.inline.as_deref();
+                let run = std::panic::AssertUnwindSafe(known.plan.run(&state.db, inline, confirm))
                     .catch_unwind()
                     .map(|ran| ran.unwrap_or(Outcome::Fallback));
                 let answer = tokio::time::timeout_at(self.deadline, run)
@@ -724,13 +725,14 @@ async fn answer_compiled(
     validation.set_parsed_query(document);
     let validator = state.validator.clone();
     let db = state.db.clone();
+    let inline = state.inline.clone();
     let confirm = check.cloned();
     let task = tokio::spawn(context::scope(context::current(), async move {
         if !validator.execute(validation).await.errors.is_empty() {
             return Outcome::Fallback;
         }
         let confirm = confirm.as_ref().map(|(h, s)| (h.as_str(), s.as_str()));
-        plan.run(&db, confirm).await
+        plan.run(&db, inline.as_deref(), confirm).await
     }));
     let abort = task.abort_handle();
     match tokio::time::timeout_at(deadline, task).await {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 pub mod failover;
+pub mod inline;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{

@@ -18,6 +18,7 @@ mod writer;
 
 use sea_orm::DatabaseConnection;
 
+use crate::db::inline::InlineReads;
 use crate::error::AppError;
 
 use crate::service::read::selection::{self, Page};
@@ -154,9 +155,15 @@ pub enum Outcome {
 
 impl Plan {
     /// Runs the plan. `check` is a cached authentication to confirm in the same statement:
-    /// the token's hash and the stamp it had.
-    pub async fn run(&self, db: &DatabaseConnection, check: Option<(&str, &str)>) -> Outcome {
-        match self.answer(db, check).await {
+    /// the token's hash and the stamp it had. On SQLite, `inline` runs the statement on this
+    /// thread when it can ([`crate::db::inline`]); the pool of `db` otherwise.
+    pub async fn run(
+        &self,
+        db: &DatabaseConnection,
+        inline: Option<&InlineReads>,
+        check: Option<(&str, &str)>,
+    ) -> Outcome {
+        match self.answer(db, inline, check).await {
             Ok(Some(body)) => Outcome::Answer(body),
             Ok(None) => Outcome::Fallback,
             Err(Refusal::Stale) => Outcome::Stale,
@@ -167,11 +174,24 @@ impl Plan {
     async fn answer(
         &self,
         db: &DatabaseConnection,
+        inline: Option<&InlineReads>,
         check: Option<(&str, &str)>,
     ) -> Result<Option<String>, Refusal> {
-        let json = match (self.pages.is_empty(), check) {
-            (true, None) => Ok("[null]".to_owned()),
-            _ => selection::read(db, check.map(|(hash, _)| hash), &self.pages).await,
+        let statement = match (self.pages.is_empty(), check) {
+            (true, None) => None,
+            _ => Some(selection::statement(
+                db.get_database_backend(),
+                check.map(|(hash, _)| hash),
+                &self.pages,
+            )),
+        };
+        let json = match statement {
+            None => Ok("[null]".to_owned()),
+            Some(Err(err)) => Err(err),
+            Some(Ok(statement)) => match inline.and_then(|i| i.query_one_text(&statement)) {
+                Some(json) => Ok(json),
+                None => selection::answer(db, statement).await,
+            },
         };
         let json = match json {
             Ok(json) => json,

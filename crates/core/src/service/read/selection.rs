@@ -12,7 +12,7 @@
 //! ([`Sql::page_rows`]): a deep page no longer reads every row it skips. On PostgreSQL a
 //! page's rows are made in order in a subquery and aggregated in that order, without the sort
 //! an `ORDER BY` inside `json_agg` costs. The statement may also confirm a cached
-//! authentication (see [`read`]). bench/RESULTS.md ("Reads at twice PostGraphile 5") has the
+//! authentication (see [`statement`]). bench/RESULTS.md ("Reads at twice PostGraphile 5") has the
 //! plans beside the SQL floors'.
 //!
 //! The document is positional, to stay small: `[stamp, page, …]`, a page is
@@ -124,15 +124,8 @@ impl RowShape {
     }
 }
 
-/// Reads `pages` in one statement; the answer is a JSON array: first the stamp of the token
-/// whose hash is `token_hash` ([`crate::service::access::tokens::stamp_subquery`]; null when not asked for, or
-/// when the token is no longer valid), then one `[total, rows]` per page.
-pub async fn read<C: ConnectionTrait>(
-    db: &C,
-    token_hash: Option<&str>,
-    pages: &[Page],
-) -> AppResult<String> {
-    let statement = statement(db.get_database_backend(), token_hash, pages)?;
+/// The one value of the one row a compiled read's `statement` answers.
+pub async fn answer<C: ConnectionTrait>(db: &C, statement: Statement) -> AppResult<String> {
     let row = db
         .query_one_raw(statement)
         .await?
@@ -140,7 +133,10 @@ pub async fn read<C: ConnectionTrait>(
     Ok(row.try_get_by_index::<String>(0)?)
 }
 
-/// The statement [`read`] sends.
+/// The one statement that reads `pages`. Its answer ([`answer`]) is a JSON array: first the
+/// stamp of the token whose hash is `token_hash`
+/// ([`crate::service::access::tokens::stamp_subquery`]; null when not asked for, or when the
+/// token is no longer valid), then one `[total, rows]` per page.
 pub fn statement(
     backend: DbBackend,
     token_hash: Option<&str>,
