@@ -405,15 +405,29 @@ pub fn on_each_statement(
     db: &mut DatabaseConnection,
     callback: impl Fn(&sea_orm::metric::Info<'_>) + Send + Sync + 'static,
 ) {
-    let callback = Arc::new(callback);
+    let callback: StatementHook = Arc::new(callback);
     let shared = callback.clone();
     db.set_metric_callback(move |info| shared(info));
     if let Some(path) = sqlite_file(db) {
+        inline_hooks()
+            .lock()
+            .unwrap()
+            .insert(path.clone(), callback.clone());
         let mut writers = writers().lock().unwrap();
         if let Some(writer) = writers.get_mut(&path) {
             writer.set_metric_callback(move |info| callback(info));
         }
     }
+}
+
+/// A callback for each statement ([`on_each_statement`]).
+pub type StatementHook = Arc<dyn Fn(&sea_orm::metric::Info<'_>) + Send + Sync>;
+
+/// The [`on_each_statement`] callback of each SQLite file, for the statements that
+/// [`inline::InlineReads`] made for that file afterwards run outside the pool.
+fn inline_hooks() -> &'static Mutex<HashMap<PathBuf, StatementHook>> {
+    static HOOKS: OnceLock<Mutex<HashMap<PathBuf, StatementHook>>> = OnceLock::new();
+    HOOKS.get_or_init(Default::default)
 }
 
 /// Calls `callback` each time [`begin_immediate`] opens a write transaction on `db`'s pool

@@ -53,6 +53,9 @@ pub struct InlineReads {
     open: AtomicU64,
     /// How often each statement (by its text) ran past [`BUDGET`].
     overruns: Mutex<HashMap<String, u32>>,
+    /// Told of each statement run here, as the pool's statement hook is of the pool's
+    /// ([`super::on_each_statement`]).
+    hook: Option<super::StatementHook>,
 }
 
 struct Kept {
@@ -78,6 +81,10 @@ impl InlineReads {
             idle: Mutex::new(Vec::new()),
             open: AtomicU64::new(0),
             overruns: Mutex::new(HashMap::new()),
+            hook: super::inline_hooks()
+                .lock()
+                .ok()
+                .and_then(|h| h.get(path).cloned()),
         }
     }
 
@@ -100,8 +107,16 @@ impl InlineReads {
         let kept = self.take()?;
         kept.until
             .store(millis() + BUDGET.as_millis() as u64, Ordering::Relaxed);
+        let started = Instant::now();
         let answer = run(&kept.conn, &statement.sql, &params);
         kept.until.store(0, Ordering::Relaxed);
+        if let Some(hook) = &self.hook {
+            hook(&sea_orm::metric::Info {
+                elapsed: started.elapsed(),
+                statement,
+                failed: answer.is_err(),
+            });
+        }
         match answer {
             Ok(text) => {
                 self.put(kept);
