@@ -1,8 +1,9 @@
 //! The benchmark's SQL floor on SQLite (`bash bench/run` builds and runs it): the statements a
 //! minimal implementation of a workload needs, sent through the same driver and connection
 //! settings as fathom (sqlx; WAL, `synchronous = FULL`, foreign keys on, 32 MiB of page
-//! cache, the query planner stability guarantee), with no GraphQL, no HTTP and no ORM. PostgreSQL's floors are pgbench scripts; this plays pgbench's part for
-//! SQLite, where a load generator must run in the server's process.
+//! cache, the query planner stability guarantee), with no GraphQL, no HTTP and no ORM.
+//! PostgreSQL's floors are pgbench scripts; this plays pgbench's part for SQLite, where a load
+//! generator must run in the server's process.
 //!
 //! ```text
 //! sql_floor --url sqlite://book.db --script floor.sql --items items.txt [--clients 4]

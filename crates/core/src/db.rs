@@ -300,6 +300,15 @@ pub async fn sqlite_stable_plans(
     }
 }
 
+/// Milliseconds since the first call: the clock the SQLite progress handlers compare against
+/// (the pool's statement limit, [`inline`]'s budget).
+fn millis() -> u64 {
+    static BASE: OnceLock<std::time::Instant> = OnceLock::new();
+    BASE.get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+}
+
 /// SQLite has no statement timeout: a progress handler, called every few thousand virtual
 /// machine steps, interrupts the statement once it has run longer than the limit. When a
 /// statement starts and ends comes from SQLite's trace hook (`SQLITE_TRACE_STMT`,
@@ -307,18 +316,15 @@ pub async fn sqlite_stable_plans(
 mod sqlite_statement_limit {
     use std::ffi::{c_int, c_uint, c_void};
     use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::{Arc, OnceLock};
-    use std::time::{Duration, Instant};
+    use std::sync::Arc;
+    use std::time::Duration;
 
     use sea_orm::sqlx::SqliteConnection;
 
     /// No statement is running.
     const IDLE: u64 = u64::MAX;
 
-    fn millis() -> u64 {
-        static BASE: OnceLock<Instant> = OnceLock::new();
-        BASE.get_or_init(Instant::now).elapsed().as_millis() as u64
-    }
+    use super::millis;
 
     /// Marks a statement's start (`SQLITE_TRACE_STMT`) and end (`SQLITE_TRACE_PROFILE`).
     unsafe extern "C" fn trace(

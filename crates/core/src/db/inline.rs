@@ -25,13 +25,15 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::config::DbConfig;
 use rusqlite::types::Value as Param;
 use rusqlite::{Connection, OpenFlags};
 use sea_orm::{Statement, Value};
+
+use super::millis;
 
 /// How long a statement may run here before it is stopped and sent through the pool.
 pub const BUDGET: Duration = Duration::from_millis(5);
@@ -60,17 +62,8 @@ pub struct InlineReads {
 
 struct Kept {
     conn: Connection,
-    /// When the statement running must stop, in milliseconds since [`base`] (0: none runs).
+    /// When the statement running must stop, in [`millis`] (0: none runs).
     until: Arc<AtomicU64>,
-}
-
-fn base() -> Instant {
-    static BASE: OnceLock<Instant> = OnceLock::new();
-    *BASE.get_or_init(Instant::now)
-}
-
-fn millis() -> u64 {
-    base().elapsed().as_millis() as u64
 }
 
 impl InlineReads {

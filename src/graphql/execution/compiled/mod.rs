@@ -177,21 +177,9 @@ impl Plan {
         inline: Option<&InlineReads>,
         check: Option<(&str, &str)>,
     ) -> Result<Option<String>, Refusal> {
-        let statement = match (self.pages.is_empty(), check) {
-            (true, None) => None,
-            _ => Some(selection::statement(
-                db.get_database_backend(),
-                check.map(|(hash, _)| hash),
-                &self.pages,
-            )),
-        };
-        let json = match statement {
-            None => Ok("[null]".to_owned()),
-            Some(Err(err)) => Err(err),
-            Some(Ok(statement)) => match inline.and_then(|i| i.query_one_text(&statement)) {
-                Some(json) => Ok(json),
-                None => selection::answer(db, statement).await,
-            },
+        let json = match (self.pages.is_empty(), check) {
+            (true, None) => Ok("[null]".to_owned()),
+            _ => selection::read(db, inline, check.map(|(hash, _)| hash), &self.pages).await,
         };
         let json = match json {
             Ok(json) => json,

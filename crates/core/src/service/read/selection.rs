@@ -26,6 +26,7 @@
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
+use crate::db::inline::InlineReads;
 use crate::error::{AppError, AppResult};
 use crate::service::{
     access::tokens,
@@ -124,8 +125,18 @@ impl RowShape {
     }
 }
 
-/// The one value of the one row a compiled read's `statement` answers.
-pub async fn answer<C: ConnectionTrait>(db: &C, statement: Statement) -> AppResult<String> {
+/// Reads `pages` in one statement ([`statement`]) and gives its one value. On SQLite, `inline`
+/// runs it on this thread when it can ([`crate::db::inline`]); `db`'s pool otherwise.
+pub async fn read<C: ConnectionTrait>(
+    db: &C,
+    inline: Option<&InlineReads>,
+    token_hash: Option<&str>,
+    pages: &[Page],
+) -> AppResult<String> {
+    let statement = statement(db.get_database_backend(), token_hash, pages)?;
+    if let Some(json) = inline.and_then(|i| i.query_one_text(&statement)) {
+        return Ok(json);
+    }
     let row = db
         .query_one_raw(statement)
         .await?
@@ -133,7 +144,7 @@ pub async fn answer<C: ConnectionTrait>(db: &C, statement: Statement) -> AppResu
     Ok(row.try_get_by_index::<String>(0)?)
 }
 
-/// The one statement that reads `pages`. Its answer ([`answer`]) is a JSON array: first the
+/// The one statement that reads `pages`. Its answer ([`read`]) is a JSON array: first the
 /// stamp of the token whose hash is `token_hash`
 /// ([`crate::service::access::tokens::stamp_subquery`]; null when not asked for, or when the
 /// token is no longer valid), then one `[total, rows]` per page.
